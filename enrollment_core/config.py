@@ -1,0 +1,57 @@
+"""Settings, read once from the environment. Every setting has a safe default for the embedded set-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_ROOT / "sql"
+
+
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where to connect. None means: start (or reuse) the embedded PostgreSQL under `embedded_data_dir`.
+    database_url: str | None = None
+    embedded_data_dir: Path = PROJECT_ROOT / "var" / "pgdata"
+    # How long an enrollment session lives from its first drawing.
+    session_ttl_seconds: int = 2 * 3600
+    # How often the background cleanup runs (once per interval across all app instances).
+    cleanup_interval_seconds: int = 3600
+    cleanup_batch_size: int = 5000
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    # Sign-in: consecutive rejections before a lock, and how long the lock lasts.
+    login_max_failures: int = 5
+    login_lock_seconds: int = 15 * 60
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = os.environ.get("ENROLLMENT_PGDATA")
+        return cls(
+            database_url=os.environ.get("DATABASE_URL") or None,
+            embedded_data_dir=Path(data_dir) if data_dir else cls.embedded_data_dir,
+            session_ttl_seconds=_env_int("ENROLLMENT_TTL_SECONDS", cls.session_ttl_seconds, minimum=1),
+            cleanup_interval_seconds=_env_int(
+                "CLEANUP_INTERVAL_SECONDS", cls.cleanup_interval_seconds, minimum=1
+            ),
+            cleanup_batch_size=_env_int("CLEANUP_BATCH_SIZE", cls.cleanup_batch_size, minimum=1),
+            pool_min_size=_env_int("DB_POOL_MIN_SIZE", cls.pool_min_size, minimum=0),
+            pool_max_size=_env_int("DB_POOL_MAX_SIZE", cls.pool_max_size, minimum=1),
+            login_max_failures=_env_int("LOGIN_MAX_FAILURES", cls.login_max_failures, minimum=1),
+            login_lock_seconds=_env_int("LOGIN_LOCK_SECONDS", cls.login_lock_seconds, minimum=1),
+        )

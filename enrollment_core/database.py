@@ -1,0 +1,45 @@
+"""Connections: which PostgreSQL to use, schema set-up, and the connection pool."""
+
+from __future__ import annotations
+
+import logging
+
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from . import embedded_postgres, migrations
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL when set (start nothing); otherwise the embedded server, started if needed."""
+    if settings.database_url:
+        return settings.database_url
+    return embedded_postgres.ensure_running(settings.embedded_data_dir)
+
+
+def prepare_database(settings: Settings) -> str:
+    """Resolve the database and bring its schema up to date; return its URL. Apps call this on start."""
+    url = database_url(settings)
+    applied = migrations.migrate(url)
+    if applied:
+        log.info("applied migrations: %s", ", ".join(applied))
+    return url
+
+
+def create_pool(url: str, settings: Settings, *, name: str = "enrollment") -> ConnectionPool:
+    """A pool whose connections are checked before use, so a PostgreSQL restart costs one reconnect,
+    not an error to the user."""
+    pool = ConnectionPool(
+        url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        kwargs={"row_factory": dict_row},
+        check=ConnectionPool.check_connection,
+        name=name,
+        open=True,
+    )
+    pool.wait(timeout=30)
+    return pool

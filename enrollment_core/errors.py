@@ -1,0 +1,87 @@
+"""Typed errors of the enrollment flow.
+
+Every refusal is an EnrollmentError with a machine-readable `code`, the `field` it concerns (when one
+does) and a human `message`; the HTTP API maps each class to one status code, the apps show the message.
+"""
+
+from __future__ import annotations
+
+
+class EnrollmentError(Exception):
+    """Base class: a request the flow refuses. Nothing was changed in the database."""
+
+    code = "enrollment_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "field": self.field, "message": self.message}
+
+
+class ValidationError(EnrollmentError):
+    """A field is missing, malformed or out of range."""
+
+    code = "validation_error"
+
+
+class PayloadTooLarge(ValidationError):
+    """A field is larger than its documented limit (see enrollment_core.limits)."""
+
+    code = "payload_too_large"
+
+
+class UsernameUnavailable(EnrollmentError):
+    """Signup: the username is already registered (case-insensitively)."""
+
+    code = "username_taken"
+
+
+class UserNotFound(EnrollmentError):
+    """Signin: no registered user has this username."""
+
+    code = "user_not_found"
+
+
+class SessionNotFound(EnrollmentError):
+    """No session with this id for this username (unknown, cleaned up, or started by someone else)."""
+
+    code = "session_not_found"
+
+
+class SessionExpired(EnrollmentError):
+    """The session passed its expiry time; its drawings will be removed by cleanup."""
+
+    code = "session_expired"
+
+
+class SessionClosed(EnrollmentError):
+    """The session is already completed and used; it accepts no more steps or registrations."""
+
+    code = "session_closed"
+
+
+class StepConflict(EnrollmentError):
+    """The step was already saved with different content, or is not the next step of the plan."""
+
+    code = "step_conflict"
+
+
+class EnrollmentIncomplete(EnrollmentError):
+    """register/login on a session that has not drawn every step of its plan."""
+
+    code = "enrollment_incomplete"
+
+
+class WrongFlow(EnrollmentError):
+    """A signin session passed to register, or a signup session passed to login."""
+
+    code = "wrong_flow"
+
+
+class AccountLocked(EnrollmentError):
+    """Too many rejected sign-ins in a row; the account is locked for a while."""
+
+    code = "account_locked"

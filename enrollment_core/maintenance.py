@@ -1,0 +1,102 @@
+"""Cleanup of expired sessions and archiving of completed ones, by command or on a timer.
+
+Large backlogs are removed in batches, each its own short transaction, so that saves running meanwhile
+never wait behind one giant delete.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from .queries import query
+
+log = logging.getLogger(__name__)
+
+CLEANUP_JOB = "cleanup_expired_enrollments"
+# pg_try_advisory_lock key: one cleanup runner at a time across every instance of the product.
+CLEANUP_LOCK_KEY = 7_263_110_002
+
+
+def cleanup_expired(pool: ConnectionPool, batch_size: int = 5000) -> int:
+    """Delete all expired, never-completed sessions (steps included); return how many were removed."""
+    removed = 0
+    while True:
+        with pool.connection() as conn:
+            batch = conn.execute(query("cleanup_expired_batch"), {"batch_size": batch_size}).fetchone()
+        removed += batch["removed"]
+        if batch["removed"] < batch_size:
+            return removed
+
+
+def archive_completed(pool: ConnectionPool, older_than_seconds: int = 24 * 3600, batch_size: int = 5000) -> int:
+    """Move completed sessions older than the cut-off into enrollment_archive; return how many."""
+    moved = 0
+    while True:
+        with pool.connection() as conn:
+            count = conn.execute(
+                query("archive_completed_batch"),
+                {"older_than_seconds": older_than_seconds, "batch_size": batch_size},
+            ).rowcount
+        moved += count
+        if count < batch_size:
+            return moved
+
+
+def run_cleanup_if_due(pool: ConnectionPool, interval_seconds: int, batch_size: int = 5000) -> int | None:
+    """Run the cleanup if no instance has run it within the interval. Returns the number removed, or
+    None when another instance holds the lock or ran it recently."""
+    with pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            if not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (CLEANUP_LOCK_KEY,)).fetchone()["ok"]:
+                return None
+            try:
+                due = conn.execute(
+                    query("claim_periodic_job"), {"job": CLEANUP_JOB, "interval_seconds": interval_seconds}
+                ).fetchone()
+                if not due:
+                    return None
+                removed = cleanup_expired(pool, batch_size)
+                conn.execute(
+                    query("record_periodic_result"), {"job": CLEANUP_JOB, "result": Jsonb({"removed": removed})}
+                )
+                log.info("periodic cleanup removed %d expired sessions", removed)
+                return removed
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (CLEANUP_LOCK_KEY,))
+        finally:
+            conn.autocommit = False
+
+
+class PeriodicCleanup:
+    """A daemon thread that offers to run the cleanup every few minutes; the database decides whether
+    it is due (once per interval across all instances)."""
+
+    def __init__(self, pool: ConnectionPool, interval_seconds: int, batch_size: int = 5000) -> None:
+        self.pool = pool
+        self.interval_seconds = interval_seconds
+        self.batch_size = batch_size
+        # Check more often than the interval so that a stopped instance's turn is taken up quickly.
+        self.poll_seconds = max(1.0, min(300.0, interval_seconds / 4))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="periodic-cleanup", daemon=True)
+
+    def start(self) -> PeriodicCleanup:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                run_cleanup_if_due(self.pool, self.interval_seconds, self.batch_size)
+            except Exception:  # a database hiccup must not kill the thread; the next round retries
+                log.exception("periodic cleanup failed")
+            self._stop.wait(self.poll_seconds)

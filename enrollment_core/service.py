@@ -1,0 +1,355 @@
+"""The enrollment service: every rule of the flow, on top of the PostgreSQL contract.
+
+Both Streamlit apps and the HTTP API call this; none of them holds SQL. Each public method validates
+its input first (raising a typed EnrollmentError that names the field), then works in one transaction,
+so a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from . import validation
+from .config import Settings
+from .errors import (
+    EnrollmentIncomplete,
+    SessionClosed,
+    SessionExpired,
+    SessionNotFound,
+    StepConflict,
+    UsernameUnavailable,
+    UserNotFound,
+    ValidationError,
+    WrongFlow,
+)
+from .queries import query
+from .step_plan import FlowType
+from .validation import DrawingStep
+
+
+def new_session_id() -> str:
+    """'sess_' + 192 random bits, URL-safe: unguessable, and fine in a query string."""
+    return "sess_" + secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """What the request says about the device; stored as device_info and metadata."""
+
+    user_agent: str | None = None
+    ip: str | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        return {"ip": self.ip}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One row of get_enrollment_progress()."""
+
+    total_steps: int
+    completed_steps: int
+    last_step_number: int | None
+    last_step_type: str | None
+    remaining_steps: int
+    is_complete: bool
+
+    @property
+    def next_step(self) -> int | None:
+        return None if self.is_complete else self.completed_steps + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class UsernameCheck:
+    username: str
+    ok: bool  # signup: valid and free; signin: the user exists
+    reason: str | None = None
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    session_id: str
+    progress: Progress
+    created: bool  # this call started the session
+    duplicate: bool  # a retry of a step already saved with the same content; nothing was written
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    session_id: str
+    username: str
+    flow_type: FlowType
+    status: str  # in_progress, completed or expired (also when past expiry but not yet marked)
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    completed_at: datetime | None
+    device_info: str | None
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Registration:
+    user_id: int
+    username: str
+    session_id: str
+    drawings_copied: int
+
+
+class EnrollmentService:
+    def __init__(self, pool: ConnectionPool, settings: Settings | None = None) -> None:
+        self.pool = pool
+        self.settings = settings or Settings.from_env()
+
+    # ---------------------------------------------------------------- usernames
+
+    def check_username(self, username: Any) -> UsernameCheck:
+        """Signup: is this a valid username that nobody has registered (case-insensitively)?"""
+        problem = validation.username_problem(username)
+        if problem:
+            return UsernameCheck(str(username or ""), False, f"username {problem}", "validation_error")
+        name = username.strip()
+        with self.pool.connection() as conn:
+            taken = conn.execute(query("find_user"), {"username": name}).fetchone()
+        if taken:
+            return UsernameCheck(name, False, f"username {name!r} is already taken", "username_taken")
+        return UsernameCheck(name, True)
+
+    def check_user_exists(self, username: Any) -> UsernameCheck:
+        """Signin: is there a registered user with this username?"""
+        problem = validation.username_problem(username)
+        if problem:
+            return UsernameCheck(str(username or ""), False, f"username {problem}", "validation_error")
+        name = username.strip()
+        with self.pool.connection() as conn:
+            user = conn.execute(query("find_user"), {"username": name}).fetchone()
+        if not user:
+            return UsernameCheck(name, False, f"no account is registered as {name!r}", "user_not_found")
+        return UsernameCheck(user["username"], True)
+
+    # ---------------------------------------------------------------- drawing steps
+
+    def save_drawing(self, payload: Mapping[str, Any], client: ClientInfo | None = None) -> SaveResult:
+        """Save one step (the seed's save-drawing payload). Without sessionId it starts a session for
+        step 1; with it, it continues that session. Re-sending a saved step with the same content is
+        a no-op that returns the same answer."""
+        drawing = validation.parse_drawing_step(payload)
+        client = client or ClientInfo()
+        with self.pool.connection() as conn:
+            if drawing.session_id is None:
+                return self._start_session(conn, drawing, client)
+            return self._continue_session(conn, drawing, client)
+
+    def _start_session(self, conn: psycopg.Connection, drawing: DrawingStep, client: ClientInfo) -> SaveResult:
+        flow: FlowType = drawing.flow_type or "signup"
+        instruction = validation.check_step_in_plan(drawing, flow)
+        if drawing.step != 1:
+            raise StepConflict(f"step: a new session starts at step 1, not {drawing.step}", field="step")
+        # One session start per username at a time, so a retried first step cannot race itself.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(lower(%s)))", (drawing.username,))
+        user = conn.execute(query("find_user"), {"username": drawing.username}).fetchone()
+        if flow == "signup" and user:
+            raise UsernameUnavailable(f"username {drawing.username!r} is already taken", field="username")
+        if flow == "signin" and not user:
+            raise UserNotFound(f"no account is registered as {drawing.username!r}", field="username")
+
+        retried = conn.execute(
+            query("find_retried_first_step"),
+            {"username": drawing.username, "flow_type": flow, "content_hash": drawing.content_hash},
+        ).fetchone()
+        if retried:  # the client lost our answer to its first step and sent it again
+            return SaveResult(retried["session_id"], self._progress(conn, retried["session_id"]), False, True)
+
+        session_id = new_session_id()
+        enrollment_id = conn.execute(
+            query("insert_enrollment"),
+            {
+                "session_id": session_id,
+                "username": drawing.username,
+                "flow_type": flow,
+                "device_info": _truncate(client.user_agent),
+                "metadata": Jsonb(client.metadata()),
+                "ttl_seconds": self.settings.session_ttl_seconds,
+            },
+        ).fetchone()["id"]
+        self._insert_step(conn, enrollment_id, drawing, instruction)
+        return SaveResult(session_id, self._progress(conn, session_id), True, False)
+
+    def _continue_session(
+        self, conn: psycopg.Connection, drawing: DrawingStep, client: ClientInfo
+    ) -> SaveResult:
+        session_id = drawing.session_id
+        assert session_id is not None
+        row = self._locked_session(conn, session_id, drawing.username)
+        if drawing.flow_type is not None and drawing.flow_type != row["flow_type"]:
+            raise ValidationError(
+                f"flowType is {drawing.flow_type!r} but this session is a {row['flow_type']} session",
+                field="flowType",
+            )
+        instruction = validation.check_step_in_plan(drawing, row["flow_type"])
+        saved_hash = conn.execute(
+            query("get_step_hash"), {"enrollment_id": row["id"], "step_number": drawing.step}
+        ).fetchone()
+        if saved_hash:
+            if saved_hash["content_hash"] != drawing.content_hash:
+                raise StepConflict(
+                    f"step {drawing.step} is already saved with a different drawing", field="step"
+                )
+            return SaveResult(session_id, self._progress(conn, session_id), False, True)
+
+        if row["status"] == "completed":
+            raise SessionClosed("this enrollment is already completed", field="sessionId")
+        if row["status"] == "expired" or row["is_expired"]:
+            conn.execute(query("mark_expired"), {"enrollment_id": row["id"]})
+            conn.commit()  # remember the expiry even though this request is refused
+            raise SessionExpired("this enrollment session has expired; please start again", field="sessionId")
+
+        saved = conn.execute(query("count_steps"), {"enrollment_id": row["id"]}).fetchone()["n"]
+        if drawing.step != saved + 1:
+            raise StepConflict(
+                f"step {drawing.step} cannot be saved yet: the next step of this session is {saved + 1}",
+                field="step",
+            )
+        self._insert_step(conn, row["id"], drawing, instruction)
+        conn.execute(
+            query("touch_enrollment"),
+            {"enrollment_id": row["id"], "metadata": Jsonb({"last_ip": client.ip})},
+        )
+        return SaveResult(session_id, self._progress(conn, session_id), False, False)
+
+    def _insert_step(
+        self, conn: psycopg.Connection, enrollment_id: int, drawing: DrawingStep, instruction: str
+    ) -> None:
+        conn.execute(
+            query("insert_step"),
+            {
+                "enrollment_id": enrollment_id,
+                "step_number": drawing.step,
+                "step_type": drawing.type,
+                "instruction": instruction,
+                "signature_data": drawing.signature,
+                "raw_data": Jsonb(drawing.raw),
+                "metrics": Jsonb(drawing.metrics),
+                "content_hash": drawing.content_hash,
+            },
+        )
+
+    def _locked_session(self, conn: psycopg.Connection, session_id: str, username: str) -> dict[str, Any]:
+        row = conn.execute(query("lock_enrollment"), {"session_id": session_id}).fetchone()
+        # A session started by someone else is reported exactly like an unknown one.
+        if row is None or row["username"].lower() != username.lower():
+            raise SessionNotFound(
+                "no enrollment session with this id for this username (it may have expired and been removed)",
+                field="sessionId",
+            )
+        return row
+
+    # ---------------------------------------------------------------- progress and sessions
+
+    def _progress(self, conn: psycopg.Connection, session_id: str) -> Progress:
+        row = conn.execute(query("get_progress"), {"session_id": session_id}).fetchone()
+        if row is None:
+            raise SessionNotFound("no enrollment session with this id", field="sessionId")
+        return Progress(**row)
+
+    def get_progress(self, session_id: Any) -> Progress:
+        session_id = validation.clean_session_id(session_id)
+        with self.pool.connection() as conn:
+            return self._progress(conn, session_id)
+
+    def get_session(self, session_id: Any) -> SessionInfo:
+        """A session's state, with status 'expired' as soon as it is past expiry (even before cleanup
+        or a save marks it)."""
+        session_id = validation.clean_session_id(session_id)
+        with self.pool.connection() as conn:
+            row = conn.execute(query("get_enrollment"), {"session_id": session_id}).fetchone()
+        if row is None:
+            raise SessionNotFound("no enrollment session with this id", field="sessionId")
+        status = "expired" if row["status"] == "in_progress" and row["is_expired"] else row["status"]
+        return SessionInfo(
+            session_id=row["session_id"],
+            username=row["username"],
+            flow_type=row["flow_type"],
+            status=status,
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            expires_at=row["expires_at"],
+            completed_at=row["completed_at"],
+            device_info=row["device_info"],
+            metadata=row["metadata"],
+        )
+
+    def list_steps(self, session_id: Any) -> list[dict[str, Any]]:
+        """Every saved step of a session, in order (images included), for review screens."""
+        session_id = validation.clean_session_id(session_id)
+        with self.pool.connection() as conn:
+            row = conn.execute(query("get_enrollment"), {"session_id": session_id}).fetchone()
+            if row is None:
+                raise SessionNotFound("no enrollment session with this id", field="sessionId")
+            return conn.execute(query("list_steps"), {"enrollment_id": row["id"]}).fetchall()
+
+    # ---------------------------------------------------------------- completion
+
+    def register(self, username: Any, session_id: Any, use_temporary_data: bool = True) -> Registration:
+        """Turn a complete signup session into a user: completes the session, creates the user and
+        copies the drawings, all in one transaction (so a refusal leaves the session usable)."""
+        name = validation.clean_username(username)
+        session_id = validation.clean_session_id(session_id)
+        if use_temporary_data is not True:
+            raise ValidationError(
+                "useTemporaryData must be true: registration uses the drawings saved in the session",
+                field="useTemporaryData",
+            )
+        with self.pool.connection() as conn:
+            row = self._locked_session(conn, session_id, name)
+            if row["flow_type"] != "signup":
+                raise WrongFlow("this is a sign-in session; register needs a signup session", field="sessionId")
+            outcome = conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone()
+            if not outcome["success"]:
+                _raise_for_completion(outcome, conn)
+            try:
+                with conn.transaction():  # savepoint: a duplicate username must not abort silently
+                    user = conn.execute(
+                        query("insert_user"), {"username": row["username"], "session_id": session_id}
+                    ).fetchone()
+            except psycopg.errors.UniqueViolation:
+                raise UsernameUnavailable(
+                    f"username {row['username']!r} was registered by someone else meanwhile", field="username"
+                ) from None
+            copied = conn.execute(
+                query("copy_steps_to_user"), {"user_id": user["id"], "enrollment_id": row["id"]}
+            ).rowcount
+        return Registration(user["id"], user["username"], session_id, copied)
+
+    # ---------------------------------------------------------------- maintenance
+
+    def cleanup_expired(self) -> int:
+        """Delete every expired, never-completed session, in short batches; return how many."""
+        from .maintenance import cleanup_expired
+
+        return cleanup_expired(self.pool, batch_size=self.settings.cleanup_batch_size)
+
+
+def _raise_for_completion(outcome: Mapping[str, Any], conn: psycopg.Connection) -> None:
+    if outcome["status"] == "expired":
+        conn.commit()  # keep the 'expired' mark that complete_enrollment set
+        raise SessionExpired("this enrollment session has expired; please start again", field="sessionId")
+    if outcome["status"] == "completed":
+        raise SessionClosed("this enrollment session was already used", field="sessionId")
+    raise EnrollmentIncomplete(outcome["message"], field="sessionId")
+
+
+def _truncate(text: str | None) -> str | None:
+    return None if text is None else text[: validation.USER_AGENT_MAX_CHARS]

@@ -1,0 +1,202 @@
+"""Validation of everything that enters the flow. Each refusal names the field (by its API name) and
+the reason. Limits are documented here and in the README."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import step_plan, strokes
+from .errors import PayloadTooLarge, ValidationError
+from .step_plan import FlowType, StepType
+
+# ---- limits (documented in the README) ----
+USERNAME_MIN, USERNAME_MAX = 3, 32
+SIGNATURE_MAX_CHARS = 1_500_000  # a data URL of about 1.1 MB of image; a 2x canvas PNG is ~20-80 KB
+RAW_MAX_BYTES = 1_000_000  # raw stroke data, as compact JSON
+METRICS_MAX_BYTES = 16_384
+INSTRUCTION_MAX_CHARS = 500
+USER_AGENT_MAX_CHARS = 512  # longer user agents are truncated, not refused
+
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+RESERVED_USERNAMES = frozenset({"admin", "administrator", "root", "support", "system", "staff", "null"})
+_SESSION_ID = re.compile(r"^sess_[A-Za-z0-9_-]{32,64}$")
+_DATA_URL = re.compile(r"^data:image/(png|jpeg|webp);base64,([A-Za-z0-9+/]*={0,2})$")
+_MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "webp": b"RIFF"}
+MIN_IMAGE_BYTES = 60  # smaller than any real PNG of a drawing
+
+
+def username_problem(username: Any) -> str | None:
+    """Why this is not an acceptable username, or None when it is (format only, not availability)."""
+    if not isinstance(username, str) or not username.strip():
+        return "is required"
+    name = username.strip()
+    if len(name) < USERNAME_MIN:
+        return f"must be at least {USERNAME_MIN} characters"
+    if len(name) > USERNAME_MAX:
+        return f"must be at most {USERNAME_MAX} characters"
+    if not _USERNAME.match(name):
+        return "may contain only letters, digits, '_', '.' and '-', and must start with a letter or digit"
+    if name.lower() in RESERVED_USERNAMES:
+        return "is reserved"
+    return None
+
+
+def clean_username(username: Any, field: str = "username") -> str:
+    problem = username_problem(username)
+    if problem:
+        raise ValidationError(f"{field} {problem}", field=field)
+    return username.strip()
+
+
+def clean_session_id(session_id: Any, field: str = "sessionId") -> str:
+    if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
+        raise ValidationError(f"{field} is not a valid session id", field=field)
+    return session_id
+
+
+def clean_flow_type(flow_type: Any, field: str = "flowType") -> FlowType:
+    if flow_type not in step_plan.FLOW_TYPES:
+        raise ValidationError(f"{field} must be one of {', '.join(step_plan.FLOW_TYPES)}", field=field)
+    return flow_type
+
+
+def _json_size(value: Any, field: str) -> int:
+    try:
+        return len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{field} is not valid JSON data: {exc}", field=field) from None
+
+
+def clean_signature(data_url: Any, field: str = "signature") -> str:
+    """A PNG/JPEG/WebP image as a base64 data URL, within the size limit, whose bytes really are that
+    image type."""
+    if not isinstance(data_url, str) or not data_url:
+        raise ValidationError(f"{field} is required: a data:image/png;base64,... URL", field=field)
+    if len(data_url) > SIGNATURE_MAX_CHARS:
+        raise PayloadTooLarge(
+            f"{field} is {len(data_url)} characters; the limit is {SIGNATURE_MAX_CHARS}", field=field
+        )
+    match = _DATA_URL.match(data_url)
+    if not match:
+        raise ValidationError(
+            f"{field} must be a base64 data URL of a PNG, JPEG or WebP image (data:image/png;base64,...)",
+            field=field,
+        )
+    kind, payload = match.groups()
+    try:
+        image = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError(f"{field} is not valid base64", field=field) from None
+    if len(image) < MIN_IMAGE_BYTES:
+        raise ValidationError(f"{field} is empty or too small to be a drawing", field=field)
+    if not image.startswith(_MAGIC[kind]):
+        raise ValidationError(f"{field} says image/{kind} but its bytes are not a {kind} image", field=field)
+    return data_url
+
+
+@dataclass(frozen=True)
+class DrawingStep:
+    """A validated save-drawing request (the seed's payload)."""
+
+    username: str
+    step: int
+    type: StepType
+    instruction: str
+    signature: str
+    raw: Any
+    metrics: dict[str, Any]
+    session_id: str | None
+    flow_type: FlowType | None  # None: continue the session's flow (or signup for a new session)
+
+    @property
+    def content_hash(self) -> str:
+        """Identifies the step's content: a retry with the same content has the same hash."""
+        canonical = json.dumps(
+            [self.step, self.type, self.instruction, self.signature, self.raw, self.metrics],
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
+    """Validate a save-drawing payload (API field names) against the plan and the limits."""
+    if not isinstance(payload, Mapping):
+        raise ValidationError("the request body must be a JSON object", field=None)
+    session_id = payload.get("sessionId")
+    session_id = None if session_id is None else clean_session_id(session_id)
+    username = clean_username(payload.get("username"))
+    flow_type = payload.get("flowType")
+    flow_type = None if flow_type is None else clean_flow_type(flow_type)
+
+    step = payload.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        raise ValidationError("step must be a positive integer step number", field="step")
+    step_type = payload.get("type")
+    if step_type not in step_plan.STEP_TYPES:
+        raise ValidationError(f"type must be one of {', '.join(step_plan.STEP_TYPES)}", field="type")
+
+    instruction = payload.get("instruction")
+    if instruction is None:
+        instruction = ""
+    if not isinstance(instruction, str):
+        raise ValidationError("instruction must be text", field="instruction")
+    if len(instruction) > INSTRUCTION_MAX_CHARS:
+        raise PayloadTooLarge(f"instruction is longer than {INSTRUCTION_MAX_CHARS} characters", field="instruction")
+
+    signature = clean_signature(payload.get("signature"))
+
+    raw = payload.get("raw")
+    if raw is None:
+        raise ValidationError("raw is required: the stroke data of the drawing", field="raw")
+    if _json_size(raw, "raw") > RAW_MAX_BYTES:
+        raise PayloadTooLarge(f"raw is larger than {RAW_MAX_BYTES} bytes", field="raw")
+    try:
+        parsed = strokes.parse_strokes(raw)
+    except strokes.InvalidRawData as exc:
+        raise ValidationError(f"raw: {exc}", field="raw") from None
+    if strokes.is_near_empty(parsed):
+        raise ValidationError("raw: the drawing is empty or too small; please draw it again", field="raw")
+
+    metrics = payload.get("metrics")
+    if metrics is None:
+        metrics = strokes.compute_metrics(parsed)
+    if not isinstance(metrics, dict):
+        raise ValidationError("metrics must be a JSON object", field="metrics")
+    if _json_size(metrics, "metrics") > METRICS_MAX_BYTES:
+        raise PayloadTooLarge(f"metrics is larger than {METRICS_MAX_BYTES} bytes", field="metrics")
+
+    return DrawingStep(
+        username=username,
+        step=step,
+        type=step_type,
+        instruction=instruction,
+        signature=signature,
+        raw=raw,
+        metrics=metrics,
+        session_id=session_id,
+        flow_type=flow_type,
+    )
+
+
+def check_step_in_plan(drawing: DrawingStep, flow_type: FlowType) -> str:
+    """Refuse a step outside the flow's plan or of the wrong type; return the instruction to store
+    (the client's wording when it sent one, else the plan's)."""
+    planned = step_plan.step_of(flow_type, drawing.step)
+    if planned is None:
+        raise ValidationError(
+            f"step must be between 1 and {step_plan.total_steps(flow_type)} for {flow_type}", field="step"
+        )
+    if drawing.type != planned.type:
+        raise ValidationError(
+            f"type must be {planned.type!r} for step {drawing.step} of {flow_type}, got {drawing.type!r}",
+            field="type",
+        )
+    return drawing.instruction.strip() or planned.instruction

@@ -1,0 +1,165 @@
+-- Named queries used by enrollment_core (loaded by enrollment_core/queries.py).
+-- Each starts with "-- name: <name>"; the comment lines after it describe it.
+-- Parameters use psycopg's %(name)s style.
+
+-- ============================== enrollment flow ==============================
+
+-- name: find_user
+-- A registered user by case-insensitive username (uses idx_users_username_lower).
+SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(username)s);
+
+-- name: insert_enrollment
+INSERT INTO temp_enrollments (session_id, username, flow_type, device_info, metadata, expires_at)
+VALUES (%(session_id)s, %(username)s, %(flow_type)s, %(device_info)s, %(metadata)s,
+        NOW() + make_interval(secs => %(ttl_seconds)s))
+RETURNING id;
+
+-- name: find_retried_first_step
+-- A live session of this user whose step 1 has exactly this content: a first step sent twice.
+SELECT te.session_id
+FROM temp_enrollments te
+JOIN temp_enrollment_steps s ON s.enrollment_id = te.id AND s.step_number = 1
+WHERE lower(te.username) = lower(%(username)s)
+  AND te.flow_type = %(flow_type)s
+  AND te.status = 'in_progress'
+  AND te.expires_at > NOW()
+  AND s.content_hash = %(content_hash)s
+LIMIT 1;
+
+-- name: lock_enrollment
+-- Serialises saves to one session: every save holds this row lock until it commits.
+SELECT id, session_id, username, flow_type, status, created_at, expires_at,
+       expires_at <= NOW() AS is_expired
+FROM temp_enrollments
+WHERE session_id = %(session_id)s
+FOR UPDATE;
+
+-- name: get_enrollment
+SELECT id, session_id, username, flow_type, status, device_info, metadata, created_at, updated_at,
+       expires_at, completed_at, expires_at <= NOW() AS is_expired
+FROM temp_enrollments
+WHERE session_id = %(session_id)s;
+
+-- name: mark_expired
+UPDATE temp_enrollments SET status = 'expired', updated_at = NOW()
+WHERE id = %(enrollment_id)s AND status = 'in_progress';
+
+-- name: count_steps
+SELECT count(*) AS n FROM temp_enrollment_steps WHERE enrollment_id = %(enrollment_id)s;
+
+-- name: insert_step
+-- ON CONFLICT: a concurrent or retried save of the same step inserts nothing; the caller compares hashes.
+INSERT INTO temp_enrollment_steps
+    (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash)
+VALUES (%(enrollment_id)s, %(step_number)s, %(step_type)s, %(instruction)s, %(signature_data)s,
+        %(raw_data)s, %(metrics)s, %(content_hash)s)
+ON CONFLICT (enrollment_id, step_number) DO NOTHING
+RETURNING id;
+
+-- name: get_step_hash
+SELECT content_hash FROM temp_enrollment_steps
+WHERE enrollment_id = %(enrollment_id)s AND step_number = %(step_number)s;
+
+-- name: touch_enrollment
+-- Last activity, and what the latest request said about the client (IP, user agent).
+UPDATE temp_enrollments
+SET updated_at = NOW(), metadata = metadata || %(metadata)s
+WHERE id = %(enrollment_id)s;
+
+-- name: get_progress
+SELECT * FROM get_enrollment_progress(%(session_id)s);
+
+-- name: complete_enrollment
+SELECT * FROM complete_enrollment(%(session_id)s);
+
+-- name: insert_user
+INSERT INTO users (username, enrollment_session_id) VALUES (%(username)s, %(session_id)s)
+RETURNING id, username, created_at;
+
+-- name: copy_steps_to_user
+-- register: the enrolled drawings outlive the temporary session.
+INSERT INTO user_enrolled_drawings
+    (user_id, step_number, step_type, instruction, signature_data, raw_data, metrics, captured_at)
+SELECT %(user_id)s, step_number, step_type, instruction, signature_data, raw_data, metrics, completed_at
+FROM temp_enrollment_steps
+WHERE enrollment_id = %(enrollment_id)s
+ORDER BY step_number;
+
+-- name: list_steps
+SELECT step_number, step_type, instruction, signature_data, raw_data, metrics, completed_at
+FROM temp_enrollment_steps
+WHERE enrollment_id = %(enrollment_id)s
+ORDER BY step_number;
+
+-- name: user_signatures
+-- A registered user's enrolled signatures, the reference for sign-in verification.
+SELECT d.step_number, d.raw_data, d.metrics
+FROM user_enrolled_drawings d
+WHERE d.user_id = %(user_id)s AND d.step_type = 'signature'
+ORDER BY d.step_number;
+
+-- ============================== maintenance ==============================
+
+-- name: cleanup_expired_batch
+SELECT cleanup_expired_enrollments(%(batch_size)s) AS removed;
+
+-- name: archive_completed_batch
+-- Moves completed sessions older than the cut-off into enrollment_archive (summary only) in one batch.
+WITH doomed AS (
+    SELECT te.id, te.session_id, te.username, te.flow_type, te.created_at, te.completed_at
+    FROM temp_enrollments te
+    WHERE te.status = 'completed'
+      AND te.completed_at < NOW() - make_interval(secs => %(older_than_seconds)s)
+    ORDER BY te.completed_at
+    LIMIT %(batch_size)s
+    FOR UPDATE SKIP LOCKED
+), archived AS (
+    INSERT INTO enrollment_archive (session_id, username, flow_type, step_count, created_at, completed_at)
+    SELECT d.session_id, d.username, d.flow_type,
+           (SELECT count(*) FROM temp_enrollment_steps s WHERE s.enrollment_id = d.id),
+           d.created_at, d.completed_at
+    FROM doomed d
+    ON CONFLICT (session_id) DO NOTHING
+)
+DELETE FROM temp_enrollments te USING doomed WHERE te.id = doomed.id;
+
+-- name: claim_periodic_job
+-- Records a run of a periodic job if the last one is older than the interval; returns a row only then.
+-- Called under an advisory lock, so exactly one instance runs the job per interval.
+INSERT INTO maintenance_runs AS m (job, last_run_at) VALUES (%(job)s, NOW())
+ON CONFLICT (job) DO UPDATE SET last_run_at = NOW()
+WHERE m.last_run_at < NOW() - make_interval(secs => %(interval_seconds)s)
+RETURNING job;
+
+-- name: record_periodic_result
+UPDATE maintenance_runs SET last_result = %(result)s WHERE job = %(job)s;
+
+-- ============================== monitoring (the seed's queries) ==============================
+
+-- name: active_sessions
+-- Check active sessions (the seed's query, verbatim).
+SELECT username, flow_type,
+       (SELECT COUNT(*) FROM temp_enrollment_steps WHERE enrollment_id = te.id) as steps_completed,
+       created_at, expires_at
+FROM temp_enrollments te
+WHERE status = 'in_progress'
+ORDER BY created_at DESC;
+
+-- name: expired_pending_cleanup
+-- Check expired sessions pending cleanup (the seed's query, verbatim).
+SELECT COUNT(*)
+FROM temp_enrollments
+WHERE status = 'in_progress'
+AND expires_at < NOW();
+
+-- name: avg_steps_per_flow
+-- Average steps per enrollment type (the seed's query, verbatim).
+SELECT flow_type, AVG(step_count) as avg_steps
+FROM (
+    SELECT te.flow_type, COUNT(tes.id) as step_count
+    FROM temp_enrollments te
+    LEFT JOIN temp_enrollment_steps tes ON te.id = tes.enrollment_id
+    WHERE te.status = 'completed'
+    GROUP BY te.id, te.flow_type
+) t
+GROUP BY flow_type;
