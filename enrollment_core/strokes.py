@@ -108,7 +108,7 @@ def _parse_fabric(raw: dict, budget: _Budget) -> list[Stroke]:
         kind = obj.get("type")
         if not isinstance(kind, str):
             raise InvalidRawData(f"raw: objects[{i}].type is missing or not a string")
-        if kind != "path":
+        if kind.lower() != "path":  # Fabric 7 (canvas 0.13) says "Path", older Fabric "path"
             continue  # shapes/text are not pen strokes
         path = obj.get("path")
         if not isinstance(path, list):
