@@ -9,7 +9,8 @@ Accepted raw formats (as a Python object, or as JSON text/bytes):
 1. streamlit-drawable-canvas (Fabric.js) ``json_data``: ``{"objects": [{"type": "path",
    "path": [["M", x, y], ["Q", cx, cy, x, y], ..., ["L", x, y]]}, ...]}``. Fabric keeps the
    free-drawing path in absolute canvas pixels (``left``/``top``/``pathOffset`` only position the
-   rendered object), so the path coordinates are used as is. Objects of other types (rect, circle,
+   rendered object), so the path coordinates are used as is. ``type`` is "path" (Fabric <= 5) or
+   "Path" (Fabric 6+). Objects of other types (rect, circle,
    line, text...) are not pen strokes and are ignored.
 2. signature_pad ``toData()``: ``[{"points": [{"x", "y", "time", "pressure"}, ...]}, ...]``, the
    older list-of-point-lists variant, either one wrapped as ``{"strokes": ...}``, and

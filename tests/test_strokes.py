@@ -54,6 +54,11 @@ def test_fabric_paths_become_strokes_in_canvas_coordinates() -> None:
     assert compute_metrics(strokes)["has_timing"] is False
 
 
+def test_fabric_7_capitalised_path_type() -> None:
+    newer = {"version": "7.0.0", "objects": [dict(FABRIC_SAMPLE["objects"][0], type="Path")]}
+    assert parse_strokes(newer)[0].tolist()[0][:2] == [42, 90]
+
+
 def test_fabric_json_text_and_empty_canvas() -> None:
     assert len(parse_strokes(json.dumps(FABRIC_SAMPLE))) == 2
     assert parse_strokes({"version": "4.4.0", "objects": []}) == []
