@@ -1,8 +1,8 @@
 """enrollment_core: the database access and the rules of the signature-enrollment flow.
 
-    from enrollment_core import open_service
-    service = open_service()          # embedded PostgreSQL unless DATABASE_URL is set; schema migrated
-    service.check_username("john_doe")
+from enrollment_core import open_service
+service = open_service()          # embedded PostgreSQL unless DATABASE_URL is set; schema migrated
+service.check_username("john_doe")
 """
 
 from __future__ import annotations
@@ -11,7 +11,15 @@ from .config import Settings
 from .database import create_pool, prepare_database
 from .errors import EnrollmentError
 from .maintenance import PeriodicCleanup
-from .service import ClientInfo, EnrollmentService, Progress, Registration, SaveResult, SessionInfo, UsernameCheck
+from .service import (
+    ClientInfo,
+    EnrollmentService,
+    Progress,
+    Registration,
+    SaveResult,
+    SessionInfo,
+    UsernameCheck,
+)
 
 __all__ = [
     "ClientInfo",

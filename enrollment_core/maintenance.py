@@ -32,7 +32,9 @@ def cleanup_expired(pool: ConnectionPool, batch_size: int = 5000) -> int:
             return removed
 
 
-def archive_completed(pool: ConnectionPool, older_than_seconds: int = 24 * 3600, batch_size: int = 5000) -> int:
+def archive_completed(
+    pool: ConnectionPool, older_than_seconds: int = 24 * 3600, batch_size: int = 5000
+) -> int:
     """Move completed sessions older than the cut-off into enrollment_archive; return how many."""
     moved = 0
     while True:
@@ -52,7 +54,9 @@ def run_cleanup_if_due(pool: ConnectionPool, interval_seconds: int, batch_size: 
     with pool.connection() as conn:
         conn.autocommit = True
         try:
-            if not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (CLEANUP_LOCK_KEY,)).fetchone()["ok"]:
+            if not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (CLEANUP_LOCK_KEY,)).fetchone()[
+                "ok"
+            ]:
                 return None
             try:
                 due = conn.execute(
@@ -62,7 +66,8 @@ def run_cleanup_if_due(pool: ConnectionPool, interval_seconds: int, batch_size: 
                     return None
                 removed = cleanup_expired(pool, batch_size)
                 conn.execute(
-                    query("record_periodic_result"), {"job": CLEANUP_JOB, "result": Jsonb({"removed": removed})}
+                    query("record_periodic_result"),
+                    {"job": CLEANUP_JOB, "result": Jsonb({"removed": removed})},
                 )
                 log.info("periodic cleanup removed %d expired sessions", removed)
                 return removed

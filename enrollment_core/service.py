@@ -152,7 +152,9 @@ class EnrollmentService:
                 return self._start_session(conn, drawing, client)
             return self._continue_session(conn, drawing, client)
 
-    def _start_session(self, conn: psycopg.Connection, drawing: DrawingStep, client: ClientInfo) -> SaveResult:
+    def _start_session(
+        self, conn: psycopg.Connection, drawing: DrawingStep, client: ClientInfo
+    ) -> SaveResult:
         flow: FlowType = drawing.flow_type or "signup"
         instruction = validation.check_step_in_plan(drawing, flow)
         if drawing.step != 1:
@@ -315,7 +317,9 @@ class EnrollmentService:
         with self.pool.connection() as conn:
             row = self._locked_session(conn, session_id, name)
             if row["flow_type"] != "signup":
-                raise WrongFlow("this is a sign-in session; register needs a signup session", field="sessionId")
+                raise WrongFlow(
+                    "this is a sign-in session; register needs a signup session", field="sessionId"
+                )
             outcome = conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone()
             if not outcome["success"]:
                 _raise_for_completion(outcome, conn)

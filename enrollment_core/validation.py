@@ -149,11 +149,18 @@ def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
     if not isinstance(instruction, str):
         raise ValidationError("instruction must be text", field="instruction")
     if len(instruction) > INSTRUCTION_MAX_CHARS:
-        raise PayloadTooLarge(f"instruction is longer than {INSTRUCTION_MAX_CHARS} characters", field="instruction")
+        raise PayloadTooLarge(
+            f"instruction is longer than {INSTRUCTION_MAX_CHARS} characters", field="instruction"
+        )
 
     signature = clean_signature(payload.get("signature"))
 
     raw = payload.get("raw")
+    if isinstance(raw, str):  # some clients send the stroke JSON as a string; store it as JSON
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raise ValidationError("raw is a string but not valid JSON", field="raw") from None
     if raw is None:
         raise ValidationError("raw is required: the stroke data of the drawing", field="raw")
     if _json_size(raw, "raw") > RAW_MAX_BYTES:
@@ -161,7 +168,7 @@ def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
     try:
         parsed = strokes.parse_strokes(raw)
     except strokes.InvalidRawData as exc:
-        raise ValidationError(f"raw: {exc}", field="raw") from None
+        raise ValidationError(str(exc), field="raw") from None
     if strokes.is_near_empty(parsed):
         raise ValidationError("raw: the drawing is empty or too small; please draw it again", field="raw")
 

@@ -163,3 +163,24 @@ FROM (
     GROUP BY te.id, te.flow_type
 ) t
 GROUP BY flow_type;
+
+-- ============================== demo data ==============================
+
+-- name: demo_insert_enrollment
+-- Like insert_enrollment, with the timestamps and status of a session seen some time ago.
+INSERT INTO temp_enrollments
+    (session_id, username, flow_type, status, device_info, metadata, created_at, updated_at, expires_at,
+     completed_at)
+VALUES (%(session_id)s, %(username)s, %(flow_type)s, %(status)s, %(device_info)s, %(metadata)s,
+        %(created_at)s, %(updated_at)s, %(expires_at)s, %(completed_at)s)
+RETURNING id;
+
+-- name: demo_insert_step
+INSERT INTO temp_enrollment_steps
+    (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash,
+     completed_at)
+VALUES (%(enrollment_id)s, %(step_number)s, %(step_type)s, %(instruction)s, %(signature_data)s,
+        %(raw_data)s, %(metrics)s, %(content_hash)s, %(completed_at)s);
+
+-- name: count_enrollments
+SELECT count(*) AS n FROM temp_enrollments;

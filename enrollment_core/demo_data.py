@@ -1,0 +1,146 @@
+"""Realistic demo data: sessions in every state, both flows, spread over the last day.
+
+Timestamps are set explicitly (a session seen three hours ago must look three hours old), so rows are
+written with the demo_* named queries rather than through save_drawing, which stamps NOW().
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+from tqdm import tqdm
+
+from . import step_plan
+from .queries import query
+from .sample_drawings import drawing_payload
+from .service import new_session_id
+from .validation import parse_drawing_step
+
+FIRST_NAMES = [
+    "alice",
+    "bruno",
+    "chloe",
+    "dmitri",
+    "emma",
+    "farid",
+    "grace",
+    "hiro",
+    "ines",
+    "jonas",
+    "kemal",
+    "lena",
+    "mateo",
+    "nadia",
+    "oscar",
+    "priya",
+    "quentin",
+    "rosa",
+    "sami",
+    "tara",
+    "ugo",
+    "vera",
+    "wei",
+    "yara",
+    "zoe",
+]
+USER_AGENTS = [
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36",
+]
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    sessions: int
+    steps: int
+    users: int
+
+
+def _state_mix(rng: random.Random) -> tuple[str, str]:
+    """(flow, state) with a realistic mix: most signups finish, some drop off, some expire."""
+    flow = "signup" if rng.random() < 0.7 else "signin"
+    state = rng.choices(
+        ["active", "completed", "expired_backlog", "marked_expired"], [0.35, 0.4, 0.18, 0.07]
+    )[0]
+    return flow, state
+
+
+def seed_demo_data(
+    pool: ConnectionPool, sessions: int = 80, seed: int = 7, ttl_hours: float = 2.0
+) -> DemoSummary:
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    ttl = timedelta(hours=ttl_hours)
+    total_steps = users = 0
+    registered: list[str] = []
+    with pool.connection() as conn:
+        for i in tqdm(range(sessions), desc="demo sessions", unit="session", disable=sessions < 200):
+            flow, state = _state_mix(rng)
+            if flow == "signin" and not registered:
+                flow = "signup"
+            username = rng.choice(registered) if flow == "signin" else f"{rng.choice(FIRST_NAMES)}_{i:03d}"
+            plan = step_plan.steps_of(flow)
+            if state == "active":  # started within the TTL, part-way through
+                created = now - timedelta(minutes=rng.uniform(1, ttl.total_seconds() / 60 - 5))
+                n_steps = rng.randint(1, len(plan) - 1) if len(plan) > 1 else 0
+            elif state == "completed":
+                created = now - timedelta(hours=rng.uniform(0.2, 30))
+                n_steps = len(plan)
+            else:  # abandoned long enough ago to be past expiry
+                created = now - ttl - timedelta(minutes=rng.uniform(5, 600))
+                n_steps = rng.randint(1, len(plan))
+            if n_steps == len(plan) and state != "completed":
+                n_steps -= 1  # a fully drawn session would have been completed
+            step_times = sorted(
+                created + timedelta(seconds=rng.uniform(5, 40) * (k + 1)) for k in range(n_steps)
+            )
+            status = {"completed": "completed", "marked_expired": "expired"}.get(state, "in_progress")
+            completed_at = (step_times[-1] + timedelta(seconds=5)) if status == "completed" else None
+            session_id = new_session_id()
+            enrollment_id = conn.execute(
+                query("demo_insert_enrollment"),
+                {
+                    "session_id": session_id,
+                    "username": username,
+                    "flow_type": flow,
+                    "status": status,
+                    "device_info": rng.choice(USER_AGENTS),
+                    "metadata": Jsonb({"ip": f"192.0.2.{rng.randint(1, 254)}", "demo": True}),
+                    "created_at": created,
+                    "updated_at": step_times[-1] if step_times else created,
+                    "expires_at": created + ttl,
+                    "completed_at": completed_at,
+                },
+            ).fetchone()["id"]
+            for number, saved_at in zip(range(1, n_steps + 1), step_times):
+                step = parse_drawing_step(drawing_payload(username, number, flow_type=flow, sample=i))
+                conn.execute(
+                    query("demo_insert_step"),
+                    {
+                        "enrollment_id": enrollment_id,
+                        "step_number": number,
+                        "step_type": step.type,
+                        "instruction": step.instruction,
+                        "signature_data": step.signature,
+                        "raw_data": Jsonb(step.raw),
+                        "metrics": Jsonb(step.metrics),
+                        "content_hash": step.content_hash,
+                        "completed_at": saved_at,
+                    },
+                )
+                total_steps += 1
+            if flow == "signup" and status == "completed":
+                user = conn.execute(
+                    query("insert_user"), {"username": username, "session_id": session_id}
+                ).fetchone()
+                conn.execute(
+                    query("copy_steps_to_user"), {"user_id": user["id"], "enrollment_id": enrollment_id}
+                )
+                registered.append(username)
+                users += 1
+    return DemoSummary(sessions=sessions, steps=total_steps, users=users)

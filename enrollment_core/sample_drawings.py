@@ -1,0 +1,155 @@
+"""Synthetic but realistic drawings (strokes, PNG data URL, canvas JSON) for demo data, tests and
+benchmarks. A person's signature is a fixed random curve family seeded by their name; each sample
+adds the small variations of a real hand."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import math
+import random
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+from . import step_plan, strokes
+from .step_plan import FlowType
+
+CANVAS_WIDTH, CANVAS_HEIGHT = 350, 200
+Points = list[tuple[float, float]]
+
+
+def _seed(*parts: object) -> int:
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "big")
+
+
+def signature_strokes(person: str, sample: int = 0) -> list[Points]:
+    """A signature of `person`: the same shape every time, with a sample-dependent wobble."""
+    shape = random.Random(_seed("signature", person))
+    hand = random.Random(_seed("signature", person, sample))
+    strokes_out: list[Points] = []
+    x0 = 30 + hand.uniform(-5, 5)
+    n_strokes = shape.randint(1, 3)
+    for _ in range(n_strokes):
+        freqs = [shape.uniform(0.02, 0.08) for _ in range(3)]
+        amps = [shape.uniform(10, 35) for _ in range(3)]
+        width = shape.uniform(60, 110)
+        scale = 1 + hand.uniform(-0.06, 0.06)
+        phase = hand.uniform(-0.2, 0.2)
+        stroke: Points = []
+        for i in range(60):
+            t = i / 59 * width
+            y = 100 + sum(a * math.sin(f * t * 6 + phase) for a, f in zip(amps, freqs)) * scale / 2
+            stroke.append((x0 + t * scale + hand.gauss(0, 0.6), y + hand.gauss(0, 0.6)))
+        strokes_out.append(stroke)
+        x0 += width * scale + shape.uniform(5, 15)
+    return strokes_out
+
+
+def shape_strokes(instruction: str, sample: int = 0) -> list[Points]:
+    hand = random.Random(_seed("shape", instruction, sample))
+    cx, cy, r = 175 + hand.uniform(-10, 10), 100 + hand.uniform(-8, 8), 60 + hand.uniform(-8, 8)
+    text = instruction.lower()
+    if "circle" in text:
+        return [
+            [
+                (
+                    cx + r * math.cos(a / 40 * 2 * math.pi) + hand.gauss(0, 1),
+                    cy + r * math.sin(a / 40 * 2 * math.pi) + hand.gauss(0, 1),
+                )
+                for a in range(41)
+            ]
+        ]
+    corners = 4 if "square" in text else 3
+    vertices = [
+        (
+            cx + r * math.cos(2 * math.pi * k / corners - math.pi / 2),
+            cy + r * math.sin(2 * math.pi * k / corners - math.pi / 2),
+        )
+        for k in range(corners + 1)
+    ]
+    stroke: Points = []
+    for (ax, ay), (bx, by) in zip(vertices, vertices[1:]):
+        stroke += [
+            (ax + (bx - ax) * i / 10 + hand.gauss(0, 0.8), ay + (by - ay) * i / 10 + hand.gauss(0, 0.8))
+            for i in range(10)
+        ]
+    return [stroke]
+
+
+def free_drawing_strokes(instruction: str, sample: int = 0) -> list[Points]:
+    """A few strokes of a simple picture (house, tree, face): outline plus details."""
+    hand = random.Random(_seed("drawing", instruction, sample))
+    outline = shape_strokes("square", sample)[0]
+    details = []
+    for _ in range(hand.randint(2, 4)):
+        x, y = hand.uniform(120, 230), hand.uniform(60, 140)
+        details.append(
+            [(x + 20 * math.cos(a / 8 * math.pi), y + 12 * math.sin(a / 8 * math.pi)) for a in range(17)]
+        )
+    return [outline, *details]
+
+
+def strokes_for_step(flow_type: FlowType, step_number: int, person: str, sample: int = 0) -> list[Points]:
+    step = step_plan.step_of(flow_type, step_number)
+    if step is None:
+        raise ValueError(f"{flow_type} has no step {step_number}")
+    if step.type == "signature":
+        return signature_strokes(person, sample * 100 + step_number)
+    if step.type == "shape":
+        return shape_strokes(step.instruction, sample)
+    return free_drawing_strokes(step.instruction, sample)
+
+
+def canvas_json(points: list[Points]) -> dict[str, Any]:
+    """The drawable canvas's json_data for these strokes (Fabric paths in canvas pixels)."""
+    objects = []
+    for stroke in points:
+        path: list[list[Any]] = [["M", *stroke[0]]]
+        path += [
+            ["Q", ax, ay, (ax + bx) / 2, (ay + by) / 2] for (ax, ay), (bx, by) in zip(stroke, stroke[1:])
+        ]
+        path.append(["L", *stroke[-1]])
+        objects.append({"type": "Path", "stroke": "#000000", "strokeWidth": 3, "path": path})
+    return {"version": "7.4.0", "objects": objects}
+
+
+def png_data_url(points: list[Points], width: int = CANVAS_WIDTH, height: int = CANVAS_HEIGHT) -> str:
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    pen = ImageDraw.Draw(image)
+    for stroke in points:
+        pen.line(stroke, fill=(0, 0, 0, 255), width=3, joint="curve")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def drawing_payload(
+    username: str,
+    step_number: int,
+    *,
+    flow_type: FlowType = "signup",
+    session_id: str | None = None,
+    sample: int = 0,
+    person: str | None = None,
+) -> dict[str, Any]:
+    """A complete save-drawing payload (the seed's API fields) as a real client would send it."""
+    step = step_plan.step_of(flow_type, step_number)
+    if step is None:
+        raise ValueError(f"{flow_type} has no step {step_number}")
+    points = strokes_for_step(flow_type, step_number, person or username, sample)
+    raw = canvas_json(points)
+    payload: dict[str, Any] = {
+        "username": username,
+        "step": step_number,
+        "type": step.type,
+        "instruction": step.instruction,
+        "signature": png_data_url(points),
+        "raw": raw,
+        "metrics": strokes.compute_metrics(strokes.parse_strokes(raw)),
+        "flowType": flow_type,
+    }
+    if session_id:
+        payload["sessionId"] = session_id
+    return payload

@@ -1,0 +1,105 @@
+"""Test fixtures: a real PostgreSQL for the whole run, and a fresh database per test.
+
+The server is the embedded one (started in a temporary directory and deleted afterwards) unless
+TEST_DATABASE_URL points at another server. Each test gets its own database cloned from a migrated
+template, so tests are isolated and can run in any order.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from enrollment_core import embedded_postgres, migrations
+from enrollment_core.config import Settings
+from enrollment_core.database import create_pool
+from enrollment_core.service import EnrollmentService
+
+TEMPLATE_DB = "enrollment_test_template"
+
+
+@pytest.fixture(scope="session")
+def pg_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | None]:
+    """The embedded server's data directory (None when TEST_DATABASE_URL is used)."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield None
+        return
+    data_dir = tmp_path_factory.mktemp("pg") / "data"
+    yield data_dir
+    embedded_postgres.stop(data_dir)
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server_url(pg_data_dir: Path | None) -> str:
+    if pg_data_dir is None:
+        return os.environ["TEST_DATABASE_URL"]
+    return embedded_postgres.ensure_running(pg_data_dir)
+
+
+def _admin(server_url: str) -> psycopg.Connection:
+    return psycopg.connect(server_url, autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def template_url(server_url: str) -> str:
+    with _admin(server_url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE_DB)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE_DB)))
+    url = make_conninfo(server_url, dbname=TEMPLATE_DB)
+    migrations.migrate(url)
+    return url
+
+
+def create_test_database(server_url: str, template_url: str) -> tuple[str, str]:
+    """A new database cloned from the migrated template: (name, conninfo)."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with _admin(server_url) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                sql.Identifier(name), sql.Identifier(TEMPLATE_DB)
+            )
+        )
+    return name, make_conninfo(server_url, dbname=name)
+
+
+def drop_test_database(server_url: str, name: str) -> None:
+    with _admin(server_url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def db_url(server_url: str, template_url: str) -> Iterator[str]:
+    """Conninfo of a fresh, migrated database for this test only."""
+    name, url = create_test_database(server_url, template_url)
+    yield url
+    drop_test_database(server_url, name)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, pool_min_size=1, pool_max_size=8)
+
+
+@pytest.fixture
+def service(db_url: str, settings: Settings) -> Iterator[EnrollmentService]:
+    pool = create_pool(db_url, settings, name="test")
+    try:
+        yield EnrollmentService(pool, settings)
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[psycopg.Connection]:
+    """A plain autocommit connection to the test database, for assertions in SQL."""
+    with psycopg.connect(db_url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
+        yield conn
