@@ -25,6 +25,7 @@ __all__ = [
     "ClientInfo",
     "EnrollmentError",
     "EnrollmentService",
+    "LoginResult",
     "PeriodicCleanup",
     "Progress",
     "Registration",

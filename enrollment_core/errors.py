@@ -6,6 +6,8 @@ does) and a human `message`; the HTTP API maps each class to one status code, th
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class EnrollmentError(Exception):
     """Base class: a request the flow refuses. Nothing was changed in the database."""
@@ -82,6 +84,16 @@ class WrongFlow(EnrollmentError):
 
 
 class AccountLocked(EnrollmentError):
-    """Too many rejected sign-ins in a row; the account is locked for a while."""
+    """Too many rejected sign-ins in a row; the account is locked until `locked_until`."""
 
     code = "account_locked"
+
+    def __init__(self, message: str, *, locked_until: datetime, field: str | None = "username") -> None:
+        super().__init__(message, field=field)
+        self.locked_until = locked_until
+
+
+class NoEnrolledSignatures(EnrollmentError):
+    """The account has no usable enrolled signatures to verify a sign-in against."""
+
+    code = "no_enrolled_signatures"

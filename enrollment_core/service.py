@@ -7,6 +7,7 @@ so a refused request changes nothing.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -17,10 +18,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from . import validation
+from . import strokes, validation, verification
 from .config import Settings
 from .errors import (
+    AccountLocked,
     EnrollmentIncomplete,
+    NoEnrolledSignatures,
     SessionClosed,
     SessionExpired,
     SessionNotFound,
@@ -108,6 +111,21 @@ class Registration:
     drawings_copied: int
 
 
+@dataclass(frozen=True)
+class LoginResult:
+    """The verdict on one sign-in: accepted when score <= threshold (a lower score is a closer match)."""
+
+    accepted: bool
+    username: str
+    session_id: str
+    score: float | None
+    threshold: float | None
+    reason: str
+    reason_code: str  # match, no_match, replay, empty
+    failures_left: int  # rejections left before the account locks
+    locked_until: datetime | None  # set when this rejection locked the account
+
+
 class EnrollmentService:
     def __init__(self, pool: ConnectionPool, settings: Settings | None = None) -> None:
         self.pool = pool
@@ -166,6 +184,8 @@ class EnrollmentService:
             raise UsernameUnavailable(f"username {drawing.username!r} is already taken", field="username")
         if flow == "signin" and not user:
             raise UserNotFound(f"no account is registered as {drawing.username!r}", field="username")
+        if flow == "signin":
+            _refuse_if_locked(conn, drawing.username)
 
         retried = conn.execute(
             query("find_retried_first_step"),
@@ -337,6 +357,76 @@ class EnrollmentService:
             ).rowcount
         return Registration(user["id"], user["username"], session_id, copied)
 
+    def login(
+        self,
+        username: Any,
+        session_id: Any,
+        use_temporary_data: bool = True,
+        client: ClientInfo | None = None,
+    ) -> LoginResult:
+        """Verify the signature drawn in a complete signin session against the user's enrolled
+        signatures. Records the attempt; after `login_max_failures` rejections in a row the account is
+        locked for `login_lock_seconds` (AccountLocked). Each signin session gives one verdict."""
+        name = validation.clean_username(username)
+        session_id = validation.clean_session_id(session_id)
+        if use_temporary_data is not True:
+            raise ValidationError(
+                "useTemporaryData must be true: sign-in verifies the signature saved in the session",
+                field="useTemporaryData",
+            )
+        client = client or ClientInfo()
+        with self.pool.connection() as conn:
+            row = self._locked_session(conn, session_id, name)
+            if row["flow_type"] != "signin":
+                raise WrongFlow("this is a signup session; login needs a sign-in session", field="sessionId")
+            user = conn.execute(query("lock_user"), {"username": name}).fetchone()
+            if user is None:
+                raise UserNotFound(f"no account is registered as {name!r}", field="username")
+            if user["is_locked"]:
+                raise _locked_error(user["locked_until"])
+            outcome = conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone()
+            if not outcome["success"]:
+                _raise_for_completion(outcome, conn)
+            attempt = conn.execute(query("list_steps"), {"enrollment_id": row["id"]}).fetchone()
+            enrolled = conn.execute(query("user_signatures"), {"user_id": user["id"]}).fetchall()
+            decision = _verify(enrolled, attempt["raw_data"])
+            conn.execute(
+                query("record_login_attempt"),
+                {
+                    "user_id": user["id"],
+                    "session_id": session_id,
+                    "accepted": decision.accepted,
+                    "reason_code": decision.reason_code,
+                    "score": _finite(decision.score),
+                    "threshold": decision.threshold,
+                    "ip": client.ip,
+                    "user_agent": _truncate(client.user_agent),
+                },
+            )
+            after = conn.execute(
+                query("record_login_outcome"),
+                {
+                    "user_id": user["id"],
+                    "accepted": decision.accepted,
+                    "max_failures": self.settings.login_max_failures,
+                    "lock_seconds": self.settings.login_lock_seconds,
+                },
+            ).fetchone()
+        reason = decision.reason
+        if after["locked_until"] is not None:
+            reason += f"; too many attempts, the account is locked until {after['locked_until']:%H:%M UTC}"
+        return LoginResult(
+            accepted=decision.accepted,
+            username=user["username"],
+            session_id=session_id,
+            score=_finite(decision.score),
+            threshold=decision.threshold,
+            reason=reason,
+            reason_code=decision.reason_code,
+            failures_left=max(0, self.settings.login_max_failures - after["failed_logins"]),
+            locked_until=after["locked_until"],
+        )
+
     # ---------------------------------------------------------------- maintenance
 
     def cleanup_expired(self) -> int:
@@ -353,6 +443,32 @@ def _raise_for_completion(outcome: Mapping[str, Any], conn: psycopg.Connection) 
     if outcome["status"] == "completed":
         raise SessionClosed("this enrollment session was already used", field="sessionId")
     raise EnrollmentIncomplete(outcome["message"], field="sessionId")
+
+
+def _verify(enrolled: list[dict[str, Any]], attempt_raw: Any) -> verification.Decision:
+    try:
+        profile = verification.build_profile([strokes.parse_strokes(r["raw_data"]) for r in enrolled])
+    except ValueError as exc:  # InvalidRawData is a ValueError too
+        raise NoEnrolledSignatures(f"this account cannot be verified: {exc}", field="username") from None
+    return verification.verify(profile, strokes.parse_strokes(attempt_raw))
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _locked_error(locked_until: datetime) -> AccountLocked:
+    return AccountLocked(
+        f"too many rejected sign-ins: this account is locked until {locked_until:%H:%M UTC}; try again later",
+        locked_until=locked_until,
+    )
+
+
+def _refuse_if_locked(conn: psycopg.Connection, username: str) -> None:
+    """Say so before the person draws, rather than after."""
+    lock = conn.execute(query("find_user_lock"), {"username": username}).fetchone()
+    if lock:
+        raise _locked_error(lock["locked_until"])
 
 
 def _truncate(text: str | None) -> str | None:

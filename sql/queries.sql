@@ -184,3 +184,36 @@ VALUES (%(enrollment_id)s, %(step_number)s, %(step_type)s, %(instruction)s, %(si
 
 -- name: count_enrollments
 SELECT count(*) AS n FROM temp_enrollments;
+
+-- ============================== sign-in ==============================
+
+-- name: lock_user
+-- Serialises sign-ins of one user, so the count of rejections in a row is exact.
+SELECT id, username, failed_logins, locked_until, locked_until > NOW() AS is_locked
+FROM users
+WHERE lower(username) = lower(%(username)s)
+FOR UPDATE;
+
+-- name: find_user_lock
+SELECT locked_until FROM users WHERE lower(username) = lower(%(username)s) AND locked_until > NOW();
+
+-- name: record_login_attempt
+INSERT INTO login_attempts (user_id, session_id, accepted, reason_code, score, threshold, ip, user_agent)
+VALUES (%(user_id)s, %(session_id)s, %(accepted)s, %(reason_code)s, %(score)s, %(threshold)s, %(ip)s,
+        %(user_agent)s);
+
+-- name: record_login_outcome
+-- A success clears the rejections in a row; a rejection counts one more and, at the limit, locks.
+-- An expired lock starts the count afresh.
+UPDATE users SET
+    failed_logins = CASE WHEN %(accepted)s THEN 0
+                         WHEN locked_until <= NOW() THEN 1
+                         ELSE failed_logins + 1 END,
+    locked_until  = CASE WHEN %(accepted)s THEN NULL
+                         WHEN (CASE WHEN locked_until <= NOW() THEN 1 ELSE failed_logins + 1 END)
+                              >= %(max_failures)s
+                         THEN NOW() + make_interval(secs => %(lock_seconds)s)
+                         WHEN locked_until <= NOW() THEN NULL
+                         ELSE locked_until END
+WHERE id = %(user_id)s
+RETURNING failed_logins, locked_until;
