@@ -1,0 +1,302 @@
+"""The rules of the enrollment flow, through the core service on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from enrollment_core import errors, validation
+from enrollment_core.config import Settings
+from enrollment_core.sample_drawings import drawing_payload
+from enrollment_core.service import ClientInfo, EnrollmentService
+
+from .flows import draw_signin, draw_signup, expire, register_user
+from .test_schema import _concurrently
+
+# ---------------------------------------------------------------- usernames
+
+
+def test_check_username_accepts_a_valid_free_name(service):
+    check = service.check_username("  john_doe ")
+    assert (check.ok, check.username, check.reason) == (True, "john_doe", None)
+
+
+@pytest.mark.parametrize(
+    ("username", "reason"),
+    [
+        ("", "is required"),
+        (None, "is required"),
+        ("ab", "at least 3"),
+        ("a" * 33, "at most 32"),
+        ("john doe", "may contain only"),
+        ("_john", "must start with a letter or digit"),
+        ("Admin", "is reserved"),
+        (42, "is required"),
+    ],
+)
+def test_check_username_says_why_a_name_is_invalid(service, username, reason):
+    check = service.check_username(username)
+    assert not check.ok and check.code == "validation_error" and reason in check.reason
+
+
+def test_check_username_is_case_insensitive_against_registered_users(service):
+    register_user(service, "John_Doe")
+    check = service.check_username("JOHN_DOE")
+    assert (check.ok, check.code) == (False, "username_taken")
+    assert "already taken" in check.reason
+
+
+def test_check_user_exists(service):
+    register_user(service, "John_Doe")
+    found = service.check_user_exists("john_doe")
+    assert (found.ok, found.username) == (True, "John_Doe")
+    missing = service.check_user_exists("nobody")
+    assert (missing.ok, missing.code) == (False, "user_not_found")
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def test_first_save_creates_an_unguessable_session_bound_to_the_username(service, db):
+    result = service.save_drawing(drawing_payload("alice", 1), ClientInfo("Mobile Safari", "203.0.113.9"))
+    assert result.created and not result.duplicate
+    assert re.fullmatch(r"sess_[A-Za-z0-9_-]{32}", result.session_id)  # 24 random bytes = 192 bits
+    assert (result.progress.completed_steps, result.progress.next_step) == (1, 2)
+    row = db.execute("SELECT * FROM temp_enrollments WHERE session_id = %s", (result.session_id,)).fetchone()
+    assert (row["username"], row["flow_type"], row["status"]) == ("alice", "signup", "in_progress")
+    assert row["device_info"] == "Mobile Safari" and row["metadata"]["ip"] == "203.0.113.9"
+    lifetime = row["expires_at"] - row["created_at"]
+    assert lifetime.total_seconds() == pytest.approx(2 * 3600, abs=5)
+
+    with pytest.raises(errors.SessionNotFound):
+        service.save_drawing(drawing_payload("mallory", 2, session_id=result.session_id))
+
+
+def test_session_ids_do_not_repeat(service):
+    ids = {service.save_drawing(drawing_payload(f"user{i}", 1)).session_id for i in range(20)}
+    assert len(ids) == 20
+
+
+def test_expiry_is_configurable(db_url, db):
+    from enrollment_core.database import create_pool
+
+    settings = Settings(database_url=db_url, session_ttl_seconds=600)
+    with create_pool(db_url, settings) as pool:
+        session_id = EnrollmentService(pool, settings).save_drawing(drawing_payload("alice", 1)).session_id
+    row = db.execute(
+        "SELECT expires_at - created_at AS ttl FROM temp_enrollments WHERE session_id = %s", (session_id,)
+    ).fetchone()
+    assert row["ttl"].total_seconds() == pytest.approx(600, abs=5)
+
+
+def test_steps_continue_in_order_and_progress_comes_from_the_database(service):
+    session_id = draw_signup(service, "alice", steps=5)
+    progress = service.get_progress(session_id)
+    assert (progress.completed_steps, progress.remaining_steps, progress.last_step_type) == (
+        5,
+        6,
+        "signature",
+    )
+    with pytest.raises(errors.StepConflict, match="next step of this session is 6"):
+        service.save_drawing(drawing_payload("alice", 7, session_id=session_id))
+    assert service.get_progress(session_id).completed_steps == 5
+
+
+def test_a_retried_step_is_not_duplicated(service, db):
+    session_id = draw_signup(service, "alice", steps=3)
+    again = service.save_drawing(drawing_payload("alice", 3, session_id=session_id))
+    assert again.duplicate and again.progress.completed_steps == 3
+    assert db.execute("SELECT count(*) AS n FROM temp_enrollment_steps").fetchone()["n"] == 3
+
+
+def test_a_retried_first_step_returns_the_same_session(service, db):
+    first = service.save_drawing(drawing_payload("alice", 1))
+    retry = service.save_drawing(drawing_payload("alice", 1))
+    assert (retry.session_id, retry.duplicate) == (first.session_id, True)
+    assert db.execute("SELECT count(*) AS n FROM temp_enrollments").fetchone()["n"] == 1
+    # A different first drawing is a new attempt, so a new session.
+    other = service.save_drawing(drawing_payload("alice", 1, sample=3))
+    assert other.session_id != first.session_id
+
+
+def test_a_saved_step_with_other_content_is_a_conflict(service):
+    session_id = draw_signup(service, "alice", steps=2)
+    with pytest.raises(errors.StepConflict, match="already saved with a different drawing"):
+        service.save_drawing(drawing_payload("alice", 2, session_id=session_id, sample=9))
+
+
+def test_two_concurrent_saves_of_the_same_step_store_one_row(service, db):
+    session_id = draw_signup(service, "alice", steps=3)
+    payload = drawing_payload("alice", 4, session_id=session_id)
+    results = _concurrently(8, lambda _: service.save_drawing(payload))
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert sorted(r.duplicate for r in results) == [False] + [True] * 7
+    n = db.execute("SELECT count(*) AS n FROM temp_enrollment_steps WHERE step_number = 4").fetchone()["n"]
+    assert n == 1
+
+
+def test_a_step_sent_to_an_expired_session_is_refused_and_the_session_marked(service, db):
+    session_id = draw_signup(service, "alice", steps=2)
+    expire(db, session_id)
+    with pytest.raises(errors.SessionExpired, match="expired"):
+        service.save_drawing(drawing_payload("alice", 3, session_id=session_id))
+    assert service.get_session(session_id).status == "expired"
+    status = db.execute("SELECT status FROM temp_enrollments WHERE session_id = %s", (session_id,)).fetchone()
+    assert status["status"] == "expired"
+
+
+def test_get_session_reports_expiry_before_anything_marks_it(service, db):
+    session_id = draw_signup(service, "alice", steps=1)
+    assert service.get_session(session_id).status == "in_progress"
+    expire(db, session_id)
+    assert service.get_session(session_id).status == "expired"
+
+
+def test_unknown_and_malformed_session_ids(service):
+    with pytest.raises(errors.SessionNotFound):
+        service.get_progress("sess_" + "x" * 32)
+    with pytest.raises(errors.ValidationError, match="sessionId") as info:
+        service.get_progress("sess_123; DROP TABLE users")
+    assert info.value.field == "sessionId"
+
+
+def test_signup_cannot_start_with_a_taken_name_and_signin_needs_a_user(service):
+    register_user(service, "alice")
+    with pytest.raises(errors.UsernameUnavailable):
+        service.save_drawing(drawing_payload("ALICE", 1))
+    with pytest.raises(errors.UserNotFound):
+        service.save_drawing(drawing_payload("bob", 1, flow_type="signin"))
+
+
+# ---------------------------------------------------------------- validation of a step
+
+
+def _bad(field: str, value, **overrides):
+    payload = drawing_payload("alice", 1)
+    payload.update(overrides)
+    if value is _DELETE:
+        del payload[field]
+    else:
+        payload[field] = value
+    return payload
+
+
+_DELETE = object()
+_TINY_PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error", "message"),
+    [
+        ("step", 12, errors.ValidationError, "between 1 and 11"),
+        ("step", 0, errors.ValidationError, "positive integer"),
+        ("step", "1", errors.ValidationError, "positive integer"),
+        ("step", True, errors.ValidationError, "positive integer"),
+        ("type", "shape", errors.ValidationError, "must be 'signature' for step 1"),
+        ("type", "scribble", errors.ValidationError, "must be one of"),
+        ("signature", "", errors.ValidationError, "is required"),
+        ("signature", _DELETE, errors.ValidationError, "is required"),
+        ("signature", "https://example.com/x.png", errors.ValidationError, "data URL"),
+        ("signature", "data:text/plain;base64,aGVsbG8=", errors.ValidationError, "data URL"),
+        ("signature", "data:image/png;base64,!!!", errors.ValidationError, "data URL"),
+        ("signature", _TINY_PNG, errors.ValidationError, "empty or too small"),
+        ("signature", "data:image/png;base64," + "QUFB" * 100, errors.ValidationError, "not a png"),
+        ("signature", "data:image/png;base64," + "A" * 1_600_000, errors.PayloadTooLarge, "limit"),
+        ("raw", _DELETE, errors.ValidationError, "raw is required"),
+        ("raw", {"objects": []}, errors.ValidationError, "empty or too small"),
+        ("raw", {"shapes": 1}, errors.ValidationError, "raw"),
+        ("raw", "{not json", errors.ValidationError, "not valid JSON"),
+        ("raw", {"strokes": [[[0, 0]] * 10]} | {"pad": "x" * 1_000_001}, errors.PayloadTooLarge, "raw"),
+        ("metrics", [1, 2], errors.ValidationError, "JSON object"),
+        ("metrics", {"x": "y" * 20_000}, errors.PayloadTooLarge, "metrics"),
+        ("instruction", 5, errors.ValidationError, "text"),
+        ("instruction", "x" * 501, errors.PayloadTooLarge, "instruction"),
+        ("username", "no spaces", errors.ValidationError, "may contain only"),
+        ("flowType", "login", errors.ValidationError, "flowType must be one of"),
+        ("sessionId", "nope", errors.ValidationError, "not a valid session id"),
+    ],
+)
+def test_bad_steps_are_refused_with_the_field_and_reason(service, db, field, value, error, message):
+    with pytest.raises(error) as info:
+        service.save_drawing(_bad(field, value))
+    assert info.value.field == field and message.lower() in info.value.message.lower()
+    assert db.execute("SELECT count(*) AS n FROM temp_enrollments").fetchone()["n"] == 0
+
+
+def test_a_refused_step_leaves_the_session_usable(service, db):
+    session_id = draw_signup(service, "alice", steps=2)
+    with pytest.raises(errors.ValidationError):
+        service.save_drawing(
+            _bad("signature", "data:image/png;base64,xx", step=3, type="shape", sessionId=session_id)
+        )
+    assert (
+        service.save_drawing(drawing_payload("alice", 3, session_id=session_id)).progress.completed_steps == 3
+    )
+
+
+def test_instruction_defaults_to_the_plan(service, db):
+    payload = drawing_payload("alice", 1)
+    del payload["instruction"]
+    session_id = service.save_drawing(payload).session_id
+    assert service.list_steps(session_id)[0]["instruction"] == "Sign your name"
+
+
+def test_limits_are_documented_constants():
+    assert validation.SIGNATURE_MAX_CHARS == 1_500_000 and validation.RAW_MAX_BYTES == 1_000_000
+
+
+# ---------------------------------------------------------------- register
+
+
+def test_register_creates_the_user_and_copies_the_drawings(service, db):
+    session_id = draw_signup(service, "John_Doe")
+    registration = service.register("john_doe", session_id)
+    assert (registration.username, registration.drawings_copied) == ("John_Doe", 11)
+    drawings = db.execute(
+        "SELECT step_number, step_type, signature_data FROM user_enrolled_drawings ORDER BY step_number"
+    ).fetchall()
+    assert [d["step_number"] for d in drawings] == list(range(1, 12))
+    assert all(d["signature_data"].startswith("data:image/png;base64,") for d in drawings)
+    assert service.get_session(session_id).status == "completed"
+
+
+@pytest.mark.parametrize("steps", [1, 10])
+def test_register_refuses_an_incomplete_session(service, db, steps):
+    session_id = draw_signup(service, "alice", steps=steps)
+    with pytest.raises(errors.EnrollmentIncomplete, match=f"{steps} of 11"):
+        service.register("alice", session_id)
+    assert db.execute("SELECT count(*) AS n FROM users").fetchone()["n"] == 0
+    assert service.get_session(session_id).status == "in_progress"
+
+
+def test_register_refuses_expired_foreign_used_and_signin_sessions(service, db):
+    stale = draw_signup(service, "alice")
+    expire(db, stale)
+    with pytest.raises(errors.SessionExpired):
+        service.register("alice", stale)
+    mine = draw_signup(service, "bob")
+    with pytest.raises(errors.SessionNotFound):
+        service.register("mallory", mine)
+    service.register("bob", mine)
+    with pytest.raises(errors.SessionClosed):
+        service.register("bob", mine)
+    signin = draw_signin(service, "bob")
+    with pytest.raises(errors.WrongFlow):
+        service.register("bob", signin)
+    with pytest.raises(errors.ValidationError, match="useTemporaryData"):
+        service.register("bob", mine, use_temporary_data=False)
+    assert db.execute("SELECT count(*) AS n FROM users").fetchone()["n"] == 1
+
+
+def test_two_concurrent_registrations_of_one_username(service, db):
+    sessions = [draw_signup(service, "alice", sample=i) for i in range(2)]
+    results = _concurrently(2, lambda i: service.register("alice", sessions[i]))
+    winners = [r for r in results if not isinstance(r, Exception)]
+    losers = [r for r in results if isinstance(r, Exception)]
+    assert len(winners) == 1 and isinstance(losers[0], errors.UsernameUnavailable)
+    assert db.execute("SELECT count(*) AS n FROM users").fetchone()["n"] == 1
+    loser_session = sessions[1 - sessions.index(winners[0].session_id)]
+    assert service.get_session(loser_session).status == "in_progress"  # nothing half-done
+    assert db.execute("SELECT count(*) AS n FROM user_enrolled_drawings").fetchone()["n"] == 11
