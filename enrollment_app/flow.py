@@ -1,0 +1,160 @@
+"""Where a visitor is in the flow, decided from the page URL and the database, and the small decisions
+around it (payload, URL, messages). No Streamlit here, so it is easy to test and to read.
+
+The URL is the only state that survives a reload, a dropped connection or reopening the link:
+  (nothing)                    the start screen
+  ?flow=signup&user=alice      chosen flow and name, nothing drawn yet (step 1 of the plan)
+  ?session=sess_...            an enrollment session in the database; the username, flow and progress
+                               are read from the service, so the link alone resumes at the next step
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from enrollment_core import errors, step_plan
+from enrollment_core.service import EnrollmentService, Progress, SessionInfo
+from enrollment_core.step_plan import FlowType, Step
+
+FLOW_LABELS: dict[FlowType, str] = {"signup": "Create account", "signin": "Sign in"}
+
+Kind = Literal["start", "drawing", "finish", "completed", "expired", "missing"]
+
+
+@dataclass(frozen=True)
+class Where:
+    """The screen to show and what it needs."""
+
+    kind: Kind
+    flow_type: FlowType | None = None
+    username: str | None = None
+    session_id: str | None = None
+    progress: Progress | None = None
+    session: SessionInfo | None = None
+    message: str | None = None  # start: why the URL's choice was refused
+
+    @property
+    def step(self) -> Step | None:
+        """The step to draw now (kind == "drawing")."""
+        if self.kind != "drawing" or self.flow_type is None or self.progress is None:
+            return None
+        return step_plan.step_of(self.flow_type, self.progress.next_step or 0)
+
+
+def plan_progress(flow_type: FlowType) -> Progress:
+    """Progress before anything is saved (there is no session yet to ask): 0 of the plan's steps."""
+    total = step_plan.total_steps(flow_type)
+    return Progress(total, 0, None, None, total, False)
+
+
+def check_name(service: EnrollmentService, flow_type: FlowType, username: str):
+    """Signup: valid and free; signin: the user exists (a UsernameCheck)."""
+    if flow_type == "signup":
+        return service.check_username(username)
+    return service.check_user_exists(username)
+
+
+def locate(params: Mapping[str, str], service: EnrollmentService) -> Where:
+    """Read the URL's query parameters and the database into the screen to show."""
+    session_id = params.get("session")
+    if session_id:
+        return _locate_session(session_id, service)
+    flow_type, username = params.get("flow"), params.get("user")
+    if flow_type in step_plan.FLOW_TYPES and username:
+        check = check_name(service, flow_type, username)
+        if not check.ok:
+            return Where("start", flow_type, username, message=sentence(check.reason or "username refused"))
+        return Where("drawing", flow_type, check.username, progress=plan_progress(flow_type))
+    return Where("start", flow_type if flow_type in step_plan.FLOW_TYPES else None, username)
+
+
+def _locate_session(session_id: str, service: EnrollmentService) -> Where:
+    try:
+        info = service.get_session(session_id)
+        progress = service.get_progress(session_id)
+    except (errors.SessionNotFound, errors.ValidationError):
+        # Unknown, mistyped, or expired long ago and removed by the cleanup.
+        return Where("missing", session_id=session_id)
+    where = dict(flow_type=info.flow_type, username=info.username, session_id=session_id,
+                 progress=progress, session=info)
+    if info.status == "expired":
+        return Where("expired", **where)
+    if info.status == "completed":
+        return Where("completed", **where)
+    if progress.is_complete:  # every step saved, but register/login did not happen (or its answer was lost)
+        return Where("finish", **where)
+    return Where("drawing", **where)
+
+
+def save_payload(where: Where, step: Step, signature: str, raw: Any, metrics: dict[str, Any]) -> dict:
+    """The seed's save-drawing payload for this step (sessionId once the session exists)."""
+    payload: dict[str, Any] = {
+        "username": where.username,
+        "step": step.number,
+        "type": step.type,
+        "instruction": step.instruction,
+        "signature": signature,
+        "raw": raw,
+        "metrics": metrics,
+        "flowType": where.flow_type,
+    }
+    if where.session_id:
+        payload["sessionId"] = where.session_id
+    return payload
+
+
+def start_params(flow_type: FlowType, username: str) -> dict[str, str]:
+    return {"flow": flow_type, "user": username}
+
+
+def session_params(session_id: str) -> dict[str, str]:
+    return {"session": session_id}
+
+
+def sentence(text: str) -> str:
+    """The service's messages are lower-case clauses ("username is required"); show them as sentences."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def error_message(error: errors.EnrollmentError) -> str:
+    """What to tell the person about a refusal from the service."""
+    if isinstance(error, errors.SessionExpired):
+        return "This enrollment has expired (sessions last 2 hours). Please start again."
+    if isinstance(error, errors.SessionNotFound):
+        return "We could not find this enrollment. It may have expired and been removed."
+    if isinstance(error, errors.StepConflict):
+        return "This step was already saved, perhaps in another tab. Continuing from where you are."
+    return sentence(error.message)
+
+
+def local_time(moment: datetime | None, tz_name: str | None) -> str:
+    """'14:05' in the browser's time zone (st.context.timezone), or '13:05 UTC' when it is unknown."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        zone = ZoneInfo(tz_name) if tz_name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = None
+    if zone is None:
+        return moment.astimezone(UTC).strftime("%H:%M UTC")
+    return moment.astimezone(zone).strftime("%H:%M")
+
+
+def minutes_until(moment: datetime | None, now: datetime) -> int | None:
+    """Whole minutes from now until moment, rounded up (never negative)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = (moment - now).total_seconds()
+    return max(0, int(-(-seconds // 60)))
