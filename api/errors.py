@@ -1,0 +1,168 @@
+"""Every error answer has one shape: {"error": {"code", "message", "field"}}.
+
+The core service raises typed EnrollmentErrors; this module maps each class to the HTTP status that
+means the same thing, and turns FastAPI's own errors (malformed JSON, wrong JSON types, unknown
+routes) and database outages into the same body, so a client needs one error parser.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from enrollment_core import errors as core
+
+log = logging.getLogger(__name__)
+
+# Most specific class first is not needed: the lookup walks the exception's MRO.
+STATUS_OF: dict[type[core.EnrollmentError], int] = {
+    core.ValidationError: 422,
+    core.PayloadTooLarge: 413,
+    core.UsernameUnavailable: 409,
+    core.UserNotFound: 404,
+    core.SessionNotFound: 404,
+    core.SessionExpired: 410,
+    core.SessionClosed: 409,
+    core.StepConflict: 409,
+    core.EnrollmentIncomplete: 409,
+    core.WrongFlow: 409,
+    core.NoEnrolledSignatures: 409,
+    core.AccountLocked: 423,
+    core.EnrollmentError: 400,  # a refusal this table does not know yet: still the client's side
+}
+
+# Codes the API layer itself produces (the others are EnrollmentError.code values).
+MALFORMED_JSON = "malformed_json"
+UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+SIGNATURE_REJECTED = "signature_rejected"
+DATABASE_UNAVAILABLE = "database_unavailable"
+INTERNAL_ERROR = "internal_error"
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+def status_of(exc: core.EnrollmentError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 400
+
+
+def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field}, **extra}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message, field, **extra), status_code=status, headers=headers)
+
+
+def enrollment_error_response(exc: core.EnrollmentError) -> JSONResponse:
+    if isinstance(exc, core.AccountLocked):
+        until = exc.locked_until
+        wait = max(1, math.ceil((until - datetime.now(UTC)).total_seconds()))
+        return JSONResponse(
+            {"error": exc.as_dict(), "lockedUntil": until.isoformat()},
+            status_code=423,
+            headers={"Retry-After": str(wait)},
+        )
+    return JSONResponse({"error": exc.as_dict()}, status_code=status_of(exc))
+
+
+async def _on_enrollment_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, core.EnrollmentError)
+    return enrollment_error_response(exc)
+
+
+def _field_of(loc: tuple[Any, ...]) -> str | None:
+    """('body', 'metrics', 'x') -> 'metrics.x'; ('body',) -> None (the body as a whole)."""
+    located = loc[1:] if loc and loc[0] in ("body", "path", "query") else loc
+    parts = [str(p) for p in located]
+    return ".".join(parts) or None
+
+
+def _is_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+async def _on_request_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = list(exc.errors())
+    for problem in problems:
+        if problem.get("type") == "json_invalid":
+            detail = (problem.get("ctx") or {}).get("error", "JSON decode error")
+            position = problem["loc"][-1] if len(problem["loc"]) > 1 else "?"
+            return error_response(
+                400, MALFORMED_JSON, f"the request body is not valid JSON: {detail} (at character {position})"
+            )
+    first = problems[0] if problems else {"loc": ("body",), "type": "", "msg": "invalid request"}
+    loc = tuple(first.get("loc", ()))
+    field = _field_of(loc)
+    if field is None and loc[:1] == ("body",):
+        if first.get("type") == "missing":  # FastAPI reports an empty body this way
+            return error_response(422, "validation_error", "the request body is required: a JSON object")
+        if not _is_json(request):  # FastAPI hands a non-JSON body over as bytes
+            return error_response(
+                415, UNSUPPORTED_MEDIA_TYPE, "send the request body as JSON (Content-Type: application/json)"
+            )
+        return error_response(422, "validation_error", "the request body must be a JSON object")
+    if first.get("type") == "missing":
+        message = f"{field} is required"
+    else:
+        message = f"{field}: {str(first.get('msg', 'is invalid'))[:1].lower()}{str(first.get('msg'))[1:]}"
+    return error_response(422, "validation_error", message, field)
+
+
+async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    message = exc.detail if isinstance(exc.detail, str) else "the request was refused"
+    return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+
+async def _on_database_down(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", exc)
+    return error_response(
+        503,
+        DATABASE_UNAVAILABLE,
+        "the database is unavailable right now; nothing was saved, please retry in a moment",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return error_response(500, INTERNAL_ERROR, "an unexpected error occurred; it has been logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(core.EnrollmentError, _on_enrollment_error)
+    app.add_exception_handler(RequestValidationError, _on_request_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(psycopg.OperationalError, _on_database_down)
+    app.add_exception_handler(psycopg_pool.PoolTimeout, _on_database_down)
+    app.add_exception_handler(Exception, _on_unexpected)

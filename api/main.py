@@ -1,0 +1,67 @@
+"""The HTTP API of signature enrollment: the seed's JSON contract, served by FastAPI.
+
+    uvicorn api.main:app --host 127.0.0.1 --port 8000     (what ./dev start runs)
+
+`app` opens the service (embedded PostgreSQL unless DATABASE_URL, schema migrated) when the server
+starts, runs the hourly cleanup of expired sessions while it runs, and closes both on shutdown.
+Tests build their own app around a service on a test database: create_app(service).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from enrollment_core import EnrollmentService, PeriodicCleanup, open_service
+
+from .errors import install_error_handlers
+from .limits import MAX_BODY_BYTES, BodySizeLimit
+from .routes import router
+
+DESCRIPTION = """\
+Step-by-step signature enrollment kept server-side in PostgreSQL (sessions survive lost connections,
+restarts and load balancing, and expire after 2 hours).
+
+Flow: check the username, save each drawing with `/api/save-drawing` (the first call returns the
+`sessionId`), then complete with `/register` (signup) or `/login` (sign-in).
+Every error answers `{"error": {"code", "message", "field"}}`; see docs/api.md.
+"""
+
+
+def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """The API around `service`; without one, the app opens (and later closes) its own on startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if service is not None:  # injected (tests): its owner opens and closes it
+            app.state.service = service
+            yield
+            return
+        # Opening may start the embedded database and migrate: blocking work, kept off the event loop.
+        own = await to_thread.run_sync(open_service)
+        cleanup = PeriodicCleanup(
+            own.pool, own.settings.cleanup_interval_seconds, own.settings.cleanup_batch_size
+        ).start()
+        app.state.service = own
+        try:
+            yield
+        finally:
+            await to_thread.run_sync(cleanup.stop)
+            await to_thread.run_sync(own.pool.close)
+
+    app = FastAPI(
+        title="Signature enrollment API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
+    app.include_router(router)
+    return app
+
+
+app = create_app()

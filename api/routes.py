@@ -1,0 +1,207 @@
+"""The endpoints: the seed's contract (check-username, check-user-exists, save-drawing, register, login)
+plus progress and health. Each one translates JSON to a service call and back; the rules live in
+enrollment_core.
+
+Endpoints are plain `def`: the service does blocking database work, so FastAPI runs them in its
+thread pool.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from enrollment_core import ClientInfo, EnrollmentService, Progress
+from enrollment_core.config import SQL_DIR
+from enrollment_core.errors import SessionExpired
+from enrollment_core.queries import load
+
+from . import schemas
+from .errors import DATABASE_UNAVAILABLE, SIGNATURE_REJECTED, error_body, error_response
+
+router = APIRouter()
+
+# What each error status means on this API (the OpenAPI document lists them per operation).
+_ERROR_MEANINGS = {
+    400: "malformed_json: the body is not valid JSON.",
+    401: "signature_rejected: the signature did not match; `login` holds the verdict.",
+    404: "session_not_found (unknown, removed, or another user's session) or user_not_found.",
+    409: (
+        "username_taken, step_conflict (not the next step, or a saved step with different content), "
+        "session_closed (already completed), enrollment_incomplete, wrong_flow, no_enrolled_signatures."
+    ),
+    410: "session_expired: the session passed its 2-hour lifetime; start again.",
+    413: "payload_too_large: the body (over 3 MiB) or a field (signature, raw, metrics...) is too large.",
+    415: "unsupported_media_type: the body is not sent as application/json.",
+    422: "validation_error: a field is missing, of the wrong type, or invalid; `field` names it.",
+    423: "account_locked: too many rejected sign-ins; `lockedUntil` says until when (also Retry-After).",
+    503: "database_unavailable: nothing was saved; retry in a moment (Retry-After).",
+}
+_BODY_ERRORS = (400, 413, 415, 422, 503)
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": schemas.ErrorBody, "description": _ERROR_MEANINGS[status]}
+        for status in sorted(set(statuses))
+    }
+
+
+def get_service(request: Request) -> EnrollmentService:
+    return request.app.state.service
+
+
+def client_info(request: Request) -> ClientInfo:
+    """The device as the request shows it. The IP is the TCP peer, or the client named by
+    X-Forwarded-For when uvicorn trusts the peer as a proxy (--forwarded-allow-ips, see docs/api.md)."""
+    return ClientInfo(
+        user_agent=request.headers.get("user-agent"),
+        ip=request.client.host if request.client else None,
+    )
+
+
+Service = Annotated[EnrollmentService, Depends(get_service)]
+Client = Annotated[ClientInfo, Depends(client_info)]
+
+
+def _progress(progress: Progress) -> dict[str, Any]:
+    return {**progress.as_dict(), "next_step": progress.next_step}
+
+
+# ---------------------------------------------------------------------------------------- usernames
+
+
+@router.post(
+    "/api/check-username",
+    response_model=schemas.UsernameAvailability,
+    responses=_errors(*_BODY_ERRORS),
+    summary="Signup: is this username valid and free?",
+    tags=["enrollment"],
+)
+def check_username(body: schemas.UsernameRequest, service: Service) -> dict[str, Any]:
+    check = service.check_username(body.username)
+    return {"username": check.username, "available": check.ok, "reason": check.reason, "code": check.code}
+
+
+@router.post(
+    "/api/check-user-exists",
+    response_model=schemas.UserExistence,
+    responses=_errors(*_BODY_ERRORS),
+    summary="Sign-in: is there an account with this username?",
+    tags=["enrollment"],
+)
+def check_user_exists(body: schemas.UsernameRequest, service: Service) -> dict[str, Any]:
+    check = service.check_user_exists(body.username)
+    return {"username": check.username, "exists": check.ok, "reason": check.reason, "code": check.code}
+
+
+# ---------------------------------------------------------------------------------------- drawings
+
+
+@router.post(
+    "/api/save-drawing",
+    response_model=schemas.SaveDrawingResponse,
+    responses=_errors(*_BODY_ERRORS, 404, 409, 410, 423),
+    summary="Save one drawing step (starts the session on step 1 without sessionId)",
+    tags=["enrollment"],
+)
+def save_drawing(body: schemas.SaveDrawingRequest, service: Service, client: Client) -> dict[str, Any]:
+    # The service validates the payload under its API names, as the client sent it.
+    result = service.save_drawing(body.model_dump(exclude_unset=True), client)
+    return {
+        "sessionId": result.session_id,
+        "progress": _progress(result.progress),
+        "created": result.created,
+        "duplicate": result.duplicate,
+    }
+
+
+@router.get(
+    "/api/progress/{sessionId}",
+    response_model=schemas.SessionProgressResponse,
+    responses=_errors(404, 410, 413, 422, 503),
+    summary="Where a session stands, e.g. to resume after a lost connection",
+    tags=["enrollment"],
+)
+def get_progress(
+    session_id: Annotated[str, Path(alias="sessionId", description="The session's id.")], service: Service
+) -> dict[str, Any]:
+    session = service.get_session(session_id)
+    if session.status == "expired":
+        raise SessionExpired("this enrollment session has expired; please start again", field="sessionId")
+    return {
+        "sessionId": session.session_id,
+        "flowType": session.flow_type,
+        "status": session.status,
+        "expiresAt": session.expires_at,
+        "progress": _progress(service.get_progress(session_id)),
+    }
+
+
+# ---------------------------------------------------------------------------------------- completion
+
+
+@router.post(
+    "/register",
+    status_code=201,
+    response_model=schemas.RegisterResponse,
+    responses=_errors(*_BODY_ERRORS, 404, 409, 410),
+    summary="Complete signup: create the account from the session's drawings",
+    tags=["completion"],
+)
+def register(body: schemas.CompletionRequest, service: Service) -> dict[str, Any]:
+    done = service.register(body.username, body.sessionId, body.useTemporaryData)
+    return {
+        "userId": done.user_id,
+        "username": done.username,
+        "sessionId": done.session_id,
+        "drawingsCopied": done.drawings_copied,
+    }
+
+
+@router.post(
+    "/login",
+    response_model=schemas.LoginVerdict,
+    responses=_errors(*_BODY_ERRORS, 401, 404, 409, 410, 423),
+    summary="Complete sign-in: verify the session's signature against the enrolled ones",
+    tags=["completion"],
+)
+def login(body: schemas.CompletionRequest, service: Service, client: Client) -> Any:
+    result = service.login(body.username, body.sessionId, body.useTemporaryData, client)
+    verdict = {
+        "accepted": result.accepted,
+        "username": result.username,
+        "sessionId": result.session_id,
+        "score": result.score,
+        "threshold": result.threshold,
+        "reason": result.reason,
+        "reasonCode": result.reason_code,
+        "failuresLeft": result.failures_left,
+        "lockedUntil": result.locked_until,
+    }
+    if result.accepted:
+        return verdict
+    # A rejection is not a success: clients that only look at the status cannot mistake it for one.
+    rejection = error_body(SIGNATURE_REJECTED, result.reason, "sessionId", login=verdict)
+    return JSONResponse(jsonable_encoder(rejection), status_code=401)
+
+
+# ---------------------------------------------------------------------------------------- operations
+
+
+@router.get(
+    "/healthz",
+    response_model=schemas.Health,
+    responses=_errors(413, 503),
+    summary="Liveness and database check",
+    tags=["operations"],
+)
+def healthz(service: Service) -> Any:
+    with service.pool.connection(timeout=5) as conn:
+        ready = conn.execute(load(SQL_DIR / "api.sql")["health_check"]).fetchone()["schema_ready"]
+    if not ready:
+        return error_response(503, DATABASE_UNAVAILABLE, "the database has no enrollment schema yet")
+    return {"status": "ok", "database": "ok"}

@@ -1,0 +1,199 @@
+"""Request and response bodies of the HTTP API, for parsing JSON and for the OpenAPI document.
+
+The request models check only the JSON *shape* (which fields, of which JSON type). Every business rule
+(username format, session id format, step plan, image and size limits) is enforced by
+enrollment_core, the single place of validation; the limits below are copied into the OpenAPI schema
+from enrollment_core.validation so that the document cannot drift from what the service enforces.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from enrollment_core import validation
+from enrollment_core.step_plan import FLOW_TYPES, STEP_TYPES
+
+FlowName = Literal["signup", "signin"]
+assert set(FLOW_TYPES) == {"signup", "signin"}, "FlowName must list the flows of step_plan"
+assert set(STEP_TYPES) == {"signature", "shape", "drawing"}, "the step types changed: update the schema"
+
+# Strict: JSON types are not coerced ("1" is not a step number, 1.5 is not one either).
+_REQUEST = ConfigDict(strict=True, extra="ignore")
+
+SESSION_ID_PATTERN = r"^sess_[A-Za-z0-9_-]{32,64}$"
+USERNAME_DOC = (
+    f"{validation.USERNAME_MIN}-{validation.USERNAME_MAX} characters (surrounding spaces are trimmed): "
+    "letters, digits, '_', '.' and '-', starting with a letter or digit; compared case-insensitively."
+)
+
+
+def _documented(**schema: Any) -> dict[str, Any]:
+    """Constraints shown in the OpenAPI schema but enforced by enrollment_core (with its own messages)."""
+    return {"json_schema_extra": schema}
+
+
+# ------------------------------------------------------------------------------------------ requests
+
+
+class UsernameRequest(BaseModel):
+    model_config = _REQUEST
+
+    username: str = Field(description=USERNAME_DOC, examples=["john_doe"])
+
+
+class SaveDrawingRequest(BaseModel):
+    """One drawing step, exactly as the seed's mobile web client sends it."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="ignore",
+        json_schema_extra={"description": "One step of an enrollment: the seed's save-drawing body."},
+    )
+
+    username: str = Field(description=USERNAME_DOC)
+    step: int = Field(
+        description="Step number, from 1; steps are saved in order (signup 1-11, signin 1).",
+        **_documented(minimum=1),
+    )
+    type: Literal["signature", "shape", "drawing"] = Field(description="The plan's type for this step.")
+    instruction: str | None = Field(
+        default=None,
+        description="What the person was asked to draw; the plan's wording is stored when empty.",
+        **_documented(maxLength=validation.INSTRUCTION_MAX_CHARS),
+    )
+    signature: str = Field(
+        description="The drawing as a PNG, JPEG or WebP image in a base64 data URL.",
+        **_documented(
+            maxLength=validation.SIGNATURE_MAX_CHARS,
+            pattern=r"^data:image/(png|jpeg|webp);base64,",
+        ),
+    )
+    raw: Any = Field(
+        description=(
+            "The pen strokes: a Fabric.js canvas json_data object, signature_pad toData() output, or "
+            f"either as JSON text; at most {validation.RAW_MAX_BYTES} bytes as compact JSON."
+        ),
+    )
+    metrics: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            f"Client-side metrics of the drawing (a JSON object, at most {validation.METRICS_MAX_BYTES} "
+            "bytes); computed by the server when absent."
+        ),
+    )
+    sessionId: str | None = Field(
+        default=None,
+        description="The id returned by the first call; absent on the first drawing.",
+        **_documented(pattern=SESSION_ID_PATTERN),
+    )
+    flowType: FlowName | None = Field(
+        default=None,
+        description="Extension: 'signup' (default for a new session) or 'signin'.",
+    )
+
+
+class CompletionRequest(BaseModel):
+    """Body of /register and /login."""
+
+    model_config = _REQUEST
+
+    username: str = Field(description=USERNAME_DOC, examples=["john_doe"])
+    sessionId: str = Field(
+        description="The session whose drawings complete the signup or sign-in.",
+        **_documented(pattern=SESSION_ID_PATTERN),
+    )
+    useTemporaryData: bool = Field(
+        default=True,
+        description="Must be true: the drawings saved in the session are used.",
+    )
+
+
+# ------------------------------------------------------------------------------------------ responses
+
+
+class UsernameAvailability(BaseModel):
+    username: str
+    available: bool = Field(description="Signup: the username is valid and nobody has registered it.")
+    reason: str | None = Field(description="Why it is not available (null when it is).")
+    code: str | None = Field(description="validation_error or username_taken (null when available).")
+
+
+class UserExistence(BaseModel):
+    username: str
+    exists: bool = Field(description="Sign-in: an account is registered under this username.")
+    reason: str | None = Field(description="Why sign-in cannot start (null when the user exists).")
+    code: str | None = Field(description="validation_error or user_not_found (null when it exists).")
+
+
+class ProgressBody(BaseModel):
+    """The columns of get_enrollment_progress(session_id), plus the next step to draw."""
+
+    total_steps: int
+    completed_steps: int
+    last_step_number: int | None
+    last_step_type: str | None
+    remaining_steps: int
+    is_complete: bool
+    next_step: int | None = Field(description="The step number to draw next; null when complete.")
+
+
+class SaveDrawingResponse(BaseModel):
+    sessionId: str
+    progress: ProgressBody
+    created: bool = Field(description="This call started the session.")
+    duplicate: bool = Field(
+        description="A retry of a step already saved with the same content: nothing was written."
+    )
+
+
+class SessionProgressResponse(BaseModel):
+    sessionId: str
+    flowType: FlowName
+    status: Literal["in_progress", "completed"] = Field(description="An expired session answers 410.")
+    expiresAt: datetime
+    progress: ProgressBody
+
+
+class RegisterResponse(BaseModel):
+    userId: int
+    username: str
+    sessionId: str
+    drawingsCopied: int = Field(description="Drawings copied from the session to the account.")
+
+
+class LoginVerdict(BaseModel):
+    accepted: bool
+    username: str
+    sessionId: str
+    score: float | None = Field(description="Distance to the enrolled signatures; lower is closer.")
+    threshold: float | None = Field(description="The account's acceptance threshold.")
+    reason: str
+    reasonCode: str = Field(description="match, no_match, replay or empty.")
+    failuresLeft: int = Field(description="Rejections left before the account locks.")
+    lockedUntil: datetime | None = Field(description="Set when this rejection locked the account.")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Machine-readable error code (see docs/api.md).")
+    message: str = Field(description="Human-readable explanation, safe to show to the person.")
+    field: str | None = Field(description="The request field concerned, by its API name, if any.")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: {"error": {code, message, field}} (plus a few documented extras)."""
+
+    error: ErrorDetail
+    login: LoginVerdict | None = Field(
+        default=None, description="Only on a rejected /login (401): the verdict details."
+    )
+    lockedUntil: datetime | None = Field(
+        default=None, description="Only on account_locked (423): when sign-in is possible again."
+    )
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
