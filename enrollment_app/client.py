@@ -11,8 +11,13 @@ def client_info() -> ClientInfo:
     """User agent and IP of this browser session. st.context.ip_address is None for localhost; behind a
     reverse proxy the first X-Forwarded-For address is the client's (informational only: spoofable)."""
     headers = st.context.headers
-    ip = st.context.ip_address
+    ip = _text(st.context.ip_address)
     if not ip:
-        forwarded = headers.get("X-Forwarded-For") or ""
+        forwarded = _text(headers.get("X-Forwarded-For")) or ""
         ip = forwarded.split(",")[0].strip() or None
-    return ClientInfo(user_agent=headers.get("User-Agent") or None, ip=ip)
+    return ClientInfo(user_agent=_text(headers.get("User-Agent")), ip=ip)
+
+
+def _text(value: object) -> str | None:
+    # Outside a browser session (AppTest, bare runs) st.context returns placeholders, not strings.
+    return value if isinstance(value, str) and value else None
