@@ -50,7 +50,9 @@ def prepare(server_url: str, name: str, sessions: int, reuse: bool) -> str:
         with psycopg.connect(url) as conn:
             started = time.perf_counter()
             n_sessions, n_steps = monitoring.generate_bench_sessions(conn, sessions)
-            print(f"generated {n_sessions} sessions, {n_steps} steps in {time.perf_counter() - started:.1f} s")
+            print(
+                f"generated {n_sessions} sessions, {n_steps} steps in {time.perf_counter() - started:.1f} s"
+            )
         with psycopg.connect(url, autocommit=True) as conn:
             started = time.perf_counter()
             conn.execute("VACUUM ANALYZE")

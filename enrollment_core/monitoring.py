@@ -127,7 +127,9 @@ def overview(db: Db, hours: int = 24) -> Overview:
     """The figures of the metric cards; "recent" means within the last `hours` hours."""
     rows = _fetch(db, dashboard_query("overview_by_flow"), {"hours": hours})
     seed_count = _fetch(db, query("expired_pending_cleanup"))[0]["count"]
-    by_flow = {r["flow_type"]: FlowFigures(r["flow_type"], *(r[name] for name in _COUNT_FIELDS)) for r in rows}
+    by_flow = {
+        r["flow_type"]: FlowFigures(r["flow_type"], *(r[name] for name in _COUNT_FIELDS)) for r in rows
+    }
     return Overview(window_hours=hours, by_flow=by_flow, seed_expired_pending_cleanup=int(seed_count))
 
 
@@ -460,7 +462,9 @@ def dashboard_queries(hours: int = 24) -> list[DashboardQuery]:
             dashboard_query("step_durations"),
             {"hours": hours, "max_sessions": STEP_TIME_SAMPLE},
         ),
-        DashboardQuery("in_progress_sessions_page", dashboard_query("in_progress_sessions_page"), page_params),
+        DashboardQuery(
+            "in_progress_sessions_page", dashboard_query("in_progress_sessions_page"), page_params
+        ),
         DashboardQuery(
             "in_progress_sessions_page (user filter)",
             dashboard_query("in_progress_sessions_page"),

@@ -1,0 +1,45 @@
+"""View settings shared by every page (sidebar): refresh interval and the time window of the charts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from dashboard import formatting
+
+REFRESH_CHOICES = {"Off": None, "10 s": 10, "30 s": 30, "1 min": 60, "5 min": 300}
+WINDOW_CHOICES = {"Last 6 h": 6, "Last 24 h": 24, "Last 3 days": 72, "Last 7 days": 168}
+
+
+def sidebar_controls() -> None:
+    st.selectbox("Refresh every", list(REFRESH_CHOICES), index=2, key="refresh_choice")
+    st.selectbox(
+        "Charts cover",
+        list(WINDOW_CHOICES),
+        index=1,
+        key="window_choice",
+        help="Time window of the charts, the step funnel and the step times. The metric cards always "
+        "cover the last 24 hours.",
+    )
+
+
+def refresh_seconds() -> int | None:
+    return REFRESH_CHOICES[st.session_state.get("refresh_choice", "30 s")]
+
+
+def window_hours() -> int:
+    return WINDOW_CHOICES[st.session_state.get("window_choice", "Last 24 h")]
+
+
+def window_label() -> str:
+    return st.session_state.get("window_choice", "Last 24 h").lower()
+
+
+def updated_note() -> str:
+    """'Updated 14:03:12 · refreshes every 30 s', for the foot of a refreshing section."""
+    seconds = refresh_seconds()
+    refresh = (
+        "automatic refresh off" if seconds is None else f"refreshes every {formatting.duration(seconds)}"
+    )
+    return f"Updated {formatting.local_time(datetime.now(UTC), '%H:%M:%S')} · {refresh}"
