@@ -131,3 +131,20 @@ def test_build_profile_needs_two_real_samples() -> None:
         build_profile([line])
     with pytest.raises(ValueError):
         build_profile([line, []])
+
+
+@needs_dataset
+def test_rule_and_normalised_score_agree(signatures: dict, profiles: dict) -> None:
+    # Below the ceiling, score <= threshold exactly when normalised_score <= ACCEPT_FACTOR: the EER
+    # sweep and the product rule measure the same quantity.
+    from enrollment_core.verification.profile import ACCEPT_FACTOR, REFERENCE_FLOOR
+
+    for u in USERS:
+        profile = profiles[u]
+        assert profile.threshold == pytest.approx(
+            min(ACCEPT_FACTOR * (profile.reference + REFERENCE_FLOOR), THRESHOLD_CEILING))
+        for s in (12, 25):
+            d = verify(profile, signatures[u][s])
+            assert d.normalised_score == pytest.approx(d.score / (profile.reference + REFERENCE_FLOOR))
+            if profile.threshold < THRESHOLD_CEILING:
+                assert d.accepted == (d.normalised_score <= ACCEPT_FACTOR)

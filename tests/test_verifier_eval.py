@@ -29,6 +29,9 @@ def test_protocol_on_a_few_users_has_the_expected_structure() -> None:
         assert set(row) >= {"eer", "eer_threshold", "far_at_rule", "frr_at_rule", "attempts"}
         for key in ("eer", "far_at_rule", "frr_at_rule"):
             assert 0.0 <= row[key] <= 1.0
+    # A split summarises only the attempts on those users' profiles.
+    one = evaluate.summarise(results, users=(9,))
+    assert one["genuine"]["attempts"] == 10 and one["skilled"]["attempts"] == 20
     # Deterministic: the same seed gives the same figures.
     again = evaluate.summarise(evaluate.run_protocol(svc2004.DEFAULT_DATASET, users=(2, 9, 17)))
     assert again == summary

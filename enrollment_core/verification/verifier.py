@@ -9,7 +9,7 @@ import numpy as np
 from enrollment_core.strokes import Stroke, is_near_empty
 from enrollment_core.verification.distance import dtw_distance
 from enrollment_core.verification.features import replay_fingerprint, signature_features
-from enrollment_core.verification.profile import Profile, build_profile
+from enrollment_core.verification.profile import Profile, build_profile, normalised_score
 
 # RMS gap between replay fingerprints (normalised units, ~ fraction of the signature's RMS radius)
 # under which an attempt is a copy of a stored sample. On SVC2004 the closest pair of genuine
@@ -32,7 +32,8 @@ class Decision:
 
     ``score`` is the mean DTW distance from the attempt to the enrolled signatures: LOWER means
     more similar; the attempt is accepted when ``score <= threshold``. ``normalised_score`` is
-    ``score / profile.reference`` (comparable across users; used for the EER sweep).
+    ``score / (profile.reference + REFERENCE_FLOOR)`` (comparable across users; used for the EER
+    sweep; the product rule accepts when it is at most ACCEPT_FACTOR, below the ceiling).
     """
 
     accepted: bool
@@ -61,7 +62,7 @@ def verify(profile_or_enrolled: Profile | list[list[Stroke]], attempt_strokes: l
         return Decision(False, 0.0, profile.threshold, REASONS["replay"], "replay", 0.0)
     attempt = signature_features(attempt_strokes)
     score = float(np.mean([dtw_distance(attempt, t) for t in profile.templates]))
-    normalised = score / profile.reference if profile.reference > 0 else inf
+    normalised = normalised_score(score, profile.reference)
     accepted = score <= profile.threshold
     code = "match" if accepted else "no_match"
     return Decision(accepted, score, profile.threshold, REASONS[code], code, normalised)
