@@ -10,7 +10,12 @@ from psycopg_pool import ConnectionPool
 from enrollment_core import EnrollmentService, open_service
 
 
-@st.cache_resource(show_spinner="Connecting to the database…")
+def _close(service: EnrollmentService) -> None:
+    service.pool.close()
+
+
+# on_release closes the pool when the cache is cleared (tests, a changed DATABASE_URL).
+@st.cache_resource(show_spinner="Connecting to the database…", on_release=_close)
 def _service(database_url: str | None, background_cleanup: bool) -> EnrollmentService:
     # database_url is only the cache key: open_service reads the same settings from the environment.
     return open_service(background_cleanup=background_cleanup)
