@@ -221,11 +221,12 @@ class EnrollmentService:
                 field="flowType",
             )
         instruction = validation.check_step_in_plan(drawing, row["flow_type"])
-        saved_hash = conn.execute(
-            query("get_step_hash"), {"enrollment_id": row["id"], "step_number": drawing.step}
+        # One query for "is this step saved, and how many are": read after the row lock, so exact.
+        state = conn.execute(
+            query("get_step_state"), {"enrollment_id": row["id"], "step_number": drawing.step}
         ).fetchone()
-        if saved_hash:
-            if saved_hash["content_hash"] != drawing.content_hash:
+        if state["saved_hash"] is not None:
+            if state["saved_hash"] != drawing.content_hash:
                 raise StepConflict(
                     f"step {drawing.step} is already saved with a different drawing", field="step"
                 )
@@ -238,18 +239,21 @@ class EnrollmentService:
             conn.commit()  # remember the expiry even though this request is refused
             raise SessionExpired("this enrollment session has expired; please start again", field="sessionId")
 
-        saved = conn.execute(query("count_steps"), {"enrollment_id": row["id"]}).fetchone()["n"]
+        saved = state["saved_steps"]
         if drawing.step != saved + 1:
             raise StepConflict(
                 f"step {drawing.step} cannot be saved yet: the next step of this session is {saved + 1}",
                 field="step",
             )
-        self._insert_step(conn, row["id"], drawing, instruction)
-        conn.execute(
-            query("touch_enrollment"),
-            {"enrollment_id": row["id"], "metadata": Jsonb({"last_ip": client.ip})},
-        )
-        return SaveResult(session_id, self._progress(conn, session_id), False, False)
+        # Pipelined: the three statements that always follow go to the server in one round trip.
+        with conn.pipeline():
+            self._insert_step(conn, row["id"], drawing, instruction)
+            conn.execute(
+                query("touch_enrollment"),
+                {"enrollment_id": row["id"], "metadata": Jsonb({"last_ip": client.ip})},
+            )
+            progress = self._progress(conn, session_id)
+        return SaveResult(session_id, progress, False, False)
 
     def _insert_step(
         self, conn: psycopg.Connection, enrollment_id: int, drawing: DrawingStep, instruction: str

@@ -60,6 +60,14 @@ RETURNING id;
 SELECT content_hash FROM temp_enrollment_steps
 WHERE enrollment_id = %(enrollment_id)s AND step_number = %(step_number)s;
 
+-- name: get_step_state
+-- For a save (after lock_enrollment): the hash of this step if it is already saved, and how many
+-- steps are saved; one round trip instead of get_step_hash + count_steps.
+SELECT count(*) AS saved_steps,
+       max(content_hash) FILTER (WHERE step_number = %(step_number)s) AS saved_hash
+FROM temp_enrollment_steps
+WHERE enrollment_id = %(enrollment_id)s;
+
 -- name: touch_enrollment
 -- Last activity, and what the latest request said about the client (IP, user agent).
 UPDATE temp_enrollments
