@@ -82,12 +82,15 @@ def enrollment_error_response(exc: core.EnrollmentError) -> JSONResponse:
     if isinstance(exc, core.AccountLocked):
         until = exc.locked_until
         wait = max(1, math.ceil((until - datetime.now(UTC)).total_seconds()))
-        return JSONResponse(
-            {"error": exc.as_dict(), "lockedUntil": until.isoformat()},
-            status_code=423,
+        return error_response(
+            423,
+            exc.code,
+            exc.message,
+            exc.field,
             headers={"Retry-After": str(wait)},
+            lockedUntil=until.isoformat(),
         )
-    return JSONResponse({"error": exc.as_dict()}, status_code=status_of(exc))
+    return error_response(status_of(exc), exc.code, exc.message, exc.field)
 
 
 async def _on_enrollment_error(_: Request, exc: Exception) -> JSONResponse:
@@ -132,6 +135,8 @@ async def _on_request_validation_error(request: Request, exc: Exception) -> JSON
         return error_response(422, "validation_error", "the request body must be a JSON object")
     if first.get("type") == "missing":
         message = f"{field} is required"
+    elif first.get("type") == "value_error":  # our own validators (api.schemas): their words, not pydantic's
+        message = f"{field} {(first.get('ctx') or {}).get('error', 'is invalid')}"
     else:
         message = f"{field}: {str(first.get('msg', 'is invalid'))[:1].lower()}{str(first.get('msg'))[1:]}"
     return error_response(422, "validation_error", message, field)
@@ -141,6 +146,13 @@ async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else "the request was refused"
+    if (
+        exc.status_code == 400
+    ):  # FastAPI's answer to a body its JSON decoder gave up on (e.g. nested too deep)
+        code, message = (
+            MALFORMED_JSON,
+            "the request body could not be parsed as JSON (is it nested too deeply?)",
+        )
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 

@@ -21,6 +21,7 @@ from enrollment_core.queries import load
 
 from . import schemas
 from .errors import DATABASE_UNAVAILABLE, SIGNATURE_REJECTED, error_body, error_response
+from .schemas import SESSION_ID_PATTERN
 
 router = APIRouter()
 
@@ -127,7 +128,15 @@ def save_drawing(body: schemas.SaveDrawingRequest, service: Service, client: Cli
     tags=["enrollment"],
 )
 def get_progress(
-    session_id: Annotated[str, Path(alias="sessionId", description="The session's id.")], service: Service
+    session_id: Annotated[
+        str,
+        Path(
+            alias="sessionId",
+            description="The session's id.",
+            json_schema_extra={"pattern": SESSION_ID_PATTERN},
+        ),
+    ],
+    service: Service,
 ) -> dict[str, Any]:
     session = service.get_session(session_id)
     if session.status == "expired":

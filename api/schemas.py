@@ -8,10 +8,11 @@ from enrollment_core.validation so that the document cannot drift from what the 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from enrollment_core import validation
 from enrollment_core.step_plan import FLOW_TYPES, STEP_TYPES
@@ -30,6 +31,39 @@ USERNAME_DOC = (
 )
 
 
+# NUL cannot be stored by PostgreSQL (text or jsonb) and an unpaired surrogate is not Unicode at all
+# (Python's JSON decoder lets "\ud800" through). Both would fail deep in the database with a server
+# error, so the API refuses them up front, naming the field. (Reported to the core: validation.py.)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_MESSAGE = "contains a NUL character or an unpaired surrogate, which cannot be stored"
+
+
+def _storable_text(value: str) -> str:
+    if _UNSTORABLE.search(value):
+        raise ValueError(UNSTORABLE_MESSAGE)
+    return value
+
+
+def _storable_json(value: Any) -> Any:
+    """Every string and key inside a JSON value; iterative, so deep nesting cannot overflow the stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            _storable_text(item)
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                _storable_text(key)
+                pending.append(inner)
+        elif isinstance(item, list):
+            pending.extend(item)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_storable_text)]
+JSONValue = Annotated[Any, AfterValidator(_storable_json)]
+
+
 def _documented(**schema: Any) -> dict[str, Any]:
     """Constraints shown in the OpenAPI schema but enforced by enrollment_core (with its own messages)."""
     return {"json_schema_extra": schema}
@@ -37,11 +71,42 @@ def _documented(**schema: Any) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------ requests
 
+# A small but real first step (a valid PNG of the squiggle in `raw`): the OpenAPI example, which the
+# fuzzing test also sends, so the success path is part of it.
+SAVE_DRAWING_EXAMPLE: dict[str, Any] = {
+    "username": "john_doe",
+    "step": 1,
+    "type": "signature",
+    "instruction": "Sign your name",
+    "signature": (
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAFAAAAAoCAYAAABpYH0BAAAA7UlEQVR4nO2XSw6AIAxER+9/Z1y5I"
+        "RigH2DMvI2JUWyfrRZACCGEEEIIMc21O4AkSuNcSq7sAluieoTmzCzQIq+FywGrQE+Lhrb3bb1xI14BrWvN1cwmMKp6wiQyCYz+"
+        "s4ZIZBGYNZbUa0yvefpP5KsiouMu1jVPFrhsGPYw2sJRM9coFPKAMYGlOmZDIw/oC6yTWV2JwMHygL7A0KFzgHrto+UBYy28SuK"
+        "O6nYz84azRopVo0oKM4P0V0KeyqGWB9gD9SZOL+7FupXzVONv5AExQXs//pTiXjL2lDueu42sRH7VpkIIIYQQQohgHjhvJR9F2O"
+        "a7AAAAAElFTkSuQmCC"
+    ),
+    "raw": {
+        "strokes": [
+            [[8.0, 20.0], [12.5, 24.4], [17.0, 27.9], [21.5, 29.8], [26.0, 29.7], [30.5, 27.6], [35.0, 24.0]]
+            + [
+                [39.5, 19.6],
+                [44.0, 15.3],
+                [48.5, 11.9],
+                [53.0, 10.1],
+                [57.5, 10.4],
+                [62.0, 12.6],
+                [66.5, 16.3],
+            ]
+        ]
+    },
+    "metrics": {"stroke_count": 1, "point_count": 14, "path_length": 70.46},
+}
+
 
 class UsernameRequest(BaseModel):
     model_config = _REQUEST
 
-    username: str = Field(description=USERNAME_DOC, examples=["john_doe"])
+    username: Text = Field(description=USERNAME_DOC, examples=["john_doe"])
 
 
 class SaveDrawingRequest(BaseModel):
@@ -50,41 +115,45 @@ class SaveDrawingRequest(BaseModel):
     model_config = ConfigDict(
         strict=True,
         extra="ignore",
-        json_schema_extra={"description": "One step of an enrollment: the seed's save-drawing body."},
+        json_schema_extra={
+            "description": "One step of an enrollment: the seed's save-drawing body.",
+            "examples": [SAVE_DRAWING_EXAMPLE],
+        },
     )
 
-    username: str = Field(description=USERNAME_DOC)
+    username: Text = Field(description=USERNAME_DOC)
     step: int = Field(
         description="Step number, from 1; steps are saved in order (signup 1-11, signin 1).",
         **_documented(minimum=1),
     )
     type: Literal["signature", "shape", "drawing"] = Field(description="The plan's type for this step.")
-    instruction: str | None = Field(
+    instruction: Text | None = Field(
         default=None,
         description="What the person was asked to draw; the plan's wording is stored when empty.",
         **_documented(maxLength=validation.INSTRUCTION_MAX_CHARS),
     )
-    signature: str = Field(
+    signature: Text = Field(
         description="The drawing as a PNG, JPEG or WebP image in a base64 data URL.",
         **_documented(
             maxLength=validation.SIGNATURE_MAX_CHARS,
             pattern=r"^data:image/(png|jpeg|webp);base64,",
         ),
     )
-    raw: Any = Field(
+    raw: JSONValue = Field(
         description=(
             "The pen strokes: a Fabric.js canvas json_data object, signature_pad toData() output, or "
             f"either as JSON text; at most {validation.RAW_MAX_BYTES} bytes as compact JSON."
         ),
+        **_documented(type=["object", "array", "string"]),
     )
-    metrics: dict[str, Any] | None = Field(
+    metrics: Annotated[dict[str, Any] | None, AfterValidator(_storable_json)] = Field(
         default=None,
         description=(
             f"Client-side metrics of the drawing (a JSON object, at most {validation.METRICS_MAX_BYTES} "
             "bytes); computed by the server when absent."
         ),
     )
-    sessionId: str | None = Field(
+    sessionId: Text | None = Field(
         default=None,
         description="The id returned by the first call; absent on the first drawing.",
         **_documented(pattern=SESSION_ID_PATTERN),
@@ -100,14 +169,15 @@ class CompletionRequest(BaseModel):
 
     model_config = _REQUEST
 
-    username: str = Field(description=USERNAME_DOC, examples=["john_doe"])
-    sessionId: str = Field(
+    username: Text = Field(description=USERNAME_DOC, examples=["john_doe"])
+    sessionId: Text = Field(
         description="The session whose drawings complete the signup or sign-in.",
         **_documented(pattern=SESSION_ID_PATTERN),
     )
     useTemporaryData: bool = Field(
         default=True,
         description="Must be true: the drawings saved in the session are used.",
+        **_documented(const=True),
     )
 
 

@@ -6,6 +6,7 @@ Each test gets its own database (db_url fixture) and its own server on a free po
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -475,3 +476,41 @@ def test_app_opens_and_closes_its_own_service(db_url: str, monkeypatch: pytest.M
         service = app.state.service
         assert not service.pool.closed
     assert service.pool.closed
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("instruction", "Sign\x00 here"),  # PostgreSQL text cannot hold NUL
+        ("instruction", "Sign \ud800 here"),  # not Unicode: cannot be encoded for the database
+        ("metrics", {"note": "a\x00b"}),  # jsonb cannot hold \u0000
+        ("metrics", {"\udc00": 1}),
+        ("raw", {"strokes": [[[0, 0], [40, 10], [80, 0], [120, 30], [160, 5], [200, 40]]], "x": "\x00"}),
+    ],
+)
+def test_text_the_database_cannot_store_is_422_not_500(
+    http: httpx.Client, db: psycopg.Connection, field: str, value: Any
+) -> None:
+    body = {**seed_drawing("text_user", 1), field: value}
+    # json.dumps escapes NUL and lone surrogates (\u0000, \ud800), as JSON.stringify does.
+    answer = http.post(
+        "/api/save-drawing", content=json.dumps(body), headers={"Content-Type": "application/json"}
+    )
+    error = assert_error(answer, 422, "validation_error", field)["error"]
+    assert "NUL character or an unpaired surrogate" in error["message"]
+    assert db.execute("SELECT count(*) AS n FROM temp_enrollments").fetchone()["n"] == 0
+
+
+def test_lone_surrogate_username_is_refused_not_echoed(http: httpx.Client) -> None:
+    answer = http.post(
+        "/api/check-username",
+        content=b'{"username": "\\ud800abc"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert_error(answer, 422, "validation_error", "username")
+
+
+def test_json_nested_too_deeply_is_400(http: httpx.Client) -> None:
+    deep = b'{"username": "deep_user", "raw": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    answer = http.post("/api/save-drawing", content=deep, headers={"Content-Type": "application/json"})
+    assert_error(answer, 400, "malformed_json", None)
