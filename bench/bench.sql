@@ -1,0 +1,95 @@
+-- Named queries of the benchmarks (loaded by bench/common.py with enrollment_core.queries.load).
+-- Data is generated set-based (INSERT ... SELECT FROM generate_series): a million sessions take about a
+-- minute instead of hours of round trips. Images are a tiny placeholder PNG so that 5 M steps fit on
+-- disk; the save benchmark uses real ~25 kB images.
+
+-- name: generate_sessions
+-- Sessions number %(first)s..%(last)s with their steps, in one statement (the steps' foreign keys are
+-- checked at the end of the statement). The mix follows n: 40 %% sign-in, 60 %% sign-up; by
+-- (n / 5) %% 20: 55 %% completed within the last 2 days, 15 %% in progress (live), 15 %% past expiry but
+-- not yet cleaned up, 15 %% marked expired. With %(expired_only)s every session is past expiry
+-- (the cleanup benchmark's backlog). Sign-up sessions not completed have 1..10 steps; completed ones
+-- all 11; sign-in sessions 1. That is about 5.5 steps per session.
+WITH numbered AS (
+    SELECT n,
+           CASE WHEN n %% 5 < 2 THEN 'signin' ELSE 'signup' END AS flow_type,
+           CASE WHEN %(expired_only)s THEN (CASE WHEN n %% 2 = 0 THEN 'past_expiry' ELSE 'expired' END)
+                WHEN (n / 5) %% 20 < 11 THEN 'completed'
+                WHEN (n / 5) %% 20 < 14 THEN 'live'
+                WHEN (n / 5) %% 20 < 17 THEN 'past_expiry'
+                ELSE 'expired' END AS state,
+           random() AS r
+    FROM generate_series(%(first)s::int, %(last)s::int) AS n
+), timed AS (
+    SELECT n, flow_type, state,
+           CASE state
+               WHEN 'completed' THEN NOW() - r * INTERVAL '48 hours'
+               WHEN 'live' THEN NOW() - r * make_interval(secs => %(ttl_seconds)s - 60)
+               ELSE NOW() - make_interval(secs => %(ttl_seconds)s) - INTERVAL '1 minute' - r * INTERVAL '22 hours'
+           END AS created_at
+    FROM numbered
+), sessions AS (
+    INSERT INTO temp_enrollments
+        (session_id, username, flow_type, status, device_info, metadata, created_at, updated_at, expires_at,
+         completed_at)
+    SELECT 'sess_bench' || lpad(n::text, 10, '0') || md5(n::text),
+           'bench_user_' || n,
+           flow_type,
+           CASE state WHEN 'completed' THEN 'completed' WHEN 'expired' THEN 'expired' ELSE 'in_progress' END,
+           'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) bench',
+           jsonb_build_object('ip', '192.0.2.' || (n %% 254 + 1)),
+           created_at,
+           created_at + INTERVAL '3 minutes',
+           created_at + make_interval(secs => %(ttl_seconds)s),
+           CASE WHEN state = 'completed' THEN created_at + INTERVAL '3 minutes' END
+    FROM timed
+    RETURNING id, flow_type, status, created_at
+)
+INSERT INTO temp_enrollment_steps
+    (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash,
+     completed_at)
+SELECT s.id, p.step_number, p.step_type, p.instruction,
+       'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==',
+       '{"version": "7.4.0", "objects": []}'::jsonb,
+       jsonb_build_object('strokes', 1, 'points', 40 + s.id %% 50, 'duration_ms', 900 + s.id %% 2000),
+       md5(s.id || ':' || p.step_number) || md5(p.step_number || ':' || s.id),
+       s.created_at + p.step_number * INTERVAL '15 seconds'
+FROM sessions s
+JOIN enrollment_step_plan p ON p.flow_type = s.flow_type
+WHERE p.step_number <= CASE WHEN s.status = 'completed' THEN 100 ELSE 1 + (s.id * 7) %% 10 END;
+
+-- name: table_sizes
+-- Rows (exact) and on-disk size of the two temporary tables, heap and indexes.
+SELECT c.relname AS table_name,
+       CASE c.relname WHEN 'temp_enrollments' THEN (SELECT count(*) FROM temp_enrollments)
+                      ELSE (SELECT count(*) FROM temp_enrollment_steps) END AS row_count,
+       pg_table_size(c.oid) AS table_bytes,
+       pg_indexes_size(c.oid) AS index_bytes,
+       pg_total_relation_size(c.oid) AS total_bytes
+FROM pg_class c
+WHERE c.relname IN ('temp_enrollments', 'temp_enrollment_steps') AND c.relkind = 'r'
+ORDER BY c.relname;
+
+-- name: state_mix
+SELECT status, expires_at < NOW() AS past_expiry, count(*) AS sessions
+FROM temp_enrollments GROUP BY 1, 2 ORDER BY 1, 2;
+
+-- name: sample_session
+-- A real session (and its user) for queries that take a session id or username.
+SELECT id, session_id, username FROM temp_enrollments WHERE status = 'completed' ORDER BY id LIMIT 1;
+
+-- name: step_count
+SELECT count(*) AS n FROM temp_enrollment_steps;
+
+-- name: cleanup_in_one_call
+-- The seed's maintenance call: the whole backlog in one statement, one transaction.
+SELECT cleanup_expired_enrollments() AS removed;
+
+-- name: expired_remaining
+SELECT count(*) AS n FROM temp_enrollments WHERE status IN ('in_progress', 'expired') AND expires_at < NOW();
+
+-- name: live_sessions
+SELECT count(*) AS sessions,
+       (SELECT count(*) FROM temp_enrollment_steps s JOIN temp_enrollments te ON te.id = s.enrollment_id
+        WHERE te.expires_at > NOW()) AS steps
+FROM temp_enrollments WHERE expires_at > NOW();

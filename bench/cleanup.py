@@ -1,0 +1,193 @@
+"""Cleanup benchmark: remove a backlog of expired sessions (1 M by default, ~5 steps each) while a
+client keeps saving steps, and measure the total time and the longest save meanwhile.
+
+Two ways, each on an identical clone of the same generated backlog:
+- batched: the product's path (maintenance.cleanup_expired -> cleanup_expired_enrollments(batch) in a
+  loop, each batch its own short transaction);
+- one call: the seed's `SELECT cleanup_expired_enrollments()`, the whole backlog in one transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import psycopg
+
+from enrollment_core import migrations
+from enrollment_core.config import Settings
+from enrollment_core.maintenance import cleanup_expired
+from enrollment_core.service import EnrollmentService
+
+from . import datagen
+from .common import (
+    Results,
+    bench_query,
+    create_database,
+    drop_database,
+    fmt,
+    human_bytes,
+    ms,
+    open_pool,
+    percentile,
+    scratch_name,
+    table,
+)
+from .payloads import StepSample, signup_samples
+from .save_step import save_client
+
+MODES = ("batched", "one_call")
+
+
+class Saver:
+    """A client saving realistic steps back to back in a thread; records (start, seconds) of each save."""
+
+    def __init__(self, url: str, samples: list[list[StepSample]]) -> None:
+        self.pool = open_pool(url, 1, name="bench-saver")
+        self.service = EnrollmentService(self.pool, Settings(database_url=url))
+        self.samples = samples
+        self.saves: list[tuple[float, float]] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="saver", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            latencies: list[float] = []
+            began = time.perf_counter()
+            try:  # short slices, so that each save's start time can be recovered
+                save_client(self.service, self.samples, began + 0.2, latencies)
+            except Exception as exc:  # a failed save is a finding, not a crash of the benchmark
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+            t = began
+            for latency in latencies:
+                self.saves.append((t, latency))
+                t += latency
+
+    def __enter__(self) -> Saver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.pool.close()
+
+    def during(self, start: float, end: float) -> list[float]:
+        """Latencies of the saves that overlapped [start, end]."""
+        return [lat for t, lat in self.saves if t < end and t + lat > start]
+
+
+def run_mode(url: str, mode: str, batch_size: int, quick: bool, samples: list[list[StepSample]]) -> dict:
+    pool = open_pool(url, 1, name="bench-cleanup")
+    try:
+        with Saver(url, samples) as saver:
+            time.sleep(0.5 if quick else 3.0)  # baseline: the saver alone
+            baseline_end = time.perf_counter()
+            started = time.perf_counter()
+            if mode == "batched":
+                removed = cleanup_expired(pool, batch_size=batch_size)
+            else:
+                with pool.connection() as conn:
+                    removed = conn.execute(bench_query("cleanup_in_one_call")).fetchone()["removed"]
+            finished = time.perf_counter()
+            time.sleep(0.3 if quick else 1.0)
+        with pool.connection() as conn:
+            remaining = conn.execute(bench_query("expired_remaining")).fetchone()["n"]
+            live = conn.execute(bench_query("live_sessions")).fetchone()
+    finally:
+        pool.close()
+    during = saver.during(started, finished)
+    baseline = [lat for t, lat in saver.saves if t + lat <= baseline_end]
+    return {
+        "removed": removed,
+        "remaining_expired": remaining,
+        "seconds": finished - started,
+        "sessions_per_s": removed / max(finished - started, 1e-9),
+        "saves_during": len(during),
+        "max_save_ms": ms(max(during, default=float("nan"))),
+        "p99_save_ms": ms(percentile(during, 99)),
+        "p50_save_ms": ms(percentile(during, 50)),
+        "baseline_max_ms": ms(max(baseline, default=float("nan"))),
+        "baseline_p99_ms": ms(percentile(baseline, 99)),
+        "baseline_p50_ms": ms(percentile(baseline, 50)),
+        "saver_errors": saver.errors[:5],
+        "live_sessions": live["sessions"],
+        "live_steps": live["steps"],
+    }
+
+
+def run(
+    server: str, *, quick: bool, expired: int | None = None, batch_size: int = 5000, keep: bool = False
+) -> Results:
+    expired = expired or (2000 if quick else 1_000_000)
+    batch_size = min(batch_size, 500) if quick else batch_size
+    results = Results("cleanup", quick)
+    samples = signup_samples(1 if quick else 2)
+    template = scratch_name("cleanup_template")
+    url = create_database(server, template)
+    figures: dict[str, Any] = {}
+    try:
+        migrations.migrate(url)
+        generated = datagen.generate(
+            url, 1, expired, expired_only=True, progress=not quick, label=f"{expired:,} expired sessions"
+        )
+        tables = datagen.table_sizes(url)
+        print(
+            f"backlog: {tables['temp_enrollments']['row_count']:,} expired sessions, "
+            f"{tables['temp_enrollment_steps']['row_count']:,} steps, "
+            f"{human_bytes(sum(t['total_bytes'] for t in tables.values()))} ({generated:.0f} s to generate)"
+        )
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")  # the clones start from a clean state; not part of either run
+        for mode in MODES:
+            name = scratch_name(f"cleanup_{mode}")
+            clone = create_database(server, name, template=template)
+            try:
+                print(f"cleanup, {mode} ...", flush=True)
+                figures[mode] = run_mode(clone, mode, batch_size, quick, samples)
+            finally:
+                if not keep:
+                    drop_database(server, name)
+    finally:
+        if not keep:
+            drop_database(server, template)
+    print(report(figures, batch_size))
+    results.data.update(
+        expired=expired, batch_size=batch_size, tables=tables, generate_s=generated, modes=figures
+    )
+    return results
+
+
+def report(figures: dict[str, Any], batch_size: int) -> str:
+    label = {"batched": f"batched ({batch_size:,} per transaction)", "one_call": "one call (one transaction)"}
+    return table(
+        [
+            "cleanup",
+            "removed",
+            "total s",
+            "sessions/s",
+            "saves meanwhile",
+            "max save ms",
+            "p99 save ms",
+            "p50 save ms",
+            "saver alone: max / p99 ms",
+            "saver errors",
+        ],
+        [
+            [
+                label[m],
+                f"{f['removed']:,}",
+                fmt(f["seconds"], 1),
+                fmt(f["sessions_per_s"], 0),
+                f["saves_during"],
+                fmt(f["max_save_ms"]),
+                fmt(f["p99_save_ms"]),
+                fmt(f["p50_save_ms"]),
+                f"{fmt(f['baseline_max_ms'])} / {fmt(f['baseline_p99_ms'])}",
+                len(f["saver_errors"]),
+            ]
+            for m, f in figures.items()
+        ],
+    )

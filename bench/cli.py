@@ -1,0 +1,83 @@
+"""`python -m bench [save|queries|cleanup ...] [--quick]` (or `./dev bench ...`): run benchmarks on
+scratch databases (created and dropped by the bench) on the embedded server, or on the server of
+DATABASE_URL / --server-url. Without a name, all three run one after another.
+
+save      save_drawing vs raw INSERT at 1/4/16 clients: rate, p50/p99, ratio
+queries   monitoring + dashboard queries and table size as the data grows 10k -> 100k -> 1M sessions
+cleanup   cleanup of 1M expired sessions, batched vs one call, and the longest concurrent save meanwhile
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import time
+
+from enrollment_core.config import PROJECT_ROOT
+
+from . import cleanup, queries, save_step
+from .common import scratch_database, server_url
+
+BENCHMARKS = ("save", "queries", "cleanup")
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(float(part)) for part in text.replace("_", "").split(",") if part]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./dev bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "names",
+        nargs="*",
+        choices=[*BENCHMARKS, []],
+        metavar="name",
+        help=f"which benchmarks ({', '.join(BENCHMARKS)}); default: all",
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and short runs: a smoke test")
+    parser.add_argument(
+        "--server-url",
+        help="server for the scratch databases (default: DATABASE_URL's server, else the embedded one)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the scratch databases (to inspect them)")
+    save = parser.add_argument_group("save")
+    save.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
+    save.add_argument("--seconds", type=float, help="seconds per measurement (default 5)")
+    save.add_argument("--clients", type=_sizes, help="client counts, e.g. 1,4,16")
+    save.add_argument("--profile", action="store_true", help="also cProfile a single client's saves")
+    data = parser.add_argument_group("queries / cleanup")
+    data.add_argument("--sizes", type=_sizes, help="session counts for queries, e.g. 10k as 10000,100000")
+    data.add_argument("--expired", type=int, help="expired sessions for cleanup (default 1000000)")
+    data.add_argument("--batch-size", type=int, default=5000, help="cleanup batch size (default 5000)")
+    args = parser.parse_args(argv)
+    names = args.names or list(BENCHMARKS)
+
+    logging.basicConfig(level=logging.WARNING)
+    server = server_url(args.server_url)
+    print(f"server: {server}   disk free: {shutil.disk_usage(PROJECT_ROOT).free / 1e9:.0f} GB")
+    for name in names:
+        started = time.perf_counter()
+        print(f"\n=== {name}{' (quick)' if args.quick else ''} ===")
+        if name == "save":
+            with scratch_database(server, "save", keep=args.keep) as url:
+                results = save_step.run(
+                    url,
+                    quick=args.quick,
+                    rounds=args.rounds,
+                    seconds=args.seconds,
+                    clients=args.clients,
+                    profile=args.profile,
+                )
+        elif name == "queries":
+            with scratch_database(server, "queries", keep=args.keep) as url:
+                results = queries.run(url, quick=args.quick, sizes=args.sizes)
+        else:
+            results = cleanup.run(
+                server, quick=args.quick, expired=args.expired, batch_size=args.batch_size, keep=args.keep
+            )
+        results.data["seconds_total"] = time.perf_counter() - started
+        print(f"({name}: {results.data['seconds_total']:.0f} s; figures saved to {results.save()})")
+    return 0

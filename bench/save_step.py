@@ -1,0 +1,327 @@
+"""Save-step benchmark: EnrollmentService.save_drawing against a raw INSERT of the same rows.
+
+Both go through the same pool (sized for the clients, with the product's connection check) from
+1, 4 and 16 threads. A client enrolls like a phone does: step 1 starts a session, steps 2..11 continue
+it, then it starts over as a new user. The raw client writes exactly the rows save_drawing writes
+(step 1: the session row and the step row; later steps: the step row), in one transaction each, with
+no validation and no checks: the floor for a persisted save on this server. The two kinds alternate
+within each round and rounds repeat; medians and ratios are reported because the machine is shared.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import itertools
+import pstats
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+from tqdm import tqdm
+
+from enrollment_core.config import Settings
+from enrollment_core.queries import query
+from enrollment_core.service import EnrollmentService, new_session_id
+from enrollment_core.validation import parse_drawing_step
+
+from .common import Results, fmt, median, ms, open_pool, percentile, table
+from .payloads import StepSample, average_signature_chars, signup_samples
+
+KINDS = ("save_drawing", "raw_insert")
+_user_numbers = itertools.count()  # unique usernames across threads, rounds and kinds
+
+
+@dataclass
+class Cell:
+    """One measurement: `clients` threads doing `kind` for `seconds`."""
+
+    kind: str
+    clients: int
+    ops: int
+    elapsed: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.ops / self.elapsed
+
+    @property
+    def p50_ms(self) -> float:
+        return ms(percentile(self.latencies, 50))
+
+    @property
+    def p99_ms(self) -> float:
+        return ms(percentile(self.latencies, 99))
+
+    @property
+    def max_ms(self) -> float:
+        return ms(max(self.latencies)) if self.latencies else float("nan")
+
+
+def _fresh_username() -> str:
+    return f"bench{next(_user_numbers)}"
+
+
+def save_client(
+    service: EnrollmentService,
+    samples: list[list[StepSample]],
+    deadline: float,
+    latencies: list[float],
+    offset: int = 0,
+) -> None:
+    """Enroll users one after another through the service until the deadline."""
+    for n in itertools.count(offset):
+        username, session_id = _fresh_username(), None
+        for sample in samples[n % len(samples)]:
+            if time.perf_counter() >= deadline:
+                return
+            payload = dict(sample.payload, username=username)
+            if session_id:
+                payload["sessionId"] = session_id
+            started = time.perf_counter()
+            session_id = service.save_drawing(payload).session_id
+            latencies.append(time.perf_counter() - started)
+
+
+def raw_client(
+    pool: ConnectionPool,
+    samples: list[list[StepSample]],
+    deadline: float,
+    latencies: list[float],
+    offset: int = 0,
+    ttl_seconds: int = 7200,
+) -> None:
+    """Write the same rows as save_drawing with bare INSERTs (no validation, no checks)."""
+    for n in itertools.count(offset):
+        username, enrollment_id = _fresh_username(), None
+        for sample in samples[n % len(samples)]:
+            if time.perf_counter() >= deadline:
+                return
+            row = sample.row
+            started = time.perf_counter()
+            with pool.connection() as conn:
+                if enrollment_id is None:
+                    enrollment_id = conn.execute(
+                        query("insert_enrollment"),
+                        {
+                            "session_id": new_session_id(),
+                            "username": username,
+                            "flow_type": "signup",
+                            "device_info": None,
+                            "metadata": Jsonb({"ip": None}),
+                            "ttl_seconds": ttl_seconds,
+                        },
+                    ).fetchone()["id"]
+                conn.execute(
+                    query("insert_step"),
+                    {
+                        "enrollment_id": enrollment_id,
+                        "step_number": row.step,
+                        "step_type": row.type,
+                        "instruction": row.instruction,
+                        "signature_data": row.signature,
+                        "raw_data": Jsonb(row.raw),
+                        "metrics": Jsonb(row.metrics),
+                        "content_hash": row.content_hash,
+                    },
+                )
+            latencies.append(time.perf_counter() - started)
+
+
+def run_cell(
+    kind: str,
+    clients: int,
+    seconds: float,
+    pool: ConnectionPool,
+    service: EnrollmentService,
+    samples: list[list[StepSample]],
+) -> Cell:
+    """`clients` threads of one kind, started together, each running until the shared deadline."""
+    per_thread: list[list[float]] = [[] for _ in range(clients)]
+    start = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def client(i: int) -> None:
+        start.wait()
+        if kind == "save_drawing":
+            save_client(service, samples, deadline[0], per_thread[i], offset=i)
+        else:
+            raw_client(pool, samples, deadline[0], per_thread[i], offset=i)
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    began = time.perf_counter()
+    deadline[0] = began + seconds
+    start.wait()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    latencies = [x for lst in per_thread for x in lst]
+    return Cell(kind, clients, len(latencies), elapsed, latencies)
+
+
+def measure(
+    url: str,
+    clients_list: Sequence[int],
+    rounds: int,
+    seconds: float,
+    samples: list[list[StepSample]],
+    progress: bool = True,
+) -> list[Cell]:
+    """rounds x clients x kinds cells; the kinds' order alternates between rounds (ABBA...)."""
+    cells: list[Cell] = []
+    plan = [(r, c) for r in range(rounds) for c in clients_list]
+    bar = tqdm(total=len(plan) * len(KINDS), desc="save bench", unit="cell", disable=not progress)
+    pools = {c: open_pool(url, c, name=f"bench{c}") for c in clients_list}
+    try:
+        services = {c: EnrollmentService(pools[c], Settings(database_url=url)) for c in clients_list}
+        for c in clients_list:  # warm-up: connections, caches, first-query planning
+            run_cell("save_drawing", c, min(seconds, 1.0), pools[c], services[c], samples)
+            run_cell("raw_insert", c, min(seconds, 1.0), pools[c], services[c], samples)
+        for r, c in plan:
+            kinds = KINDS if (r + clients_list.index(c)) % 2 == 0 else KINDS[::-1]
+            for kind in kinds:
+                bar.set_postfix_str(f"round {r + 1} {c} clients {kind}")
+                cells.append(run_cell(kind, c, seconds, pools[c], services[c], samples))
+                bar.update()
+    finally:
+        bar.close()
+        for p in pools.values():
+            p.close()
+    return cells
+
+
+def summarize(flat: list[Cell], clients_list: Sequence[int]) -> list[dict]:
+    """Per client count: medians over rounds of rate, p50, p99, and the median per-round ratio."""
+    rows = []
+    for clients in clients_list:
+        save = [c for c in flat if c.clients == clients and c.kind == "save_drawing"]
+        raw = [c for c in flat if c.clients == clients and c.kind == "raw_insert"]
+        ratios = [s.rate / r.rate for s, r in zip(save, raw)]
+        rows.append(
+            {
+                "clients": clients,
+                "save_rate": median([c.rate for c in save]),
+                "raw_rate": median([c.rate for c in raw]),
+                "ratio": median(ratios),
+                "ratios": ratios,
+                "save_p50_ms": median([c.p50_ms for c in save]),
+                "save_p99_ms": median([c.p99_ms for c in save]),
+                "save_max_ms": max(c.max_ms for c in save),
+                "raw_p50_ms": median([c.p50_ms for c in raw]),
+                "raw_p99_ms": median([c.p99_ms for c in raw]),
+                "save_ops": sum(c.ops for c in save),
+                "raw_ops": sum(c.ops for c in raw),
+            }
+        )
+    return rows
+
+
+def report(rows: list[dict]) -> str:
+    return table(
+        [
+            "clients",
+            "save/s",
+            "raw INSERT/s",
+            "ratio (per-round)",
+            "save p50 ms",
+            "save p99 ms",
+            "raw p50 ms",
+            "raw p99 ms",
+        ],
+        [
+            [
+                r["clients"],
+                fmt(r["save_rate"], 0),
+                fmt(r["raw_rate"], 0),
+                f"{fmt(100 * r['ratio'], 0)} % ({', '.join(fmt(100 * x, 0) for x in r['ratios'])})",
+                fmt(r["save_p50_ms"], 2),
+                fmt(r["save_p99_ms"], 2),
+                fmt(r["raw_p50_ms"], 2),
+                fmt(r["raw_p99_ms"], 2),
+            ]
+            for r in rows
+        ],
+    )
+
+
+def validation_cost(samples: list[list[StepSample]], repeat: int = 200) -> dict[str, float]:
+    """Microseconds per call of the pure-Python work a save does before touching the database."""
+    payloads = [s.payload for person in samples for s in person]
+    steps = [s.row for person in samples for s in person]
+
+    def per_call(fn: Callable[[], object], n: int) -> float:
+        started = time.perf_counter()
+        for _ in range(n):
+            fn()
+        return (time.perf_counter() - started) / n * 1e6
+
+    it_p, it_s = itertools.cycle(payloads), itertools.cycle(steps)
+    return {
+        "parse_drawing_step_us": per_call(lambda: parse_drawing_step(next(it_p)), repeat),
+        "content_hash_us": per_call(lambda: next(it_s).content_hash, repeat),
+    }
+
+
+def profile_saves(url: str, samples: list[list[StepSample]], seconds: float) -> str:
+    """cProfile of one client saving for `seconds`: where a save's time goes (top functions)."""
+    pool = open_pool(url, 1, name="bench-profile")
+    try:
+        service = EnrollmentService(pool, Settings(database_url=url))
+        latencies: list[float] = []
+        profiler = cProfile.Profile()
+        profiler.enable()
+        save_client(service, samples, time.perf_counter() + seconds, latencies)
+        profiler.disable()
+    finally:
+        pool.close()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative")
+    out.write(f"{len(latencies)} saves profiled\n")
+    stats.print_stats(30)
+    return out.getvalue()
+
+
+def run(
+    url: str,
+    *,
+    quick: bool,
+    rounds: int | None = None,
+    seconds: float | None = None,
+    clients: Sequence[int] | None = None,
+    profile: bool = False,
+) -> Results:
+    clients_list = list(clients or ([1, 2] if quick else [1, 4, 16]))
+    rounds = rounds or (1 if quick else 3)
+    seconds = seconds or (0.3 if quick else 5.0)
+    samples = signup_samples(2 if quick else 4)
+    results = Results("save", quick)
+    print(
+        f"save-step benchmark: {len(clients_list)} client counts x {rounds} rounds x {seconds:g} s per kind; "
+        f"PNG data URL {average_signature_chars(samples) / 1000:.1f} kB on average"
+    )
+    cells = measure(url, clients_list, rounds, seconds, samples, progress=not quick)
+    rows = summarize(cells, clients_list)
+    costs = validation_cost(samples, repeat=20 if quick else 300)
+    print(report(rows))
+    print(
+        f"pure-Python work per save (1 thread): parse_drawing_step {costs['parse_drawing_step_us']:.0f} us, "
+        f"content_hash {costs['content_hash_us']:.0f} us"
+    )
+    results.data.update(
+        rows=rows,
+        costs=costs,
+        rounds=rounds,
+        seconds=seconds,
+        signature_chars=average_signature_chars(samples),
+    )
+    if profile:
+        text = profile_saves(url, samples, 1.0 if quick else 10.0)
+        results.data["profile"] = text
+        print(text)
+    return results
