@@ -17,7 +17,7 @@ def active_sessions_over_time(frame: pd.DataFrame) -> alt.Chart:
         .mark_area(opacity=0.85, interpolate="step-after")
         .encode(
             x=alt.X("at:T", title=None),
-            y=alt.Y("live:Q", title="Live sessions", stack="zero"),
+            y=alt.Y("live:Q", title="Live sessions", stack="zero", axis=alt.Axis(tickMinStep=1, format="d")),
             color=alt.Color("flow_type:N", title="Flow", scale=FLOW_COLORS),
             tooltip=[
                 alt.Tooltip("at:T", title="At", format="%H:%M"),
@@ -40,7 +40,9 @@ def expiry_backlog(frame: pd.DataFrame, max_hours: int) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("overdue:N", title="Expired this long ago", sort=order, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("sum(sessions):Q", title="Sessions awaiting cleanup"),
+            y=alt.Y(
+                "sum(sessions):Q", title="Sessions awaiting cleanup", axis=alt.Axis(tickMinStep=1, format="d")
+            ),
             color=alt.Color("status:N", title="Status", scale=STATUS_COLORS),
             tooltip=[
                 alt.Tooltip("overdue:N", title="Expired"),
@@ -80,7 +82,9 @@ def step_funnel(frame: pd.DataFrame) -> alt.LayerChart:
     data["step"] = [f"{n:>2}. {text}" for n, text in zip(data["step_number"], data["instruction"])]
     data["label"] = [f"{n} ({share:.0%})" for n, share in zip(data["sessions"], data["share_of_started"])]
     order = list(data["step"])
-    base = alt.Chart(data).encode(y=alt.Y("step:N", title=None, sort=order, axis=alt.Axis(labelLimit=260)))
+    base = alt.Chart(data).encode(
+        y=alt.Y("step:N", title=None, sort=order, axis=alt.Axis(labelLimit=260, labelOverlap=False))
+    )
     bars = base.mark_bar(color="#4c78a8").encode(
         x=alt.X("sessions:Q", title="Sessions that reached the step"),
         tooltip=[
@@ -103,7 +107,9 @@ def step_durations(frame: pd.DataFrame) -> alt.LayerChart:
         for flow, n, text in zip(data["flow_type"], data["step_number"], data["instruction"])
     ]
     order = list(data["step"])
-    base = alt.Chart(data).encode(y=alt.Y("step:N", title=None, sort=order, axis=alt.Axis(labelLimit=300)))
+    base = alt.Chart(data).encode(
+        y=alt.Y("step:N", title=None, sort=order, axis=alt.Axis(labelLimit=300, labelOverlap=False))
+    )
     tooltip = [
         alt.Tooltip("step:N", title="Step"),
         alt.Tooltip("median_seconds:Q", title="Median (s)", format=".1f"),
@@ -116,7 +122,7 @@ def step_durations(frame: pd.DataFrame) -> alt.LayerChart:
         tooltip=tooltip,
     )
     p90 = base.mark_tick(color="black", thickness=2).encode(x="p90_seconds:Q", tooltip=tooltip)
-    return (bars + p90).properties(height=24 * len(data) + 20)
+    return (bars + p90).properties(height=26 * len(data) + 20)
 
 
 def table_sizes(frame: pd.DataFrame) -> alt.Chart:
@@ -134,7 +140,7 @@ def table_sizes(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(data)
         .mark_bar()
         .encode(
-            y=alt.Y("table_name:N", title=None),
+            y=alt.Y("table_name:N", title=None, axis=alt.Axis(labelLimit=220)),
             x=alt.X("megabytes:Q", title="MB on disk", stack="zero"),
             color=alt.Color("part:N", title="Part"),
             tooltip=[

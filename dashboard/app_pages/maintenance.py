@@ -13,7 +13,7 @@ RESULT_KEY = "maintenance_result"  # the last action's outcome, shown after the 
 def table_growth() -> None:
     sizes = monitoring.table_sizes(data.pool())
     st.markdown("**Table growth**")
-    left, right = st.columns([3, 2])
+    left, right = st.columns(2)
     with left:
         shown = sizes.assign(
             total=sizes["total_bytes"].map(formatting.human_bytes),

@@ -7,11 +7,11 @@ import streamlit as st
 from dashboard import data, formatting, view
 from enrollment_core import monitoring
 
-SCOPE_LABELS = {
-    "live": "Live (not expired)",
-    "overdue": "Past expiry, awaiting cleanup",
-    "all": "All in progress (seed's list)",
-}
+SCOPE_LABELS = {"live": "Live", "overdue": "Past expiry", "all": "All (seed's list)"}
+SCOPE_HELP = (
+    "Live: in progress and not expired. Past expiry: in progress but expired, waiting for cleanup. "
+    "All: every in_progress row, as the seed's active_sessions query lists them."
+)
 ORDER_LABELS = {"newest": "Newest first", "oldest": "Oldest first", "expiring": "Expiring soonest"}
 FLOW_LABELS = {"All flows": None, "signup": "signup", "signin": "signin"}
 ROW_LIMITS = [50, 200, 1000, monitoring.MAX_PAGE_ROWS]
@@ -23,7 +23,12 @@ def session_filter() -> monitoring.SessionFilter:
     scope, flow, user, order, limit = st.columns([2.2, 1, 1.6, 1.2, 0.8], vertical_alignment="bottom")
     return monitoring.SessionFilter(
         scope=scope.segmented_control(
-            "Sessions", list(SCOPE_LABELS), format_func=SCOPE_LABELS.get, default="live", key="filter_scope"
+            "Sessions",
+            list(SCOPE_LABELS),
+            format_func=SCOPE_LABELS.get,
+            default="live",
+            key="filter_scope",
+            help=SCOPE_HELP,
         )
         or "live",
         flow_type=FLOW_LABELS[flow.selectbox("Flow", list(FLOW_LABELS), key="filter_flow")],
@@ -56,7 +61,7 @@ def sessions_table(page: monitoring.SessionPage) -> None:
         st.session_state[SHOWN_IDS_KEY] = []
         return
     rows = formatting.localize_columns(page.rows, ["created_at", "updated_at", "expires_at"])
-    rows["progress"] = rows["steps_completed"] / rows["total_steps"]
+    rows["progress"] = (100 * rows["steps_completed"] / rows["total_steps"]).round().astype(int)
     rows["expires_in_minutes"] = (rows["expires_in_seconds"] / 60).round().astype(int)
     st.session_state[SHOWN_IDS_KEY] = list(rows["session_id"])
     st.dataframe(
