@@ -8,6 +8,7 @@ from enrollment_core.validation so that the document cannot drift from what the 
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -60,8 +61,23 @@ def _storable_json(value: Any) -> Any:
     return value
 
 
+def _storable_raw(value: Any) -> Any:
+    """raw may be JSON text (the service decodes it): look inside it too. Only what would crash the
+    database or the decoder is refused here; the service judges the stroke data itself."""
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except RecursionError:
+            raise ValueError("is JSON text nested too deeply to be stroke data") from None
+        except ValueError:
+            return value  # not JSON: the service says so, in its words
+        _storable_json(decoded)
+    return _storable_json(value)
+
+
 Text = Annotated[str, AfterValidator(_storable_text)]
 JSONValue = Annotated[Any, AfterValidator(_storable_json)]
+RawStrokes = Annotated[Any, AfterValidator(_storable_raw)]
 
 
 def _documented(**schema: Any) -> dict[str, Any]:
@@ -139,7 +155,7 @@ class SaveDrawingRequest(BaseModel):
             pattern=r"^data:image/(png|jpeg|webp);base64,",
         ),
     )
-    raw: JSONValue = Field(
+    raw: RawStrokes = Field(
         description=(
             "The pen strokes: a Fabric.js canvas json_data object, signature_pad toData() output, or "
             f"either as JSON text; at most {validation.RAW_MAX_BYTES} bytes as compact JSON."

@@ -486,6 +486,8 @@ def test_app_opens_and_closes_its_own_service(db_url: str, monkeypatch: pytest.M
         ("metrics", {"note": "a\x00b"}),  # jsonb cannot hold \u0000
         ("metrics", {"\udc00": 1}),
         ("raw", {"strokes": [[[0, 0], [40, 10], [80, 0], [120, 30], [160, 5], [200, 40]]], "x": "\x00"}),
+        ("raw", json.dumps({"strokes": [[[0, 0], [40, 10], [80, 0], [120, 30]]], "x": "\x00"})),  # JSON text
+        ("raw", json.dumps({"strokes": [[[0, 0], [40, 10], [80, 0], [120, 30]]], "x": "\ud800"})),
     ],
 )
 def test_text_the_database_cannot_store_is_422_not_500(
@@ -497,7 +499,7 @@ def test_text_the_database_cannot_store_is_422_not_500(
         "/api/save-drawing", content=json.dumps(body), headers={"Content-Type": "application/json"}
     )
     error = assert_error(answer, 422, "validation_error", field)["error"]
-    assert "NUL character or an unpaired surrogate" in error["message"]
+    assert "NUL character or an unpaired surrogate" in error["message"], error
     assert db.execute("SELECT count(*) AS n FROM temp_enrollments").fetchone()["n"] == 0
 
 
@@ -510,7 +512,11 @@ def test_lone_surrogate_username_is_refused_not_echoed(http: httpx.Client) -> No
     assert_error(answer, 422, "validation_error", "username")
 
 
-def test_json_nested_too_deeply_is_400(http: httpx.Client) -> None:
+def test_json_nested_too_deeply_is_400_or_422(http: httpx.Client) -> None:
     deep = b'{"username": "deep_user", "raw": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     answer = http.post("/api/save-drawing", content=deep, headers={"Content-Type": "application/json"})
     assert_error(answer, 400, "malformed_json", None)
+    # The same inside raw sent as JSON text (which the service decodes): the field is named.
+    body = {**seed_drawing("deep_user", 1), "raw": "[" * 100_000 + "]" * 100_000}
+    answer = http.post("/api/save-drawing", json=body)
+    assert "nested too deeply" in assert_error(answer, 422, "validation_error", "raw")["error"]["message"]

@@ -111,6 +111,7 @@ awkward_text = st.text(alphabet=st.characters(codec=None, categories=None), max_
     metric_key=awkward_text,
     metric_value=awkward_text,
     raw_note=awkward_text,
+    raw_as_text=st.booleans(),
     username=awkward_text,
 )
 @settings(
@@ -121,14 +122,21 @@ awkward_text = st.text(alphabet=st.characters(codec=None, categories=None), max_
     suppress_health_check=list(HealthCheck),
 )
 def test_any_text_in_a_valid_drawing_is_stored_or_refused_never_a_server_error(
-    fuzz_api: str, instruction: str, metric_key: str, metric_value: str, raw_note: str, username: str
+    fuzz_api: str,
+    instruction: str,
+    metric_key: str,
+    metric_value: str,
+    raw_note: str,
+    raw_as_text: bool,
+    username: str,
 ) -> None:
+    raw = {**SAVE_DRAWING_EXAMPLE["raw"], "note": raw_note}
     body = {
         **SAVE_DRAWING_EXAMPLE,
         "username": "text_fuzzer",
         "instruction": instruction,
         "metrics": {metric_key: metric_value},
-        "raw": {**SAVE_DRAWING_EXAMPLE["raw"], "note": raw_note},
+        "raw": json.dumps(raw) if raw_as_text else raw,  # some clients send the strokes as JSON text
     }
     # json.dumps escapes unpaired surrogates as \udXXX, as a JavaScript client's JSON.stringify does.
     json_headers = {"Content-Type": "application/json"}
