@@ -61,7 +61,7 @@ def sessions_table(page: monitoring.SessionPage) -> None:
         st.session_state[SHOWN_IDS_KEY] = []
         return
     rows = formatting.localize_columns(page.rows, ["created_at", "updated_at", "expires_at"])
-    rows["progress"] = (100 * rows["steps_completed"] / rows["total_steps"]).round().astype(int)
+    rows["progress"] = rows["steps_completed"] / rows["total_steps"]
     rows["expires_in_minutes"] = (rows["expires_in_seconds"] / 60).round().astype(int)
     st.session_state[SHOWN_IDS_KEY] = list(rows["session_id"])
     st.dataframe(
