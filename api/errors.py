@@ -142,10 +142,15 @@ async def _on_request_validation_error(request: Request, exc: Exception) -> JSON
     return error_response(422, "validation_error", message, field)
 
 
-async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else "the request was refused"
+    if exc.status_code == 404 and message == "Not Found":  # the router's words: no such endpoint
+        message = f"there is no endpoint {request.url.path} (see /docs)"
+    if exc.status_code == 405:
+        allowed = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "")
+        message = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}"
     if (
         exc.status_code == 400
     ):  # FastAPI's answer to a body its JSON decoder gave up on (e.g. nested too deep)

@@ -26,7 +26,9 @@ class BodyTooLarge(Exception):
 
 
 async def send_error(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message, "field": None}}).encode()
+    body = json.dumps(
+        {"error": {"code": code, "message": message, "field": None}}, separators=(",", ":")
+    ).encode()
     await send(
         {
             "type": "http.response.start",

@@ -460,7 +460,8 @@ def test_unknown_routes_and_methods_use_the_error_body(http: httpx.Client) -> No
     assert_error(http.get("/api/nothing-here"), 404, "not_found", None)
     wrong_method = http.get("/api/save-drawing")
     assert_error(wrong_method, 405, "method_not_allowed", None)
-    assert "POST" in wrong_method.headers["allow"]
+    assert wrong_method.headers["allow"] == "POST"
+    assert wrong_method.json()["error"]["message"] == "GET is not allowed on /api/save-drawing; allowed: POST"
 
 
 def test_health_checks_the_database(http: httpx.Client) -> None:
