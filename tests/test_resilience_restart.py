@@ -1,0 +1,107 @@
+"""PostgreSQL restarts in the middle of an enrollment: nothing saved is lost and the flow resumes.
+
+This test runs its OWN embedded server (in a temporary directory), because restarting the session-wide
+server of conftest.py would break every other test running against it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from enrollment_core import embedded_postgres, migrations
+from enrollment_core.config import Settings
+from enrollment_core.database import create_pool
+from enrollment_core.sample_drawings import drawing_payload
+from enrollment_core.service import EnrollmentService
+from enrollment_core.validation import parse_drawing_step
+
+
+@pytest.fixture
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    data_dir = tmp_path_factory.mktemp("pgr") / "data"  # short: the Unix socket lives in this directory
+    url = embedded_postgres.ensure_running(data_dir)
+    try:
+        migrations.migrate(url)
+        yield data_dir, url
+    finally:
+        embedded_postgres.stop(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _saved_steps(url: str, session_id: str) -> list[tuple[int, str]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT s.step_number, s.content_hash FROM temp_enrollment_steps s"
+            " JOIN temp_enrollments te ON te.id = s.enrollment_id WHERE te.session_id = %s"
+            " ORDER BY s.step_number",
+            (session_id,),
+        ).fetchall()
+
+
+def test_a_restart_mid_enrollment_loses_nothing_and_the_next_save_succeeds(own_server):
+    data_dir, url = own_server
+    # Every pooled connection is open (min_size = max_size) and so every one is broken by the restart:
+    # the next save can only succeed if the pool's check notices and reconnects.
+    settings = Settings(database_url=url, pool_min_size=3, pool_max_size=3)
+    pool = create_pool(url, settings, name="restart")
+    try:
+        service = EnrollmentService(pool, settings)
+        payloads = [drawing_payload("restart_user", n) for n in range(1, 12)]
+        session_id = service.save_drawing(payloads[0]).session_id
+        for payload in payloads[1:5]:
+            service.save_drawing(payload | {"sessionId": session_id})
+        before = _saved_steps(url, session_id)
+        assert [n for n, _ in before] == [1, 2, 3, 4, 5]
+
+        witness = psycopg.connect(url)  # opened like the pooled ones, used outside the pool
+        assert embedded_postgres.restart(data_dir) == url
+        with pytest.raises(psycopg.OperationalError):  # the restart really broke open connections
+            witness.execute("SELECT 1")
+        witness.close()
+
+        # The flow resumes where it was: progress comes from the database, the next save succeeds.
+        assert service.get_progress(session_id).next_step == 6
+        result = service.save_drawing(payloads[5] | {"sessionId": session_id})
+        assert (result.progress.completed_steps, result.duplicate) == (6, False)
+        # A client that did not hear the answer to step 5 before the restart re-sends it: a no-op.
+        assert service.save_drawing(payloads[4] | {"sessionId": session_id}).duplicate is True
+
+        for payload in payloads[6:]:
+            service.save_drawing(payload | {"sessionId": session_id})
+        registration = service.register("restart_user", session_id)
+        assert registration.drawings_copied == 11
+        after = _saved_steps(url, session_id)
+        assert after[:5] == before  # the steps saved before the restart, byte-identical (by hash)
+        assert after == [(n, parse_drawing_step(p).content_hash) for n, p in enumerate(payloads, 1)]
+    finally:
+        pool.close()
+
+
+def test_a_save_while_the_server_is_down_fails_cleanly_and_the_retry_succeeds(own_server):
+    """A save while PostgreSQL is down gets a database error and stores nothing; the client's retry
+    after the restart succeeds and the enrollment completes without duplicates."""
+    data_dir, url = own_server
+    settings = Settings(database_url=url, pool_min_size=1, pool_max_size=2)
+    pool = create_pool(url, settings, name="restart-race")
+    try:
+        service = EnrollmentService(pool, settings)
+        payloads = [drawing_payload("racer", n) for n in range(1, 12)]
+        session_id = service.save_drawing(payloads[0]).session_id
+        pool.timeout = 3  # the product waits up to 30 s for a connection; the test need not
+        embedded_postgres.stop(data_dir)
+        # The server is down: the save waits for a connection, then fails with an honest error
+        # (PoolTimeout is an OperationalError; the API maps it to 503) and saves nothing.
+        with pytest.raises(psycopg.OperationalError):
+            service.save_drawing(payloads[1] | {"sessionId": session_id})
+        # restart(), not ensure_running(): in this process the server handle still believes it runs.
+        embedded_postgres.restart(data_dir)
+        for payload in payloads[1:]:  # the client retries step 2 and carries on
+            service.save_drawing(payload | {"sessionId": session_id})
+        assert [n for n, _ in _saved_steps(url, session_id)] == list(range(1, 12))
+    finally:
+        pool.close()
