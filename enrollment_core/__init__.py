@@ -39,10 +39,11 @@ __all__ = [
 
 def open_service(settings: Settings | None = None, *, background_cleanup: bool = False) -> EnrollmentService:
     """Connect (starting the embedded database if needed), migrate, and return a ready service.
-    With background_cleanup, this process also offers to run the hourly cleanup."""
+    With background_cleanup, this process also offers to run the hourly cleanup and archiving;
+    service.close() stops it."""
     settings = settings or Settings.from_env()
     url = prepare_database(settings)
     service = EnrollmentService(create_pool(url, settings), settings)
     if background_cleanup:
-        PeriodicCleanup(service.pool, settings.cleanup_interval_seconds, settings.cleanup_batch_size).start()
+        service.start_background_maintenance()
     return service

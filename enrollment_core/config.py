@@ -33,6 +33,8 @@ class Settings:
     # How often the background cleanup runs (once per interval across all app instances).
     cleanup_interval_seconds: int = 3600
     cleanup_batch_size: int = 5000
+    # Completed sessions older than this move to enrollment_archive in the hourly run (0 = never).
+    archive_after_seconds: int = 7 * 24 * 3600
     pool_min_size: int = 1
     pool_max_size: int = 10
     # Sign-in: consecutive rejections before a lock, and how long the lock lasts.
@@ -50,6 +52,7 @@ class Settings:
                 "CLEANUP_INTERVAL_SECONDS", cls.cleanup_interval_seconds, minimum=1
             ),
             cleanup_batch_size=_env_int("CLEANUP_BATCH_SIZE", cls.cleanup_batch_size, minimum=1),
+            archive_after_seconds=_env_int("ARCHIVE_AFTER_SECONDS", cls.archive_after_seconds, minimum=0),
             pool_min_size=_env_int("DB_POOL_MIN_SIZE", cls.pool_min_size, minimum=0),
             pool_max_size=_env_int("DB_POOL_MAX_SIZE", cls.pool_max_size, minimum=1),
             login_max_failures=_env_int("LOGIN_MAX_FAILURES", cls.login_max_failures, minimum=1),

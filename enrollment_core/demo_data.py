@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool
 from tqdm import tqdm
 
 from . import step_plan
+from .maintenance import CLEANUP_JOB
 from .queries import query
 from .sample_drawings import drawing_payload
 from .service import new_session_id
@@ -87,15 +88,16 @@ def seed_demo_data(
             plan = step_plan.steps_of(flow)
             if state == "active":  # started within the TTL, part-way through
                 created = now - timedelta(minutes=rng.uniform(1, ttl.total_seconds() / 60 - 5))
-                n_steps = rng.randint(1, len(plan) - 1) if len(plan) > 1 else 0
+                # A live signin session has its one drawing and awaits the verdict.
+                n_steps = rng.randint(1, len(plan) - 1) if len(plan) > 1 else 1
             elif state == "completed":
                 created = now - timedelta(hours=rng.uniform(0.2, 30))
                 n_steps = len(plan)
             else:  # abandoned long enough ago to be past expiry
                 created = now - ttl - timedelta(minutes=rng.uniform(5, 600))
                 n_steps = rng.randint(1, len(plan))
-            if n_steps == len(plan) and state != "completed":
-                n_steps -= 1  # a fully drawn session would have been completed
+            if flow == "signup" and n_steps == len(plan) and state != "completed":
+                n_steps -= 1  # a fully drawn signup would have been registered
             step_times = sorted(
                 created + timedelta(seconds=rng.uniform(5, 40) * (k + 1)) for k in range(n_steps)
             )
@@ -143,4 +145,10 @@ def seed_demo_data(
                 )
                 registered.append(username)
                 users += 1
+        # The demo shows an expiry backlog: count this as the hourly cleanup's run, so that apps
+        # starting now leave the backlog for the next interval instead of clearing it at once.
+        conn.execute(
+            query("mark_periodic_job_run"),
+            {"job": CLEANUP_JOB, "result": Jsonb({"removed": 0, "note": "demo data seeded"})},
+        )
     return DemoSummary(sessions=sessions, steps=total_steps, users=users)

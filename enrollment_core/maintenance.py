@@ -48,15 +48,17 @@ def archive_completed(
             return moved
 
 
-def run_cleanup_if_due(pool: ConnectionPool, interval_seconds: int, batch_size: int = 5000) -> int | None:
-    """Run the cleanup if no instance has run it within the interval. Returns the number removed, or
-    None when another instance holds the lock or ran it recently."""
+def run_cleanup_if_due(
+    pool: ConnectionPool, interval_seconds: int, batch_size: int = 5000, archive_after_seconds: int = 0
+) -> int | None:
+    """Run the cleanup (and, when archive_after_seconds > 0, the archiving of completed sessions older
+    than that) if no instance has run it within the interval. Returns the number of expired sessions
+    removed, or None when another instance holds the lock or ran it recently."""
     with pool.connection() as conn:
         conn.autocommit = True
         try:
-            if not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (CLEANUP_LOCK_KEY,)).fetchone()[
-                "ok"
-            ]:
+            locked = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (CLEANUP_LOCK_KEY,)).fetchone()
+            if not locked["ok"]:
                 return None
             try:
                 due = conn.execute(
@@ -65,11 +67,16 @@ def run_cleanup_if_due(pool: ConnectionPool, interval_seconds: int, batch_size: 
                 if not due:
                     return None
                 removed = cleanup_expired(pool, batch_size)
-                conn.execute(
-                    query("record_periodic_result"),
-                    {"job": CLEANUP_JOB, "result": Jsonb({"removed": removed})},
+                archived = (
+                    archive_completed(pool, archive_after_seconds, batch_size) if archive_after_seconds else 0
                 )
-                log.info("periodic cleanup removed %d expired sessions", removed)
+                result = {"removed": removed, "archived": archived}
+                conn.execute(query("record_periodic_result"), {"job": CLEANUP_JOB, "result": Jsonb(result)})
+                log.info(
+                    "periodic maintenance: %d expired sessions removed, %d completed archived",
+                    removed,
+                    archived,
+                )
                 return removed
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (CLEANUP_LOCK_KEY,))
@@ -78,13 +85,20 @@ def run_cleanup_if_due(pool: ConnectionPool, interval_seconds: int, batch_size: 
 
 
 class PeriodicCleanup:
-    """A daemon thread that offers to run the cleanup every few minutes; the database decides whether
-    it is due (once per interval across all instances)."""
+    """A daemon thread that offers to run the cleanup (and archiving) every few minutes; the database
+    decides whether it is due (once per interval across all instances)."""
 
-    def __init__(self, pool: ConnectionPool, interval_seconds: int, batch_size: int = 5000) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        interval_seconds: int,
+        batch_size: int = 5000,
+        archive_after_seconds: int = 0,
+    ) -> None:
         self.pool = pool
         self.interval_seconds = interval_seconds
         self.batch_size = batch_size
+        self.archive_after_seconds = archive_after_seconds
         # Check more often than the interval so that a stopped instance's turn is taken up quickly.
         self.poll_seconds = max(1.0, min(300.0, interval_seconds / 4))
         self._stop = threading.Event()
@@ -101,7 +115,9 @@ class PeriodicCleanup:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                run_cleanup_if_due(self.pool, self.interval_seconds, self.batch_size)
+                run_cleanup_if_due(
+                    self.pool, self.interval_seconds, self.batch_size, self.archive_after_seconds
+                )
             except Exception:  # a database hiccup must not kill the thread; the next round retries
                 log.exception("periodic cleanup failed")
             self._stop.wait(self.poll_seconds)

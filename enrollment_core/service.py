@@ -33,6 +33,7 @@ from .errors import (
     ValidationError,
     WrongFlow,
 )
+from .maintenance import PeriodicCleanup, cleanup_expired
 from .queries import query
 from .step_plan import FlowType
 from .validation import DrawingStep
@@ -130,6 +131,24 @@ class EnrollmentService:
     def __init__(self, pool: ConnectionPool, settings: Settings | None = None) -> None:
         self.pool = pool
         self.settings = settings or Settings.from_env()
+        self._maintenance: PeriodicCleanup | None = None
+
+    def start_background_maintenance(self) -> PeriodicCleanup:
+        """Offer to run the hourly cleanup and archiving from this process (one runner across all
+        instances at a time). Stopped by close()."""
+        if self._maintenance is None:
+            s = self.settings
+            self._maintenance = PeriodicCleanup(
+                self.pool, s.cleanup_interval_seconds, s.cleanup_batch_size, s.archive_after_seconds
+            ).start()
+        return self._maintenance
+
+    def close(self) -> None:
+        """Stop background maintenance and close the connection pool."""
+        if self._maintenance is not None:
+            self._maintenance.stop()
+            self._maintenance = None
+        self.pool.close()
 
     # ---------------------------------------------------------------- usernames
 
@@ -435,8 +454,6 @@ class EnrollmentService:
 
     def cleanup_expired(self) -> int:
         """Delete every expired, never-completed session, in short batches; return how many."""
-        from .maintenance import cleanup_expired
-
         return cleanup_expired(self.pool, batch_size=self.settings.cleanup_batch_size)
 
 

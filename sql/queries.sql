@@ -139,6 +139,10 @@ ON CONFLICT (job) DO UPDATE SET last_run_at = NOW()
 WHERE m.last_run_at < NOW() - make_interval(secs => %(interval_seconds)s)
 RETURNING job;
 
+-- name: mark_periodic_job_run
+INSERT INTO maintenance_runs (job, last_run_at, last_result) VALUES (%(job)s, NOW(), %(result)s)
+ON CONFLICT (job) DO UPDATE SET last_run_at = NOW(), last_result = EXCLUDED.last_result;
+
 -- name: record_periodic_result
 UPDATE maintenance_runs SET last_result = %(result)s WHERE job = %(job)s;
 

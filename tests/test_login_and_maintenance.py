@@ -148,7 +148,7 @@ def test_periodic_cleanup_runs_once_per_interval_across_instances(db_url, db, se
         db.execute("UPDATE maintenance_runs SET last_run_at = NOW() - interval '2 hours'")
         assert maintenance.run_cleanup_if_due(other_instance, interval_seconds=3600) == 0
     result = db.execute("SELECT last_result FROM maintenance_runs").fetchone()["last_result"]
-    assert result == {"removed": 0}
+    assert result == {"removed": 0, "archived": 0}
 
 
 def test_periodic_cleanup_skips_while_another_instance_holds_the_lock(db_url, service):
@@ -170,6 +170,25 @@ def test_the_background_thread_cleans_up_by_itself(db, service):
         assert db.execute("SELECT count(*) AS n FROM temp_enrollments").fetchone()["n"] == 0
     finally:
         runner.stop()
+
+
+def test_periodic_run_also_archives_old_completed_sessions(db, service):
+    old = register_user(service, "alice")
+    db.execute(
+        "UPDATE temp_enrollments SET completed_at = NOW() - interval '8 days' WHERE session_id = %s", (old,)
+    )
+    assert maintenance.run_cleanup_if_due(service.pool, 3600, archive_after_seconds=7 * 24 * 3600) == 0
+    assert db.execute("SELECT session_id FROM enrollment_archive").fetchone()["session_id"] == old
+    assert db.execute("SELECT last_result FROM maintenance_runs").fetchone()["last_result"]["archived"] == 1
+
+
+def test_service_close_stops_background_maintenance(db_url):
+    settings = Settings(database_url=db_url, cleanup_interval_seconds=1)
+    service = EnrollmentService(create_pool(db_url, settings), settings)
+    runner = service.start_background_maintenance()
+    assert service.start_background_maintenance() is runner
+    service.close()
+    assert not runner._thread.is_alive() and service.pool.closed
 
 
 def test_archive_moves_old_completed_sessions_and_keeps_the_user(service, db):
@@ -225,6 +244,13 @@ def test_demo_data_covers_every_state_and_both_flows(db_url, db, service):
     ).fetchone()["n"]
     assert partial > 0
     assert "not added" in _cli(db_url, "seed-demo", "--if-empty")
+    # Apps starting right after seeding leave the demo's backlog for the next hourly run.
+    assert maintenance.run_cleanup_if_due(service.pool, interval_seconds=3600) is None
+    waiting = db.execute(
+        "SELECT count(*) AS n FROM temp_enrollment_steps s JOIN temp_enrollments e ON e.id = s.enrollment_id"
+        " WHERE e.flow_type = 'signin' AND e.status = 'in_progress'"
+    ).fetchone()["n"]
+    assert waiting > 0  # live signin sessions hold their drawing
     # Registered demo users can sign in with their (synthetic) signature.
     user = db.execute("SELECT username FROM users ORDER BY id LIMIT 1").fetchone()["username"]
     assert service.check_user_exists(user).ok
