@@ -3,7 +3,8 @@
     uvicorn api.main:app --host 127.0.0.1 --port 8000     (what ./dev start runs)
 
 `app` opens the service (embedded PostgreSQL unless DATABASE_URL, schema migrated) when the server
-starts, runs the hourly cleanup of expired sessions while it runs, and closes both on shutdown.
+starts, runs the hourly maintenance (cleanup of expired sessions, archiving) while it runs, and closes
+both on shutdown.
 Tests build their own app around a service on a test database: create_app(service).
 """
 
@@ -15,7 +16,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from enrollment_core import EnrollmentService, PeriodicCleanup, open_service
+from enrollment_core import EnrollmentService, open_service
 
 from .errors import install_error_handlers
 from .limits import MAX_BODY_BYTES, BodySizeLimit
@@ -41,16 +42,14 @@ def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int 
             yield
             return
         # Opening may start the embedded database and migrate: blocking work, kept off the event loop.
-        own = await to_thread.run_sync(open_service)
-        cleanup = PeriodicCleanup(
-            own.pool, own.settings.cleanup_interval_seconds, own.settings.cleanup_batch_size
-        ).start()
+        # background_cleanup: the hourly cleanup and archiving run while the API runs (once per interval
+        # across all instances); close() stops them and closes the pool.
+        own = await to_thread.run_sync(lambda: open_service(background_cleanup=True))
         app.state.service = own
         try:
             yield
         finally:
-            await to_thread.run_sync(cleanup.stop)
-            await to_thread.run_sync(own.pool.close)
+            await to_thread.run_sync(own.close)
 
     app = FastAPI(
         title="Signature enrollment API",

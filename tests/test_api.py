@@ -7,6 +7,7 @@ Each test gets its own database (db_url fixture) and its own server on a free po
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -471,12 +472,19 @@ def test_health_checks_the_database(http: httpx.Client) -> None:
 def test_app_opens_and_closes_its_own_service(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without an injected service (as `uvicorn api.main:app` runs), the app opens one on DATABASE_URL."""
     monkeypatch.setenv("DATABASE_URL", db_url)
+
+    def maintenance_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "periodic-cleanup" and t.is_alive()}
+
+    before = maintenance_threads()
     app = create_app()
     with serve(app) as url:
         assert httpx.get(f"{url}/healthz", timeout=60).status_code == 200
         service = app.state.service
         assert not service.pool.closed
+        assert len(maintenance_threads() - before) == 1  # the hourly maintenance runs while the API runs
     assert service.pool.closed
+    assert maintenance_threads() - before == set()  # and stops with it
 
 
 @pytest.mark.parametrize(
