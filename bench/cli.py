@@ -13,11 +13,12 @@ import argparse
 import logging
 import shutil
 import time
+from pathlib import Path
 
 from enrollment_core.config import PROJECT_ROOT
 
 from . import cleanup, queries, save_step
-from .common import scratch_database, server_url
+from .common import RESULTS_DIR, scratch_database, server_url
 
 BENCHMARKS = ("save", "queries", "cleanup")
 
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--server-url",
         help="server for the scratch databases (default: DATABASE_URL's server, else the embedded one)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS_DIR, help="where to write figures and plans (default var/bench)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases (to inspect them)")
     save = parser.add_argument_group("save")
@@ -73,11 +77,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
         elif name == "queries":
             with scratch_database(server, "queries", keep=args.keep) as url:
-                results = queries.run(url, quick=args.quick, sizes=args.sizes)
+                results = queries.run(url, quick=args.quick, sizes=args.sizes, out=args.out)
         else:
             results = cleanup.run(
                 server, quick=args.quick, expired=args.expired, batch_size=args.batch_size, keep=args.keep
             )
         results.data["seconds_total"] = time.perf_counter() - started
-        print(f"({name}: {results.data['seconds_total']:.0f} s; figures saved to {results.save()})")
+        print(f"({name}: {results.data['seconds_total']:.0f} s; figures saved to {results.save(args.out)})")
     return 0

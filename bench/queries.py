@@ -151,7 +151,7 @@ def save_latency(url: str, seconds: float) -> dict[str, float]:
     return {"save_p50_ms": cell.p50_ms, "save_p99_ms": cell.p99_ms, "saves_per_s": cell.rate}
 
 
-def run(url: str, *, quick: bool, sizes: list[int] | None = None) -> Results:
+def run(url: str, *, quick: bool, sizes: list[int] | None = None, out: Path = RESULTS_DIR) -> Results:
     sizes = sorted(sizes or ([200, 1000] if quick else [10_000, 100_000, 1_000_000]))
     results = Results("queries", quick)
     queries = benchmark_queries()
@@ -183,7 +183,7 @@ def run(url: str, *, quick: bool, sizes: list[int] | None = None) -> Results:
     print("\nGrowth")
     print(growth_table(levels))
     results.data.update(levels=levels, plans={str(k): v for k, v in plans_by_size.items()})
-    write_plans(plans_by_size, quick)
+    write_plans(plans_by_size, quick, out)
     largest = plans_by_size[sizes[-1]]
     for name, figures in levels[-1]["queries"].items():
         if figures.get("ms", 0) > TARGET_MS:
@@ -237,8 +237,8 @@ def queries_by_size_table(levels: list[dict[str, Any]]) -> str:
     return table(["query (median ms)", *[f"{lv['sessions']:,}" for lv in levels]], rows)
 
 
-def write_plans(plans_by_size: dict[int, dict[str, str]], quick: bool) -> None:
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+def write_plans(plans_by_size: dict[int, dict[str, str]], quick: bool, out: Path = RESULTS_DIR) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     for size, plans in plans_by_size.items():
-        path = RESULTS_DIR / f"plans-{size}{'-quick' if quick else ''}.txt"
+        path = out / f"plans-{size}{'-quick' if quick else ''}.txt"
         path.write_text("".join(f"== {n}\n{p}\n\n" for n, p in plans.items()), encoding="utf-8")

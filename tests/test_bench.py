@@ -1,0 +1,55 @@
+"""The benchmarks' code paths on tiny sizes (`python -m bench --quick`), so the scripts do not rot.
+Nothing here asserts on time: the figures are printed by `./dev bench`, not checked by tests."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+
+from bench import queries
+from bench.cli import main
+
+
+def test_quick_bench_runs_every_benchmark_and_drops_its_databases(server_url, tmp_path, capsys):
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        before = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+    assert main(["--quick", "--server-url", server_url, "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    for heading in ("=== save (quick) ===", "=== queries (quick) ===", "=== cleanup (quick) ==="):
+        assert heading in printed
+    figures = {p.name.split("-")[0]: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
+    assert set(figures) == {"save", "queries", "cleanup"}
+    assert [r["clients"] for r in figures["save"]["rows"]] == [1, 2]
+    assert all(r["save_ops"] > 0 and r["raw_ops"] > 0 for r in figures["save"]["rows"])
+    levels = figures["queries"]["levels"]
+    assert [lv["sessions"] for lv in levels] == [200, 1000]
+    assert levels[-1]["tables"]["temp_enrollments"]["row_count"] >= 1000
+    for name in queries.MONITORING:  # the seed's three are always measured
+        assert "ms" in levels[-1]["queries"][name], levels[-1]["queries"][name]
+    for mode in ("batched", "one_call"):
+        run = figures["cleanup"]["modes"][mode]
+        assert (run["removed"], run["remaining_expired"], run["saver_errors"]) == (2000, 0, [])
+        assert run["live_sessions"] > 0  # the concurrent saver's sessions survived the cleanup
+    assert list(tmp_path.glob("plans-1000-quick.txt"))
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        after = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+    assert {d for d in after - before if d.startswith("bench_")} == set()
+
+
+def test_query_parameters_are_filled_in_by_name():
+    sample = {"id": 7, "session_id": "sess_" + "a" * 32, "username": "someone"}
+    params, problem = queries.parameters_for(
+        "SELECT %(session_id)s, %(limit)s, %(hours)s, %(bucket_seconds)s, %(flow_type)s", sample
+    )
+    assert problem is None
+    assert params == {
+        "session_id": sample["session_id"],
+        "limit": 50,
+        "hours": 24,
+        "bucket_seconds": 3600,
+        "flow_type": "signup",
+    }
+    assert queries.parameters_for("SELECT %(mystery)s", sample) == (None, "no value for parameter(s) mystery")
+    assert queries.is_read_only("-- INSERT in a comment\nSELECT 1")
+    assert not queries.is_read_only("WITH x AS (DELETE FROM t RETURNING 1) SELECT * FROM x")
