@@ -18,6 +18,7 @@ import psycopg
 from enrollment_core import migrations
 from enrollment_core.config import Settings
 from enrollment_core.maintenance import cleanup_expired
+from enrollment_core.queries import query
 from enrollment_core.service import EnrollmentService
 
 from . import datagen
@@ -79,15 +80,32 @@ class Saver:
         return [lat for t, lat in self.saves if t < end and t + lat > start]
 
 
-def run_mode(url: str, mode: str, batch_size: int, quick: bool, samples: list[list[StepSample]]) -> dict:
+def _throttled_cleanup(pool, batch_size: int, pause_s: float) -> int:
+    """The product's loop with a pause after each batch: leaves the disk to the saves (an experiment
+    for --pause-ms; the product does not pause)."""
+    removed = 0
+    while True:
+        with pool.connection() as conn:
+            batch = conn.execute(query("cleanup_expired_batch"), {"batch_size": batch_size}).fetchone()
+        removed += batch["removed"]
+        if batch["removed"] < batch_size:
+            return removed
+        time.sleep(pause_s)
+
+
+def run_mode(
+    url: str, mode: str, batch_size: int, quick: bool, samples: list[list[StepSample]], pause_ms: float = 0
+) -> dict:
     pool = open_pool(url, 1, name="bench-cleanup")
     try:
         with Saver(url, samples) as saver:
             time.sleep(0.5 if quick else 3.0)  # baseline: the saver alone
             baseline_end = time.perf_counter()
             started = time.perf_counter()
-            if mode == "batched":
-                removed = cleanup_expired(pool, batch_size=batch_size)
+            if mode == "batched" and not pause_ms:
+                removed = cleanup_expired(pool, batch_size=batch_size)  # the product's loop
+            elif mode == "batched":
+                removed = _throttled_cleanup(pool, batch_size, pause_ms / 1000)
             else:
                 with pool.connection() as conn:
                     removed = conn.execute(bench_query("cleanup_in_one_call")).fetchone()["removed"]
@@ -119,7 +137,14 @@ def run_mode(url: str, mode: str, batch_size: int, quick: bool, samples: list[li
 
 
 def run(
-    server: str, *, quick: bool, expired: int | None = None, batch_size: int = 5000, keep: bool = False
+    server: str,
+    *,
+    quick: bool,
+    expired: int | None = None,
+    batch_size: int = 5000,
+    keep: bool = False,
+    pause_ms: float = 0,
+    modes: tuple[str, ...] = MODES,
 ) -> Results:
     expired = expired or (2000 if quick else 1_000_000)
     batch_size = min(batch_size, 500) if quick else batch_size
@@ -141,27 +166,36 @@ def run(
         )
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CHECKPOINT")  # the clones start from a clean state; not part of either run
-        for mode in MODES:
+        for mode in modes:
             name = scratch_name(f"cleanup_{mode}")
             clone = create_database(server, name, template=template)
             try:
                 print(f"cleanup, {mode} ...", flush=True)
-                figures[mode] = run_mode(clone, mode, batch_size, quick, samples)
+                figures[mode] = run_mode(clone, mode, batch_size, quick, samples, pause_ms)
             finally:
                 if not keep:
                     drop_database(server, name)
     finally:
         if not keep:
             drop_database(server, template)
-    print(report(figures, batch_size))
+    print(report(figures, batch_size, pause_ms))
     results.data.update(
-        expired=expired, batch_size=batch_size, tables=tables, generate_s=generated, modes=figures
+        expired=expired,
+        batch_size=batch_size,
+        pause_ms=pause_ms,
+        tables=tables,
+        generate_s=generated,
+        modes=figures,
     )
     return results
 
 
-def report(figures: dict[str, Any], batch_size: int) -> str:
-    label = {"batched": f"batched ({batch_size:,} per transaction)", "one_call": "one call (one transaction)"}
+def report(figures: dict[str, Any], batch_size: int, pause_ms: float = 0) -> str:
+    label = {
+        "batched": f"batched ({batch_size:,} per transaction"
+        + (f", {pause_ms:g} ms pause)" if pause_ms else ")"),
+        "one_call": "one call (one transaction)",
+    }
     return table(
         [
             "cleanup",

@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--sizes", type=_sizes, help="session counts for queries, e.g. 10k as 10000,100000")
     data.add_argument("--expired", type=int, help="expired sessions for cleanup (default 1000000)")
     data.add_argument("--batch-size", type=int, default=5000, help="cleanup batch size (default 5000)")
+    data.add_argument("--pause-ms", type=float, default=0, help="cleanup: pause between batches (experiment)")
+    data.add_argument("--modes", default="batched,one_call", help="cleanup modes (batched,one_call)")
     args = parser.parse_args(argv)
     names = args.names or list(BENCHMARKS)
 
@@ -80,7 +82,13 @@ def main(argv: list[str] | None = None) -> int:
                 results = queries.run(url, quick=args.quick, sizes=args.sizes, out=args.out)
         else:
             results = cleanup.run(
-                server, quick=args.quick, expired=args.expired, batch_size=args.batch_size, keep=args.keep
+                server,
+                quick=args.quick,
+                expired=args.expired,
+                batch_size=args.batch_size,
+                keep=args.keep,
+                pause_ms=args.pause_ms,
+                modes=tuple(m for m in args.modes.split(",") if m),
             )
         results.data["seconds_total"] = time.perf_counter() - started
         print(f"({name}: {results.data['seconds_total']:.0f} s; figures saved to {results.save(args.out)})")
