@@ -8,12 +8,10 @@ from enrollment_core.validation so that the document cannot drift from what the 
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from enrollment_core import validation
 from enrollment_core.step_plan import FLOW_TYPES, STEP_TYPES
@@ -32,52 +30,11 @@ USERNAME_DOC = (
 )
 
 
-# NUL cannot be stored by PostgreSQL (text or jsonb) and an unpaired surrogate is not Unicode at all
-# (Python's JSON decoder lets "\ud800" through). Both would fail deep in the database with a server
-# error, so the API refuses them up front, naming the field. (Reported to the core: validation.py.)
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-UNSTORABLE_MESSAGE = "contains a NUL character or an unpaired surrogate, which cannot be stored"
-
-
-def _storable_text(value: str) -> str:
-    if _UNSTORABLE.search(value):
-        raise ValueError(UNSTORABLE_MESSAGE)
-    return value
-
-
-def _storable_json(value: Any) -> Any:
-    """Every string and key inside a JSON value; iterative, so deep nesting cannot overflow the stack."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            _storable_text(item)
-        elif isinstance(item, dict):
-            for key, inner in item.items():
-                _storable_text(key)
-                pending.append(inner)
-        elif isinstance(item, list):
-            pending.extend(item)
-    return value
-
-
-def _storable_raw(value: Any) -> Any:
-    """raw may be JSON text (the service decodes it): look inside it too. Only what would crash the
-    database or the decoder is refused here; the service judges the stroke data itself."""
-    if isinstance(value, str):
-        try:
-            decoded = json.loads(value)
-        except RecursionError:
-            raise ValueError("is JSON text nested too deeply to be stroke data") from None
-        except ValueError:
-            return value  # not JSON: the service says so, in its words
-        _storable_json(decoded)
-    return _storable_json(value)
-
-
-Text = Annotated[str, AfterValidator(_storable_text)]
-JSONValue = Annotated[Any, AfterValidator(_storable_json)]
-RawStrokes = Annotated[Any, AfterValidator(_storable_raw)]
+# Free text and JSON fields are checked by enrollment_core.validation (NUL characters, unpaired
+# surrogates, nesting depth, sizes), so the API and the apps refuse the same things in the same words.
+Text = str
+JSONValue = Any
+RawStrokes = Any
 
 
 def _documented(**schema: Any) -> dict[str, Any]:
@@ -162,7 +119,7 @@ class SaveDrawingRequest(BaseModel):
         ),
         **_documented(type=["object", "array", "string"]),
     )
-    metrics: Annotated[dict[str, Any] | None, AfterValidator(_storable_json)] = Field(
+    metrics: dict[str, Any] | None = Field(
         default=None,
         description=(
             f"Client-side metrics of the drawing (a JSON object, at most {validation.METRICS_MAX_BYTES} "

@@ -156,7 +156,8 @@ class EnrollmentService:
         """Signup: is this a valid username that nobody has registered (case-insensitively)?"""
         problem = validation.username_problem(username)
         if problem:
-            return UsernameCheck(str(username or ""), False, f"username {problem}", "validation_error")
+            shown = validation.printable(username)
+            return UsernameCheck(shown, False, f"username {problem}", "validation_error")
         name = username.strip()
         with self.pool.connection() as conn:
             taken = conn.execute(query("find_user"), {"username": name}).fetchone()
@@ -168,7 +169,8 @@ class EnrollmentService:
         """Signin: is there a registered user with this username?"""
         problem = validation.username_problem(username)
         if problem:
-            return UsernameCheck(str(username or ""), False, f"username {problem}", "validation_error")
+            shown = validation.printable(username)
+            return UsernameCheck(shown, False, f"username {problem}", "validation_error")
         name = username.strip()
         with self.pool.connection() as conn:
             user = conn.execute(query("find_user"), {"username": name}).fetchone()

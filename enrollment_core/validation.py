@@ -30,6 +30,37 @@ _SESSION_ID = re.compile(r"^sess_[A-Za-z0-9_-]{32,64}$")
 _DATA_URL = re.compile(r"^data:image/(png|jpeg|webp);base64,([A-Za-z0-9+/]*={0,2})$")
 _MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "webp": b"RIFF"}
 MIN_IMAGE_BYTES = 60  # smaller than any real PNG of a drawing
+MAX_JSON_DEPTH = 32  # raw and metrics: real stroke data is 4 levels deep
+# PostgreSQL cannot store NUL (in text or jsonb), and an unpaired surrogate is not Unicode at all
+# (Python's JSON decoder lets "\ud800" through): both would fail deep in the database.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def printable(text: Any) -> str:
+    """Echo user input back safely (surrogates replaced) in answers and messages."""
+    return str(text or "").encode("utf-8", "replace").decode("utf-8")
+
+
+def check_storable(value: Any, field: str) -> None:
+    """Every string and key inside a JSON value must be storable; nesting is bounded. Iterative, so
+    hostile nesting cannot overflow the stack."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValidationError(f"{field} is nested more than {MAX_JSON_DEPTH} levels deep", field=field)
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                raise ValidationError(
+                    f"{field} contains a NUL character or an unpaired surrogate, which cannot be stored",
+                    field=field,
+                )
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                pending.append((key, depth + 1))
+                pending.append((inner, depth + 1))
+        elif isinstance(item, list):
+            pending.extend((inner, depth + 1) for inner in item)
 
 
 def username_problem(username: Any) -> str | None:
@@ -70,8 +101,8 @@ def clean_flow_type(flow_type: Any, field: str = "flowType") -> FlowType:
 def _json_size(value: Any, field: str) -> int:
     try:
         return len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{field} is not valid JSON data: {exc}", field=field) from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValidationError(f"{field} is not valid JSON data: {type(exc).__name__}", field=field) from None
 
 
 def clean_signature(data_url: Any, field: str = "signature") -> str:
@@ -148,6 +179,7 @@ def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
         instruction = ""
     if not isinstance(instruction, str):
         raise ValidationError("instruction must be text", field="instruction")
+    check_storable(instruction, "instruction")
     if len(instruction) > INSTRUCTION_MAX_CHARS:
         raise PayloadTooLarge(
             f"instruction is longer than {INSTRUCTION_MAX_CHARS} characters", field="instruction"
@@ -157,12 +189,17 @@ def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
 
     raw = payload.get("raw")
     if isinstance(raw, str):  # some clients send the stroke JSON as a string; store it as JSON
+        if len(raw) > RAW_MAX_BYTES:
+            raise PayloadTooLarge(f"raw is larger than {RAW_MAX_BYTES} bytes", field="raw")
         try:
             raw = json.loads(raw)
+        except RecursionError:
+            raise ValidationError("raw is JSON text nested too deeply to be stroke data", field="raw") from None
         except ValueError:
             raise ValidationError("raw is a string but not valid JSON", field="raw") from None
     if raw is None:
         raise ValidationError("raw is required: the stroke data of the drawing", field="raw")
+    check_storable(raw, "raw")
     if _json_size(raw, "raw") > RAW_MAX_BYTES:
         raise PayloadTooLarge(f"raw is larger than {RAW_MAX_BYTES} bytes", field="raw")
     try:
@@ -177,6 +214,7 @@ def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
         metrics = strokes.compute_metrics(parsed)
     if not isinstance(metrics, dict):
         raise ValidationError("metrics must be a JSON object", field="metrics")
+    check_storable(metrics, "metrics")
     if _json_size(metrics, "metrics") > METRICS_MAX_BYTES:
         raise PayloadTooLarge(f"metrics is larger than {METRICS_MAX_BYTES} bytes", field="metrics")
 

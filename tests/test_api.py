@@ -512,13 +512,20 @@ def test_text_the_database_cannot_store_is_422_not_500(
     assert db.execute("SELECT count(*) AS n FROM temp_enrollments").fetchone()["n"] == 0
 
 
-def test_lone_surrogate_username_is_refused_not_echoed(http: httpx.Client) -> None:
+def test_lone_surrogate_username_is_refused_and_echoed_safely(http: httpx.Client) -> None:
     answer = http.post(
         "/api/check-username",
         content=b'{"username": "\\ud800abc"}',
         headers={"Content-Type": "application/json"},
     )
-    assert_error(answer, 422, "validation_error", "username")
+    assert answer.status_code == 200
+    assert answer.json() | {"reason": None} == {
+        "username": "?abc",
+        "available": False,
+        "reason": None,
+        "code": "validation_error",
+    }
+    assert "may contain only" in answer.json()["reason"]
 
 
 def test_json_nested_too_deeply_is_400_or_422(http: httpx.Client) -> None:

@@ -41,6 +41,11 @@ def test_check_username_says_why_a_name_is_invalid(service, username, reason):
     assert not check.ok and check.code == "validation_error" and reason in check.reason
 
 
+def test_check_username_echoes_unencodable_input_safely(service):
+    check = service.check_username("a\ud800bc")
+    assert not check.ok and check.username == "a?bc"
+
+
 def test_check_username_is_case_insensitive_against_registered_users(service):
     register_user(service, "John_Doe")
     check = service.check_username("JOHN_DOE")
@@ -184,6 +189,15 @@ def _bad(field: str, value, **overrides):
 
 
 _DELETE = object()
+
+
+def _nested(depth: int) -> list:
+    value: list = [1]
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 _TINY_PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()
 
 
@@ -216,6 +230,17 @@ _TINY_PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n").de
         ("username", "no spaces", errors.ValidationError, "may contain only"),
         ("flowType", "login", errors.ValidationError, "flowType must be one of"),
         ("sessionId", "nope", errors.ValidationError, "not a valid session id"),
+        # What PostgreSQL cannot store is refused up front, not as a database error.
+        ("instruction", "a\x00b", errors.ValidationError, "NUL"),
+        ("instruction", "a\ud800b", errors.ValidationError, "surrogate"),
+        ("metrics", {"k": "a\x00b"}, errors.ValidationError, "NUL"),
+        ("metrics", {"a\x00": 1}, errors.ValidationError, "NUL"),
+        ("metrics", {"k": "\udc00"}, errors.ValidationError, "surrogate"),
+        ("metrics", {"k": _nested(40)}, errors.ValidationError, "nested"),
+        ("raw", {"strokes": [[[0, 0], [50, 50]] * 10], "note": "\x00"}, errors.ValidationError, "NUL"),
+        ("raw", '{"strokes": [], "x": "\\u0000"}', errors.ValidationError, "NUL"),
+        ("raw", "[" * 50_000 + "]" * 50_000, errors.ValidationError, "nested too deeply"),
+        ("username", "ab\ud800c", errors.ValidationError, "may contain only"),
     ],
 )
 def test_bad_steps_are_refused_with_the_field_and_reason(service, db, field, value, error, message):
