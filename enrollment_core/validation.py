@@ -194,7 +194,9 @@ def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
         try:
             raw = json.loads(raw)
         except RecursionError:
-            raise ValidationError("raw is JSON text nested too deeply to be stroke data", field="raw") from None
+            raise ValidationError(
+                "raw is JSON text nested too deeply to be stroke data", field="raw"
+            ) from None
         except ValueError:
             raise ValidationError("raw is a string but not valid JSON", field="raw") from None
     if raw is None:
