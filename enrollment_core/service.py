@@ -287,8 +287,9 @@ class EnrollmentService:
                 "step_type": drawing.type,
                 "instruction": instruction,
                 "signature_data": drawing.signature,
-                "raw_data": Jsonb(drawing.raw),
-                "metrics": Jsonb(drawing.metrics),
+                # Already serialised by validation: reuse that JSON instead of dumping it again.
+                "raw_data": Jsonb(drawing.raw, dumps=lambda _: drawing.raw_json),
+                "metrics": Jsonb(drawing.metrics, dumps=lambda _: drawing.metrics_json),
                 "content_hash": drawing.content_hash,
             },
         )

@@ -118,27 +118,40 @@ def _parse_fabric(raw: dict, budget: _Budget) -> list[Stroke]:
     return strokes
 
 
+def _coords(args: list, where: str, j: int) -> list[float]:
+    """The numbers of one path command. The fast path checks plain in-range ints and floats without
+    building the error location (a canvas path has hundreds of numbers); anything else goes through
+    _number, which names the offending element."""
+    out = []
+    for k, v in enumerate(args):
+        t = type(v)  # exact type: bool (an int subclass) is not a coordinate
+        if (t is float or t is int) and -MAX_ABS_COORD <= v <= MAX_ABS_COORD:  # NaN fails the range
+            out.append(float(v))
+        else:
+            out.append(_number(v, f"{where}[{j}][{k + 1}]"))
+    return out
+
+
 def _parse_fabric_path(path: list, where: str, strokes: list[Stroke], budget: _Budget) -> None:
     current: list[tuple[float, float, float]] = []
     nan = math.nan
     for j, cmd in enumerate(path):
-        here = f"{where}[{j}]"
-        if not isinstance(cmd, list) or not cmd or not isinstance(cmd[0], str):
-            raise InvalidRawData(f"raw: {here} is not a path command like ['L', x, y]")
+        if type(cmd) is not list or not cmd or type(cmd[0]) is not str:
+            raise InvalidRawData(f"raw: {where}[{j}] is not a path command like ['L', x, y]")
         op = cmd[0]
         arity = _FABRIC_ARITY.get(op)
         if arity is None:
-            raise InvalidRawData(f"raw: {here} has unsupported path command {op[:10]!r}")
+            raise InvalidRawData(f"raw: {where}[{j}] has unsupported path command {op[:10]!r}")
         if len(cmd) != arity + 1:
-            raise InvalidRawData(f"raw: {here} ({op}) needs {arity} numbers, got {len(cmd) - 1}")
-        args = [_number(v, f"{here}[{k + 1}]") for k, v in enumerate(cmd[1:])]
+            raise InvalidRawData(f"raw: {where}[{j}] ({op}) needs {arity} numbers, got {len(cmd) - 1}")
+        args = _coords(cmd[1:], where, j)
         if op == "M":
-            _add_stroke(strokes, current, here)  # a new sub-path is a pen lift
+            _add_stroke(strokes, current, where)  # a new sub-path is a pen lift
             current = [(args[0], args[1], nan)]
-            budget.take(1, here)
+            budget.take(1, where)
             continue
         if not current:
-            raise InvalidRawData(f"raw: {here} ({op}) comes before any 'M' command")
+            raise InvalidRawData(f"raw: {where}[{j}] ({op}) comes before any 'M' command")
         x0, y0 = current[-1][0], current[-1][1]
         if op == "Q":
             # Sample the curve at its midpoint and end point: PencilBrush emits one Q per input
@@ -146,16 +159,16 @@ def _parse_fabric_path(path: list, where: str, strokes: list[Stroke], budget: _B
             cx, cy, x, y = args
             mx, my = 0.25 * x0 + 0.5 * cx + 0.25 * x, 0.25 * y0 + 0.5 * cy + 0.25 * y
             current += [(mx, my, nan), (x, y, nan)]
-            budget.take(2, here)
+            budget.take(2, where)
         elif op == "C":
             c1x, c1y, c2x, c2y, x, y = args
             mx = 0.125 * x0 + 0.375 * c1x + 0.375 * c2x + 0.125 * x
             my = 0.125 * y0 + 0.375 * c1y + 0.375 * c2y + 0.125 * y
             current += [(mx, my, nan), (x, y, nan)]
-            budget.take(2, here)
+            budget.take(2, where)
         else:  # L
             current.append((args[0], args[1], nan))
-            budget.take(1, here)
+            budget.take(1, where)
     _add_stroke(strokes, current, where)
 
 
