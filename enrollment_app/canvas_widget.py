@@ -21,6 +21,9 @@ from . import canvas
 class CanvasValue:
     json_data: dict[str, Any] | None  # Fabric.js JSON: {"objects": [{"type": "Path", "path": ...}, ...]}
     image_rgba: np.ndarray | None  # (height, width, 4) uint8, the ink only (the guide is not included)
+    # The canvas has loaded in the browser (it reports its background once painted). Right after a page
+    # load the canvas reruns the app once more; a stroke drawn before that can be lost.
+    ready: bool = True
 
 
 def drawing_pad(
@@ -43,4 +46,4 @@ def drawing_pad(
         initial_drawing=initial,
         key=key,
     )
-    return CanvasValue(result.json_data, result.image_data)
+    return CanvasValue(result.json_data, result.image_data, ready=result.background_fit is not None)

@@ -113,11 +113,11 @@ def drawing_screen(service: EnrollmentService, where: Where) -> None:
 
 def welcome_back(where: Where) -> None:
     """After a reload or when reopening the link, say that the enrollment continues."""
-    seen = st.session_state.setdefault("seen_sessions", set())
-    if where.session_id and where.session_id not in seen:
-        seen.add(where.session_id)
-        saved = where.progress.completed_steps if where.progress else 0
-        if saved:
+    # session id -> the step this browser session arrived at; the note stays until that step is saved.
+    arrivals = st.session_state.setdefault("arrivals", {})
+    if where.session_id and where.progress:
+        saved = where.progress.completed_steps
+        if arrivals.setdefault(where.session_id, saved) == saved and saved:
             st.info(
                 f"Welcome back: {saved} step{'s' if saved != 1 else ''} already saved, "
                 "continuing with the next one.",
@@ -151,20 +151,30 @@ def clear(key: str) -> None:
     state["revision"] += 1
 
 
-@st.fragment
 def drawing_pad(service: EnrollmentService, where: Where, step: Step) -> None:
-    """The canvas and its buttons. A fragment: each stroke reruns only this part of the page."""
+    """The canvas and its buttons. Not an st.fragment: tried, and the canvas inside a fragment was
+    mounted a second time by the first fragment rerun (its background-image report right after
+    loading), wiping a stroke drawn in that moment. A whole-page rerun per stroke is cheap here."""
     key = pad_key(where, step)
     state = pad_state(key)
     value = canvas_widget.drawing_pad(key, step.type, state["objects"], state["revision"])
     state["last"] = value.json_data
-    drawn = canvas.object_count(value.json_data) > 0
+    count = canvas.object_count(value.json_data)
     with st.container(horizontal=True, gap="small"):
-        st.button("Undo", icon=":material/undo:", on_click=undo, args=(key,), disabled=not drawn)
-        st.button("Clear", icon=":material/ink_eraser:", on_click=clear, args=(key,), disabled=not drawn)
+        st.button("Undo", icon=":material/undo:", on_click=undo, args=(key,), disabled=not count)
+        st.button("Clear", icon=":material/ink_eraser:", on_click=clear, args=(key,), disabled=not count)
         save = st.button("Save and continue", type="primary", icon=":material/arrow_forward:")
+    st.caption(pad_status(value, count))
     if save:
         save_step(service, where, step, value)
+
+
+def pad_status(value: canvas_widget.CanvasValue, count: int) -> str:
+    """Under the canvas: whether it is ready, and that the drawing reached the server (each stroke
+    arrives ~0.3 s after the pen lifts)."""
+    if count:
+        return f"{count} stroke{'s' if count != 1 else ''} on the canvas"
+    return "Nothing drawn yet" if value.ready else "Loading the canvas…"
 
 
 def save_step(
@@ -189,7 +199,7 @@ def save_step(
         st.error(flow.error_message(exc), icon=":material/error:")
         return
     progress = result.progress
-    st.session_state.setdefault("seen_sessions", set()).add(result.session_id)  # no "welcome back"
+    st.session_state.setdefault("arrivals", {}).setdefault(result.session_id, 0)  # no "welcome back"
     if not progress.is_complete:
         flash(f"Step {step.number} saved. {progress.remaining_steps} to go.")
     go(flow.session_params(result.session_id))
@@ -214,7 +224,7 @@ def finish_screen(service: EnrollmentService, where: Where) -> None:
             except (errors.SessionClosed, errors.SessionExpired, errors.SessionNotFound):
                 go(st.query_params.to_dict())
                 return
-        signup_done_screen(where)
+        signup_done_screen(where, celebrate=True)
         return
     with st.spinner("Checking your signature…"):
         outcome = sign_in(service, where)
@@ -248,8 +258,9 @@ def sign_in(service: EnrollmentService, where: Where) -> dict[str, Any] | None:
     }
 
 
-def signup_done_screen(where: Where) -> None:
-    st.balloons()
+def signup_done_screen(where: Where, celebrate: bool = False) -> None:
+    if celebrate:  # only at the moment the account is created, not when the link is reopened
+        st.balloons()
     st.title("Account created")
     st.success(f"Welcome, **{where.username}**! Your account is ready.", icon=":material/verified:")
     steps = where.progress.total_steps if where.progress else step_plan.total_steps("signup")
