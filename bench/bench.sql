@@ -9,7 +9,8 @@
 -- (n / 5) %% 20: 55 %% completed within the last 2 days, 15 %% in progress (live), 15 %% past expiry but
 -- not yet cleaned up, 15 %% marked expired. With %(expired_only)s every session is past expiry
 -- (the cleanup benchmark's backlog). Sign-up sessions not completed have 1..10 steps; completed ones
--- all 11; sign-in sessions 1. That is about 5.5 steps per session.
+-- all 11; sign-in sessions 1. That is about 5.5 steps per session. step_count is set to the number of
+-- steps inserted, as the service keeps it.
 WITH numbered AS (
     SELECT n,
            CASE WHEN n %% 5 < 2 THEN 'signin' ELSE 'signup' END AS flow_type,
@@ -22,6 +23,8 @@ WITH numbered AS (
     FROM generate_series(%(first)s::int, %(last)s::int) AS n
 ), timed AS (
     SELECT n, flow_type, state,
+           CASE WHEN flow_type = 'signin' THEN 1 WHEN state = 'completed' THEN 11
+                ELSE 1 + (n * 7) %% 10 END AS steps,
            CASE state
                WHEN 'completed' THEN NOW() - r * INTERVAL '48 hours'
                WHEN 'live' THEN NOW() - r * make_interval(secs => %(ttl_seconds)s - 60)
@@ -31,7 +34,7 @@ WITH numbered AS (
 ), sessions AS (
     INSERT INTO temp_enrollments
         (session_id, username, flow_type, status, device_info, metadata, created_at, updated_at, expires_at,
-         completed_at)
+         completed_at, step_count)
     SELECT 'sess_bench' || lpad(n::text, 10, '0') || md5(n::text),
            'bench_user_' || n,
            flow_type,
@@ -41,9 +44,10 @@ WITH numbered AS (
            created_at,
            created_at + INTERVAL '3 minutes',
            created_at + make_interval(secs => %(ttl_seconds)s),
-           CASE WHEN state = 'completed' THEN created_at + INTERVAL '3 minutes' END
+           CASE WHEN state = 'completed' THEN created_at + INTERVAL '3 minutes' END,
+           steps
     FROM timed
-    RETURNING id, flow_type, status, created_at
+    RETURNING id, flow_type, status, created_at, step_count
 )
 INSERT INTO temp_enrollment_steps
     (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash,
@@ -56,7 +60,7 @@ SELECT s.id, p.step_number, p.step_type, p.instruction,
        s.created_at + p.step_number * INTERVAL '15 seconds'
 FROM sessions s
 JOIN enrollment_step_plan p ON p.flow_type = s.flow_type
-WHERE p.step_number <= CASE WHEN s.status = 'completed' THEN 100 ELSE 1 + (s.id * 7) %% 10 END;
+WHERE p.step_number <= s.step_count;
 
 -- name: table_sizes
 -- Rows (exact) and on-disk size of the two temporary tables, heap and indexes.

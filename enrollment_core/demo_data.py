@@ -117,6 +117,7 @@ def seed_demo_data(
                     "updated_at": step_times[-1] if step_times else created,
                     "expires_at": created + ttl,
                     "completed_at": completed_at,
+                    "step_count": n_steps,  # the steps inserted just below
                 },
             ).fetchone()["id"]
             for number, saved_at in zip(range(1, n_steps + 1), step_times):

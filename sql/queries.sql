@@ -9,9 +9,11 @@
 SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(username)s);
 
 -- name: insert_enrollment
-INSERT INTO temp_enrollments (session_id, username, flow_type, device_info, metadata, expires_at)
+-- step_count 1: the same transaction saves step 1 of this new session (insert_step cannot conflict on a
+-- new enrollment id, and an error rolls both back).
+INSERT INTO temp_enrollments (session_id, username, flow_type, device_info, metadata, expires_at, step_count)
 VALUES (%(session_id)s, %(username)s, %(flow_type)s, %(device_info)s, %(metadata)s,
-        NOW() + make_interval(secs => %(ttl_seconds)s))
+        NOW() + make_interval(secs => %(ttl_seconds)s), 1)
 RETURNING id;
 
 -- name: find_retried_first_step
@@ -69,9 +71,12 @@ FROM temp_enrollment_steps
 WHERE enrollment_id = %(enrollment_id)s;
 
 -- name: touch_enrollment
--- Last activity, and what the latest request said about the client (IP, user agent).
+-- Last activity, and what the latest request said about the client (IP, user agent). Runs after
+-- insert_step in the same transaction, under the session's row lock: step_count is recounted (an
+-- index-only lookup of at most 11 entries), so it is exact even if the insert did nothing.
 UPDATE temp_enrollments
-SET updated_at = NOW(), metadata = metadata || %(metadata)s
+SET updated_at = NOW(), metadata = metadata || %(metadata)s,
+    step_count = (SELECT count(*) FROM temp_enrollment_steps WHERE enrollment_id = %(enrollment_id)s)
 WHERE id = %(enrollment_id)s;
 
 -- name: get_progress
@@ -180,11 +185,12 @@ GROUP BY flow_type;
 
 -- name: demo_insert_enrollment
 -- Like insert_enrollment, with the timestamps and status of a session seen some time ago.
+-- %(step_count)s: how many steps the caller then inserts with demo_insert_step (same transaction).
 INSERT INTO temp_enrollments
     (session_id, username, flow_type, status, device_info, metadata, created_at, updated_at, expires_at,
-     completed_at)
+     completed_at, step_count)
 VALUES (%(session_id)s, %(username)s, %(flow_type)s, %(status)s, %(device_info)s, %(metadata)s,
-        %(created_at)s, %(updated_at)s, %(expires_at)s, %(completed_at)s)
+        %(created_at)s, %(updated_at)s, %(expires_at)s, %(completed_at)s, %(step_count)s)
 RETURNING id;
 
 -- name: demo_insert_step

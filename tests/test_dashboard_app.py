@@ -89,6 +89,7 @@ def add_session(
             "updated_at": step_times[-1] if step_times else created,
             "expires_at": created + ttl,
             "completed_at": step_times[-1] + timedelta(seconds=5) if status == "completed" else None,
+            "step_count": steps,
         },
     ).fetchone()["id"]
     for number, saved_at in zip(range(1, steps + 1), step_times):
