@@ -11,12 +11,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st  # noqa: E402
 
-from dashboard import auth, view  # noqa: E402
+from dashboard import auth, data, view  # noqa: E402
 
 st.set_page_config(page_title="Enrollment operations", page_icon=":material/monitoring:", layout="wide")
 
 if not auth.require_staff():
     st.stop()
+
+data.start_background_refresh()
 
 page = st.navigation(
     [

@@ -85,6 +85,7 @@ def plan_notes(plan: dict[str, Any]) -> str:
 
 def measure(conn: psycopg.Connection, runs: int) -> dict[str, tuple[float, str]]:
     results = {}
+    monitoring.refresh_snapshot(conn)  # what the dashboard's background thread keeps fresh
     for q in monitoring.dashboard_queries():  # warm-up: both variants start with the same cache
         conn.execute(q.sql, q.params).fetchall()
     for q in monitoring.dashboard_queries():

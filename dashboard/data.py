@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 
 import streamlit as st
 from psycopg_pool import ConnectionPool
 
-from enrollment_core import EnrollmentService, open_service
+from enrollment_core import EnrollmentService, monitoring, open_service
+
+log = logging.getLogger(__name__)
+# How often the background thread checks the snapshot; it refreshes it when older than this, so pages
+# read figures at most about a minute old without waiting for the (seconds-long) refresh themselves.
+SNAPSHOT_CHECK_SECONDS = 30.0
 
 
 def _close(service: EnrollmentService) -> None:
@@ -30,3 +37,27 @@ def service() -> EnrollmentService:
 
 def pool() -> ConnectionPool:
     return service().pool
+
+
+def _refresh_snapshots(stop: threading.Event, db: ConnectionPool) -> None:
+    while not stop.wait(SNAPSHOT_CHECK_SECONDS):
+        try:
+            monitoring.ensure_snapshot(db, max_age_seconds=SNAPSHOT_CHECK_SECONDS)
+        except Exception:  # a database hiccup must not kill the thread; the next round retries
+            log.exception("dashboard snapshot refresh failed")
+
+
+@st.cache_resource(on_release=lambda stop: stop.set())
+def _snapshot_refresher(database_url: str | None) -> threading.Event:
+    stop = threading.Event()
+    threading.Thread(
+        target=_refresh_snapshots, args=(stop, pool()), name="dashboard-snapshots", daemon=True
+    ).start()
+    return stop
+
+
+def start_background_refresh() -> None:
+    """Keep the dashboard's snapshot fresh from a daemon thread (one per process), unless background work
+    is off (DASHBOARD_BACKGROUND_CLEANUP=0: tests, read-only use); readers then refresh it themselves."""
+    if os.environ.get("DASHBOARD_BACKGROUND_CLEANUP", "1") != "0":
+        _snapshot_refresher(os.environ.get("DATABASE_URL") or None)

@@ -27,7 +27,12 @@ def table_growth() -> None:
             column_order=["table_name", "row_count", "total", "rows_part", "toast", "indexes"],
             column_config={
                 "table_name": "Table",
-                "row_count": st.column_config.NumberColumn("Rows", format="localized"),
+                "row_count": st.column_config.NumberColumn(
+                    "Rows",
+                    format="localized",
+                    help="Exact for tables under 64 MB; above, PostgreSQL's estimate (kept current by "
+                    "autovacuum), because an exact count of millions of rows takes a noticeable time.",
+                ),
                 "total": "On disk",
                 "rows_part": "Rows part",
                 "toast": st.column_config.TextColumn(
@@ -38,6 +43,9 @@ def table_growth() -> None:
         )
     with right:
         st.altair_chart(charts.table_sizes(sizes), width="stretch")
+    if sizes["row_count_is_estimate"].any():
+        estimated = ", ".join(sizes.loc[sizes["row_count_is_estimate"], "table_name"])
+        st.caption(f"Row counts of {estimated} are PostgreSQL's estimates (large tables).")
     st.caption(view.updated_note())
 
 
@@ -46,6 +54,8 @@ def action_status(status: monitoring.MaintenanceStatus) -> None:
     cleanup.metric(
         "Cleanup would delete", status.cleanup_candidates, help="Never-completed sessions past expiry."
     )
+    if status.as_of is not None:
+        cleanup.caption(f"counted at {formatting.local_time(status.as_of, '%H:%M:%S')}")
     archive.metric(
         "Archive would move",
         status.archive_candidates,
@@ -71,12 +81,14 @@ def cancel() -> None:
 
 def run_cleanup() -> None:
     removed = maintenance.cleanup_expired(data.pool(), data.service().settings.cleanup_batch_size)
+    monitoring.refresh_snapshot(data.pool())  # the figures shown next reflect what was just removed
     st.session_state[RESULT_KEY] = f"Cleanup removed {removed:,} expired session(s) and their drawings."
     st.session_state.pop(PENDING_KEY, None)
 
 
 def run_archive(older_than_hours: float) -> None:
     moved = maintenance.archive_completed(data.pool(), int(older_than_hours * 3600))
+    monitoring.refresh_snapshot(data.pool())
     st.session_state[RESULT_KEY] = (
         f"Archive moved {moved:,} completed session(s) older than {older_than_hours:g} h "
         "to enrollment_archive."

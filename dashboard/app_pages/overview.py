@@ -70,6 +70,12 @@ def live_overview() -> None:
     hours = view.window_hours()
     overview = monitoring.overview(pool, CARD_WINDOW_HOURS)
     metric_cards(overview)
+    if overview.as_of is not None:
+        st.caption(
+            "Live sessions: now. The other figures and the charts: as of "
+            f"{formatting.local_time(overview.as_of, '%H:%M:%S')} (recomputed about once a minute; "
+            "counting a large database takes seconds)."
+        )
 
     over_time = monitoring.active_over_time(pool, hours, bucket_minutes=max(5, hours * 60 // 96))
     backlog = monitoring.expiry_backlog(pool, BACKLOG_MAX_HOURS)

@@ -102,7 +102,10 @@ def sessions_table(page: monitoring.SessionPage) -> None:
 def live_sessions(filter: monitoring.SessionFilter) -> None:
     page = monitoring.in_progress_sessions(data.pool(), filter)
     shown = len(page.rows)
-    note = f"Showing {shown:,} of {page.total_matching:,} matching sessions"
+    total = (
+        f"more than {monitoring.COUNT_LIMIT:,}" if page.total_is_lower_bound else f"{page.total_matching:,}"
+    )
+    note = f"Showing {shown:,} of {total} matching sessions"
     if page.truncated:
         note += " (narrow the filters or raise the row limit to see more)"
     st.caption(f"{note}. Click a row to see its drawings below.")

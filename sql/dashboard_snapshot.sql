@@ -1,0 +1,199 @@
+-- The dashboard's figures over many rows, computed together by enrollment_core.monitoring.refresh_snapshot
+-- in one REPEATABLE READ transaction (one NOW(), one consistent view of the tables) and stored in
+-- dashboard_snapshots, one row per key. The dashboard reads them back from there (sql/dashboard.sql), so
+-- each refresh of a page costs a primary-key lookup instead of scans of hundreds of thousands of rows.
+-- The figures are exact as of the snapshot's taken_at, which the dashboard shows.
+-- Definitions (live, backlog, ended) are those of sql/dashboard.sql's header.
+
+-- name: overview_by_flow
+-- One row per flow: live sessions, the backlog (split by status), sessions completed in the last
+-- %(hours)s hours (archived ones included), and the sessions started in that window that have ended,
+-- for the completion rate. Sessions removed by cleanup no longer exist and are not counted.
+WITH flows(flow_type) AS (VALUES ('signup'), ('signin')),
+live AS (
+    SELECT flow_type, count(*) AS n
+    FROM temp_enrollments
+    WHERE status = 'in_progress' AND expires_at > NOW()
+    GROUP BY flow_type
+),
+backlog AS (
+    SELECT flow_type,
+           count(*) FILTER (WHERE status = 'in_progress') AS in_progress,
+           count(*) FILTER (WHERE status = 'expired') AS marked_expired
+    FROM temp_enrollments
+    WHERE status IN ('in_progress', 'expired') AND expires_at < NOW()
+    GROUP BY flow_type
+),
+recent AS (
+    -- Sessions started in the window (idx_temp_enrollments_created_at), plus archived ones.
+    SELECT flow_type,
+           count(*) FILTER (WHERE status = 'completed') AS started_completed,
+           count(*) FILTER (WHERE status <> 'completed' AND expires_at <= NOW()) AS started_abandoned
+    FROM temp_enrollments
+    WHERE created_at >= NOW() - make_interval(hours => %(hours)s)
+    GROUP BY flow_type
+    UNION ALL
+    SELECT flow_type, count(*), 0
+    FROM enrollment_archive
+    WHERE created_at >= NOW() - make_interval(hours => %(hours)s)
+    GROUP BY flow_type
+),
+completed AS (
+    -- The expires_at condition is implied (a session completes before it expires); it lets the query
+    -- read a range of idx_temp_enrollments_expires_all instead of the whole table.
+    SELECT flow_type, count(*) AS n
+    FROM temp_enrollments
+    WHERE status = 'completed' AND completed_at >= NOW() - make_interval(hours => %(hours)s)
+      AND expires_at > NOW() - make_interval(hours => %(hours)s)
+    GROUP BY flow_type
+    UNION ALL
+    SELECT flow_type, count(*)
+    FROM enrollment_archive
+    WHERE completed_at >= NOW() - make_interval(hours => %(hours)s)
+    GROUP BY flow_type
+)
+SELECT f.flow_type,
+       COALESCE(l.n, 0)::int AS live,
+       COALESCE(b.in_progress, 0)::int AS backlog_in_progress,
+       COALESCE(b.marked_expired, 0)::int AS backlog_marked_expired,
+       COALESCE((SELECT sum(c.n) FROM completed c WHERE c.flow_type = f.flow_type), 0)::int AS completed_recent,
+       COALESCE((SELECT sum(r.started_completed) FROM recent r WHERE r.flow_type = f.flow_type), 0)::int
+           AS ended_completed,
+       COALESCE((SELECT sum(r.started_abandoned) FROM recent r WHERE r.flow_type = f.flow_type), 0)::int
+           AS ended_abandoned
+FROM flows f
+LEFT JOIN live l ON l.flow_type = f.flow_type
+LEFT JOIN backlog b ON b.flow_type = f.flow_type
+ORDER BY f.flow_type DESC;
+
+-- name: active_sessions_over_time
+-- Live sessions per flow at the end of each %(bucket_seconds)s bucket over the last %(hours)s hours.
+-- A session is live from created_at until it completes or expires. Computed from start/end events and a
+-- running sum (one pass over the sessions of the window) instead of joining every bucket to every
+-- session. History comes from the rows still in the tables: sessions that cleanup has removed are gone.
+WITH params AS (
+    SELECT make_interval(secs => %(bucket_seconds)s) AS step,
+           date_bin(make_interval(secs => %(bucket_seconds)s), NOW() - make_interval(hours => %(hours)s),
+                    TIMESTAMPTZ '2000-01-01') AS t0
+),
+spans AS (
+    -- Live at some moment of the window: it ends after the window starts (idx_temp_enrollments_expires_all).
+    SELECT te.flow_type, te.created_at AS started, LEAST(te.expires_at, te.completed_at) AS ended
+    FROM temp_enrollments te, params
+    WHERE te.expires_at > params.t0 AND te.created_at <= NOW()
+    UNION ALL
+    SELECT a.flow_type, a.created_at, a.completed_at
+    FROM enrollment_archive a, params
+    WHERE a.completed_at > params.t0
+),
+events AS (
+    SELECT flow_type, GREATEST(date_bin(params.step, started, params.t0), params.t0) AS bucket, 1 AS delta
+    FROM spans, params
+    UNION ALL
+    SELECT flow_type, GREATEST(date_bin(params.step, ended, params.t0), params.t0), -1
+    FROM spans, params
+    WHERE ended <= NOW()
+),
+per_bucket AS (
+    SELECT flow_type, bucket, sum(delta) AS delta FROM events GROUP BY flow_type, bucket
+),
+grid AS (
+    SELECT g AS bucket, f.flow_type
+    FROM params, generate_series(params.t0, NOW(), params.step) g, (VALUES ('signup'), ('signin')) f(flow_type)
+)
+SELECT LEAST(grid.bucket + params.step, NOW()) AS at, grid.flow_type,
+       (sum(COALESCE(pb.delta, 0)) OVER (PARTITION BY grid.flow_type ORDER BY grid.bucket))::int AS live
+FROM grid
+CROSS JOIN params
+LEFT JOIN per_bucket pb ON pb.flow_type = grid.flow_type AND pb.bucket = grid.bucket
+ORDER BY at, grid.flow_type;
+
+-- name: expiry_backlog_by_age
+-- The backlog (what cleanup would delete now) by how many whole hours ago it expired (capped at
+-- %(max_hours)s; the snapshot stores a year, the dashboard caps again), flow and status.
+SELECT LEAST(floor(EXTRACT(EPOCH FROM NOW() - expires_at) / 3600), %(max_hours)s)::int AS hours_overdue,
+       flow_type, status, count(*)::int AS sessions
+FROM temp_enrollments
+WHERE status IN ('in_progress', 'expired') AND expires_at < NOW()
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3;
+
+-- name: step_funnel
+-- How many sessions of each flow, started in the last %(windows)s hours (one result per window), reached
+-- each step: sessions with step_count >= k (steps are saved in order, so step_count = the last step
+-- reached), archived sessions included. One pass over the sessions of the largest window: each session
+-- is counted in the smallest window that contains it, then windows add up the smaller ones.
+WITH windows AS (
+    SELECT unnest(%(windows)s::int[]) AS hours
+),
+sessions AS (
+    SELECT flow_type, created_at, step_count
+    FROM temp_enrollments
+    WHERE created_at >= NOW() - make_interval(hours => (SELECT max(hours) FROM windows))
+    UNION ALL
+    SELECT flow_type, created_at, step_count
+    FROM enrollment_archive
+    WHERE created_at >= NOW() - make_interval(hours => (SELECT max(hours) FROM windows))
+),
+histogram AS (
+    SELECT (SELECT min(w.hours) FROM windows w WHERE s.created_at >= NOW() - make_interval(hours => w.hours))
+               AS within_hours,
+           s.flow_type, s.step_count, count(*) AS n
+    FROM sessions s
+    GROUP BY 1, 2, 3
+)
+SELECT w.hours, h.flow_type, k AS step_number, sum(h.n)::int AS sessions
+FROM windows w
+JOIN histogram h ON h.within_hours <= w.hours
+CROSS JOIN LATERAL generate_series(1, h.step_count) k
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3;
+
+-- name: step_durations
+-- Time spent on each step: a step's completed_at minus the previous step's (step 1: minus the session's
+-- created_at), over the latest %(max_sessions)s sessions started in the last %(hours)s hours (a sample
+-- that keeps the query's cost flat however busy the window was; medians need no more). Reads
+-- (enrollment_id, step_number, completed_at) from idx_temp_enrollment_steps_progress, never the images.
+WITH sampled AS (
+    SELECT id, flow_type, created_at
+    FROM temp_enrollments
+    WHERE created_at >= NOW() - make_interval(hours => %(hours)s)
+    ORDER BY created_at DESC
+    LIMIT %(max_sessions)s
+),
+timed AS (
+    SELECT te.flow_type, s.step_number,
+           EXTRACT(EPOCH FROM s.completed_at - COALESCE(
+               lag(s.completed_at) OVER (PARTITION BY s.enrollment_id ORDER BY s.step_number),
+               te.created_at)) AS seconds
+    FROM sampled te
+    JOIN temp_enrollment_steps s ON s.enrollment_id = te.id
+)
+SELECT flow_type, step_number, count(*)::int AS samples,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds)::float8 AS median_seconds,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)::float8 AS p90_seconds,
+       avg(seconds)::float8 AS mean_seconds
+FROM timed
+GROUP BY flow_type, step_number
+ORDER BY flow_type DESC, step_number;
+
+-- name: avg_steps_per_flow
+-- The seed's avg_steps_per_flow (completed sessions still in temp_enrollments), from step_count instead of
+-- joining the steps: the same figures, because step_count is kept equal to the number of saved steps.
+SELECT flow_type, AVG(step_count) AS avg_steps
+FROM temp_enrollments
+WHERE status = 'completed'
+GROUP BY flow_type
+ORDER BY flow_type DESC;
+
+-- name: maintenance_status
+-- What cleanup and archive would do now, and when the periodic cleanup last ran.
+SELECT
+    (SELECT count(*) FROM temp_enrollments
+     WHERE status IN ('in_progress', 'expired') AND expires_at < NOW())::int AS cleanup_candidates,
+    (SELECT count(*) FROM temp_enrollments
+     WHERE status = 'completed'
+       AND completed_at < NOW() - make_interval(secs => %(archive_older_than_seconds)s))::int
+        AS archive_candidates,
+    (SELECT last_run_at FROM maintenance_runs WHERE job = %(cleanup_job)s) AS last_cleanup_at,
+    (SELECT last_result FROM maintenance_runs WHERE job = %(cleanup_job)s) AS last_cleanup_result;
