@@ -1,9 +1,9 @@
 """Monitoring and dashboard queries, and table sizes, as the data grows (10 k -> 100 k -> 1 M sessions).
 
-Every named query of the seed's monitoring section (sql/queries.sql) and every named query of
-sql/dashboard.sql (whatever exists when the bench runs) is timed: new dashboard queries are covered
-without touching the bench. Parameters are filled in by name (limit, since, username, session_id, ...).
-Each query runs in a transaction that is rolled back, so a query that writes leaves the data as it was.
+Timed at each size: the seed's three monitoring queries (sql/queries.sql, verbatim); every query the
+dashboard runs on a refresh, with the parameters of its default view (enrollment_core.monitoring.
+dashboard_queries); the background snapshot refresh (monitoring.refresh_snapshot, run once a minute) and
+each query it runs ("snapshot." names). Each query runs in a transaction that is rolled back.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from enrollment_core.config import SQL_DIR, Settings
+from enrollment_core import monitoring
+from enrollment_core.config import Settings
 from enrollment_core.maintenance import CLEANUP_JOB
-from enrollment_core.queries import load, parse_named_queries
+from enrollment_core.queries import load
 from enrollment_core.service import EnrollmentService
 
 from . import datagen, save_step
@@ -28,17 +29,18 @@ from .common import RESULTS_DIR, Results, bench_query, fmt, human_bytes, ms, ope
 from .payloads import signup_samples
 
 MONITORING = ("active_sessions", "expired_pending_cleanup", "avg_steps_per_flow")  # the seed's three
-DASHBOARD_SQL = SQL_DIR / "dashboard.sql"
 TARGET_MS = 50.0
 _PARAM = re.compile(r"%\((\w+)\)s")
 
 
-def benchmark_queries(dashboard_sql: Path = DASHBOARD_SQL) -> dict[str, str]:
-    found = {name: load()[name] for name in MONITORING}
-    if dashboard_sql.exists():
-        for name, text in parse_named_queries(dashboard_sql.read_text(encoding="utf-8")).items():
-            found[f"dashboard.{name}"] = text
-    return found
+def timed_queries() -> list[tuple[str, str, dict[str, Any] | None, bool]]:
+    """(name, sql, explicit parameters or None to guess, is a background query) of every timed query."""
+    seed = [(name, load()[name], None, False) for name in MONITORING]  # the seed's, verbatim
+    dashboard = [
+        (f"dashboard.{q.name}", q.sql, q.params or {}, False) for q in monitoring.dashboard_queries()
+    ]
+    snapshot = [(f"snapshot.{q.name}", q.sql, q.params or {}, True) for q in monitoring.snapshot_queries()]
+    return seed + dashboard + snapshot
 
 
 _RULES: list[tuple[str, Any]] = [  # (regex on the parameter name, value), first match wins
@@ -113,25 +115,40 @@ def explain(conn: psycopg.Connection, sql: str, params: dict[str, Any]) -> str:
 
 
 def measure_queries(url: str, runs: int) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Time every benchmark query; also the EXPLAIN ANALYZE of each."""
+    """Time every benchmark query; also the EXPLAIN ANALYZE of each. The snapshot is refreshed first
+    (as the dashboard's background thread keeps it) and the refresh itself is timed."""
     figures: dict[str, dict[str, Any]] = {}
     plans: dict[str, str] = {}
     with psycopg.connect(url, row_factory=dict_row) as conn:
+        refreshes = []
+        for _ in range(2 if runs > 3 else 1):
+            started = time.perf_counter()
+            monitoring.refresh_snapshot(conn)
+            conn.commit()
+            refreshes.append(time.perf_counter() - started)
+        figures["snapshot refresh (background, ~1/min)"] = {
+            "ms": ms(statistics.median(refreshes)),
+            "min_ms": ms(min(refreshes)),
+            "rows": 0,
+            "runs": len(refreshes),
+            "background": True,
+        }
         sample = conn.execute(bench_query("sample_session")).fetchone() or {
             "id": 0,
             "session_id": "sess_" + "0" * 32,
             "username": "nobody",
         }
-        for name, sql in benchmark_queries().items():
-            if not is_read_only(sql):
-                figures[name] = {"skipped": "writes data (a generator, not a read query)"}
-                continue
-            params, problem = parameters_for(sql, sample)
-            if problem:
-                figures[name] = {"skipped": problem}
-                continue
+        for name, sql, explicit, background in timed_queries():
+            if explicit is None:
+                params, problem = parameters_for(sql, sample)
+                if problem:
+                    figures[name] = {"skipped": problem}
+                    continue
+            else:
+                params = explicit
             try:
-                figures[name] = time_query(conn, sql, params, runs)
+                figures[name] = time_query(conn, sql, params, 3 if background else runs)
+                figures[name]["background"] = background
                 plans[name] = explain(conn, sql, params)
             except psycopg.Error as exc:
                 figures[name] = {"skipped": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
@@ -154,7 +171,7 @@ def save_latency(url: str, seconds: float) -> dict[str, float]:
 def run(url: str, *, quick: bool, sizes: list[int] | None = None, out: Path = RESULTS_DIR) -> Results:
     sizes = sorted(sizes or ([200, 1000] if quick else [10_000, 100_000, 1_000_000]))
     results = Results("queries", quick)
-    queries = benchmark_queries()
+    queries = [name for name, *_ in timed_queries()]
     print(f"{len(queries)} queries ({', '.join(queries)}) at {', '.join(f'{s:,}' for s in sizes)} sessions")
     levels: list[dict[str, Any]] = []
     plans_by_size: dict[int, dict[str, str]] = {}
@@ -186,7 +203,7 @@ def run(url: str, *, quick: bool, sizes: list[int] | None = None, out: Path = RE
     write_plans(plans_by_size, quick, out)
     largest = plans_by_size[sizes[-1]]
     for name, figures in levels[-1]["queries"].items():
-        if figures.get("ms", 0) > TARGET_MS:
+        if figures.get("ms", 0) > TARGET_MS and name in largest:
             print(f"\nPlan of {name} at {sizes[-1]:,} sessions ({fmt(figures['ms'])} ms > {TARGET_MS:g} ms):")
             print(largest[name])
     return results
@@ -197,6 +214,8 @@ def query_table(figures: dict[str, dict[str, Any]]) -> str:
     for name, f in figures.items():
         if "skipped" in f:
             rows.append([name, "skipped", "", f["skipped"]])
+        elif f.get("background"):
+            rows.append([name, fmt(f["ms"], 2), f["rows"], "background (not on a page load)"])
         else:
             rows.append([name, fmt(f["ms"], 2), f["rows"], "ok" if f["ms"] < TARGET_MS else "over target"])
     return table(["query", "median ms", "rows", f"< {TARGET_MS:g} ms"], rows)
@@ -215,7 +234,17 @@ def growth_table(levels: list[dict[str, Any]]) -> str:
                 human_bytes(t["temp_enrollment_steps"]["total_bytes"]),
                 fmt(lv["generate_s"], 1),
                 f"{fmt(lv['save_p50_ms'], 2)} / {fmt(lv['save_p99_ms'], 2)}",
-                fmt(max((q["ms"] for q in lv["queries"].values() if "ms" in q), default=float("nan")), 1),
+                fmt(
+                    max(
+                        (
+                            q["ms"]
+                            for n, q in lv["queries"].items()
+                            if "ms" in q and not q.get("background") and n not in MONITORING
+                        ),
+                        default=float("nan"),
+                    ),
+                    1,
+                ),
             ]
         )
     headers = [
@@ -225,7 +254,7 @@ def growth_table(levels: list[dict[str, Any]]) -> str:
         "steps table+idx",
         "generate s",
         "save p50 / p99 ms (1 client)",
-        "slowest query ms",
+        "slowest dashboard query ms",
     ]
     return table(headers, rows)
 
