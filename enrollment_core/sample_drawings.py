@@ -31,17 +31,24 @@ def signature_strokes(person: str, sample: int = 0) -> list[Points]:
     strokes_out: list[Points] = []
     x0 = 30 + hand.uniform(-5, 5)
     n_strokes = shape.randint(1, 3)
+    # A hand never repeats itself exactly: each sample varies size, slant, the height of each loop
+    # and the timing of the wiggles a little (real signatures differ by a few percent, which is far
+    # above the verifier's replay threshold and well within its acceptance).
+    slant = hand.uniform(-0.12, 0.12)
     for _ in range(n_strokes):
         freqs = [shape.uniform(0.02, 0.08) for _ in range(3)]
-        amps = [shape.uniform(10, 35) for _ in range(3)]
+        amps = [shape.uniform(10, 35) * hand.uniform(0.85, 1.15) for _ in range(3)]
         width = shape.uniform(60, 110)
         scale = 1 + hand.uniform(-0.06, 0.06)
-        phase = hand.uniform(-0.2, 0.2)
+        phase = hand.uniform(-0.35, 0.35)
+        bow, lift = hand.uniform(-5, 5), hand.uniform(-4, 4)  # the baseline is never quite straight
         stroke: Points = []
         for i in range(60):
             t = i / 59 * width
-            y = 100 + sum(a * math.sin(f * t * 6 + phase) for a, f in zip(amps, freqs)) * scale / 2
-            stroke.append((x0 + t * scale + hand.gauss(0, 0.6), y + hand.gauss(0, 0.6)))
+            y = 100 + lift + bow * math.sin(math.pi * i / 59)
+            y += sum(a * math.sin(f * t * 6 + phase) for a, f in zip(amps, freqs)) * scale / 2
+            x = x0 + t * scale + slant * (y - 100)
+            stroke.append((x + hand.gauss(0, 0.8), y + hand.gauss(0, 0.8)))
         strokes_out.append(stroke)
         x0 += width * scale + shape.uniform(5, 15)
     return strokes_out

@@ -259,3 +259,27 @@ def test_demo_data_covers_every_state_and_both_flows(db_url, db, service):
 def test_seed_demo_is_deterministic_in_shape(db_url, service):
     summary = seed_demo_data(service.pool, sessions=10, seed=1)
     assert summary.sessions == 10 and summary.steps > 0
+
+
+def test_synthetic_signatures_behave_like_a_hand_for_demos_and_tests():
+    """Demo users sign in with sample_drawings: a new sample of their own signature must match (and
+    never look like a replay), another person's must not."""
+    from enrollment_core import sample_drawings, strokes, verification
+    from enrollment_core.step_plan import steps_of
+
+    def drawn(person: str, flow: str, step: int, sample: int):
+        return strokes.parse_strokes(
+            sample_drawings.canvas_json(sample_drawings.strokes_for_step(flow, step, person, sample))
+        )
+
+    people = [f"person{i}" for i in range(8)]
+    verdicts = []
+    for i, person in enumerate(people):
+        signatures = [s.number for s in steps_of("signup") if s.type == "signature"]
+        profile = verification.build_profile([drawn(person, "signup", n, 0) for n in signatures])
+        verdicts += [
+            ("genuine", verification.verify(profile, drawn(person, "signin", 1, k))) for k in range(1, 6)
+        ]
+        verdicts.append(("other", verification.verify(profile, drawn(people[i - 1], "signin", 1, 1))))
+    assert all(v.reason_code == "match" for kind, v in verdicts if kind == "genuine")
+    assert all(v.reason_code == "no_match" for kind, v in verdicts if kind == "other")
