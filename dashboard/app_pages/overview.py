@@ -122,8 +122,8 @@ def live_overview() -> None:
 
     chart_card(
         "Average steps per completed enrollment",
-        "The seed's avg_steps_per_flow query (completed sessions not yet archived); the tick is the plan's "
-        "step count.",
+        "The seed's avg_steps_per_flow figures (completed sessions not yet archived), from each session's "
+        "step count; the tick is the plan's step count.",
         monitoring.avg_steps_per_flow(pool),
         charts.average_steps,
         "No completed enrollment yet.",
