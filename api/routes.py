@@ -96,7 +96,13 @@ def check_username(body: schemas.UsernameRequest, service: Service) -> dict[str,
 )
 def check_user_exists(body: schemas.UsernameRequest, service: Service) -> dict[str, Any]:
     check = service.check_user_exists(body.username)
-    return {"username": check.username, "exists": check.ok, "reason": check.reason, "code": check.code}
+    return {
+        "username": check.username,
+        "exists": check.ok,
+        "reason": check.reason,
+        "code": check.code,
+        "lockedUntil": check.locked_until,
+    }
 
 
 # ---------------------------------------------------------------------------------------- drawings

@@ -167,8 +167,15 @@ class UsernameAvailability(BaseModel):
 class UserExistence(BaseModel):
     username: str
     exists: bool = Field(description="Sign-in: an account is registered under this username.")
-    reason: str | None = Field(description="Why sign-in cannot start (null when the user exists).")
-    code: str | None = Field(description="validation_error or user_not_found (null when it exists).")
+    reason: str | None = Field(
+        description="Why sign-in cannot start (null when it can): not registered, or locked."
+    )
+    code: str | None = Field(
+        description="validation_error, user_not_found or account_locked (null when sign-in can start)."
+    )
+    lockedUntil: datetime | None = Field(
+        default=None, description="Set when the account exists but is locked after repeated rejections."
+    )
 
 
 class ProgressBody(BaseModel):

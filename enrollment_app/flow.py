@@ -11,7 +11,7 @@ The URL is the only state that survives a reload, a dropped connection or reopen
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,10 +52,13 @@ def plan_progress(flow_type: FlowType) -> Progress:
 
 
 def check_name(service: EnrollmentService, flow_type: FlowType, username: str):
-    """Signup: valid and free; signin: the user exists (a UsernameCheck)."""
+    """Signup: valid and free; signin: the user exists and is not locked (a UsernameCheck)."""
     if flow_type == "signup":
         return service.check_username(username)
-    return service.check_user_exists(username)
+    check = service.check_user_exists(username)
+    if check.locked_until is not None:  # the account exists but cannot sign in yet
+        return replace(check, ok=False)
+    return check
 
 
 def locate(params: Mapping[str, str], service: EnrollmentService) -> Where:

@@ -80,6 +80,7 @@ class UsernameCheck:
     ok: bool  # signup: valid and free; signin: the user exists
     reason: str | None = None
     code: str | None = None
+    locked_until: datetime | None = None  # signin: the account exists but is locked until then
 
 
 @dataclass(frozen=True)
@@ -174,8 +175,12 @@ class EnrollmentService:
         name = username.strip()
         with self.pool.connection() as conn:
             user = conn.execute(query("find_user"), {"username": name}).fetchone()
+            lock = conn.execute(query("find_user_lock"), {"username": name}).fetchone() if user else None
         if not user:
             return UsernameCheck(name, False, f"no account is registered as {name!r}", "user_not_found")
+        if lock:  # say so before the person draws, not after
+            error = _locked_error(lock["locked_until"])
+            return UsernameCheck(user["username"], True, error.message, error.code, lock["locked_until"])
         return UsernameCheck(user["username"], True)
 
     # ---------------------------------------------------------------- drawing steps

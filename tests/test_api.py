@@ -133,7 +133,13 @@ def test_seed_example_flow_signup_to_register(http: httpx.Client, db: psycopg.Co
     taken = http.post("/api/check-username", json={"username": "JOHN_DOE"})
     assert taken.json()["available"] is False and taken.json()["code"] == "username_taken"
     exists = http.post("/api/check-user-exists", json={"username": "john_doe"})
-    assert exists.json() == {"username": "john_doe", "exists": True, "reason": None, "code": None}
+    assert exists.json() == {
+        "username": "john_doe",
+        "exists": True,
+        "reason": None,
+        "code": None,
+        "lockedUntil": None,
+    }
 
 
 def test_username_checks_explain_refusals(http: httpx.Client) -> None:
@@ -148,6 +154,7 @@ def test_username_checks_explain_refusals(http: httpx.Client) -> None:
         "exists": False,
         "reason": "no account is registered as 'nobody_here'",
         "code": "user_not_found",
+        "lockedUntil": None,
     }
 
 
@@ -245,6 +252,9 @@ def test_signin_login_accepts_the_owner_and_locks_out_forgeries(
         )
         body = assert_error(locked, 423, "account_locked", "username")
         assert body["lockedUntil"] and int(locked.headers["Retry-After"]) > 0
+        # The client can tell before the person draws.
+        check = http.post("/api/check-user-exists", json={"username": "mary_jane"}).json()
+        assert (check["exists"], check["code"]) == (True, "account_locked") and check["lockedUntil"]
 
     attempts = db.execute("SELECT accepted, ip, user_agent FROM login_attempts ORDER BY id").fetchall()
     assert [a["accepted"] for a in attempts] == [True, False, False]

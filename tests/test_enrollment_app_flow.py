@@ -444,11 +444,12 @@ def test_signin_locked_after_repeated_rejections_says_until_when(
     save(at)
     assert at.title[0].value == "Sign-in rejected"
     assert "locked until" in at.warning[0].value
-    # A third try is refused before drawing is even checked.
+    # A third try is refused on the start screen, before the person draws anything.
     fresh = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    signin(fresh, pad, "olga", step_drawing("signin", 1, "olga", sample=5))
+    start(fresh, "signin", "olga")
     assert_no_exception(fresh)
     assert "locked until" in fresh.error[0].value
+    assert not [b for b in fresh.button if b.label == "Save and continue"]
 
 
 def test_reopening_a_used_signin_link_says_it_was_used(

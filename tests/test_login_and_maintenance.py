@@ -58,6 +58,8 @@ def test_repeated_rejections_lock_the_account_and_the_lock_expires(db_url, db):
         with pytest.raises(errors.AccountLocked) as info:
             draw_signin(service, "alice")
         assert info.value.locked_until == second.locked_until
+        check = service.check_user_exists("alice")  # and the start screen can say so first
+        assert (check.ok, check.code, check.locked_until) == (True, "account_locked", second.locked_until)
 
         db.execute("UPDATE users SET locked_until = NOW() - interval '1 second'")
         after_lock = service.login("alice", draw_signin(service, "alice"))
