@@ -18,7 +18,6 @@ import psycopg
 from enrollment_core import migrations
 from enrollment_core.config import Settings
 from enrollment_core.maintenance import cleanup_expired
-from enrollment_core.queries import query
 from enrollment_core.service import EnrollmentService
 
 from . import datagen
@@ -80,19 +79,6 @@ class Saver:
         return [lat for t, lat in self.saves if t < end and t + lat > start]
 
 
-def _throttled_cleanup(pool, batch_size: int, pause_s: float) -> int:
-    """The product's loop with a pause after each batch: leaves the disk to the saves (an experiment
-    for --pause-ms; the product does not pause)."""
-    removed = 0
-    while True:
-        with pool.connection() as conn:
-            batch = conn.execute(query("cleanup_expired_batch"), {"batch_size": batch_size}).fetchone()
-        removed += batch["removed"]
-        if batch["removed"] < batch_size:
-            return removed
-        time.sleep(pause_s)
-
-
 def run_mode(
     url: str, mode: str, batch_size: int, quick: bool, samples: list[list[StepSample]], pause_ms: float = 0
 ) -> dict:
@@ -102,10 +88,8 @@ def run_mode(
             time.sleep(0.5 if quick else 3.0)  # baseline: the saver alone
             baseline_end = time.perf_counter()
             started = time.perf_counter()
-            if mode == "batched" and not pause_ms:
-                removed = cleanup_expired(pool, batch_size=batch_size)  # the product's loop
-            elif mode == "batched":
-                removed = _throttled_cleanup(pool, batch_size, pause_ms / 1000)
+            if mode == "batched":  # the product's loop (pause_ms: the experiment of pausing between batches)
+                removed = cleanup_expired(pool, batch_size=batch_size, pause_seconds=pause_ms / 1000)
             else:
                 with pool.connection() as conn:
                     removed = conn.execute(bench_query("cleanup_in_one_call")).fetchone()["removed"]

@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from tqdm import tqdm
@@ -19,6 +20,7 @@ from .maintenance import CLEANUP_JOB
 from .queries import query
 from .sample_drawings import drawing_payload
 from .service import new_session_id
+from .step_plan import FlowType
 from .validation import parse_drawing_step
 
 FIRST_NAMES = [
@@ -71,6 +73,33 @@ def _state_mix(rng: random.Random) -> tuple[str, str]:
     return flow, state
 
 
+def insert_demo_step(
+    conn: psycopg.Connection,
+    enrollment_id: int,
+    username: str,
+    flow: FlowType,
+    number: int,
+    saved_at: datetime,
+    sample: int = 0,
+) -> None:
+    """One realistic step, saved at `saved_at` (save_drawing would stamp NOW())."""
+    step = parse_drawing_step(drawing_payload(username, number, flow_type=flow, sample=sample))
+    conn.execute(
+        query("demo_insert_step"),
+        {
+            "enrollment_id": enrollment_id,
+            "step_number": number,
+            "step_type": step.type,
+            "instruction": step.instruction,
+            "signature_data": step.signature,
+            "raw_data": Jsonb(step.raw),
+            "metrics": Jsonb(step.metrics),
+            "content_hash": step.content_hash,
+            "completed_at": saved_at,
+        },
+    )
+
+
 def seed_demo_data(
     pool: ConnectionPool, sessions: int = 80, seed: int = 7, ttl_hours: float = 2.0
 ) -> DemoSummary:
@@ -121,21 +150,7 @@ def seed_demo_data(
                 },
             ).fetchone()["id"]
             for number, saved_at in zip(range(1, n_steps + 1), step_times):
-                step = parse_drawing_step(drawing_payload(username, number, flow_type=flow, sample=i))
-                conn.execute(
-                    query("demo_insert_step"),
-                    {
-                        "enrollment_id": enrollment_id,
-                        "step_number": number,
-                        "step_type": step.type,
-                        "instruction": step.instruction,
-                        "signature_data": step.signature,
-                        "raw_data": Jsonb(step.raw),
-                        "metrics": Jsonb(step.metrics),
-                        "content_hash": step.content_hash,
-                        "completed_at": saved_at,
-                    },
-                )
+                insert_demo_step(conn, enrollment_id, username, flow, number, saved_at, sample=i)
                 total_steps += 1
             if flow == "signup" and status == "completed":
                 user = conn.execute(

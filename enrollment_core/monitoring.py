@@ -35,6 +35,7 @@ from . import step_plan
 from .config import SQL_DIR
 from .maintenance import CLEANUP_JOB
 from .queries import load, query
+from .service import effective_status
 
 DASHBOARD_SQL = SQL_DIR / "dashboard.sql"
 SNAPSHOT_SQL = SQL_DIR / "dashboard_snapshot.sql"
@@ -544,7 +545,7 @@ def session_detail(db: Db, session_id: str) -> SessionDetail | None:
                 seconds_spent=float(s["seconds_spent"]),
             )
         )
-    status = "expired" if h["status"] == "in_progress" and h["is_expired"] else h["status"]
+    status = effective_status(h["status"], h["is_expired"])
     return SessionDetail(
         session_id=h["session_id"],
         username=h["username"],

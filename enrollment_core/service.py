@@ -39,6 +39,11 @@ from .step_plan import FlowType
 from .validation import DrawingStep
 
 
+def effective_status(stored: str, is_expired: bool) -> str:
+    """A session past its expiry is 'expired' even before cleanup or a save marks it so."""
+    return "expired" if stored == "in_progress" and is_expired else stored
+
+
 def new_session_id() -> str:
     """'sess_' + 192 random bits, URL-safe: unguessable, and fine in a query string."""
     return "sess_" + secrets.token_urlsafe(24)
@@ -330,7 +335,7 @@ class EnrollmentService:
             row = conn.execute(query("get_enrollment"), {"session_id": session_id}).fetchone()
         if row is None:
             raise SessionNotFound("no enrollment session with this id", field="sessionId")
-        status = "expired" if row["status"] == "in_progress" and row["is_expired"] else row["status"]
+        status = effective_status(row["status"], row["is_expired"])
         return SessionInfo(
             session_id=row["session_id"],
             username=row["username"],

@@ -17,11 +17,9 @@ from streamlit.testing.v1 import AppTest
 from enrollment_core import step_plan
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
-from enrollment_core.demo_data import seed_demo_data
+from enrollment_core.demo_data import insert_demo_step, seed_demo_data
 from enrollment_core.queries import query
-from enrollment_core.sample_drawings import drawing_payload
 from enrollment_core.service import new_session_id
-from enrollment_core.validation import parse_drawing_step
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PASSWORD = "s3cret-for-tests"
@@ -93,21 +91,7 @@ def add_session(
         },
     ).fetchone()["id"]
     for number, saved_at in zip(range(1, steps + 1), step_times):
-        step = parse_drawing_step(drawing_payload(username, number, flow_type=flow, sample=number))
-        db.execute(
-            query("demo_insert_step"),
-            {
-                "enrollment_id": enrollment_id,
-                "step_number": number,
-                "step_type": step.type,
-                "instruction": step.instruction,
-                "signature_data": step.signature,
-                "raw_data": Jsonb(step.raw),
-                "metrics": Jsonb(step.metrics),
-                "content_hash": step.content_hash,
-                "completed_at": saved_at,
-            },
-        )
+        insert_demo_step(db, enrollment_id, username, flow, number, saved_at, sample=number)
     return session_id
 
 
