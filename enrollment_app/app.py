@@ -28,7 +28,7 @@ elif where.kind == "drawing":
 elif where.kind == "finish":
     screens.finish_screen(service, where)
 elif where.kind == "completed":
-    screens.completed_screen(where)
+    screens.completed_screen(service, where)
 elif where.kind == "expired":
     screens.expired_screen(where)
 else:

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from enrollment_core import EnrollmentService, errors, step_plan
+from enrollment_core import EnrollmentService, LoginResult, errors, step_plan
 from enrollment_core.step_plan import Step
 
 from . import canvas, canvas_widget, flow
@@ -247,6 +247,11 @@ def sign_in(service: EnrollmentService, where: Where) -> dict[str, Any] | None:
     except errors.EnrollmentError as exc:
         problem_screen(f"Your signature could not be checked: {flow.error_message(exc)}")
         return None
+    return outcome_of(result)
+
+
+def outcome_of(result: LoginResult) -> dict[str, Any]:
+    """What the result screen shows of a sign-in verdict."""
     return {
         "accepted": result.accepted,
         "score": result.score,
@@ -321,12 +326,15 @@ def locked_message(locked_until: datetime | None) -> str:
 # ---------------------------------------------------------------- sessions that cannot continue
 
 
-def completed_screen(where: Where) -> None:
+def completed_screen(service: EnrollmentService, where: Where) -> None:
     """Reopening the link of a finished enrollment."""
     if where.flow_type == "signup":
         signup_done_screen(where)
         return
     outcome = st.session_state.get("signin_outcomes", {}).get(where.session_id)
+    if outcome is None:  # reopened after a reload or in another tab: the database kept the verdict
+        verdict = service.get_login_result(where.session_id)
+        outcome = outcome_of(verdict) if verdict else None
     if outcome is not None:
         signin_outcome_screen(where, outcome)
         return

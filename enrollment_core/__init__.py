@@ -1,8 +1,8 @@
 """enrollment_core: the database access and the rules of the signature-enrollment flow.
 
-from enrollment_core import open_service
-service = open_service()          # embedded PostgreSQL unless DATABASE_URL is set; schema migrated
-service.check_username("john_doe")
+    from enrollment_core import open_service
+    service = open_service()          # embedded PostgreSQL unless DATABASE_URL is set; schema migrated
+    service.check_username("john_doe")
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from .maintenance import PeriodicCleanup
 from .service import (
     ClientInfo,
     EnrollmentService,
+    LoginResult,
     Progress,
     Registration,
     SaveResult,

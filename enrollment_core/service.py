@@ -463,6 +463,26 @@ class EnrollmentService:
             locked_until=after["locked_until"],
         )
 
+    def get_login_result(self, session_id: Any) -> LoginResult | None:
+        """The verdict already given for a sign-in session (None before login), e.g. to show it again
+        when its link is reopened; failures_left and locked_until are the account's state now."""
+        session_id = validation.clean_session_id(session_id)
+        with self.pool.connection() as conn:
+            row = conn.execute(query("login_verdict"), {"session_id": session_id}).fetchone()
+        if row is None:
+            return None
+        return LoginResult(
+            accepted=row["accepted"],
+            username=row["username"],
+            session_id=session_id,
+            score=row["score"],
+            threshold=row["threshold"],
+            reason=verification.REASONS.get(row["reason_code"], row["reason_code"]),
+            reason_code=row["reason_code"],
+            failures_left=max(0, self.settings.login_max_failures - row["failed_logins"]),
+            locked_until=row["locked_until"],
+        )
+
     # ---------------------------------------------------------------- maintenance
 
     def cleanup_expired(self) -> int:

@@ -215,6 +215,14 @@ FOR UPDATE;
 -- name: find_user_lock
 SELECT locked_until FROM users WHERE lower(username) = lower(%(username)s) AND locked_until > NOW();
 
+-- name: login_verdict
+-- The verdict already given for a sign-in session, with the account's lock state now.
+SELECT a.accepted, a.reason_code, a.score, a.threshold, u.username, u.failed_logins,
+       CASE WHEN u.locked_until > NOW() THEN u.locked_until END AS locked_until
+FROM login_attempts a
+JOIN users u ON u.id = a.user_id
+WHERE a.session_id = %(session_id)s;
+
 -- name: record_login_attempt
 INSERT INTO login_attempts (user_id, session_id, accepted, reason_code, score, threshold, ip, user_agent)
 VALUES (%(user_id)s, %(session_id)s, %(accepted)s, %(reason_code)s, %(score)s, %(threshold)s, %(ip)s,

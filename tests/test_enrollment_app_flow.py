@@ -452,16 +452,19 @@ def test_signin_locked_after_repeated_rejections_says_until_when(
     assert not [b for b in fresh.button if b.label == "Save and continue"]
 
 
-def test_reopening_a_used_signin_link_says_it_was_used(
+def test_reopening_a_used_signin_link_shows_its_verdict_again(
     app: AppTest, pad: FakePad, service: EnrollmentService
 ) -> None:
     register_user(service, "pia")
-    signin(app, pad, "pia", step_drawing("signin", 1, "pia", sample=4))
-    reopened = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    signin(app, pad, "pia", step_drawing("signin", 1, "someone_else", sample=4))
+    assert app.title[0].value == "Sign-in rejected"
+    reopened = AppTest.from_file(APP, default_timeout=TIMEOUT)  # a reload: a new browser session
     reopened.query_params["session"] = app.query_params["session"]
     reopened.run()
-    assert reopened.title[0].value == "Sign-in already checked"
-    button(reopened, "Sign in again").click().run()
+    assert_no_exception(reopened)
+    assert reopened.title[0].value == "Sign-in rejected"
+    assert reopened.error[0].value == "Does not match your enrolled signature."
+    button(reopened, "Try again").click().run()
     assert dict(reopened.query_params) == {"flow": "signin", "user": "pia"}
 
 

@@ -27,6 +27,11 @@ def test_full_signup_then_signin_accepts_the_person_and_rejects_another(service,
     assert genuine.accepted and genuine.reason_code == "match" and genuine.score <= genuine.threshold
     forged = service.login("alice", draw_signin(service, "alice", person="mallory"))
     assert not forged.accepted and forged.reason_code == "no_match" and forged.failures_left == 4
+    again = service.get_login_result(forged.session_id)  # e.g. the link reopened after a reload
+    assert (again.accepted, again.reason_code, again.reason, again.score) == (
+        False, "no_match", forged.reason, forged.score
+    )  # fmt: skip
+    assert service.get_login_result(draw_signin(service, "alice", sample=7)) is None  # not checked yet
     attempts = db.execute("SELECT accepted, reason_code, ip FROM login_attempts ORDER BY id").fetchall()
     assert [(a["accepted"], a["reason_code"]) for a in attempts] == [(True, "match"), (False, "no_match")]
     assert attempts[0]["ip"] == "198.51.100.7"
