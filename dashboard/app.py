@@ -2,16 +2,11 @@
 session's drawings, and maintenance. `streamlit run dashboard/app.py` (./dev start serves it on port 8502).
 Staff only: set DASHBOARD_PASSWORD or st.secrets["dashboard_password"]."""
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-# Streamlit puts only dashboard/ on sys.path; the project root makes `dashboard.*` importable by package
-# name (module names like "auth" would otherwise clash with other apps' modules in the same process).
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import streamlit as st  # noqa: E402
-
-from dashboard import auth, data, view  # noqa: E402
+# Imported by package name (installed editable by ./dev): module names like "auth" would otherwise
+# clash with other apps' modules in the same process.
+from dashboard import auth, data, view
 
 st.set_page_config(page_title="Enrollment operations", page_icon=":material/monitoring:", layout="wide")
 

@@ -3,18 +3,9 @@
 The page URL holds the state (see flow.py), so a reload or a reopened link continues where it was.
 """
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-# `streamlit run enrollment_app/app.py` puts enrollment_app/ on sys.path, not the project root that
-# holds the enrollment_app package; add it so the app's modules import the same way as in the tests.
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-import streamlit as st  # noqa: E402
-
-from enrollment_app import flow, resources, screens  # noqa: E402
+from enrollment_app import flow, resources, screens  # installed (editable) by ./dev, like the core
 
 st.set_page_config(page_title="Signature enrollment", page_icon="✍️", layout="centered")
 
