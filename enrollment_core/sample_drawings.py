@@ -54,48 +54,76 @@ def signature_strokes(person: str, sample: int = 0) -> list[Points]:
     return strokes_out
 
 
+def _line(hand: random.Random, points: list[tuple[float, float]], per_side: int = 10) -> Points:
+    """A hand-drawn polyline through `points` (a little tremor on every sample)."""
+    stroke: Points = []
+    for (ax, ay), (bx, by) in zip(points, points[1:]):
+        stroke += [
+            (
+                ax + (bx - ax) * i / per_side + hand.gauss(0, 0.8),
+                ay + (by - ay) * i / per_side + hand.gauss(0, 0.8),
+            )
+            for i in range(per_side)
+        ]
+    stroke.append((points[-1][0] + hand.gauss(0, 0.8), points[-1][1] + hand.gauss(0, 0.8)))
+    return stroke
+
+
+def _arc(
+    hand: random.Random,
+    cx: float,
+    cy: float,
+    rx: float,
+    ry: float,
+    start: float = 0,
+    end: float = 2 * math.pi,
+) -> Points:
+    n = 40
+    return [
+        (
+            cx + rx * math.cos(start + (end - start) * k / n) + hand.gauss(0, 0.8),
+            cy + ry * math.sin(start + (end - start) * k / n) + hand.gauss(0, 0.8),
+        )
+        for k in range(n + 1)
+    ]
+
+
 def shape_strokes(instruction: str, sample: int = 0) -> list[Points]:
     hand = random.Random(_seed("shape", instruction, sample))
     cx, cy, r = 175 + hand.uniform(-10, 10), 100 + hand.uniform(-8, 8), 60 + hand.uniform(-8, 8)
     text = instruction.lower()
     if "circle" in text:
+        return [_arc(hand, cx, cy, r, r)]
+    if "square" in text:
         return [
-            [
-                (
-                    cx + r * math.cos(a / 40 * 2 * math.pi) + hand.gauss(0, 1),
-                    cy + r * math.sin(a / 40 * 2 * math.pi) + hand.gauss(0, 1),
-                )
-                for a in range(41)
-            ]
+            _line(
+                hand,
+                [(cx - r, cy - r), (cx + r, cy - r), (cx + r, cy + r), (cx - r, cy + r), (cx - r, cy - r)],
+            )
         ]
-    corners = 4 if "square" in text else 3
-    vertices = [
-        (
-            cx + r * math.cos(2 * math.pi * k / corners - math.pi / 2),
-            cy + r * math.sin(2 * math.pi * k / corners - math.pi / 2),
-        )
-        for k in range(corners + 1)
-    ]
-    stroke: Points = []
-    for (ax, ay), (bx, by) in zip(vertices, vertices[1:]):
-        stroke += [
-            (ax + (bx - ax) * i / 10 + hand.gauss(0, 0.8), ay + (by - ay) * i / 10 + hand.gauss(0, 0.8))
-            for i in range(10)
-        ]
-    return [stroke]
+    return [_line(hand, [(cx, cy - r), (cx + r, cy + r * 0.8), (cx - r, cy + r * 0.8), (cx, cy - r)])]
 
 
 def free_drawing_strokes(instruction: str, sample: int = 0) -> list[Points]:
-    """A few strokes of a simple picture (house, tree, face): outline plus details."""
+    """A simple picture of what the instruction names (house, tree, smiling face), a few strokes."""
     hand = random.Random(_seed("drawing", instruction, sample))
-    outline = shape_strokes("square", sample)[0]
-    details = []
-    for _ in range(hand.randint(2, 4)):
-        x, y = hand.uniform(120, 230), hand.uniform(60, 140)
-        details.append(
-            [(x + 20 * math.cos(a / 8 * math.pi), y + 12 * math.sin(a / 8 * math.pi)) for a in range(17)]
+    cx, cy = 175 + hand.uniform(-10, 10), 105 + hand.uniform(-6, 6)
+    text = instruction.lower()
+    if "house" in text:
+        walls = _line(hand, [(cx - 50, cy - 20), (cx - 50, cy + 60), (cx + 50, cy + 60), (cx + 50, cy - 20)])
+        roof = _line(hand, [(cx - 60, cy - 15), (cx, cy - 70), (cx + 60, cy - 15)])
+        door = _line(
+            hand, [(cx - 12, cy + 60), (cx - 12, cy + 25), (cx + 12, cy + 25), (cx + 12, cy + 60)], 5
         )
-    return [outline, *details]
+        return [walls, roof, door]
+    if "tree" in text:
+        trunk = _line(hand, [(cx - 8, cy + 75), (cx - 8, cy + 20), (cx + 8, cy + 20), (cx + 8, cy + 75)], 6)
+        crown = _arc(hand, cx, cy - 15, 55, 45)
+        return [trunk, crown]
+    face = _arc(hand, cx, cy, 70, 70)
+    eyes = [_arc(hand, cx + dx, cy - 22, 7, 7) for dx in (-25, 25)]
+    smile = _arc(hand, cx, cy + 5, 38, 30, 0.15 * math.pi, 0.85 * math.pi)
+    return [face, *eyes, smile]
 
 
 def strokes_for_step(flow_type: FlowType, step_number: int, person: str, sample: int = 0) -> list[Points]:

@@ -100,6 +100,9 @@ def test_a_save_while_the_server_is_down_fails_cleanly_and_the_retry_succeeds(ow
             service.save_drawing(payloads[1] | {"sessionId": session_id})
         # restart(), not ensure_running(): in this process the server handle still believes it runs.
         embedded_postgres.restart(data_dir)
+        # Back to the product's wait: the pool's reconnection backs off while the server is down,
+        # so on a loaded machine the first new connection can take longer than the 3 s above.
+        pool.timeout = 30.0  # psycopg_pool's default, which the product uses
         for payload in payloads[1:]:  # the client retries step 2 and carries on
             service.save_drawing(payload | {"sessionId": session_id})
         assert [n for n, _ in _saved_steps(url, session_id)] == list(range(1, 12))
