@@ -46,11 +46,9 @@ WHERE session_id = %(session_id)s;
 UPDATE temp_enrollments SET status = 'expired', updated_at = NOW()
 WHERE id = %(enrollment_id)s AND status = 'in_progress';
 
--- name: count_steps
-SELECT count(*) AS n FROM temp_enrollment_steps WHERE enrollment_id = %(enrollment_id)s;
-
 -- name: insert_step
--- ON CONFLICT: a concurrent or retried save of the same step inserts nothing; the caller compares hashes.
+-- Runs under the session's row lock after get_step_state, so a duplicate cannot get here; ON CONFLICT
+-- keeps it harmless all the same (the unique constraint is the last line of defence).
 INSERT INTO temp_enrollment_steps
     (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash)
 VALUES (%(enrollment_id)s, %(step_number)s, %(step_type)s, %(instruction)s, %(signature_data)s,
@@ -58,13 +56,9 @@ VALUES (%(enrollment_id)s, %(step_number)s, %(step_type)s, %(instruction)s, %(si
 ON CONFLICT (enrollment_id, step_number) DO NOTHING
 RETURNING id;
 
--- name: get_step_hash
-SELECT content_hash FROM temp_enrollment_steps
-WHERE enrollment_id = %(enrollment_id)s AND step_number = %(step_number)s;
-
 -- name: get_step_state
--- For a save (after lock_enrollment): the hash of this step if it is already saved, and how many
--- steps are saved; one round trip instead of get_step_hash + count_steps.
+-- For a save (after lock_enrollment, so exact): the hash of this step if it is already saved (a retry
+-- or a conflict), and how many steps are saved (the next step must be that + 1); one round trip.
 SELECT count(*) AS saved_steps,
        max(content_hash) FILTER (WHERE step_number = %(step_number)s) AS saved_hash
 FROM temp_enrollment_steps
