@@ -335,3 +335,47 @@ def test_two_concurrent_registrations_of_one_username(service, db):
     loser_session = sessions[1 - sessions.index(winners[0].session_id)]
     assert service.get_session(loser_session).status == "in_progress"  # nothing half-done
     assert db.execute("SELECT count(*) AS n FROM user_enrolled_drawings").fetchone()["n"] == 11
+
+
+def test_a_retry_that_waited_for_the_first_save_is_recognised(service, db_url, db):
+    """The retry's statement starts before the first save commits (it waits on the session's row
+    lock), so its snapshot cannot see that step: the service must look again, not refuse or
+    duplicate it."""
+    import threading
+
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    from enrollment_core.validation import parse_drawing_step
+
+    session_id = draw_signup(service, "alice", steps=2)
+    payload = drawing_payload("alice", 3, session_id=session_id)
+    step = parse_drawing_step(payload)
+    with psycopg.connect(db_url) as first:  # the first save, done by hand and held open
+        enrollment_id = first.execute(
+            "SELECT id FROM temp_enrollments WHERE session_id = %s FOR UPDATE", (session_id,)
+        ).fetchone()[0]
+        first.execute(
+            "INSERT INTO temp_enrollment_steps (enrollment_id, step_number, step_type, instruction,"
+            " signature_data, raw_data, metrics, content_hash) VALUES (%s, 3, %s, %s, %s, %s, %s, %s)",
+            (enrollment_id, step.type, step.instruction, step.signature, Jsonb(step.raw), Jsonb(step.metrics),
+             step.content_hash),
+        )  # fmt: skip
+        first.execute("UPDATE temp_enrollments SET step_count = 3 WHERE id = %s", (enrollment_id,))
+        results: list = []
+        retry = threading.Thread(target=lambda: results.append(service.save_drawing(payload)))
+        retry.start()
+        for _ in range(600):  # until the retry waits on the row lock (bounded; on database state)
+            waiting = db.execute(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()"
+            ).fetchone()["n"]
+            if waiting:
+                break
+            threading.Event().wait(0.05)
+        assert waiting, "the retry never waited for the lock"
+        first.commit()
+    retry.join(timeout=60)
+    assert results and results[0].duplicate and results[0].progress.completed_steps == 3
+    n = db.execute("SELECT count(*) AS n FROM temp_enrollment_steps WHERE step_number = 3").fetchone()["n"]
+    assert n == 1
