@@ -259,3 +259,13 @@ def test_pending_migrations_apply_in_order_and_are_recorded(server_url, tmp_path
             assert plan.fetchall() == [("signin", 1), ("signup", 11)]
     finally:
         drop_test_database(server_url, name)
+
+
+def test_the_embedded_server_is_tuned_for_large_cleanups(pg_data_dir, db):
+    """Kept from docs/performance.md: a 1 M-session cleanup stalls concurrent saves at the 1 GB default."""
+    from enrollment_core.embedded_postgres import SERVER_SETTINGS
+
+    if pg_data_dir is None:
+        pytest.skip("TEST_DATABASE_URL: an outside server keeps its own settings")
+    for name, value in SERVER_SETTINGS.items():
+        assert db.execute("SELECT current_setting(%s) AS v", (name,)).fetchone()["v"] == value
