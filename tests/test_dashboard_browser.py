@@ -4,11 +4,6 @@ session's drawings load. Screenshots go to artifacts/ (look at them)."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,34 +13,19 @@ from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
 from enrollment_core.demo_data import seed_demo_data
 
+from .streamlit_server import CHROME_ARGS, CHROMIUM, streamlit_app
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 PASSWORD = "browser-test-password"
-CHROME_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def dashboard_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     with create_pool(db_url, Settings(database_url=db_url), name="seed") as pool:
         seed_demo_data(pool, sessions=80)
-    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
@@ -53,48 +33,8 @@ def dashboard_url(db_url: str, tmp_path: Path) -> Iterator[str]:
         # The backlog stays visible for the screenshots (the periodic cleanup would delete it at start).
         "DASHBOARD_BACKGROUND_CLEANUP": "0",
     }
-    log = (tmp_path / "streamlit.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard" / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("dashboard did not start: " + (tmp_path / "streamlit.log").read_text())
-            time.sleep(0.3)
+    with streamlit_app("dashboard/app.py", env, tmp_path / "streamlit.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def assert_no_errors(page) -> None:
@@ -123,7 +63,7 @@ def test_dashboard_in_a_real_browser(dashboard_url: str, db) -> None:
     assert target and target["steps"] >= 2
 
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROME_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 2400})
             page.goto(dashboard_url)

@@ -13,11 +13,7 @@ import io
 import math
 import os
 import random
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +23,7 @@ from PIL import Image
 
 from enrollment_app import canvas
 from enrollment_core import sample_drawings, step_plan
+from tests.streamlit_server import CHROME_ARGS, CHROMIUM, streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -35,9 +32,6 @@ expect = sync_api.expect
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "enrollment"
-CHROMIUM = "/usr/bin/chromium"
-CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
             "Chrome/130.0.0.0 Mobile Safari/537.36")
 WAIT_MS = 30_000  # for anything the app renders: generous on a slow shared 2-core machine
@@ -52,12 +46,6 @@ if not Path(CHROMIUM).exists():
 # ---------------------------------------------------------------- the app under test
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_db(server_url: str, template_url: str) -> Iterator[str]:
     """One database for this module's app (each test uses its own usernames)."""
@@ -70,36 +58,9 @@ def app_db(server_url: str, template_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def app_url(app_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
     log_path = tmp_path_factory.mktemp("enrollment_app") / "streamlit.log"
-    env = {**os.environ, "DATABASE_URL": app_db}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "enrollment_app/app.py",
-             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the enrollment app did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    with streamlit_app("enrollment_app/app.py", {**os.environ, "DATABASE_URL": app_db}, log_path) as url:
+        yield url + "/"
 
 
 @pytest.fixture(scope="module")
