@@ -12,12 +12,11 @@ import pytest
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
 from enrollment_core.demo_data import seed_demo_data
-
-from .streamlit_server import CHROME_ARGS, CHROMIUM, streamlit_app
+from tests.streamlit_server import CHROME_ARGS, CHROMIUM, streamlit_app
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 PASSWORD = "browser-test-password"
 
