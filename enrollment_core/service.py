@@ -160,10 +160,9 @@ class EnrollmentService:
 
     def check_username(self, username: Any) -> UsernameCheck:
         """Signup: is this a valid username that nobody has registered (case-insensitively)?"""
-        problem = validation.username_problem(username)
-        if problem:
-            shown = validation.printable(username)
-            return UsernameCheck(shown, False, f"username {problem}", "validation_error")
+        refused = _invalid_username(username)
+        if refused:
+            return refused
         name = username.strip()
         with self.pool.connection() as conn:
             taken = conn.execute(query("find_user"), {"username": name}).fetchone()
@@ -173,10 +172,9 @@ class EnrollmentService:
 
     def check_user_exists(self, username: Any) -> UsernameCheck:
         """Signin: is there a registered user with this username?"""
-        problem = validation.username_problem(username)
-        if problem:
-            shown = validation.printable(username)
-            return UsernameCheck(shown, False, f"username {problem}", "validation_error")
+        refused = _invalid_username(username)
+        if refused:
+            return refused
         name = username.strip()
         with self.pool.connection() as conn:
             user = conn.execute(query("find_user"), {"username": name}).fetchone()
@@ -488,6 +486,14 @@ class EnrollmentService:
     def cleanup_expired(self) -> int:
         """Delete every expired, never-completed session, in short batches; return how many."""
         return cleanup_expired(self.pool, batch_size=self.settings.cleanup_batch_size)
+
+
+def _invalid_username(username: Any) -> UsernameCheck | None:
+    """The answer to a username check when the name itself is not acceptable (echoed back safely)."""
+    problem = validation.username_problem(username)
+    if problem is None:
+        return None
+    return UsernameCheck(validation.printable(username), False, f"username {problem}", "validation_error")
 
 
 def _raise_for_completion(outcome: Mapping[str, Any], conn: psycopg.Connection) -> None:
