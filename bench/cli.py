@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     save.add_argument("--seconds", type=float, help="seconds per measurement (default 5)")
     save.add_argument("--clients", type=_sizes, help="client counts, e.g. 1,4,16")
     save.add_argument("--profile", action="store_true", help="also cProfile a single client's saves")
+    save.add_argument(
+        "--existing", type=int, help="sessions stored (and analysed) before measuring (default 20000)"
+    )
     data = parser.add_argument_group("queries / cleanup")
     data.add_argument("--sizes", type=_sizes, help="session counts for queries, e.g. 10k as 10000,100000")
     data.add_argument("--expired", type=int, help="expired sessions for cleanup (default 1000000)")
@@ -76,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                     seconds=args.seconds,
                     clients=args.clients,
                     profile=args.profile,
+                    existing=args.existing,
                 )
         elif name == "queries":
             with scratch_database(server, "queries", keep=args.keep) as url:
