@@ -97,3 +97,27 @@ SELECT count(*) AS sessions,
        (SELECT count(*) FROM temp_enrollment_steps s JOIN temp_enrollments te ON te.id = s.enrollment_id
         WHERE te.expires_at > NOW()) AS steps
 FROM temp_enrollments WHERE expires_at > NOW();
+
+-- name: raw_first_step
+-- The save benchmark's floor for step 1: the session row and the step row, in one statement (one round
+-- trip, its own transaction), no checks.
+WITH session AS (
+    INSERT INTO temp_enrollments (session_id, username, flow_type, device_info, metadata, expires_at, step_count)
+    VALUES (%(session_id)s, %(username)s, 'signup', NULL, %(metadata)s,
+            NOW() + make_interval(secs => %(ttl_seconds)s), 1)
+    RETURNING id
+)
+INSERT INTO temp_enrollment_steps
+    (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash)
+SELECT id, %(step_number)s, %(step_type)s, %(instruction)s, %(signature_data)s, %(raw_data)s, %(metrics)s,
+       %(content_hash)s
+FROM session
+RETURNING enrollment_id;
+
+-- name: raw_step
+-- The floor for a later step: the step row alone.
+INSERT INTO temp_enrollment_steps
+    (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash)
+VALUES (%(enrollment_id)s, %(step_number)s, %(step_type)s, %(instruction)s, %(signature_data)s, %(raw_data)s,
+        %(metrics)s, %(content_hash)s)
+RETURNING enrollment_id;

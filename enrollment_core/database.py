@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -43,3 +46,17 @@ def create_pool(url: str, settings: Settings, *, name: str = "enrollment") -> Co
     )
     pool.wait(timeout=30)
     return pool
+
+
+def execute_as_own_transaction(
+    conn: psycopg.Connection, sql: str, params: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Run one statement as its own transaction (autocommit) and return its first row: one round trip
+    instead of two (the statement, then COMMIT). Only for a statement that is atomic by itself, on a
+    pooled connection with no transaction open."""
+    conn.autocommit = True
+    try:
+        return conn.execute(sql, params).fetchone()
+    finally:
+        if not conn.closed:  # a broken connection is discarded by the pool anyway
+            conn.autocommit = False

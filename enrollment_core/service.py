@@ -20,8 +20,10 @@ from psycopg_pool import ConnectionPool
 
 from . import strokes, validation, verification
 from .config import Settings
+from .database import execute_as_own_transaction
 from .errors import (
     AccountLocked,
+    EnrollmentError,
     EnrollmentIncomplete,
     NoEnrolledSignatures,
     SessionClosed,
@@ -194,113 +196,35 @@ class EnrollmentService:
         a no-op that returns the same answer."""
         drawing = validation.parse_drawing_step(payload)
         client = client or ClientInfo()
+        if drawing.session_id is None:
+            validation.check_step_in_plan(drawing, drawing.flow_type or "signup")
+            if drawing.step != 1:
+                raise StepConflict(f"step: a new session starts at step 1, not {drawing.step}", field="step")
+        params = {
+            "session_id": drawing.session_id,
+            "new_session_id": new_session_id(),
+            "username": drawing.username,
+            "flow_type": drawing.flow_type,
+            "step_number": drawing.step,
+            "step_type": drawing.type,
+            "instruction": drawing.instruction.strip() or None,  # None: the plan's wording
+            "signature_data": drawing.signature,
+            # Already serialised by validation: reuse that JSON instead of dumping it again.
+            "raw_data": Jsonb(drawing.raw, dumps=lambda _: drawing.raw_json),
+            "metrics": Jsonb(drawing.metrics, dumps=lambda _: drawing.metrics_json),
+            "content_hash": drawing.content_hash,
+            "device_info": _truncate(client.user_agent),
+            "metadata": Jsonb(client.metadata()),
+            "last_ip": Jsonb({"last_ip": client.ip}),
+            "ttl_seconds": self.settings.session_ttl_seconds,
+        }
         with self.pool.connection() as conn:
-            if drawing.session_id is None:
-                return self._start_session(conn, drawing, client)
-            return self._continue_session(conn, drawing, client)
-
-    def _start_session(
-        self, conn: psycopg.Connection, drawing: DrawingStep, client: ClientInfo
-    ) -> SaveResult:
-        flow: FlowType = drawing.flow_type or "signup"
-        instruction = validation.check_step_in_plan(drawing, flow)
-        if drawing.step != 1:
-            raise StepConflict(f"step: a new session starts at step 1, not {drawing.step}", field="step")
-        # One session start per username at a time, so a retried first step cannot race itself.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(lower(%s)))", (drawing.username,))
-        user = conn.execute(query("find_user"), {"username": drawing.username}).fetchone()
-        if flow == "signup" and user:
-            raise UsernameUnavailable(f"username {drawing.username!r} is already taken", field="username")
-        if flow == "signin" and not user:
-            raise UserNotFound(f"no account is registered as {drawing.username!r}", field="username")
-        if flow == "signin":
-            _refuse_if_locked(conn, drawing.username)
-
-        retried = conn.execute(
-            query("find_retried_first_step"),
-            {"username": drawing.username, "flow_type": flow, "content_hash": drawing.content_hash},
-        ).fetchone()
-        if retried:  # the client lost our answer to its first step and sent it again
-            return SaveResult(retried["session_id"], self._progress(conn, retried["session_id"]), False, True)
-
-        session_id = new_session_id()
-        enrollment_id = conn.execute(
-            query("insert_enrollment"),
-            {
-                "session_id": session_id,
-                "username": drawing.username,
-                "flow_type": flow,
-                "device_info": _truncate(client.user_agent),
-                "metadata": Jsonb(client.metadata()),
-                "ttl_seconds": self.settings.session_ttl_seconds,
-            },
-        ).fetchone()["id"]
-        self._insert_step(conn, enrollment_id, drawing, instruction)
-        return SaveResult(session_id, self._progress(conn, session_id), True, False)
-
-    def _continue_session(
-        self, conn: psycopg.Connection, drawing: DrawingStep, client: ClientInfo
-    ) -> SaveResult:
-        session_id = drawing.session_id
-        assert session_id is not None
-        row = self._locked_session(conn, session_id, drawing.username)
-        if drawing.flow_type is not None and drawing.flow_type != row["flow_type"]:
-            raise ValidationError(
-                f"flowType is {drawing.flow_type!r} but this session is a {row['flow_type']} session",
-                field="flowType",
-            )
-        instruction = validation.check_step_in_plan(drawing, row["flow_type"])
-        # One query for "is this step saved, and how many are": read after the row lock, so exact.
-        state = conn.execute(
-            query("get_step_state"), {"enrollment_id": row["id"], "step_number": drawing.step}
-        ).fetchone()
-        if state["saved_hash"] is not None:
-            if state["saved_hash"] != drawing.content_hash:
-                raise StepConflict(
-                    f"step {drawing.step} is already saved with a different drawing", field="step"
-                )
-            return SaveResult(session_id, self._progress(conn, session_id), False, True)
-
-        if row["status"] == "completed":
-            raise SessionClosed("this enrollment is already completed", field="sessionId")
-        if row["status"] == "expired" or row["is_expired"]:
-            conn.execute(query("mark_expired"), {"enrollment_id": row["id"]})
-            conn.commit()  # remember the expiry even though this request is refused
-            raise SessionExpired("this enrollment session has expired; please start again", field="sessionId")
-
-        saved = state["saved_steps"]
-        if drawing.step != saved + 1:
-            raise StepConflict(
-                f"step {drawing.step} cannot be saved yet: the next step of this session is {saved + 1}",
-                field="step",
-            )
-        # Pipelined: the three statements that always follow go to the server in one round trip.
-        with conn.pipeline():
-            self._insert_step(conn, row["id"], drawing, instruction)
-            conn.execute(
-                query("touch_enrollment"),
-                {"enrollment_id": row["id"], "metadata": Jsonb({"last_ip": client.ip})},
-            )
-            progress = self._progress(conn, session_id)
-        return SaveResult(session_id, progress, False, False)
-
-    def _insert_step(
-        self, conn: psycopg.Connection, enrollment_id: int, drawing: DrawingStep, instruction: str
-    ) -> None:
-        conn.execute(
-            query("insert_step"),
-            {
-                "enrollment_id": enrollment_id,
-                "step_number": drawing.step,
-                "step_type": drawing.type,
-                "instruction": instruction,
-                "signature_data": drawing.signature,
-                # Already serialised by validation: reuse that JSON instead of dumping it again.
-                "raw_data": Jsonb(drawing.raw, dumps=lambda _: drawing.raw_json),
-                "metrics": Jsonb(drawing.metrics, dumps=lambda _: drawing.metrics_json),
-                "content_hash": drawing.content_hash,
-            },
-        )
+            row = execute_as_own_transaction(conn, query("save_step"), params)
+        outcome = row["outcome"]
+        if outcome in ("created", "saved", "duplicate"):
+            progress = Progress(**{name: row[name] for name in _PROGRESS_FIELDS})
+            return SaveResult(row["session_id"], progress, outcome == "created", outcome == "duplicate")
+        raise _save_refusal(drawing, row)
 
     def _locked_session(self, conn: psycopg.Connection, session_id: str, username: str) -> dict[str, Any]:
         row = conn.execute(query("lock_enrollment"), {"session_id": session_id}).fetchone()
@@ -529,6 +453,46 @@ def _refuse_if_locked(conn: psycopg.Connection, username: str) -> None:
     lock = conn.execute(query("find_user_lock"), {"username": username}).fetchone()
     if lock:
         raise _locked_error(lock["locked_until"])
+
+
+_PROGRESS_FIELDS = tuple(Progress.__dataclass_fields__)
+
+
+def _save_refusal(drawing: DrawingStep, row: Mapping[str, Any]) -> EnrollmentError:
+    """The typed error for a refusal of save_enrollment_step (sql/migrations/0007_save_step.sql)."""
+    outcome, step = row["outcome"], drawing.step
+    if outcome == "username_taken":
+        return UsernameUnavailable(f"username {drawing.username!r} is already taken", field="username")
+    if outcome == "user_not_found":
+        return UserNotFound(f"no account is registered as {drawing.username!r}", field="username")
+    if outcome == "account_locked":
+        return _locked_error(row["locked_until"])
+    if outcome == "not_found":
+        # A session started by someone else is reported exactly like an unknown one.
+        return SessionNotFound(
+            "no enrollment session with this id for this username (it may have expired and been removed)",
+            field="sessionId",
+        )
+    if outcome == "wrong_flow":
+        return ValidationError(
+            f"flowType is {drawing.flow_type!r} but this session is a {row['flow_type']} session",
+            field="flowType",
+        )
+    if outcome == "not_in_plan":
+        validation.check_step_in_plan(drawing, row["flow_type"])  # raises the precise error
+        raise RuntimeError("enrollment_step_plan differs from step_plan.PLAN: run the migrations")
+    if outcome == "conflict":
+        return StepConflict(f"step {step} is already saved with a different drawing", field="step")
+    if outcome == "completed":
+        return SessionClosed("this enrollment is already completed", field="sessionId")
+    if outcome == "expired":
+        return SessionExpired("this enrollment session has expired; please start again", field="sessionId")
+    if outcome == "out_of_order":
+        return StepConflict(
+            f"step {step} cannot be saved yet: the next step of this session is {row['expected_step']}",
+            field="step",
+        )
+    raise RuntimeError(f"save_enrollment_step returned an unknown outcome {outcome!r}")
 
 
 def _truncate(text: str | None) -> str | None:

@@ -8,28 +8,16 @@
 -- A registered user by case-insensitive username (uses idx_users_username_lower).
 SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(username)s);
 
--- name: insert_enrollment
--- step_count 1: the same transaction saves step 1 of this new session (insert_step cannot conflict on a
--- new enrollment id, and an error rolls both back).
-INSERT INTO temp_enrollments (session_id, username, flow_type, device_info, metadata, expires_at, step_count)
-VALUES (%(session_id)s, %(username)s, %(flow_type)s, %(device_info)s, %(metadata)s,
-        NOW() + make_interval(secs => %(ttl_seconds)s), 1)
-RETURNING id;
-
--- name: find_retried_first_step
--- A live session of this user whose step 1 has exactly this content: a first step sent twice.
-SELECT te.session_id
-FROM temp_enrollments te
-JOIN temp_enrollment_steps s ON s.enrollment_id = te.id AND s.step_number = 1
-WHERE lower(te.username) = lower(%(username)s)
-  AND te.flow_type = %(flow_type)s
-  AND te.status = 'in_progress'
-  AND te.expires_at > NOW()
-  AND s.content_hash = %(content_hash)s
-LIMIT 1;
+-- name: save_step
+-- One drawing step, in one statement and one transaction (sql/migrations/0007_save_step.sql).
+SELECT * FROM save_enrollment_step(
+    %(session_id)s, %(new_session_id)s, %(username)s, %(flow_type)s, %(step_number)s, %(step_type)s,
+    %(instruction)s, %(signature_data)s, %(raw_data)s, %(metrics)s, %(content_hash)s, %(device_info)s,
+    %(metadata)s, %(last_ip)s, %(ttl_seconds)s);
 
 -- name: lock_enrollment
--- Serialises saves to one session: every save holds this row lock until it commits.
+-- register/login: the session row, locked until commit, so that no save of this session runs meanwhile
+-- (save_enrollment_step takes the same lock).
 SELECT id, session_id, username, flow_type, status, created_at, expires_at,
        expires_at <= NOW() AS is_expired
 FROM temp_enrollments
@@ -41,37 +29,6 @@ SELECT id, session_id, username, flow_type, status, device_info, metadata, creat
        expires_at, completed_at, expires_at <= NOW() AS is_expired
 FROM temp_enrollments
 WHERE session_id = %(session_id)s;
-
--- name: mark_expired
-UPDATE temp_enrollments SET status = 'expired', updated_at = NOW()
-WHERE id = %(enrollment_id)s AND status = 'in_progress';
-
--- name: insert_step
--- Runs under the session's row lock after get_step_state, so a duplicate cannot get here; ON CONFLICT
--- keeps it harmless all the same (the unique constraint is the last line of defence).
-INSERT INTO temp_enrollment_steps
-    (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash)
-VALUES (%(enrollment_id)s, %(step_number)s, %(step_type)s, %(instruction)s, %(signature_data)s,
-        %(raw_data)s, %(metrics)s, %(content_hash)s)
-ON CONFLICT (enrollment_id, step_number) DO NOTHING
-RETURNING id;
-
--- name: get_step_state
--- For a save (after lock_enrollment, so exact): the hash of this step if it is already saved (a retry
--- or a conflict), and how many steps are saved (the next step must be that + 1); one round trip.
-SELECT count(*) AS saved_steps,
-       max(content_hash) FILTER (WHERE step_number = %(step_number)s) AS saved_hash
-FROM temp_enrollment_steps
-WHERE enrollment_id = %(enrollment_id)s;
-
--- name: touch_enrollment
--- Last activity, and what the latest request said about the client (IP, user agent). Runs after
--- insert_step in the same transaction, under the session's row lock: step_count is recounted (an
--- index-only lookup of at most 11 entries), so it is exact even if the insert did nothing.
-UPDATE temp_enrollments
-SET updated_at = NOW(), metadata = metadata || %(metadata)s,
-    step_count = (SELECT count(*) FROM temp_enrollment_steps WHERE enrollment_id = %(enrollment_id)s)
-WHERE id = %(enrollment_id)s;
 
 -- name: get_progress
 SELECT * FROM get_enrollment_progress(%(session_id)s);

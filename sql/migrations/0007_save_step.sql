@@ -1,0 +1,171 @@
+-- save_enrollment_step: one drawing step saved in one statement (one round trip, its own transaction).
+--
+-- The service validates the payload first (types, sizes, image, strokes, hash) and turns the outcome
+-- into the typed error or result it returns; this function does what needs the database, atomically:
+-- which session, in which order, whether it is a retry. It changes nothing unless it saves, except
+-- that it marks an expired session so (outcome 'expired'), which the caller wants kept.
+--
+-- Outcomes: created (step 1 started a new session, p_new_session_id), saved, duplicate (this exact
+-- step is already saved: a retry; for step 1, the retried session's id), and refusals that change
+-- nothing: username_taken, user_not_found, account_locked (locked_until), not_found, wrong_flow
+-- (flow_type = the session's flow), not_in_plan (flow_type), conflict (the step is saved with other
+-- content), completed, expired, out_of_order (expected_step). Progress columns come from
+-- get_enrollment_progress for created, saved and duplicate.
+
+CREATE FUNCTION save_enrollment_step(
+    p_session_id     VARCHAR,   -- NULL: step 1 of a new session
+    p_new_session_id VARCHAR,   -- the id to give a new session
+    p_username       VARCHAR,
+    p_flow_type      VARCHAR,   -- NULL: the session's flow (or signup for a new session)
+    p_step_number    INTEGER,
+    p_step_type      VARCHAR,
+    p_instruction    TEXT,      -- NULL: the plan's wording
+    p_signature_data TEXT,
+    p_raw_data       JSONB,
+    p_metrics        JSONB,
+    p_content_hash   VARCHAR,
+    p_device_info    TEXT,
+    p_metadata       JSONB,     -- a new session's metadata
+    p_last_ip        JSONB,     -- merged into metadata on every later save
+    p_ttl_seconds    INTEGER
+)
+RETURNS TABLE (
+    outcome          TEXT,
+    session_id       VARCHAR,
+    flow_type        VARCHAR,
+    expected_step    INTEGER,
+    locked_until     TIMESTAMPTZ,
+    total_steps      INTEGER,
+    completed_steps  INTEGER,
+    last_step_number INTEGER,
+    last_step_type   VARCHAR,
+    remaining_steps  INTEGER,
+    is_complete      BOOLEAN
+)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_session     temp_enrollments%ROWTYPE;
+    v_plan        enrollment_step_plan%ROWTYPE;
+    v_user_id     BIGINT;
+    v_locked      TIMESTAMPTZ;
+    v_saved_steps INTEGER;
+    v_saved_hash  VARCHAR;
+    v_session_id  VARCHAR;
+    v_flow        VARCHAR;
+BEGIN
+    IF p_session_id IS NULL THEN
+        v_flow := COALESCE(p_flow_type, 'signup');
+        -- One session start per username at a time, so a retried first step cannot race itself.
+        PERFORM pg_advisory_xact_lock(hashtext(lower(p_username)));
+        SELECT u.id, u.locked_until INTO v_user_id, v_locked
+        FROM users u WHERE lower(u.username) = lower(p_username);
+        IF v_flow = 'signup' AND v_user_id IS NOT NULL THEN
+            RETURN QUERY SELECT 'username_taken'::TEXT, NULL::VARCHAR, v_flow, NULL::INT, NULL::TIMESTAMPTZ,
+                NULL::INT, NULL::INT, NULL::INT, NULL::VARCHAR, NULL::INT, NULL::BOOLEAN;
+            RETURN;
+        END IF;
+        IF v_flow = 'signin' AND v_user_id IS NULL THEN
+            RETURN QUERY SELECT 'user_not_found'::TEXT, NULL::VARCHAR, v_flow, NULL::INT, NULL::TIMESTAMPTZ,
+                NULL::INT, NULL::INT, NULL::INT, NULL::VARCHAR, NULL::INT, NULL::BOOLEAN;
+            RETURN;
+        END IF;
+        IF v_flow = 'signin' AND v_locked > NOW() THEN
+            RETURN QUERY SELECT 'account_locked'::TEXT, NULL::VARCHAR, v_flow, NULL::INT, v_locked,
+                NULL::INT, NULL::INT, NULL::INT, NULL::VARCHAR, NULL::INT, NULL::BOOLEAN;
+            RETURN;
+        END IF;
+        -- The client lost our answer to its first step and sent it again: answer with that session.
+        SELECT te.session_id INTO v_session_id
+        FROM temp_enrollments te
+        JOIN temp_enrollment_steps s ON s.enrollment_id = te.id AND s.step_number = 1
+        WHERE lower(te.username) = lower(p_username)
+          AND te.flow_type = v_flow
+          AND te.status = 'in_progress'
+          AND te.expires_at > NOW()
+          AND s.content_hash = p_content_hash
+        LIMIT 1;
+        IF v_session_id IS NOT NULL THEN
+            RETURN QUERY SELECT 'duplicate'::TEXT, v_session_id, v_flow, NULL::INT, NULL::TIMESTAMPTZ, p.*
+                FROM get_enrollment_progress(v_session_id) p;
+            RETURN;
+        END IF;
+        SELECT * INTO v_plan FROM enrollment_step_plan sp WHERE sp.flow_type = v_flow AND sp.step_number = 1;
+        -- step_count 1: step 1 is inserted just below, in the same transaction.
+        INSERT INTO temp_enrollments AS te
+            (session_id, username, flow_type, device_info, metadata, expires_at, step_count)
+        VALUES (p_new_session_id, p_username, v_flow, p_device_info, p_metadata,
+                NOW() + make_interval(secs => p_ttl_seconds), 1)
+        RETURNING te.* INTO v_session;
+        INSERT INTO temp_enrollment_steps
+            (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash)
+        VALUES (v_session.id, 1, p_step_type, COALESCE(p_instruction, v_plan.instruction), p_signature_data,
+                p_raw_data, p_metrics, p_content_hash);
+        RETURN QUERY SELECT 'created'::TEXT, p_new_session_id, v_flow, NULL::INT, NULL::TIMESTAMPTZ, p.*
+            FROM get_enrollment_progress(p_new_session_id) p;
+        RETURN;
+    END IF;
+
+    -- A later step. The row lock serialises saves to one session until this transaction ends.
+    SELECT * INTO v_session FROM temp_enrollments te WHERE te.session_id = p_session_id FOR UPDATE;
+    -- A session started by someone else is reported exactly like an unknown one.
+    IF NOT FOUND OR lower(v_session.username) <> lower(p_username) THEN
+        RETURN QUERY SELECT 'not_found'::TEXT, p_session_id, NULL::VARCHAR, NULL::INT, NULL::TIMESTAMPTZ,
+            NULL::INT, NULL::INT, NULL::INT, NULL::VARCHAR, NULL::INT, NULL::BOOLEAN;
+        RETURN;
+    END IF;
+    v_flow := v_session.flow_type;
+    IF p_flow_type IS NOT NULL AND p_flow_type <> v_flow THEN
+        RETURN QUERY SELECT 'wrong_flow'::TEXT, p_session_id, v_flow, NULL::INT, NULL::TIMESTAMPTZ,
+            NULL::INT, NULL::INT, NULL::INT, NULL::VARCHAR, NULL::INT, NULL::BOOLEAN;
+        RETURN;
+    END IF;
+    SELECT * INTO v_plan FROM enrollment_step_plan sp WHERE sp.flow_type = v_flow AND sp.step_number = p_step_number;
+    IF NOT FOUND OR v_plan.step_type <> p_step_type THEN
+        RETURN QUERY SELECT 'not_in_plan'::TEXT, p_session_id, v_flow, NULL::INT, NULL::TIMESTAMPTZ,
+            NULL::INT, NULL::INT, NULL::INT, NULL::VARCHAR, NULL::INT, NULL::BOOLEAN;
+        RETURN;
+    END IF;
+    -- Read after the row lock, so exact: is this step saved (a retry or a conflict), how many are.
+    SELECT count(*), max(s.content_hash) FILTER (WHERE s.step_number = p_step_number)
+    INTO v_saved_steps, v_saved_hash
+    FROM temp_enrollment_steps s WHERE s.enrollment_id = v_session.id;
+    IF v_saved_hash IS NOT NULL THEN
+        IF v_saved_hash <> p_content_hash THEN
+            RETURN QUERY SELECT 'conflict'::TEXT, p_session_id, v_flow, NULL::INT, NULL::TIMESTAMPTZ,
+                NULL::INT, NULL::INT, NULL::INT, NULL::VARCHAR, NULL::INT, NULL::BOOLEAN;
+            RETURN;
+        END IF;
+        RETURN QUERY SELECT 'duplicate'::TEXT, p_session_id, v_flow, NULL::INT, NULL::TIMESTAMPTZ, p.*
+            FROM get_enrollment_progress(p_session_id) p;
+        RETURN;
+    END IF;
+    IF v_session.status = 'completed' THEN
+        RETURN QUERY SELECT 'completed'::TEXT, p_session_id, v_flow, NULL::INT, NULL::TIMESTAMPTZ,
+            NULL::INT, NULL::INT, NULL::INT, NULL::VARCHAR, NULL::INT, NULL::BOOLEAN;
+        RETURN;
+    END IF;
+    IF v_session.status = 'expired' OR v_session.expires_at <= NOW() THEN
+        -- Remembered even though the step is refused.
+        UPDATE temp_enrollments te SET status = 'expired', updated_at = NOW()
+        WHERE te.id = v_session.id AND te.status = 'in_progress';
+        RETURN QUERY SELECT 'expired'::TEXT, p_session_id, v_flow, NULL::INT, NULL::TIMESTAMPTZ,
+            NULL::INT, NULL::INT, NULL::INT, NULL::VARCHAR, NULL::INT, NULL::BOOLEAN;
+        RETURN;
+    END IF;
+    IF p_step_number <> v_saved_steps + 1 THEN
+        RETURN QUERY SELECT 'out_of_order'::TEXT, p_session_id, v_flow, v_saved_steps + 1, NULL::TIMESTAMPTZ,
+            NULL::INT, NULL::INT, NULL::INT, NULL::VARCHAR, NULL::INT, NULL::BOOLEAN;
+        RETURN;
+    END IF;
+    INSERT INTO temp_enrollment_steps
+        (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash)
+    VALUES (v_session.id, p_step_number, p_step_type, COALESCE(p_instruction, v_plan.instruction),
+            p_signature_data, p_raw_data, p_metrics, p_content_hash);
+    -- Last activity and the client's latest IP; step_count is exact: this step was the next one.
+    UPDATE temp_enrollments te
+    SET updated_at = NOW(), metadata = te.metadata || p_last_ip, step_count = v_saved_steps + 1
+    WHERE te.id = v_session.id;
+    RETURN QUERY SELECT 'saved'::TEXT, p_session_id, v_flow, NULL::INT, NULL::TIMESTAMPTZ, p.*
+        FROM get_enrollment_progress(p_session_id) p;
+END;
+$$;
