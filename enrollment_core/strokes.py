@@ -132,9 +132,23 @@ def _coords(args: list, where: str, j: int) -> list[float]:
     return out
 
 
+def _add_xy_stroke(strokes: list[Stroke], xs: list[float], ys: list[float], where: str) -> None:
+    """A stroke without timing (t = NaN), from its x and y lists (faster than a list of tuples)."""
+    if not xs:
+        return
+    if len(strokes) >= MAX_STROKES:
+        raise InvalidRawData(f"raw: too many strokes (more than {MAX_STROKES}) at {where}")
+    stroke = np.empty((len(xs), 3))
+    stroke[:, 0], stroke[:, 1], stroke[:, 2] = xs, ys, math.nan
+    strokes.append(stroke)
+
+
 def _parse_fabric_path(path: list, where: str, strokes: list[Stroke], budget: _Budget) -> None:
-    current: list[tuple[float, float, float]] = []
-    nan = math.nan
+    # Hot loop (a canvas drawing has hundreds of commands and every save parses one): plain numbers
+    # in range are checked inline; anything else goes through _coords, which names the bad element.
+    xs: list[float] = []
+    ys: list[float] = []
+    lo, hi = -MAX_ABS_COORD, MAX_ABS_COORD
     for j, cmd in enumerate(path):
         if type(cmd) is not list or not cmd or type(cmd[0]) is not str:
             raise InvalidRawData(f"raw: {where}[{j}] is not a path command like ['L', x, y]")
@@ -144,32 +158,37 @@ def _parse_fabric_path(path: list, where: str, strokes: list[Stroke], budget: _B
             raise InvalidRawData(f"raw: {where}[{j}] has unsupported path command {op[:10]!r}")
         if len(cmd) != arity + 1:
             raise InvalidRawData(f"raw: {where}[{j}] ({op}) needs {arity} numbers, got {len(cmd) - 1}")
-        args = _coords(cmd[1:], where, j)
+        args = cmd[1:]
+        for v in args:
+            t = type(v)  # exact type: bool (an int subclass) is not a coordinate; NaN fails the range
+            if (t is not float and t is not int) or not lo <= v <= hi:
+                args = _coords(args, where, j)
+                break
         if op == "M":
-            _add_stroke(strokes, current, where)  # a new sub-path is a pen lift
-            current = [(args[0], args[1], nan)]
-            budget.take(1, where)
+            budget.take(len(xs), where)
+            _add_xy_stroke(strokes, xs, ys, where)  # a new sub-path is a pen lift
+            xs, ys = [args[0]], [args[1]]
             continue
-        if not current:
+        if not xs:
             raise InvalidRawData(f"raw: {where}[{j}] ({op}) comes before any 'M' command")
-        x0, y0 = current[-1][0], current[-1][1]
+        x0, y0 = xs[-1], ys[-1]
         if op == "Q":
             # Sample the curve at its midpoint and end point: PencilBrush emits one Q per input
             # point, so this is already denser than what the user's finger produced.
             cx, cy, x, y = args
-            mx, my = 0.25 * x0 + 0.5 * cx + 0.25 * x, 0.25 * y0 + 0.5 * cy + 0.25 * y
-            current += [(mx, my, nan), (x, y, nan)]
-            budget.take(2, where)
+            xs += (0.25 * x0 + 0.5 * cx + 0.25 * x, x)
+            ys += (0.25 * y0 + 0.5 * cy + 0.25 * y, y)
         elif op == "C":
             c1x, c1y, c2x, c2y, x, y = args
-            mx = 0.125 * x0 + 0.375 * c1x + 0.375 * c2x + 0.125 * x
-            my = 0.125 * y0 + 0.375 * c1y + 0.375 * c2y + 0.125 * y
-            current += [(mx, my, nan), (x, y, nan)]
-            budget.take(2, where)
+            xs += (0.125 * x0 + 0.375 * c1x + 0.375 * c2x + 0.125 * x, x)
+            ys += (0.125 * y0 + 0.375 * c1y + 0.375 * c2y + 0.125 * y, y)
         else:  # L
-            current.append((args[0], args[1], nan))
-            budget.take(1, where)
-    _add_stroke(strokes, current, where)
+            xs.append(args[0])
+            ys.append(args[1])
+        if budget.points + len(xs) > MAX_POINTS:  # stop a hostile path early
+            budget.take(len(xs), where)  # raises
+    budget.take(len(xs), where)
+    _add_xy_stroke(strokes, xs, ys, where)
 
 
 # --- signature_pad and plain lists ---------------------------------------------------------------
@@ -330,8 +349,12 @@ def is_near_empty(strokes: list[Stroke]) -> bool:
     pts = _all_points(strokes)
     if len(pts) < MIN_POINTS:
         return True
-    extent = float((pts[:, :2].max(axis=0) - pts[:, :2].min(axis=0)).max())
+    xy = pts[:, :2]
+    extent = float((xy.max(axis=0) - xy.min(axis=0)).max())
     if extent < MIN_EXTENT:
         return True
-    length = sum(float(np.hypot(*np.diff(s[:, :2], axis=0).T).sum()) for s in strokes)
-    return length < MIN_PATH_LENGTH
+    # Ink length on all points at once (every save checks this): segments between strokes are pen
+    # lifts, not ink, so they are zeroed.
+    segments = np.hypot(*np.diff(xy, axis=0).T)
+    segments[np.cumsum([len(s) for s in strokes])[:-1] - 1] = 0.0
+    return float(segments.sum()) < MIN_PATH_LENGTH
