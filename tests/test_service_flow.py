@@ -109,6 +109,34 @@ def test_steps_continue_in_order_and_progress_comes_from_the_database(service):
     assert service.get_progress(session_id).completed_steps == 5
 
 
+def test_every_save_answers_the_progress_the_database_function_gives(service):
+    """save_enrollment_step computes the progress of a continued save itself (its fast path); it must
+    be what get_enrollment_progress says, step by step, for both flows."""
+    session_id = None
+    for step in range(1, 12):
+        result = service.save_drawing(drawing_payload("alice", step, session_id=session_id))
+        session_id = result.session_id
+        assert result.progress == service.get_progress(session_id), step
+    assert result.progress.is_complete and result.progress.remaining_steps == 0
+    service.register("alice", session_id)
+    signin = service.save_drawing(drawing_payload("alice", 1, flow_type="signin"))
+    assert signin.progress == service.get_progress(signin.session_id)
+
+
+def test_a_step_count_behind_the_rows_is_put_right(service, db):
+    """step_count guards the fast path; if it is ever behind the saved steps, a retry is still a
+    duplicate (not an error), step_count is recounted, and the next step saves normally."""
+    session_id = draw_signup(service, "alice", steps=3)
+    db.execute("UPDATE temp_enrollments SET step_count = 1 WHERE session_id = %s", (session_id,))
+    again = service.save_drawing(drawing_payload("alice", 2, session_id=session_id))
+    assert again.duplicate and again.progress.completed_steps == 3
+    count = "SELECT step_count FROM temp_enrollments WHERE session_id = %s"
+    assert db.execute(count, (session_id,)).fetchone()["step_count"] == 3
+    assert not service.save_drawing(drawing_payload("alice", 4, session_id=session_id)).duplicate
+    assert db.execute(count, (session_id,)).fetchone()["step_count"] == 4
+    assert db.execute("SELECT count(*) AS n FROM temp_enrollment_steps").fetchone()["n"] == 4
+
+
 def test_a_retried_step_is_not_duplicated(service, db):
     session_id = draw_signup(service, "alice", steps=3)
     again = service.save_drawing(drawing_payload("alice", 3, session_id=session_id))

@@ -5,6 +5,8 @@
 -- which session, in which order, whether it is a retry. It changes nothing unless it saves, except
 -- that it marks an expired session so (outcome 'expired'), which the caller wants kept.
 --
+-- Nearly every later step takes the fast path: one UPDATE (lock, checks, touch) and one INSERT.
+--
 -- Outcomes: created (step 1 started a new session, p_new_session_id), saved, duplicate (this exact
 -- step is already saved: a retry; for step 1, the retried session's id), and refusals that change
 -- nothing: username_taken, user_not_found, account_locked (locked_until), not_found, wrong_flow
@@ -52,6 +54,9 @@ DECLARE
     v_saved_hash  VARCHAR;
     v_session_id  VARCHAR;
     v_flow        VARCHAR;
+    v_id          BIGINT;
+    v_instruction TEXT;
+    v_total       INTEGER;
 BEGIN
     IF p_session_id IS NULL THEN
         v_flow := COALESCE(p_flow_type, 'signup');
@@ -105,7 +110,45 @@ BEGIN
         RETURN;
     END IF;
 
-    -- A later step. The row lock serialises saves to one session until this transaction ends.
+    -- A later step. Fast path, nearly every save: the next step of a live session of this user, as
+    -- planned. One UPDATE takes the row lock (which serialises saves to one session until this
+    -- transaction ends), checks all that against the row and touches it. step_count is exact (every
+    -- save sets it in its own transaction); a concurrent save of the same session makes this UPDATE
+    -- wait and then re-check the row, so a retry finds step_count moved on and takes the full path.
+    UPDATE temp_enrollments te
+    SET updated_at = NOW(), metadata = te.metadata || p_last_ip, step_count = te.step_count + 1
+    FROM enrollment_step_plan sp
+    WHERE te.session_id = p_session_id
+      AND lower(te.username) = lower(p_username)
+      AND te.status = 'in_progress'
+      AND te.expires_at > NOW()
+      AND te.flow_type = COALESCE(p_flow_type, te.flow_type)
+      AND te.step_count = p_step_number - 1
+      AND sp.flow_type = te.flow_type AND sp.step_number = p_step_number AND sp.step_type = p_step_type
+    RETURNING te.id, te.flow_type, sp.instruction,
+              (SELECT count(*)::INT FROM enrollment_step_plan t WHERE t.flow_type = te.flow_type)
+    INTO v_id, v_flow, v_instruction, v_total;
+    IF FOUND THEN
+        INSERT INTO temp_enrollment_steps
+            (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash)
+        VALUES (v_id, p_step_number, p_step_type, COALESCE(p_instruction, v_instruction), p_signature_data,
+                p_raw_data, p_metrics, p_content_hash)
+        ON CONFLICT (enrollment_id, step_number) DO NOTHING;
+        IF FOUND THEN
+            -- What get_enrollment_progress would say: steps 1..p_step_number are saved, in order.
+            RETURN QUERY SELECT 'saved'::TEXT, p_session_id, v_flow, NULL::INT, NULL::TIMESTAMPTZ,
+                v_total, p_step_number, p_step_number, p_step_type, GREATEST(v_total - p_step_number, 0),
+                p_step_number >= v_total;
+            RETURN;
+        END IF;
+        -- The step was there although step_count said otherwise (rows written by something other than
+        -- this function): put step_count right, and let the full path below decide.
+        UPDATE temp_enrollments te
+        SET step_count = (SELECT count(*) FROM temp_enrollment_steps s WHERE s.enrollment_id = v_id)
+        WHERE te.id = v_id;
+    END IF;
+
+    -- Full path: a retry, a refusal, or a first save after step_count was found wrong.
     SELECT * INTO v_session FROM temp_enrollments te WHERE te.session_id = p_session_id FOR UPDATE;
     -- A session started by someone else is reported exactly like an unknown one.
     IF NOT FOUND OR lower(v_session.username) <> lower(p_username) THEN
@@ -161,7 +204,7 @@ BEGIN
         (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash)
     VALUES (v_session.id, p_step_number, p_step_type, COALESCE(p_instruction, v_plan.instruction),
             p_signature_data, p_raw_data, p_metrics, p_content_hash);
-    -- Last activity and the client's latest IP; step_count is exact: this step was the next one.
+    -- Last activity and the client's latest IP; step_count recounted: this step was the next one.
     UPDATE temp_enrollments te
     SET updated_at = NOW(), metadata = te.metadata || p_last_ip, step_count = v_saved_steps + 1
     WHERE te.id = v_session.id;
