@@ -157,3 +157,35 @@ class Results:
         payload = {"name": self.name, "quick": self.quick, "started": self.started, "cpus": os.cpu_count()}
         path.write_text(json.dumps(payload | self.data, indent=2, default=str), encoding="utf-8")
         return path
+
+
+class CpuMeter:
+    """CPU seconds used by this process and by the PostgreSQL server's processes (read from /proc,
+    so only when the server runs on this machine; else the server side is NaN). On a CPU-bound
+    machine the CPU per operation, not the wall time, says where a difference comes from."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.pids: list[int] = []
+        self.refresh()
+
+    def server_seconds(self) -> float:
+        ticks, found = 0, False
+        for pid in self.pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            found = True
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / os.sysconf("SC_CLK_TCK") if found else math.nan
+
+    def refresh(self) -> None:
+        """The server's processes now: postmaster children (backends, WAL writer, checkpointer...)."""
+        with psycopg.connect(self.url) as conn:
+            self.pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity")]
+
+    def read(self) -> tuple[float, float]:
+        """(this process, server) CPU seconds so far."""
+        return time.process_time(), self.server_seconds()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import cProfile
 import io
 import itertools
+import math
 import pstats
 import threading
 import time
@@ -30,7 +31,7 @@ from enrollment_core.service import EnrollmentService, new_session_id
 from enrollment_core.validation import parse_drawing_step
 
 from . import datagen
-from .common import Results, bench_query, fmt, median, ms, open_pool, percentile, table
+from .common import CpuMeter, Results, bench_query, fmt, median, ms, open_pool, percentile, table
 from .payloads import StepSample, average_signature_chars, signup_samples
 
 KINDS = ("save_drawing", "raw_insert")
@@ -47,6 +48,16 @@ class Cell:
     ops: int
     elapsed: float
     latencies: list[float]
+    client_cpu: float = math.nan  # CPU seconds of this process (all client threads) during the cell
+    server_cpu: float = math.nan  # CPU seconds of the PostgreSQL server's processes
+
+    @property
+    def client_cpu_ms(self) -> float:
+        return 1000 * self.client_cpu / self.ops if self.ops else math.nan
+
+    @property
+    def server_cpu_ms(self) -> float:
+        return 1000 * self.server_cpu / self.ops if self.ops else math.nan
 
     @property
     def rate(self) -> float:
@@ -182,11 +193,16 @@ def measure(
         for c in clients_list:  # warm-up: connections, caches, first-query planning
             run_cell("save_drawing", c, min(seconds, 1.0), pools[c], services[c], samples)
             run_cell("raw_insert", c, min(seconds, 1.0), pools[c], services[c], samples)
+        meter = CpuMeter(url)  # after the warm-up, so every pooled connection's backend is counted
         for r, c in plan:
             kinds = KINDS if (r + clients_list.index(c)) % 2 == 0 else KINDS[::-1]
             for kind in kinds:
                 bar.set_postfix_str(f"round {r + 1} {c} clients {kind}")
-                cells.append(run_cell(kind, c, seconds, pools[c], services[c], samples))
+                client0, server0 = meter.read()
+                cell = run_cell(kind, c, seconds, pools[c], services[c], samples)
+                client1, server1 = meter.read()
+                cell.client_cpu, cell.server_cpu = client1 - client0, server1 - server0
+                cells.append(cell)
                 bar.update()
     finally:
         bar.close()
@@ -214,6 +230,10 @@ def summarize(flat: list[Cell], clients_list: Sequence[int]) -> list[dict]:
                 "save_max_ms": max(c.max_ms for c in save),
                 "raw_p50_ms": median([c.p50_ms for c in raw]),
                 "raw_p99_ms": median([c.p99_ms for c in raw]),
+                "save_client_cpu_ms": median([c.client_cpu_ms for c in save]),
+                "save_server_cpu_ms": median([c.server_cpu_ms for c in save]),
+                "raw_client_cpu_ms": median([c.client_cpu_ms for c in raw]),
+                "raw_server_cpu_ms": median([c.server_cpu_ms for c in raw]),
                 "save_ops": sum(c.ops for c in save),
                 "raw_ops": sum(c.ops for c in raw),
             }
@@ -232,6 +252,8 @@ def report(rows: list[dict]) -> str:
             "save p99 ms",
             "raw p50 ms",
             "raw p99 ms",
+            "CPU ms/op save: client + server",
+            "raw: client + server",
         ],
         [
             [
@@ -243,6 +265,8 @@ def report(rows: list[dict]) -> str:
                 fmt(r["save_p99_ms"], 2),
                 fmt(r["raw_p50_ms"], 2),
                 fmt(r["raw_p99_ms"], 2),
+                f"{fmt(r['save_client_cpu_ms'], 2)} + {fmt(r['save_server_cpu_ms'], 2)}",
+                f"{fmt(r['raw_client_cpu_ms'], 2)} + {fmt(r['raw_server_cpu_ms'], 2)}",
             ]
             for r in rows
         ],

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -214,8 +215,8 @@ class EnrollmentService:
             "metrics": Jsonb(drawing.metrics, dumps=lambda _: drawing.metrics_json),
             "content_hash": drawing.content_hash,
             "device_info": _truncate(client.user_agent),
-            "metadata": Jsonb(client.metadata()),
-            "last_ip": Jsonb({"last_ip": client.ip}),
+            "metadata": Jsonb(client.metadata(), dumps=orjson.dumps),  # orjson: ~10x the stdlib's speed
+            "last_ip": Jsonb({"last_ip": client.ip}, dumps=orjson.dumps),
             "ttl_seconds": self.settings.session_ttl_seconds,
         }
         with self.pool.connection() as conn:
