@@ -53,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     save.add_argument("--clients", type=_sizes, help="client counts, e.g. 1,4,16")
     save.add_argument("--profile", action="store_true", help="also cProfile a single client's saves")
     save.add_argument(
+        "--split",
+        action="store_true",
+        help="also save with validation done beforehand: how much of the gap is validation",
+    )
+    save.add_argument(
         "--existing", type=int, help="sessions stored (and analysed) before measuring (default 20000)"
     )
     data = parser.add_argument_group("queries / cleanup")
@@ -80,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                     clients=args.clients,
                     profile=args.profile,
                     existing=args.existing,
+                    split=args.split,
                 )
         elif name == "queries":
             with scratch_database(server, "queries", keep=args.keep) as url:

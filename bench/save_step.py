@@ -12,6 +12,7 @@ within each round and rounds repeat; medians and ratios are reported because the
 from __future__ import annotations
 
 import cProfile
+import dataclasses
 import io
 import itertools
 import math
@@ -35,6 +36,9 @@ from .common import CpuMeter, Results, bench_query, fmt, median, ms, open_pool, 
 from .payloads import StepSample, average_signature_chars, signup_samples
 
 KINDS = ("save_drawing", "raw_insert")
+# With --split: save_drawing minus its validation (payloads validated before the clock starts), so the
+# gap between save_drawing and the raw INSERT splits into validation and database work.
+SPLIT_KIND = "save_validated"
 EXISTING_SESSIONS = 20_000  # stored before measuring (~110,000 steps), analysed
 _user_numbers = itertools.count()  # unique usernames across threads, rounds and kinds
 
@@ -86,13 +90,22 @@ def save_client(
     deadline: float,
     latencies: list[float],
     offset: int = 0,
+    validated: bool = False,
 ) -> None:
-    """Enroll users one after another through the service until the deadline."""
+    """Enroll users one after another through the service until the deadline (validated: skip the
+    validation, using each sample's DrawingStep made before the run)."""
     for n in itertools.count(offset):
         username, session_id = _fresh_username(), None
         for sample in samples[n % len(samples)]:
             if time.perf_counter() >= deadline:
                 return
+            if validated:
+                drawing = dataclasses.replace(sample.row, username=username, session_id=session_id)
+                drawing.__dict__["content_hash"] = sample.row.content_hash  # the cached hash, not redone
+                started = time.perf_counter()
+                session_id = service.save_validated_drawing(drawing).session_id
+                latencies.append(time.perf_counter() - started)
+                continue
             payload = dict(sample.payload, username=username)
             if session_id:
                 payload["sessionId"] = session_id
@@ -157,8 +170,8 @@ def run_cell(
 
     def client(i: int) -> None:
         start.wait()
-        if kind == "save_drawing":
-            save_client(service, samples, deadline[0], per_thread[i], offset=i)
+        if kind in ("save_drawing", SPLIT_KIND):
+            save_client(service, samples, deadline[0], per_thread[i], offset=i, validated=kind == SPLIT_KIND)
         else:
             raw_client(pool, samples, deadline[0], per_thread[i], offset=i)
 
@@ -182,11 +195,12 @@ def measure(
     seconds: float,
     samples: list[list[StepSample]],
     progress: bool = True,
+    kinds_measured: Sequence[str] = KINDS,
 ) -> list[Cell]:
     """rounds x clients x kinds cells; the kinds' order alternates between rounds (ABBA...)."""
     cells: list[Cell] = []
     plan = [(r, c) for r in range(rounds) for c in clients_list]
-    bar = tqdm(total=len(plan) * len(KINDS), desc="save bench", unit="cell", disable=not progress)
+    bar = tqdm(total=len(plan) * len(kinds_measured), desc="save bench", unit="cell", disable=not progress)
     pools = {c: open_pool(url, c, name=f"bench{c}") for c in clients_list}
     try:
         services = {c: EnrollmentService(pools[c], Settings(database_url=url)) for c in clients_list}
@@ -195,7 +209,7 @@ def measure(
             run_cell("raw_insert", c, min(seconds, 1.0), pools[c], services[c], samples)
         meter = CpuMeter(url)  # after the warm-up, so every pooled connection's backend is counted
         for r, c in plan:
-            kinds = KINDS if (r + clients_list.index(c)) % 2 == 0 else KINDS[::-1]
+            kinds = kinds_measured if (r + clients_list.index(c)) % 2 == 0 else kinds_measured[::-1]
             for kind in kinds:
                 bar.set_postfix_str(f"round {r + 1} {c} clients {kind}")
                 client0, server0 = meter.read()
@@ -217,6 +231,7 @@ def summarize(flat: list[Cell], clients_list: Sequence[int]) -> list[dict]:
     for clients in clients_list:
         save = [c for c in flat if c.clients == clients and c.kind == "save_drawing"]
         raw = [c for c in flat if c.clients == clients and c.kind == "raw_insert"]
+        split = [c for c in flat if c.clients == clients and c.kind == SPLIT_KIND]
         ratios = [s.rate / r.rate for s, r in zip(save, raw)]
         rows.append(
             {
@@ -230,6 +245,7 @@ def summarize(flat: list[Cell], clients_list: Sequence[int]) -> list[dict]:
                 "save_max_ms": max(c.max_ms for c in save),
                 "raw_p50_ms": median([c.p50_ms for c in raw]),
                 "raw_p99_ms": median([c.p99_ms for c in raw]),
+                "validated_ratio": median([v.rate / r.rate for v, r in zip(split, raw)]) if split else None,
                 "save_client_cpu_ms": median([c.client_cpu_ms for c in save]),
                 "save_server_cpu_ms": median([c.server_cpu_ms for c in save]),
                 "raw_client_cpu_ms": median([c.client_cpu_ms for c in raw]),
@@ -254,6 +270,7 @@ def report(rows: list[dict]) -> str:
             "raw p99 ms",
             "CPU ms/op save: client + server",
             "raw: client + server",
+            "save without validation / raw",
         ],
         [
             [
@@ -267,6 +284,7 @@ def report(rows: list[dict]) -> str:
                 fmt(r["raw_p99_ms"], 2),
                 f"{fmt(r['save_client_cpu_ms'], 2)} + {fmt(r['save_server_cpu_ms'], 2)}",
                 f"{fmt(r['raw_client_cpu_ms'], 2)} + {fmt(r['raw_server_cpu_ms'], 2)}",
+                "(--split)" if r["validated_ratio"] is None else f"{fmt(100 * r['validated_ratio'], 0)} %",
             ]
             for r in rows
         ],
@@ -319,6 +337,7 @@ def run(
     clients: Sequence[int] | None = None,
     profile: bool = False,
     existing: int | None = None,
+    split: bool = False,
 ) -> Results:
     clients_list = list(clients or ([1, 2] if quick else [1, 4, 16]))
     rounds = rounds or (1 if quick else 3)
@@ -336,7 +355,8 @@ def run(
     # autovacuum's next ANALYZE (up to a minute later) -- real, but a fresh deployment's first minute.
     if existing:
         datagen.generate(url, 1, existing, progress=not quick, label="existing sessions")
-    cells = measure(url, clients_list, rounds, seconds, samples, progress=not quick)
+    kinds = (*KINDS, SPLIT_KIND) if split else KINDS
+    cells = measure(url, clients_list, rounds, seconds, samples, progress=not quick, kinds_measured=kinds)
     rows = summarize(cells, clients_list)
     costs = validation_cost(samples, repeat=20 if quick else 300)
     print(report(rows))

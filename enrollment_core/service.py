@@ -195,7 +195,10 @@ class EnrollmentService:
         """Save one step (the seed's save-drawing payload). Without sessionId it starts a session for
         step 1; with it, it continues that session. Re-sending a saved step with the same content is
         a no-op that returns the same answer."""
-        drawing = validation.parse_drawing_step(payload)
+        return self.save_validated_drawing(validation.parse_drawing_step(payload), client)
+
+    def save_validated_drawing(self, drawing: DrawingStep, client: ClientInfo | None = None) -> SaveResult:
+        """save_drawing after validation.parse_drawing_step: the database part on its own."""
         client = client or ClientInfo()
         if drawing.session_id is None:
             validation.check_step_in_plan(drawing, drawing.flow_type or "signup")
