@@ -1,9 +1,10 @@
 """Cleanup benchmark: remove a backlog of expired sessions (1 M by default, ~5 steps each) while a
 client keeps saving steps, and measure the total time and the longest save meanwhile.
 
-Two ways, each on an identical clone of the same generated backlog:
-- batched: the product's path (maintenance.cleanup_expired -> cleanup_expired_enrollments(batch) in a
-  loop, each batch its own short transaction);
+Three ways, each on an identical clone of the same generated backlog:
+- paced: the product's path (maintenance.cleanup_expired -> cleanup_expired_enrollments(batch) in a
+  loop, each batch its own short transaction, resting pause_ratio x the batch's time after each);
+- batched: the same loop without the rests;
 - one call: the seed's `SELECT cleanup_expired_enrollments()`, the whole backlog in one transaction.
 """
 
@@ -37,7 +38,7 @@ from .common import (
 from .payloads import StepSample, signup_samples
 from .save_step import save_client
 
-MODES = ("batched", "one_call")
+MODES = ("paced", "batched", "one_call")
 
 
 class Saver:
@@ -80,7 +81,7 @@ class Saver:
 
 
 def run_mode(
-    url: str, mode: str, batch_size: int, quick: bool, samples: list[list[StepSample]], pause_ms: float = 0
+    url: str, mode: str, batch_size: int, quick: bool, samples: list[list[StepSample]], pause_ratio: float
 ) -> dict:
     pool = open_pool(url, 1, name="bench-cleanup")
     try:
@@ -88,8 +89,8 @@ def run_mode(
             time.sleep(0.5 if quick else 3.0)  # baseline: the saver alone
             baseline_end = time.perf_counter()
             started = time.perf_counter()
-            if mode == "batched":  # the product's loop (pause_ms: the experiment of pausing between batches)
-                removed = cleanup_expired(pool, batch_size=batch_size, pause_seconds=pause_ms / 1000)
+            if mode in ("paced", "batched"):  # the product's loop, with or without its rests
+                removed = cleanup_expired(pool, batch_size, pause_ratio if mode == "paced" else 0.0)
             else:
                 with pool.connection() as conn:
                     removed = conn.execute(bench_query("cleanup_in_one_call")).fetchone()["removed"]
@@ -127,7 +128,7 @@ def run(
     expired: int | None = None,
     batch_size: int = 5000,
     keep: bool = False,
-    pause_ms: float = 0,
+    pause_ratio: float = Settings.cleanup_pause_ratio,
     modes: tuple[str, ...] = MODES,
 ) -> Results:
     expired = expired or (2000 if quick else 1_000_000)
@@ -155,18 +156,18 @@ def run(
             clone = create_database(server, name, template=template)
             try:
                 print(f"cleanup, {mode} ...", flush=True)
-                figures[mode] = run_mode(clone, mode, batch_size, quick, samples, pause_ms)
+                figures[mode] = run_mode(clone, mode, batch_size, quick, samples, pause_ratio)
             finally:
                 if not keep:
                     drop_database(server, name)
     finally:
         if not keep:
             drop_database(server, template)
-    print(report(figures, batch_size, pause_ms))
+    print(report(figures, batch_size, pause_ratio))
     results.data.update(
         expired=expired,
         batch_size=batch_size,
-        pause_ms=pause_ms,
+        pause_ratio=pause_ratio,
         tables=tables,
         generate_s=generated,
         modes=figures,
@@ -174,10 +175,10 @@ def run(
     return results
 
 
-def report(figures: dict[str, Any], batch_size: int, pause_ms: float = 0) -> str:
+def report(figures: dict[str, Any], batch_size: int, pause_ratio: float) -> str:
     label = {
-        "batched": f"batched ({batch_size:,} per transaction"
-        + (f", {pause_ms:g} ms pause)" if pause_ms else ")"),
+        "paced": f"paced ({batch_size:,} per transaction, rest {pause_ratio:g} x batch time)",
+        "batched": f"batched ({batch_size:,} per transaction, no rest)",
         "one_call": "one call (one transaction)",
     }
     return table(

@@ -15,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from enrollment_core.config import PROJECT_ROOT
+from enrollment_core.config import PROJECT_ROOT, Settings
 
 from . import cleanup, queries, save_step
 from .common import RESULTS_DIR, scratch_database, server_url
@@ -64,8 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--sizes", type=_sizes, help="session counts for queries, e.g. 10k as 10000,100000")
     data.add_argument("--expired", type=int, help="expired sessions for cleanup (default 1000000)")
     data.add_argument("--batch-size", type=int, default=5000, help="cleanup batch size (default 5000)")
-    data.add_argument("--pause-ms", type=float, default=0, help="cleanup: pause between batches (experiment)")
-    data.add_argument("--modes", default="batched,one_call", help="cleanup modes (batched,one_call)")
+    data.add_argument(
+        "--pause-ratio",
+        type=float,
+        default=Settings.cleanup_pause_ratio,
+        help="cleanup, paced mode: rest after each batch, as a multiple of its time (default: the product's)",
+    )
+    data.add_argument(
+        "--modes", default="paced,batched,one_call", help="cleanup modes (paced,batched,one_call)"
+    )
     args = parser.parse_args(argv)
     names = args.names or list(BENCHMARKS)
 
@@ -97,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                 expired=args.expired,
                 batch_size=args.batch_size,
                 keep=args.keep,
-                pause_ms=args.pause_ms,
+                pause_ratio=args.pause_ratio,
                 modes=tuple(m for m in args.modes.split(",") if m),
             )
         results.data["seconds_total"] = time.perf_counter() - started

@@ -57,11 +57,18 @@ def main(argv: list[str] | None = None) -> int:
         print("schema is up to date" if not applied else f"applied: {', '.join(applied)}")
     elif args.command == "cleanup":
         with _pool(settings) as pool:
-            removed = maintenance.cleanup_expired(pool, settings.cleanup_batch_size)
+            removed = maintenance.cleanup_expired(
+                pool, settings.cleanup_batch_size, settings.cleanup_pause_ratio
+            )
         print(f"removed {removed} expired enrollment session(s)")
     elif args.command == "archive":
         with _pool(settings) as pool:
-            moved = maintenance.archive_completed(pool, int(args.older_than_hours * 3600))
+            moved = maintenance.archive_completed(
+                pool,
+                int(args.older_than_hours * 3600),
+                settings.cleanup_batch_size,
+                settings.cleanup_pause_ratio,
+            )
         print(f"archived {moved} completed enrollment session(s)")
     elif args.command == "seed-demo":
         with _pool(settings) as pool:

@@ -23,6 +23,19 @@ def _env_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if not value >= minimum:  # also refuses NaN
+        raise ValueError(f"{name} must be at least {minimum:g}, got {raw}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where to connect. None means: start (or reuse) the embedded PostgreSQL under `embedded_data_dir`.
@@ -33,6 +46,8 @@ class Settings:
     # How often the background cleanup runs (once per interval across all app instances).
     cleanup_interval_seconds: int = 3600
     cleanup_batch_size: int = 5000
+    # After each cleanup/archive batch, rest this many times the batch's duration (disk for the saves).
+    cleanup_pause_ratio: float = 1.0
     # Completed sessions older than this move to enrollment_archive in the hourly run (0 = never).
     archive_after_seconds: int = 7 * 24 * 3600
     pool_min_size: int = 1
@@ -52,6 +67,7 @@ class Settings:
                 "CLEANUP_INTERVAL_SECONDS", cls.cleanup_interval_seconds, minimum=1
             ),
             cleanup_batch_size=_env_int("CLEANUP_BATCH_SIZE", cls.cleanup_batch_size, minimum=1),
+            cleanup_pause_ratio=_env_float("CLEANUP_PAUSE_RATIO", cls.cleanup_pause_ratio, minimum=0.0),
             archive_after_seconds=_env_int("ARCHIVE_AFTER_SECONDS", cls.archive_after_seconds, minimum=0),
             pool_min_size=_env_int("DB_POOL_MIN_SIZE", cls.pool_min_size, minimum=0),
             pool_max_size=_env_int("DB_POOL_MAX_SIZE", cls.pool_max_size, minimum=1),

@@ -148,7 +148,11 @@ class EnrollmentService:
         if self._maintenance is None:
             s = self.settings
             self._maintenance = PeriodicCleanup(
-                self.pool, s.cleanup_interval_seconds, s.cleanup_batch_size, s.archive_after_seconds
+                self.pool,
+                s.cleanup_interval_seconds,
+                s.cleanup_batch_size,
+                s.archive_after_seconds,
+                s.cleanup_pause_ratio,
             ).start()
         return self._maintenance
 
@@ -413,7 +417,9 @@ class EnrollmentService:
 
     def cleanup_expired(self) -> int:
         """Delete every expired, never-completed session, in short batches; return how many."""
-        return cleanup_expired(self.pool, batch_size=self.settings.cleanup_batch_size)
+        return cleanup_expired(
+            self.pool, self.settings.cleanup_batch_size, self.settings.cleanup_pause_ratio
+        )
 
 
 def _invalid_username(username: Any) -> UsernameCheck | None:

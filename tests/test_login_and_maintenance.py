@@ -123,6 +123,32 @@ def test_service_cleanup_removes_a_backlog_in_batches(db_url, db):
         assert service.get_session(keep).status == "in_progress"
 
 
+def test_cleanup_rests_after_each_batch_in_proportion_to_its_time(db_url, db, monkeypatch):
+    """pause_ratio 1.5: after every full batch the loop sleeps 1.5 x that batch's duration (a fake
+    clock: each batch 'takes' 0.1 s), and not after the last, partial one."""
+    settings = Settings(database_url=db_url, cleanup_batch_size=3, cleanup_pause_ratio=1.5)
+
+    class FakeTime:
+        def __init__(self) -> None:
+            self.now, self.sleeps = 0.0, []
+
+        def monotonic(self) -> float:
+            self.now += 0.1  # called at a batch's start and when it ends
+            return self.now
+
+        def sleep(self, seconds: float) -> None:
+            self.sleeps.append(round(seconds, 6))
+
+    with create_pool(db_url, settings) as pool:
+        service = EnrollmentService(pool, settings)
+        for session_id in [draw_signup(service, f"user{i}", steps=1) for i in range(8)]:
+            expire(db, session_id)
+        clock = FakeTime()
+        monkeypatch.setattr(maintenance, "time", clock)
+        assert service.cleanup_expired() == 8  # batches of 3, 3, 2
+    assert clock.sleeps == [0.15, 0.15]  # (0.1 s measured between the two clock reads) x 1.5
+
+
 def test_cleanup_racing_a_save_never_half_deletes(service, db):
     """A save into a session that cleanup is removing either completes before it or finds it gone."""
     sessions = [draw_signup(service, f"user{i}", steps=1) for i in range(12)]

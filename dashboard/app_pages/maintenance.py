@@ -80,14 +80,20 @@ def cancel() -> None:
 
 
 def run_cleanup() -> None:
-    removed = maintenance.cleanup_expired(data.pool(), data.service().settings.cleanup_batch_size)
+    settings = data.service().settings
+    removed = maintenance.cleanup_expired(
+        data.pool(), settings.cleanup_batch_size, settings.cleanup_pause_ratio
+    )
     monitoring.refresh_snapshot(data.pool())  # the figures shown next reflect what was just removed
     st.session_state[RESULT_KEY] = f"Cleanup removed {removed:,} expired session(s) and their drawings."
     st.session_state.pop(PENDING_KEY, None)
 
 
 def run_archive(older_than_hours: float) -> None:
-    moved = maintenance.archive_completed(data.pool(), int(older_than_hours * 3600))
+    settings = data.service().settings
+    moved = maintenance.archive_completed(
+        data.pool(), int(older_than_hours * 3600), settings.cleanup_batch_size, settings.cleanup_pause_ratio
+    )
     monitoring.refresh_snapshot(data.pool())
     st.session_state[RESULT_KEY] = (
         f"Archive moved {moved:,} completed session(s) older than {older_than_hours:g} h "
