@@ -135,7 +135,7 @@ GROUP BY flow_type;
 -- ============================== demo data ==============================
 
 -- name: demo_insert_enrollment
--- Like insert_enrollment, with the timestamps and status of a session seen some time ago.
+-- A session as save_enrollment_step creates it, with the timestamps and status of one seen some time ago.
 -- %(step_count)s: how many steps the caller then inserts with demo_insert_step (same transaction).
 INSERT INTO temp_enrollments
     (session_id, username, flow_type, status, device_info, metadata, created_at, updated_at, expires_at,
