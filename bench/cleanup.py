@@ -2,9 +2,9 @@
 client keeps saving steps, and measure the total time and the longest save meanwhile.
 
 Three ways, each on an identical clone of the same generated backlog:
-- paced: the product's path (maintenance.cleanup_expired -> cleanup_expired_enrollments(batch) in a
-  loop, each batch its own short transaction, resting pause_ratio x the batch's time after each);
-- batched: the same loop without the rests;
+- batched: the product's path (maintenance.cleanup_expired -> cleanup_expired_enrollments(batch) in a
+  loop, each batch its own short transaction);
+- paced: the same loop resting pause_ratio x the batch's time after each batch (CLEANUP_PAUSE_RATIO);
 - one call: the seed's `SELECT cleanup_expired_enrollments()`, the whole backlog in one transaction.
 """
 
@@ -38,7 +38,7 @@ from .common import (
 from .payloads import StepSample, signup_samples
 from .save_step import save_client
 
-MODES = ("paced", "batched", "one_call")
+MODES = ("batched", "paced", "one_call")
 
 
 class Saver:
@@ -66,6 +66,11 @@ class Saver:
                 self.saves.append((t, latency))
                 t += latency
 
+    def backend_pid(self) -> int:
+        """The PostgreSQL backend serving the saver (its pool holds one connection)."""
+        with self.pool.connection() as conn:
+            return conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
+
     def __enter__(self) -> Saver:
         self._thread.start()
         return self
@@ -80,12 +85,66 @@ class Saver:
         return [lat for t, lat in self.saves if t < end and t + lat > start]
 
 
+class WaitSampler:
+    """Samples what the saver's backend is waiting on (pg_stat_activity), every few ms, to tell lock
+    waits (the cleanup holding a row the save needs) from I/O waits (the disk shared with it)."""
+
+    def __init__(self, url: str, pid: int, every_s: float = 0.005) -> None:
+        self.url, self.pid, self.every_s = url, pid, every_s
+        self.samples: list[tuple[float, str | None]] = []  # (time, "type:event" or None when not waiting)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wait-sampler", daemon=True)
+
+    def _run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self._stop.is_set():
+                row = conn.execute(
+                    "SELECT wait_event_type, wait_event FROM pg_stat_activity"
+                    " WHERE pid = %s AND state = 'active'",
+                    (self.pid,),
+                ).fetchone()
+                event = f"{row[0]}:{row[1]}" if row and row[0] and row[0] != "Client" else None
+                self.samples.append((time.perf_counter(), event))
+                time.sleep(self.every_s)
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self, start: float, end: float) -> dict[str, Any]:
+        """Samples per wait event between start and end, and the longest run of lock-wait samples."""
+        window = [(t, e) for t, e in self.samples if start <= t <= end]
+        counts: dict[str, int] = {}
+        longest_lock = run_start = 0.0
+        in_lock = False
+        for t, event in window:
+            if event:
+                counts[event] = counts.get(event, 0) + 1
+            if event and event.startswith("Lock:"):
+                run_start = t if not in_lock else run_start
+                in_lock = True
+                longest_lock = max(longest_lock, t - run_start)
+            else:
+                in_lock = False
+        top = sorted(counts.items(), key=lambda kv: -kv[1])[:4]
+        return {
+            "samples": len(window),
+            "lock_wait_samples": sum(n for e, n in counts.items() if e.startswith("Lock:")),
+            "longest_lock_wait_ms": 1000 * longest_lock,
+            "top_waits": top,
+        }
+
+
 def run_mode(
     url: str, mode: str, batch_size: int, quick: bool, samples: list[list[StepSample]], pause_ratio: float
 ) -> dict:
     pool = open_pool(url, 1, name="bench-cleanup")
     try:
-        with Saver(url, samples) as saver:
+        with Saver(url, samples) as saver, WaitSampler(url, saver.backend_pid()) as waits:
             time.sleep(0.5 if quick else 3.0)  # baseline: the saver alone
             baseline_end = time.perf_counter()
             started = time.perf_counter()
@@ -102,6 +161,7 @@ def run_mode(
     finally:
         pool.close()
     during = saver.during(started, finished)
+    waited = waits.summary(started, finished)
     baseline = [lat for t, lat in saver.saves if t + lat <= baseline_end]
     return {
         "removed": removed,
@@ -118,6 +178,7 @@ def run_mode(
         "baseline_p99_ms": ms(percentile(baseline, 99)),
         "baseline_p50_ms": ms(percentile(baseline, 50)),
         "saver_errors": saver.errors[:5],
+        "saver_waits": waited,
         "live_sessions": live["sessions"],
         "live_steps": live["steps"],
     }
@@ -130,7 +191,7 @@ def run(
     expired: int | None = None,
     batch_size: int = 5000,
     keep: bool = False,
-    pause_ratio: float = Settings.cleanup_pause_ratio,
+    pause_ratio: float = 1.0,
     modes: tuple[str, ...] = MODES,
 ) -> Results:
     expired = expired or (2000 if quick else 1_000_000)
@@ -197,6 +258,8 @@ def report(figures: dict[str, Any], batch_size: int, pause_ratio: float) -> str:
             "p50 save ms",
             "saver alone: max / p99 ms",
             "saver errors",
+            "saver waiting on a lock: samples / longest ms",
+            "saver's waits (samples every 5 ms)",
         ],
         [
             [
@@ -212,6 +275,8 @@ def report(figures: dict[str, Any], batch_size: int, pause_ratio: float) -> str:
                 fmt(f["p50_save_ms"]),
                 f"{fmt(f['baseline_max_ms'])} / {fmt(f['baseline_p99_ms'])}",
                 len(f["saver_errors"]),
+                f"{f['saver_waits']['lock_wait_samples']} / {fmt(f['saver_waits']['longest_lock_wait_ms'])}",
+                ", ".join(f"{e} {n}" for e, n in f["saver_waits"]["top_waits"]) or "none",
             ]
             for m, f in figures.items()
         ],

@@ -15,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from enrollment_core.config import PROJECT_ROOT, Settings
+from enrollment_core.config import PROJECT_ROOT
 
 from . import cleanup, queries, save_step
 from .common import RESULTS_DIR, scratch_database, server_url
@@ -67,11 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument(
         "--pause-ratio",
         type=float,
-        default=Settings.cleanup_pause_ratio,
-        help="cleanup, paced mode: rest after each batch, as a multiple of its time (default: the product's)",
+        default=1.0,
+        help="cleanup, paced mode: rest after each batch, as a multiple of its time (default 1)",
     )
     data.add_argument(
-        "--modes", default="paced,batched,one_call", help="cleanup modes (paced,batched,one_call)"
+        "--modes", default="batched,paced,one_call", help="cleanup modes (batched,paced,one_call)"
     )
     args = parser.parse_args(argv)
     names = args.names or list(BENCHMARKS)

@@ -25,9 +25,9 @@ CLEANUP_LOCK_KEY = 7_263_110_002
 def cleanup_expired(pool: ConnectionPool, batch_size: int = 5000, pause_ratio: float = 0.0) -> int:
     """Delete all expired, never-completed sessions (steps included); return how many were removed.
 
-    Each batch is its own short transaction. After each one the loop rests pause_ratio times as long
-    as the batch took: a large backlog's deletes write GBs of WAL, and resting leaves the disk to the
-    saves (pause_ratio 1: the cleanup takes at most half of the time; see docs/performance.md)."""
+    Each batch is its own short transaction, so no save ever waits on the cleanup's locks for long.
+    pause_ratio > 0 rests that many times the batch's duration after each batch, a cap on the
+    cleanup's share of a slow disk (off by default: see docs/performance.md, section 4)."""
     removed = 0
     while True:
         started = time.monotonic()
