@@ -48,6 +48,7 @@ DIRECTION_CHANGE_DEG = 45.0
 MIN_SEGMENT_FOR_ANGLE = 1e-6
 
 _FABRIC_ARITY = {"M": 2, "L": 2, "Q": 4, "C": 6}
+_REAL = frozenset((float, int))  # exact types of a coordinate (bool is an int subclass, and excluded)
 
 
 class InvalidRawData(ValueError):
@@ -158,6 +159,29 @@ def _parse_fabric_path(path: list, where: str, strokes: list[Stroke], budget: _B
             raise InvalidRawData(f"raw: {where}[{j}] has unsupported path command {op[:10]!r}")
         if len(cmd) != arity + 1:
             raise InvalidRawData(f"raw: {where}[{j}] ({op}) needs {arity} numbers, got {len(cmd) - 1}")
+        if op == "Q":  # nearly every command of a canvas drawing: checked without a loop
+            _, cx, cy, x, y = cmd
+            # Exact types (a bool is not a coordinate; an int is); NaN fails the range test.
+            if (
+                type(cx) in _REAL
+                and type(cy) in _REAL
+                and type(x) in _REAL
+                and type(y) in _REAL
+                and lo <= cx <= hi
+                and lo <= cy <= hi
+                and lo <= x <= hi
+                and lo <= y <= hi
+            ):
+                if not xs:
+                    raise InvalidRawData(f"raw: {where}[{j}] ({op}) comes before any 'M' command")
+                # Sample the curve at its midpoint and end point: PencilBrush emits one Q per input
+                # point, so this is already denser than what the user's finger produced.
+                x0, y0 = xs[-1], ys[-1]
+                xs += (0.25 * x0 + 0.5 * cx + 0.25 * x, x)
+                ys += (0.25 * y0 + 0.5 * cy + 0.25 * y, y)
+                if budget.points + len(xs) > MAX_POINTS:  # stop a hostile path early
+                    budget.take(len(xs), where)  # raises
+                continue
         args = cmd[1:]
         for v in args:
             t = type(v)  # exact type: bool (an int subclass) is not a coordinate; NaN fails the range
