@@ -17,10 +17,11 @@ import os
 import sys
 from pathlib import Path
 
-from . import database, embedded_postgres, maintenance, migrations
+from . import database, embedded_postgres, migrations
 from .config import Settings
 from .demo_data import seed_demo_data
 from .queries import query
+from .service import EnrollmentService
 
 
 def _pool(settings: Settings):
@@ -57,18 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         print("schema is up to date" if not applied else f"applied: {', '.join(applied)}")
     elif args.command == "cleanup":
         with _pool(settings) as pool:
-            removed = maintenance.cleanup_expired(
-                pool, settings.cleanup_batch_size, settings.cleanup_pause_ratio
-            )
+            removed = EnrollmentService(pool, settings).cleanup_expired()
         print(f"removed {removed} expired enrollment session(s)")
     elif args.command == "archive":
         with _pool(settings) as pool:
-            moved = maintenance.archive_completed(
-                pool,
-                int(args.older_than_hours * 3600),
-                settings.cleanup_batch_size,
-                settings.cleanup_pause_ratio,
-            )
+            moved = EnrollmentService(pool, settings).archive_completed(int(args.older_than_hours * 3600))
         print(f"archived {moved} completed enrollment session(s)")
     elif args.command == "seed-demo":
         with _pool(settings) as pool:

@@ -5,35 +5,33 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = PROJECT_ROOT / "sql"
 
+_N = TypeVar("_N", int, float)
 
-def _env_int(name: str, default: int, minimum: int = 0) -> int:
+
+def _env_number(name: str, default: _N, minimum: _N, kind: type[_N], what: str) -> _N:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
+        raise ValueError(f"{name} must be {what}, got {raw!r}") from None
+    if not value >= minimum:  # also refuses NaN
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return value
 
 
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    return _env_number(name, default, minimum, int, "an integer")
+
+
 def _env_float(name: str, default: float, minimum: float = 0.0) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if not value >= minimum:  # also refuses NaN
-        raise ValueError(f"{name} must be at least {minimum:g}, got {raw}")
-    return value
+    return _env_number(name, default, minimum, float, "a number")
 
 
 @dataclass(frozen=True)

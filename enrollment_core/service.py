@@ -36,7 +36,7 @@ from .errors import (
     ValidationError,
     WrongFlow,
 )
-from .maintenance import PeriodicCleanup, cleanup_expired
+from .maintenance import PeriodicCleanup, archive_completed, cleanup_expired
 from .queries import query
 from .step_plan import FlowType
 from .validation import DrawingStep
@@ -421,6 +421,12 @@ class EnrollmentService:
             self.pool, self.settings.cleanup_batch_size, self.settings.cleanup_pause_ratio
         )
 
+    def archive_completed(self, older_than_seconds: int) -> int:
+        """Move completed sessions older than this into enrollment_archive, in short batches."""
+        return archive_completed(
+            self.pool, older_than_seconds, self.settings.cleanup_batch_size, self.settings.cleanup_pause_ratio
+        )
+
 
 def _invalid_username(username: Any) -> UsernameCheck | None:
     """The answer to a username check when the name itself is not acceptable (echoed back safely)."""
@@ -456,13 +462,6 @@ def _locked_error(locked_until: datetime) -> AccountLocked:
         f"too many rejected sign-ins: this account is locked until {locked_until:%H:%M UTC}; try again later",
         locked_until=locked_until,
     )
-
-
-def _refuse_if_locked(conn: psycopg.Connection, username: str) -> None:
-    """Say so before the person draws, rather than after."""
-    lock = conn.execute(query("find_user_lock"), {"username": username}).fetchone()
-    if lock:
-        raise _locked_error(lock["locked_until"])
 
 
 _PROGRESS_FIELDS = tuple(Progress.__dataclass_fields__)

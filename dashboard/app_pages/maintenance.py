@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import charts, data, formatting, view
-from enrollment_core import maintenance, monitoring
+from enrollment_core import monitoring
 
 PENDING_KEY = "maintenance_pending"  # "cleanup" | "archive" while waiting for a confirmation
 RESULT_KEY = "maintenance_result"  # the last action's outcome, shown after the rerun
@@ -80,20 +80,14 @@ def cancel() -> None:
 
 
 def run_cleanup() -> None:
-    settings = data.service().settings
-    removed = maintenance.cleanup_expired(
-        data.pool(), settings.cleanup_batch_size, settings.cleanup_pause_ratio
-    )
+    removed = data.service().cleanup_expired()
     monitoring.refresh_snapshot(data.pool())  # the figures shown next reflect what was just removed
     st.session_state[RESULT_KEY] = f"Cleanup removed {removed:,} expired session(s) and their drawings."
     st.session_state.pop(PENDING_KEY, None)
 
 
 def run_archive(older_than_hours: float) -> None:
-    settings = data.service().settings
-    moved = maintenance.archive_completed(
-        data.pool(), int(older_than_hours * 3600), settings.cleanup_batch_size, settings.cleanup_pause_ratio
-    )
+    moved = data.service().archive_completed(int(older_than_hours * 3600))
     monitoring.refresh_snapshot(data.pool())
     st.session_state[RESULT_KEY] = (
         f"Archive moved {moved:,} completed session(s) older than {older_than_hours:g} h "
