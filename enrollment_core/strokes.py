@@ -120,17 +120,9 @@ def _parse_fabric(raw: dict, budget: _Budget) -> list[Stroke]:
 
 
 def _coords(args: list, where: str, j: int) -> list[float]:
-    """The numbers of one path command. The fast path checks plain in-range ints and floats without
-    building the error location (a canvas path has hundreds of numbers); anything else goes through
-    _number, which names the offending element."""
-    out = []
-    for k, v in enumerate(args):
-        t = type(v)  # exact type: bool (an int subclass) is not a coordinate
-        if (t is float or t is int) and -MAX_ABS_COORD <= v <= MAX_ABS_COORD:  # NaN fails the range
-            out.append(float(v))
-        else:
-            out.append(_number(v, f"{where}[{j}][{k + 1}]"))
-    return out
+    """The numbers of one path command that failed the plain-number check: each through _number,
+    which converts other number types or raises, naming the offending element."""
+    return [_number(v, f"{where}[{j}][{k + 1}]") for k, v in enumerate(args)]
 
 
 def _add_xy_stroke(strokes: list[Stroke], xs: list[float], ys: list[float], where: str) -> None:
@@ -144,9 +136,13 @@ def _add_xy_stroke(strokes: list[Stroke], xs: list[float], ys: list[float], wher
     strokes.append(stroke)
 
 
+def _before_move(where: str, j: int, op: str) -> InvalidRawData:
+    return InvalidRawData(f"raw: {where}[{j}] ({op}) comes before any 'M' command")
+
+
 def _parse_fabric_path(path: list, where: str, strokes: list[Stroke], budget: _Budget) -> None:
     # Hot loop (a canvas drawing has hundreds of commands and every save parses one): plain numbers
-    # in range are checked inline; anything else goes through _coords, which names the bad element.
+    # in range are checked inline; anything else goes through _coords.
     xs: list[float] = []
     ys: list[float] = []
     lo, hi = -MAX_ABS_COORD, MAX_ABS_COORD
@@ -159,10 +155,9 @@ def _parse_fabric_path(path: list, where: str, strokes: list[Stroke], budget: _B
             raise InvalidRawData(f"raw: {where}[{j}] has unsupported path command {op[:10]!r}")
         if len(cmd) != arity + 1:
             raise InvalidRawData(f"raw: {where}[{j}] ({op}) needs {arity} numbers, got {len(cmd) - 1}")
-        if op == "Q":  # nearly every command of a canvas drawing: checked without a loop
+        if op == "Q":  # nearly every command of a canvas drawing: its numbers checked without a loop
             _, cx, cy, x, y = cmd
-            # Exact types (a bool is not a coordinate; an int is); NaN fails the range test.
-            if (
+            if not (  # exact types (a bool is not a coordinate); NaN fails the range test
                 type(cx) in _REAL
                 and type(cy) in _REAL
                 and type(x) in _REAL
@@ -172,43 +167,33 @@ def _parse_fabric_path(path: list, where: str, strokes: list[Stroke], budget: _B
                 and lo <= x <= hi
                 and lo <= y <= hi
             ):
-                if not xs:
-                    raise InvalidRawData(f"raw: {where}[{j}] ({op}) comes before any 'M' command")
-                # Sample the curve at its midpoint and end point: PencilBrush emits one Q per input
-                # point, so this is already denser than what the user's finger produced.
-                x0, y0 = xs[-1], ys[-1]
-                xs += (0.25 * x0 + 0.5 * cx + 0.25 * x, x)
-                ys += (0.25 * y0 + 0.5 * cy + 0.25 * y, y)
-                if budget.points + len(xs) > MAX_POINTS:  # stop a hostile path early
-                    budget.take(len(xs), where)  # raises
-                continue
-        args = cmd[1:]
-        for v in args:
-            t = type(v)  # exact type: bool (an int subclass) is not a coordinate; NaN fails the range
-            if (t is not float and t is not int) or not lo <= v <= hi:
-                args = _coords(args, where, j)
-                break
-        if op == "M":
-            budget.take(len(xs), where)
-            _add_xy_stroke(strokes, xs, ys, where)  # a new sub-path is a pen lift
-            xs, ys = [args[0]], [args[1]]
-            continue
-        if not xs:
-            raise InvalidRawData(f"raw: {where}[{j}] ({op}) comes before any 'M' command")
-        x0, y0 = xs[-1], ys[-1]
-        if op == "Q":
+                cx, cy, x, y = _coords(cmd[1:], where, j)
+            if not xs:
+                raise _before_move(where, j, op)
             # Sample the curve at its midpoint and end point: PencilBrush emits one Q per input
             # point, so this is already denser than what the user's finger produced.
-            cx, cy, x, y = args
+            x0, y0 = xs[-1], ys[-1]
             xs += (0.25 * x0 + 0.5 * cx + 0.25 * x, x)
             ys += (0.25 * y0 + 0.5 * cy + 0.25 * y, y)
-        elif op == "C":
-            c1x, c1y, c2x, c2y, x, y = args
-            xs += (0.125 * x0 + 0.375 * c1x + 0.375 * c2x + 0.125 * x, x)
-            ys += (0.125 * y0 + 0.375 * c1y + 0.375 * c2y + 0.125 * y, y)
-        else:  # L
-            xs.append(args[0])
-            ys.append(args[1])
+        else:
+            args = cmd[1:]
+            if not all(type(v) in _REAL and lo <= v <= hi for v in args):
+                args = _coords(args, where, j)
+            if op == "M":
+                budget.take(len(xs), where)
+                _add_xy_stroke(strokes, xs, ys, where)  # a new sub-path is a pen lift
+                xs, ys = [args[0]], [args[1]]
+                continue
+            if not xs:
+                raise _before_move(where, j, op)
+            if op == "C":
+                x0, y0 = xs[-1], ys[-1]
+                c1x, c1y, c2x, c2y, x, y = args
+                xs += (0.125 * x0 + 0.375 * c1x + 0.375 * c2x + 0.125 * x, x)
+                ys += (0.125 * y0 + 0.375 * c1y + 0.375 * c2y + 0.125 * y, y)
+            else:  # L
+                xs.append(args[0])
+                ys.append(args[1])
         if budget.points + len(xs) > MAX_POINTS:  # stop a hostile path early
             budget.take(len(xs), where)  # raises
     budget.take(len(xs), where)
