@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 
@@ -41,17 +41,35 @@ from .save_step import save_client
 MODES = ("batched", "paced", "one_call")
 
 
-class Saver:
+class _Background:
+    """Runs self._run in a daemon thread for the length of a with-block; _run loops until _stop is set."""
+
+    def __init__(self, name: str) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class Saver(_Background):
     """A client saving realistic steps back to back in a thread; records (start, seconds) of each save."""
 
     def __init__(self, url: str, samples: list[list[StepSample]]) -> None:
+        super().__init__("saver")
         self.pool = open_pool(url, 1, name="bench-saver")
         self.service = EnrollmentService(self.pool, Settings(database_url=url))
         self.samples = samples
         self.saves: list[tuple[float, float]] = []
         self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="saver", daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -71,13 +89,8 @@ class Saver:
         with self.pool.connection() as conn:
             return conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
 
-    def __enter__(self) -> Saver:
-        self._thread.start()
-        return self
-
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        super().__exit__(*exc)
         self.pool.close()
 
     def during(self, start: float, end: float) -> list[float]:
@@ -85,15 +98,14 @@ class Saver:
         return [lat for t, lat in self.saves if t < end and t + lat > start]
 
 
-class WaitSampler:
+class WaitSampler(_Background):
     """Samples what the saver's backend is waiting on (pg_stat_activity), every few ms, to tell lock
     waits (the cleanup holding a row the save needs) from I/O waits (the disk shared with it)."""
 
     def __init__(self, url: str, pid: int, every_s: float = 0.005) -> None:
+        super().__init__("wait-sampler")
         self.url, self.pid, self.every_s = url, pid, every_s
         self.samples: list[tuple[float, str | None]] = []  # (time, "type:event" or None when not waiting)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="wait-sampler", daemon=True)
 
     def _run(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -106,14 +118,6 @@ class WaitSampler:
                 event = f"{row[0]}:{row[1]}" if row and row[0] and row[0] != "Client" else None
                 self.samples.append((time.perf_counter(), event))
                 time.sleep(self.every_s)
-
-    def __enter__(self) -> WaitSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
     def summary(self, start: float, end: float) -> dict[str, Any]:
         """Samples per wait event between start and end, and the longest run of lock-wait samples."""

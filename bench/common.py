@@ -165,9 +165,9 @@ class CpuMeter:
     machine the CPU per operation, not the wall time, says where a difference comes from."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.pids: list[int] = []
-        self.refresh()
+        # The server's processes now: postmaster children (backends, WAL writer, checkpointer...).
+        with psycopg.connect(url) as conn:
+            self.pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity")]
 
     def server_seconds(self) -> float:
         ticks, found = 0, False
@@ -180,11 +180,6 @@ class CpuMeter:
             found = True
             ticks += int(fields[11]) + int(fields[12])  # utime + stime
         return ticks / os.sysconf("SC_CLK_TCK") if found else math.nan
-
-    def refresh(self) -> None:
-        """The server's processes now: postmaster children (backends, WAL writer, checkpointer...)."""
-        with psycopg.connect(self.url) as conn:
-            self.pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity")]
 
     def read(self) -> tuple[float, float]:
         """(this process, server) CPU seconds so far."""

@@ -102,15 +102,14 @@ def save_client(
             if validated:
                 drawing = dataclasses.replace(sample.row, username=username, session_id=session_id)
                 drawing.__dict__["content_hash"] = sample.row.content_hash  # the cached hash, not redone
-                started = time.perf_counter()
-                session_id = service.save_validated_drawing(drawing).session_id
-                latencies.append(time.perf_counter() - started)
-                continue
-            payload = dict(sample.payload, username=username)
-            if session_id:
-                payload["sessionId"] = session_id
+                save, request = service.save_validated_drawing, drawing
+            else:
+                payload = dict(sample.payload, username=username)
+                if session_id:
+                    payload["sessionId"] = session_id
+                save, request = service.save_drawing, payload
             started = time.perf_counter()
-            session_id = service.save_drawing(payload).session_id
+            session_id = save(request).session_id
             latencies.append(time.perf_counter() - started)
 
 
