@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import chain
+from operator import itemgetter, sub
 from typing import Any
 
 import numpy as np
@@ -367,3 +369,99 @@ def is_near_empty(strokes: list[Stroke]) -> bool:
     segments = np.hypot(*np.diff(xy, axis=0).T)
     segments[np.cumsum([len(s) for s in strokes])[:-1] - 1] = 0.0
     return float(segments.sum()) < MIN_PATH_LENGTH
+
+
+# --- the save's check, fast for the canvas's own drawings --------------------------------------------
+
+_XY = itemgetter(1, 2)
+_Q_NUMBERS = itemgetter(1, 2, 3, 4)
+_INNER = itemgetter(slice(1, -1))
+
+
+def _pencil_paths(raw: Any) -> list[list] | None:
+    """The paths of a canvas drawing made only of pen paths that start with M and end with L (what
+    PencilBrush draws), or None for any other shape of data."""
+    objects = raw.get("objects") if type(raw) is dict else None
+    if type(objects) is not list:
+        return None
+    paths = []
+    for obj in objects:
+        if type(obj) is not dict:
+            return None
+        kind = obj.get("type")
+        if kind == "path" or kind == "Path":
+            path = obj.get("path")
+            if type(path) is not list or len(path) < 2:
+                return None
+            paths.append(path)
+        elif type(kind) is not str or kind.lower() == "path":
+            return None
+    return paths if 0 < len(paths) <= MAX_STROKES else None
+
+
+def _pencil_near_empty(raw: Any) -> bool | None:
+    """raw_is_near_empty for a PencilBrush drawing -- every path ["M", x, y], ["Q", cx, cy, x, y]...,
+    ["L", x, y], every number a plain int/float within MAX_ABS_COORD -- without building strokes: a few
+    C-level passes over all commands instead of a Python loop per command (every save checks one).
+
+    Exact by bounds: a curve's sampled midpoint can only lengthen the ink (triangle inequality) and
+    widen the box, so ink and extent measured on the commands' end points are lower bounds; when they
+    clear the thresholds the drawing is not near-empty. None -- any other data, a bad element, or a
+    drawing near the thresholds -- sends the caller to parse_strokes and is_near_empty, which also name
+    what is wrong."""
+    paths = _pencil_paths(raw)
+    if paths is None:
+        return None
+    heads, tails = [p[0] for p in paths], [p[-1] for p in paths]
+    curves = list(chain.from_iterable(map(_INNER, paths)))
+    ends = heads + tails
+    try:
+        if (
+            set(map(type, ends)) != {list}
+            or set(map(len, ends)) != {3}
+            or set(map(itemgetter(0), heads)) != {"M"}
+            or set(map(itemgetter(0), tails)) != {"L"}
+        ):
+            return None
+        if curves and (
+            set(map(type, curves)) != {list}
+            or set(map(len, curves)) != {5}
+            or set(map(itemgetter(0), curves)) != {"Q"}
+        ):
+            return None
+    except TypeError:  # an unhashable first element, e.g. [["M"], 1, 2]
+        return None
+    points = 2 * len(curves) + 2 * len(paths)  # M, then a midpoint and an end point per curve, then L
+    if points > MAX_POINTS:
+        return None
+    head_xy = list(chain.from_iterable(map(_XY, heads)))
+    tail_xy = list(chain.from_iterable(map(_XY, tails)))
+    q = list(chain.from_iterable(map(_Q_NUMBERS, curves)))
+    numbers = head_xy + q + tail_xy
+    # Exact types (a bool or a numeric string is not a coordinate), then range; NaN fails the sum test.
+    if not set(map(type, numbers)) <= _REAL:
+        return None
+    if not (-MAX_ABS_COORD <= min(numbers) and max(numbers) <= MAX_ABS_COORD and math.isfinite(sum(numbers))):
+        return None
+    if points < MIN_POINTS:
+        return True
+    xs, ys = head_xy[0::2] + q[2::4] + tail_xy[0::2], head_xy[1::2] + q[3::4] + tail_xy[1::2]
+    if max(max(xs) - min(xs), max(ys) - min(ys)) < MIN_EXTENT:
+        return None  # the end points' box is small; the midpoints may still widen it
+    ink, first = 0.0, 0
+    for i, path in enumerate(paths):
+        n = len(path) - 2
+        px = [heads[i][1], *q[4 * first + 2 : 4 * (first + n) : 4], tails[i][1]]
+        py = [heads[i][2], *q[4 * first + 3 : 4 * (first + n) : 4], tails[i][2]]
+        ink += sum(map(math.hypot, map(sub, px[1:], px[:-1]), map(sub, py[1:], py[:-1])))
+        if ink > MIN_PATH_LENGTH * (1 + 1e-9):  # a margin for rounding: this sum is only a bound
+            return False
+        first += n
+    return None
+
+
+def raw_is_near_empty(raw: Any) -> bool:
+    """is_near_empty(parse_strokes(raw)), raising InvalidRawData the same way: the check every save
+    makes, with a fast path for the canvas's own drawings (see _pencil_near_empty)."""
+    fast = _pencil_near_empty(raw)
+    return is_near_empty(parse_strokes(raw)) if fast is None else fast

@@ -236,15 +236,15 @@ def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
         raise ValidationError("raw is required: the stroke data of the drawing", field="raw")
     raw_json = canonical_json(raw, "raw", RAW_MAX_BYTES)
     try:
-        parsed = strokes.parse_strokes(raw)
+        near_empty = strokes.raw_is_near_empty(raw)
     except strokes.InvalidRawData as exc:
         raise ValidationError(str(exc), field="raw") from None
-    if strokes.is_near_empty(parsed):
+    if near_empty:
         raise ValidationError("raw: the drawing is empty or too small; please draw it again", field="raw")
 
     metrics = payload.get("metrics")
     if metrics is None:
-        metrics = strokes.compute_metrics(parsed)
+        metrics = strokes.compute_metrics(strokes.parse_strokes(raw))
     if not isinstance(metrics, dict):
         raise ValidationError("metrics must be a JSON object", field="metrics")
     metrics_json = canonical_json(metrics, "metrics", METRICS_MAX_BYTES, strict_numbers=True)

@@ -16,6 +16,7 @@ from enrollment_core.strokes import (
     compute_metrics,
     is_near_empty,
     parse_strokes,
+    raw_is_near_empty,
 )
 
 # Shaped like streamlit-drawable-canvas 0.13 json_data for two freedraw strokes (Fabric 4 PencilBrush).
@@ -225,3 +226,56 @@ def test_near_empty() -> None:
     assert is_near_empty([np.array([[0, 0, np.nan], [200, 0, np.nan]])])  # too few points
     assert not is_near_empty(_square())
     assert not is_near_empty(parse_strokes(FABRIC_SAMPLE))
+
+
+def _outcome(check, raw: object) -> object:
+    try:
+        return check(raw)
+    except InvalidRawData as exc:
+        return str(exc)
+
+
+coordinate = st.floats(0, 40) | st.integers(0, 40)
+bad_element = st.sampled_from([True, "3", None, math.nan, math.inf, 10**400, 2e6, ["Q"], "Z", "q"])
+
+
+@st.composite
+def pencil_drawings(draw: st.DrawFn) -> dict:
+    """Canvas drawings shaped like PencilBrush's (M, Q..., L), small enough to sit near the near-empty
+    thresholds, sometimes with one element spoilt or a shape or an odd command added."""
+    paths = []
+    for _ in range(draw(st.integers(1, 3))):
+        path = [["M", draw(coordinate), draw(coordinate)]]
+        path += [["Q", *(draw(coordinate) for _ in range(4))] for _ in range(draw(st.integers(0, 12)))]
+        path.append(["L", draw(coordinate), draw(coordinate)])
+        paths.append(path)
+    objects = [{"type": draw(st.sampled_from(["path", "Path", "PATH"])), "path": p} for p in paths]
+    if draw(st.booleans()):  # spoil one element, or one command's length, or add a command
+        path = draw(st.sampled_from(paths))
+        cmd = draw(st.sampled_from(path))
+        how = draw(st.sampled_from(["element", "shorter", "longer", "insert"]))
+        if how == "element":
+            cmd[draw(st.integers(0, len(cmd) - 1))] = draw(bad_element)
+        elif how == "shorter":
+            cmd.pop()
+        elif how == "longer":
+            cmd.append(draw(coordinate))
+        else:
+            path.insert(draw(st.integers(0, len(path))), [draw(st.sampled_from("MLQC")), 1, 2])
+    if draw(st.booleans()):
+        objects.insert(draw(st.integers(0, len(objects))), {"type": "rect", "left": 0})
+    return {"objects": objects}
+
+
+@settings(max_examples=500, deadline=None)
+@given(pencil_drawings())
+def test_fast_near_empty_check_agrees_with_parsing(raw: dict) -> None:
+    # The save's fast check must answer exactly as parsing and is_near_empty do, errors included.
+    expected = _outcome(lambda r: is_near_empty(parse_strokes(r)), raw)
+    assert _outcome(raw_is_near_empty, raw) == expected
+
+
+def test_fast_near_empty_check_on_the_canvas_sample() -> None:
+    assert raw_is_near_empty(FABRIC_SAMPLE) is False
+    tiny = {"objects": [{"type": "path", "path": [["M", 1, 1], ["Q", 1, 1, 2, 2], ["L", 3, 3]]}]}
+    assert raw_is_near_empty(tiny) is True
