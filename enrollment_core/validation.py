@@ -8,6 +8,7 @@ import binascii
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,19 +57,39 @@ def check_storable_text(text: str, field: str) -> None:
         raise ValidationError(f"{field} {UNSTORABLE}", field=field)
 
 
+def _has_non_finite(value: Any) -> bool:
+    """Whether a NaN or an infinity hides in this JSON-like value."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(map(_has_non_finite, value.values()))
+    if isinstance(value, (list, tuple)):
+        return any(map(_has_non_finite, value))
+    return False
+
+
+def _sorted_json(value: Any, strict_numbers: bool) -> bytes:
+    if not strict_numbers:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    # orjson writes NaN/Infinity as null, so they are looked for (after orjson, which caps the depth);
+    # what orjson cannot serialise (ints beyond 64 bits, numpy scalars...) the standard library does,
+    # or says why not.
+    try:
+        dumped = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+        return text.encode()  # a lone surrogate fails here (UnicodeEncodeError)
+    if _has_non_finite(value):
+        raise ValueError("NaN and Infinity are not JSON numbers")
+    return dumped
+
+
 def canonical_json(value: Any, field: str, limit: int, *, strict_numbers: bool = False) -> bytes:
     """The value as compact JSON with sorted keys, refused when it cannot be stored or is over `limit`
-    bytes. One serialisation serves the size check, the content hash and the insert. orjson (~10x the
-    standard library) serialises the large stroke data; it writes NaN/Infinity as null, so fields where
-    those must be refused (strict_numbers) use the standard library."""
+    bytes. One serialisation serves the size check, the content hash and the insert: orjson's (~10x
+    the standard library's). strict_numbers refuses NaN and Infinity (orjson would write null)."""
     try:
-        if strict_numbers:
-            text = json.dumps(
-                value, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=False
-            )
-            dumped = text.encode()  # a lone surrogate fails here (UnicodeEncodeError)
-        else:
-            dumped = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        dumped = _sorted_json(value, strict_numbers)
     except (TypeError, ValueError, RecursionError) as exc:  # orjson.JSONEncodeError is a TypeError
         reason = str(exc)
         if isinstance(exc, UnicodeEncodeError) or "surrogates" in reason:
