@@ -210,7 +210,7 @@ class EnrollmentService:
                 raise StepConflict(f"step: a new session starts at step 1, not {drawing.step}", field="step")
         params = {
             "session_id": drawing.session_id,
-            "new_session_id": new_session_id(),
+            "new_session_id": new_session_id() if drawing.session_id is None else None,
             "username": drawing.username,
             "flow_type": drawing.flow_type,
             "step_number": drawing.step,
@@ -227,6 +227,11 @@ class EnrollmentService:
             "ttl_seconds": self.settings.session_ttl_seconds,
         }
         with self.pool.connection() as conn:
+            if drawing.session_id is not None:
+                saved = _save_next_step(conn, params)
+                if saved is not None:
+                    progress = _progress_after(drawing, saved["total_steps"])
+                    return SaveResult(drawing.session_id, progress, created=False, duplicate=False)
             row = execute_as_own_transaction(conn, query("save_step"), params)
         outcome = row["outcome"]
         if outcome in ("created", "saved", "duplicate"):
@@ -465,6 +470,26 @@ def _locked_error(locked_until: datetime) -> AccountLocked:
 
 
 _PROGRESS_FIELDS = tuple(Progress.__dataclass_fields__)
+
+
+def _save_next_step(conn: psycopg.Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The common save (sql/queries.sql save_next_step), or None when it changed nothing."""
+    try:
+        return execute_as_own_transaction(conn, query("save_next_step"), params)
+    except psycopg.errors.UniqueViolation:  # the step is there although step_count said otherwise
+        return None
+
+
+def _progress_after(drawing: DrawingStep, total_steps: int) -> Progress:
+    """What get_enrollment_progress says once steps 1..drawing.step are saved, in order."""
+    return Progress(
+        total_steps=total_steps,
+        completed_steps=drawing.step,
+        last_step_number=drawing.step,
+        last_step_type=drawing.type,
+        remaining_steps=max(total_steps - drawing.step, 0),
+        is_complete=drawing.step >= total_steps,
+    )
 
 
 def _save_refusal(drawing: DrawingStep, row: Mapping[str, Any]) -> EnrollmentError:

@@ -8,8 +8,40 @@
 -- A registered user by case-insensitive username (uses idx_users_username_lower).
 SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(username)s);
 
+-- name: save_next_step
+-- Nearly every save: the next step of a live session of this user, as planned, in one statement and
+-- one transaction (autocommit). The UPDATE takes the session's row lock (which serialises saves to one
+-- session), checks it all against the row (owner, live, flow, plan, step_count = step - 1) and touches
+-- it (last activity, the client's IP, step_count); the INSERT adds the step. No row: nothing changed,
+-- and save_step decides (step 1, a retry, a refusal). A concurrent save of the same session makes the
+-- UPDATE wait and then re-check the row, so a retry finds step_count moved on. If the step is there
+-- although step_count said otherwise, the INSERT fails (unique step number) and nothing changes.
+WITH session AS (
+    UPDATE temp_enrollments te
+    SET updated_at = NOW(), metadata = te.metadata || %(last_ip)s, step_count = te.step_count + 1
+    FROM enrollment_step_plan sp
+    WHERE te.session_id = %(session_id)s
+      AND lower(te.username) = lower(%(username)s)
+      AND te.status = 'in_progress'
+      AND te.expires_at > NOW()
+      AND te.flow_type = COALESCE(%(flow_type)s, te.flow_type)
+      AND te.step_count = %(step_number)s - 1
+      AND sp.flow_type = te.flow_type AND sp.step_number = %(step_number)s AND sp.step_type = %(step_type)s
+    RETURNING te.id, sp.instruction,
+              (SELECT count(*)::INT FROM enrollment_step_plan t WHERE t.flow_type = te.flow_type) AS total_steps
+), step AS (
+    INSERT INTO temp_enrollment_steps
+        (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash)
+    SELECT id, %(step_number)s, %(step_type)s, COALESCE(%(instruction)s, instruction), %(signature_data)s,
+           %(raw_data)s, %(metrics)s, %(content_hash)s
+    FROM session
+    RETURNING enrollment_id
+)
+SELECT session.total_steps FROM session JOIN step ON step.enrollment_id = session.id;
+
 -- name: save_step
--- One drawing step, in one statement and one transaction (sql/migrations/0007_save_step.sql).
+-- One drawing step that save_next_step did not save, in one statement and one transaction
+-- (sql/migrations/0007_save_step.sql, 0008_save_next_step.sql).
 SELECT * FROM save_enrollment_step(
     %(session_id)s, %(new_session_id)s, %(username)s, %(flow_type)s, %(step_number)s, %(step_type)s,
     %(instruction)s, %(signature_data)s, %(raw_data)s, %(metrics)s, %(content_hash)s, %(device_info)s,
