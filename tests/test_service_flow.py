@@ -137,6 +137,20 @@ def test_a_step_count_behind_the_rows_is_put_right(service, db):
     assert db.execute("SELECT count(*) AS n FROM temp_enrollment_steps").fetchone()["n"] == 4
 
 
+def test_a_step_hashed_by_an_older_recipe_is_still_a_retry(service, db):
+    """Migration 0008 changed how the content hash is made: a step saved before an upgrade and re-sent
+    after it has the same content but another hash, and is still a retry, not a conflict."""
+    session_id = draw_signup(service, "alice", steps=3)
+    db.execute("UPDATE temp_enrollment_steps SET content_hash = repeat('0', 64)")
+    first = service.save_drawing(drawing_payload("alice", 1))  # step 1 again, without the session id
+    assert first.duplicate and first.session_id == session_id
+    again = service.save_drawing(drawing_payload("alice", 3, session_id=session_id))
+    assert again.duplicate and again.progress.completed_steps == 3
+    with pytest.raises(errors.StepConflict, match="different drawing"):  # other content: a conflict
+        service.save_drawing(drawing_payload("alice", 3, session_id=session_id, sample=1))
+    assert db.execute("SELECT count(*) AS n FROM temp_enrollment_steps").fetchone()["n"] == 3
+
+
 def test_a_retried_step_is_not_duplicated(service, db):
     session_id = draw_signup(service, "alice", steps=3)
     again = service.save_drawing(drawing_payload("alice", 3, session_id=session_id))

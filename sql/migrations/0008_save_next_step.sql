@@ -4,6 +4,10 @@
 -- that statement leaves: step 1 (a new session), retries, refusals, and a session whose step_count is
 -- behind its rows (the statement then fails on the unique step number, changing nothing).
 --
+-- A re-sent step is a retry ('duplicate') when its content hash matches, or else when its content is
+-- the same column by column: the hash's recipe changed with this migration (the image now enters by
+-- its xxh3-128 digest), and a step saved before an upgrade and re-sent after it is still a retry.
+--
 -- Outcomes and output columns as in 0007_save_step.sql.
 
 CREATE OR REPLACE FUNCTION save_enrollment_step(
@@ -71,7 +75,9 @@ BEGIN
           AND te.flow_type = save_enrollment_step.flow_type
           AND te.status = 'in_progress'
           AND te.expires_at > NOW()
-          AND s.content_hash = p_content_hash
+          AND (s.content_hash = p_content_hash
+               OR (s.step_type = p_step_type AND s.signature_data = p_signature_data AND s.raw_data = p_raw_data
+                   AND s.metrics = p_metrics AND s.instruction = COALESCE(p_instruction, s.instruction)))
         LIMIT 1;
         IF session_id IS NOT NULL THEN
             outcome := 'duplicate';
@@ -127,7 +133,13 @@ BEGIN
             UPDATE temp_enrollments te SET step_count = v_saved_steps WHERE te.id = v_session.id;
         END IF;
         IF v_saved_hash IS NOT NULL THEN
-            outcome := CASE WHEN v_saved_hash = p_content_hash THEN 'duplicate' ELSE 'conflict' END;
+            outcome := CASE WHEN v_saved_hash = p_content_hash OR EXISTS (
+                    SELECT 1 FROM temp_enrollment_steps s
+                    WHERE s.enrollment_id = v_session.id AND s.step_number = p_step_number
+                      AND s.step_type = p_step_type AND s.signature_data = p_signature_data
+                      AND s.raw_data = p_raw_data AND s.metrics = p_metrics
+                      AND s.instruction = COALESCE(p_instruction, v_plan.instruction))
+                THEN 'duplicate' ELSE 'conflict' END;
         ELSIF v_session.status = 'completed' THEN
             outcome := 'completed';
         ELSIF v_session.status = 'expired' OR v_session.expires_at <= NOW() THEN
