@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import json
 import math
-from itertools import chain
-from operator import itemgetter, sub
+from itertools import accumulate, chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -374,7 +374,6 @@ def is_near_empty(strokes: list[Stroke]) -> bool:
 # --- the save's check, fast for the canvas's own drawings --------------------------------------------
 
 _XY = itemgetter(1, 2)
-_Q_NUMBERS = itemgetter(1, 2, 3, 4)
 _INNER = itemgetter(slice(1, -1))
 
 
@@ -404,11 +403,11 @@ def _pencil_near_empty(raw: Any) -> bool | None:
     ["L", x, y], every number a plain int/float within MAX_ABS_COORD -- without building strokes: a few
     C-level passes over all commands instead of a Python loop per command (every save checks one).
 
-    Exact by bounds: a curve's sampled midpoint can only lengthen the ink (triangle inequality) and
-    widen the box, so ink and extent measured on the commands' end points are lower bounds; when they
-    clear the thresholds the drawing is not near-empty. None -- any other data, a bad element, or a
-    drawing near the thresholds -- sends the caller to parse_strokes and is_near_empty, which also name
-    what is wrong."""
+    Exact by bounds: the curves' end points are some of the drawing's points, so their box is no larger
+    than the drawing's and the ink through them, path by path, no longer (triangle inequality); when
+    both clear the thresholds the drawing is not near-empty. None -- any other data, a bad element, or
+    a drawing near the thresholds -- sends the caller to parse_strokes and is_near_empty, which also
+    name what is wrong."""
     paths = _pencil_paths(raw)
     if paths is None:
         return None
@@ -417,47 +416,46 @@ def _pencil_near_empty(raw: Any) -> bool | None:
     ends = heads + tails
     try:
         if (
-            set(map(type, ends)) != {list}
+            not curves
+            or set(map(type, ends)) != {list}
             or set(map(len, ends)) != {3}
             or set(map(itemgetter(0), heads)) != {"M"}
             or set(map(itemgetter(0), tails)) != {"L"}
-        ):
-            return None
-        if curves and (
-            set(map(type, curves)) != {list}
+            or set(map(type, curves)) != {list}
             or set(map(len, curves)) != {5}
-            or set(map(itemgetter(0), curves)) != {"Q"}
         ):
             return None
-    except TypeError:  # an unhashable first element, e.g. [["M"], 1, 2]
+        numbers = list(chain.from_iterable(curves))  # "Q", cx, cy, x, y for each curve
+        if set(numbers[::5]) != {"Q"}:
+            return None
+    except TypeError:  # an unhashable command name, e.g. [["M"], 1, 2]
         return None
-    points = 2 * len(curves) + 2 * len(paths)  # M, then a midpoint and an end point per curve, then L
-    if points > MAX_POINTS:
-        return None
-    head_xy = list(chain.from_iterable(map(_XY, heads)))
-    tail_xy = list(chain.from_iterable(map(_XY, tails)))
-    q = list(chain.from_iterable(map(_Q_NUMBERS, curves)))
-    numbers = head_xy + q + tail_xy
-    # Exact types (a bool or a numeric string is not a coordinate), then range; NaN fails the sum test.
+    del numbers[::5]
+    numbers += chain.from_iterable(map(_XY, heads))
+    numbers += chain.from_iterable(map(_XY, tails))
+    # Exact types first: a bool or a numeric string is not a coordinate (numpy would convert it).
     if not set(map(type, numbers)) <= _REAL:
         return None
-    if not (-MAX_ABS_COORD <= min(numbers) and max(numbers) <= MAX_ABS_COORD and math.isfinite(sum(numbers))):
+    n_curves = len(curves)
+    points = 2 * n_curves + 2 * len(paths)  # M, then a midpoint and an end point per curve, then L
+    if points > MAX_POINTS:
+        return None
+    try:
+        values = np.array(numbers, dtype=np.float64)
+    except OverflowError:  # an int beyond any float
+        return None
+    if not np.abs(values).max() <= MAX_ABS_COORD:  # NaN fails too
         return None
     if points < MIN_POINTS:
         return True
-    xs, ys = head_xy[0::2] + q[2::4] + tail_xy[0::2], head_xy[1::2] + q[3::4] + tail_xy[1::2]
-    if max(max(xs) - min(xs), max(ys) - min(ys)) < MIN_EXTENT:
-        return None  # the end points' box is small; the midpoints may still widen it
-    ink, first = 0.0, 0
-    for i, path in enumerate(paths):
-        n = len(path) - 2
-        px = [heads[i][1], *q[4 * first + 2 : 4 * (first + n) : 4], tails[i][1]]
-        py = [heads[i][2], *q[4 * first + 3 : 4 * (first + n) : 4], tails[i][2]]
-        ink += sum(map(math.hypot, map(sub, px[1:], px[:-1]), map(sub, py[1:], py[:-1])))
-        if ink > MIN_PATH_LENGTH * (1 + 1e-9):  # a margin for rounding: this sum is only a bound
-            return False
-        first += n
-    return None
+    xs, ys = values[2 : 4 * n_curves : 4], values[3 : 4 * n_curves : 4]  # the curves' end points
+    if max(xs.max() - xs.min(), ys.max() - ys.min()) < MIN_EXTENT:
+        return None
+    steps = np.hypot(xs[1:] - xs[:-1], ys[1:] - ys[:-1])
+    # A step from one path's last curve to the next path's first is a pen lift, not ink.
+    lifts = [c - 1 for c in accumulate(len(p) - 2 for p in paths[:-1]) if 0 < c < n_curves]
+    steps[lifts] = 0.0
+    return False if steps.sum() > MIN_PATH_LENGTH * (1 + 1e-9) else None  # a margin for rounding
 
 
 def raw_is_near_empty(raw: Any) -> bool:
