@@ -19,7 +19,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from . import strokes, validation, verification
+from . import step_plan, strokes, validation, verification
 from .config import Settings
 from .database import execute_as_own_transaction
 from .errors import (
@@ -230,7 +230,7 @@ class EnrollmentService:
             if drawing.session_id is not None:
                 saved = _save_next_step(conn, params)
                 if saved is not None:
-                    progress = _progress_after(drawing, saved["total_steps"])
+                    progress = _progress_after(drawing, step_plan.total_steps(saved["flow_type"]))
                     return SaveResult(drawing.session_id, progress, created=False, duplicate=False)
             row = execute_as_own_transaction(conn, query("save_step"), params)
         outcome = row["outcome"]
@@ -481,7 +481,8 @@ def _save_next_step(conn: psycopg.Connection, params: Mapping[str, Any]) -> dict
 
 
 def _progress_after(drawing: DrawingStep, total_steps: int) -> Progress:
-    """What get_enrollment_progress says once steps 1..drawing.step are saved, in order."""
+    """What get_enrollment_progress says once steps 1..drawing.step are saved, in order (the plan's
+    table in SQL is this package's step_plan, mirrored by the migration runner)."""
     return Progress(
         total_steps=total_steps,
         completed_steps=drawing.step,

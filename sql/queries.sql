@@ -27,8 +27,7 @@ WITH session AS (
       AND te.flow_type = COALESCE(%(flow_type)s, te.flow_type)
       AND te.step_count = %(step_number)s - 1
       AND sp.flow_type = te.flow_type AND sp.step_number = %(step_number)s AND sp.step_type = %(step_type)s
-    RETURNING te.id, sp.instruction,
-              (SELECT count(*)::INT FROM enrollment_step_plan t WHERE t.flow_type = te.flow_type) AS total_steps
+    RETURNING te.id, te.flow_type, sp.instruction
 ), step AS (
     INSERT INTO temp_enrollment_steps
         (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash)
@@ -37,7 +36,7 @@ WITH session AS (
     FROM session
     RETURNING enrollment_id
 )
-SELECT session.total_steps FROM session JOIN step ON step.enrollment_id = session.id;
+SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id;
 
 -- name: save_step
 -- One drawing step that save_next_step did not save, in one statement and one transaction
