@@ -241,12 +241,8 @@ class EnrollmentService:
 
     def _locked_session(self, conn: psycopg.Connection, session_id: str, username: str) -> dict[str, Any]:
         row = conn.execute(query("lock_enrollment"), {"session_id": session_id}).fetchone()
-        # A session started by someone else is reported exactly like an unknown one.
         if row is None or row["username"].lower() != username.lower():
-            raise SessionNotFound(
-                "no enrollment session with this id for this username (it may have expired and been removed)",
-                field="sessionId",
-            )
+            raise _session_not_found()
         return row
 
     # ---------------------------------------------------------------- progress and sessions
@@ -493,8 +489,18 @@ def _progress_after(drawing: DrawingStep, total_steps: int) -> Progress:
     )
 
 
+def _session_not_found() -> SessionNotFound:
+    """No such session for this user. A session started by someone else is reported exactly like an
+    unknown one."""
+    return SessionNotFound(
+        "no enrollment session with this id for this username (it may have expired and been removed)",
+        field="sessionId",
+    )
+
+
 def _save_refusal(drawing: DrawingStep, row: Mapping[str, Any]) -> EnrollmentError:
-    """The typed error for a refusal of save_enrollment_step (sql/migrations/0007_save_step.sql)."""
+    """The typed error for a refusal of save_enrollment_step (sql/migrations/0007_save_step.sql, replaced
+    by 0008_save_next_step.sql)."""
     outcome, step = row["outcome"], drawing.step
     if outcome == "username_taken":
         return UsernameUnavailable(f"username {drawing.username!r} is already taken", field="username")
@@ -503,11 +509,7 @@ def _save_refusal(drawing: DrawingStep, row: Mapping[str, Any]) -> EnrollmentErr
     if outcome == "account_locked":
         return _locked_error(row["locked_until"])
     if outcome == "not_found":
-        # A session started by someone else is reported exactly like an unknown one.
-        return SessionNotFound(
-            "no enrollment session with this id for this username (it may have expired and been removed)",
-            field="sessionId",
-        )
+        return _session_not_found()
     if outcome == "wrong_flow":
         return ValidationError(
             f"flowType is {drawing.flow_type!r} but this session is a {row['flow_type']} session",
