@@ -138,13 +138,9 @@ def _add_xy_stroke(strokes: list[Stroke], xs: list[float], ys: list[float], wher
     strokes.append(stroke)
 
 
-def _before_move(where: str, j: int, op: str) -> InvalidRawData:
-    return InvalidRawData(f"raw: {where}[{j}] ({op}) comes before any 'M' command")
-
-
 def _parse_fabric_path(path: list, where: str, strokes: list[Stroke], budget: _Budget) -> None:
-    # Hot loop (a canvas drawing has hundreds of commands and every save parses one): plain numbers
-    # in range are checked inline; anything else goes through _coords.
+    # Plain numbers in range are checked inline (a path has hundreds); anything else goes through
+    # _coords, which names the offending element.
     xs: list[float] = []
     ys: list[float] = []
     lo, hi = -MAX_ABS_COORD, MAX_ABS_COORD
@@ -157,45 +153,30 @@ def _parse_fabric_path(path: list, where: str, strokes: list[Stroke], budget: _B
             raise InvalidRawData(f"raw: {where}[{j}] has unsupported path command {op[:10]!r}")
         if len(cmd) != arity + 1:
             raise InvalidRawData(f"raw: {where}[{j}] ({op}) needs {arity} numbers, got {len(cmd) - 1}")
-        if op == "Q":  # nearly every command of a canvas drawing: its numbers checked without a loop
-            _, cx, cy, x, y = cmd
-            if not (  # exact types (a bool is not a coordinate); NaN fails the range test
-                type(cx) in _REAL
-                and type(cy) in _REAL
-                and type(x) in _REAL
-                and type(y) in _REAL
-                and lo <= cx <= hi
-                and lo <= cy <= hi
-                and lo <= x <= hi
-                and lo <= y <= hi
-            ):
-                cx, cy, x, y = _coords(cmd[1:], where, j)
-            if not xs:
-                raise _before_move(where, j, op)
+        args = cmd[1:]
+        if not all(type(v) in _REAL and lo <= v <= hi for v in args):  # NaN fails the range test
+            args = _coords(args, where, j)
+        if op == "M":
+            budget.take(len(xs), where)
+            _add_xy_stroke(strokes, xs, ys, where)  # a new sub-path is a pen lift
+            xs, ys = [args[0]], [args[1]]
+            continue
+        if not xs:
+            raise InvalidRawData(f"raw: {where}[{j}] ({op}) comes before any 'M' command")
+        x0, y0 = xs[-1], ys[-1]
+        if op == "Q":
             # Sample the curve at its midpoint and end point: PencilBrush emits one Q per input
             # point, so this is already denser than what the user's finger produced.
-            x0, y0 = xs[-1], ys[-1]
+            cx, cy, x, y = args
             xs += (0.25 * x0 + 0.5 * cx + 0.25 * x, x)
             ys += (0.25 * y0 + 0.5 * cy + 0.25 * y, y)
-        else:
-            args = cmd[1:]
-            if not all(type(v) in _REAL and lo <= v <= hi for v in args):
-                args = _coords(args, where, j)
-            if op == "M":
-                budget.take(len(xs), where)
-                _add_xy_stroke(strokes, xs, ys, where)  # a new sub-path is a pen lift
-                xs, ys = [args[0]], [args[1]]
-                continue
-            if not xs:
-                raise _before_move(where, j, op)
-            if op == "C":
-                x0, y0 = xs[-1], ys[-1]
-                c1x, c1y, c2x, c2y, x, y = args
-                xs += (0.125 * x0 + 0.375 * c1x + 0.375 * c2x + 0.125 * x, x)
-                ys += (0.125 * y0 + 0.375 * c1y + 0.375 * c2y + 0.125 * y, y)
-            else:  # L
-                xs.append(args[0])
-                ys.append(args[1])
+        elif op == "C":
+            c1x, c1y, c2x, c2y, x, y = args
+            xs += (0.125 * x0 + 0.375 * c1x + 0.375 * c2x + 0.125 * x, x)
+            ys += (0.125 * y0 + 0.375 * c1y + 0.375 * c2y + 0.125 * y, y)
+        else:  # L
+            xs.append(args[0])
+            ys.append(args[1])
         if budget.points + len(xs) > MAX_POINTS:  # stop a hostile path early
             budget.take(len(xs), where)  # raises
     budget.take(len(xs), where)
@@ -364,8 +345,8 @@ def is_near_empty(strokes: list[Stroke]) -> bool:
     extent = float((xy.max(axis=0) - xy.min(axis=0)).max())
     if extent < MIN_EXTENT:
         return True
-    # Ink length on all points at once (every save checks this): segments between strokes are pen
-    # lifts, not ink, so they are zeroed.
+    # Ink length on all points at once: segments between strokes are pen lifts, not ink, so they are
+    # zeroed.
     segments = np.hypot(*np.diff(xy, axis=0).T)
     segments[np.cumsum([len(s) for s in strokes])[:-1] - 1] = 0.0
     return float(segments.sum()) < MIN_PATH_LENGTH
