@@ -1,0 +1,33 @@
+"""The signature's base64 check against the standard library's strict decoder."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from enrollment_core.validation import _base64_head_and_size
+
+PREFIX = "data:image/png;base64,"
+
+# Valid encodings, and text made of base64's own characters, padding and a few strangers in any order.
+base64_like = st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()) | st.text(
+    st.sampled_from("AQgw+/09=\n !-_"), max_size=24
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(base64_like)
+def test_base64_check_agrees_with_strict_decoding(text: str) -> None:
+    try:
+        decoded = binascii.a2b_base64(text, strict_mode=True)
+        valid = len(text) % 4 == 0  # the decoder accepts unpadded text; data URLs must be padded
+    except binascii.Error:
+        valid = False
+    head, size = _base64_head_and_size((PREFIX + text).encode(), len(PREFIX))
+    if valid:
+        assert (head, size) == (decoded[:12], len(decoded))
+    else:
+        assert (head, size) == (None, 0)
