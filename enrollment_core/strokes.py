@@ -356,6 +356,7 @@ def is_near_empty(strokes: list[Stroke]) -> bool:
 
 _XY = itemgetter(1, 2)
 _INNER = itemgetter(slice(1, -1))
+_SAMPLED_POINTS = 24  # end points for the first, cheapest try of the near-empty bounds
 
 
 def _pencil_paths(raw: Any) -> list[list] | None:
@@ -384,10 +385,11 @@ def _pencil_near_empty(raw: Any) -> bool | None:
     ["L", x, y], every number a plain int/float within MAX_ABS_COORD -- without building strokes: a few
     C-level passes over all commands instead of a Python loop per command (every save checks one).
 
-    Exact by bounds: the curves' end points are some of the drawing's points, so their box is no larger
-    than the drawing's and the ink through them, path by path, no longer (triangle inequality); when
-    both clear the thresholds the drawing is not near-empty. None -- any other data, a bad element, or
-    a drawing near the thresholds -- sends the caller to parse_strokes and is_near_empty, which also
+    Exact by bounds: the curves' end points are some of the drawing's points, so the box of any of them
+    is no larger than the drawing's and the ink through them, path by path, no longer (triangle
+    inequality); when both clear the thresholds the drawing is not near-empty. Every k-th end point is
+    tried first (about _SAMPLED_POINTS of them), then all. None -- any other data, a bad element, or a
+    drawing near the thresholds -- sends the caller to parse_strokes and is_near_empty, which also
     name what is wrong."""
     paths = _pencil_paths(raw)
     if paths is None:
@@ -414,35 +416,46 @@ def _pencil_near_empty(raw: Any) -> bool | None:
     del numbers[::5]
     numbers += chain.from_iterable(map(_XY, heads))
     numbers += chain.from_iterable(map(_XY, tails))
-    # Exact types first: a bool or a numeric string is not a coordinate (numpy would convert it).
+    # Exact types first: a bool or a numeric string is not a coordinate (hypot would take True as 1).
     if not set(map(type, numbers)) <= _REAL:
         return None
     n_curves = len(curves)
     points = 2 * n_curves + 2 * len(paths)  # M, then a midpoint and an end point per curve, then L
     if points > MAX_POINTS:
         return None
-    # Range, and NaN (which min and max may pass over) through the sum. Python's builtins, not numpy:
-    # in a server, between two requests, numpy's code leaves the processor's caches and each call
-    # costs several times what it does in a loop (measured: this check took 131 us per save with
-    # numpy in the save benchmark, 106 without); numpy also lets go of the interpreter lock on
-    # arrays over 500 numbers, and taking it back costs a thread switch when other threads are busy.
-    if not (-MAX_ABS_COORD <= min(numbers) and max(numbers) <= MAX_ABS_COORD):
-        return None
-    if not math.isfinite(sum(numbers)):  # in range, so the sum can only be NaN through a NaN
+    # Range and NaN in one C pass: hypot is at least the largest |number|, and NaN or inf if one is.
+    # Python's builtins, not numpy: in a server, between two requests, numpy's code leaves the
+    # processor's caches and each call costs several times what it does in a loop (measured in the
+    # save benchmark: this check took 131 us per save with numpy, 65 now); numpy also lets go of the
+    # interpreter lock on arrays over 500 numbers, and taking it back costs a thread switch.
+    try:
+        if not math.hypot(*numbers) <= MAX_ABS_COORD * (1 - 1e-9):  # a margin for rounding
+            return None
+    except OverflowError:  # an int beyond any float
         return None
     if points < MIN_POINTS:
         return True
-    xs = numbers[2 : 4 * n_curves : 4]  # the curves' end points
-    ys = numbers[3 : 4 * n_curves : 4]
+    k = n_curves // _SAMPLED_POINTS
+    if k > 1 and _end_points_clear(numbers, n_curves, paths, k):
+        return False
+    return False if _end_points_clear(numbers, n_curves, paths, 1) else None
+
+
+def _end_points_clear(numbers: list, n_curves: int, paths: list[list], k: int) -> bool:
+    """Whether every k-th curve end point (numbers: cx, cy, x, y of each curve, all paths' in a row)
+    already spans MIN_EXTENT and draws more than MIN_PATH_LENGTH of ink."""
+    xs = numbers[2 : 4 * n_curves : 4 * k]
+    ys = numbers[3 : 4 * n_curves : 4 * k]
     if max(max(xs) - min(xs), max(ys) - min(ys)) < MIN_EXTENT:
-        return None
+        return False
     xy = list(zip(xs, ys))
     steps = list(map(math.dist, xy, xy[1:]))
-    # A step from one path's last curve to the next path's first is a pen lift, not ink.
-    for c in accumulate(len(p) - 2 for p in paths[:-1]):
-        if 0 < c < n_curves:
-            steps[c - 1] = 0.0
-    return False if sum(steps) > MIN_PATH_LENGTH * (1 + 1e-9) else None  # a margin for rounding
+    # A step over the end of a path includes a pen lift, which is not ink: it is left out.
+    for first in accumulate(len(p) - 2 for p in paths[:-1]):  # each next path's first curve
+        step = (first - 1) // k  # the step from the sample at or before the path's last curve
+        if 0 < first < n_curves and step < len(steps):
+            steps[step] = 0.0
+    return sum(steps) > MIN_PATH_LENGTH * (1 + 1e-9)  # a margin for rounding
 
 
 def raw_is_near_empty(raw: Any) -> bool:

@@ -236,6 +236,7 @@ def _outcome(check, raw: object) -> object:
 
 
 coordinate = st.floats(0, 40) | st.integers(0, 40)
+step = st.floats(-0.1, 0.4)  # ~100 of them make a stroke near the ink and extent thresholds
 bad_element = st.sampled_from([True, "3", None, math.nan, math.inf, 10**400, 2e6, ["Q"], "Z", "q"])
 
 
@@ -244,9 +245,16 @@ def pencil_drawings(draw: st.DrawFn) -> dict:
     """Canvas drawings shaped like PencilBrush's (M, Q..., L), small enough to sit near the near-empty
     thresholds, sometimes with one element spoilt or a shape or an odd command added."""
     paths = []
+    long_walks = draw(st.booleans())  # long paths of small steps: the sampled bounds are tried first
     for _ in range(draw(st.integers(1, 3))):
         path = [["M", draw(coordinate), draw(coordinate)]]
-        path += [["Q", *(draw(coordinate) for _ in range(4))] for _ in range(draw(st.integers(0, 12)))]
+        if long_walks:
+            x, y = path[0][1:]
+            for _ in range(draw(st.integers(40, 120))):
+                x, y = x + draw(step), y + draw(step)
+                path.append(["Q", x, draw(coordinate), x, y])
+        else:
+            path += [["Q", *(draw(coordinate) for _ in range(4))] for _ in range(draw(st.integers(0, 12)))]
         path.append(["L", draw(coordinate), draw(coordinate)])
         paths.append(path)
     objects = [{"type": draw(st.sampled_from(["path", "Path", "PATH"])), "path": p} for p in paths]
