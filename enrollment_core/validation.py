@@ -157,8 +157,9 @@ def _base64_head_and_size(data: bytes, start: int) -> tuple[bytes | None, int]:
         return None, 0
 
 
-def _checked_signature(data_url: Any, field: str) -> bytes:
-    """The signature data URL as ASCII bytes, once checked (see clean_signature)."""
+def check_signature(data_url: Any, field: str = "signature") -> bytes:
+    """Check that this is a PNG/JPEG/WebP image as a base64 data URL, within the size limit, whose bytes
+    really are that image type; return it as the ASCII bytes the check made (the content hash's input)."""
     if not isinstance(data_url, str) or not data_url:
         raise ValidationError(f"{field} is required: a data:image/png;base64,... URL", field=field)
     if len(data_url) > SIGNATURE_MAX_CHARS:
@@ -182,13 +183,6 @@ def _checked_signature(data_url: Any, field: str) -> bytes:
     if not head.startswith(_MAGIC[kind]):
         raise ValidationError(f"{field} says image/{kind} but its bytes are not a {kind} image", field=field)
     return data
-
-
-def clean_signature(data_url: Any, field: str = "signature") -> str:
-    """A PNG/JPEG/WebP image as a base64 data URL, within the size limit, whose bytes really are that
-    image type."""
-    _checked_signature(data_url, field)
-    return data_url
 
 
 @dataclass(frozen=True)
@@ -257,7 +251,7 @@ def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
         )
 
     signature = payload.get("signature")
-    signature_bytes = _checked_signature(signature, "signature")
+    signature_bytes = check_signature(signature)
 
     raw = payload.get("raw")
     if isinstance(raw, str):  # some clients send the stroke JSON as a string; store it as JSON

@@ -1,14 +1,17 @@
-"""The signature's base64 check against the standard library's strict decoder."""
+"""The signature's check: its base64 test against the standard library's strict decoder, and the
+bytes it keeps for the content hash."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enrollment_core.validation import _base64_head_and_size
+from enrollment_core.sample_drawings import drawing_payload
+from enrollment_core.validation import _base64_head_and_size, parse_drawing_step
 
 PREFIX = "data:image/png;base64,"
 
@@ -31,3 +34,12 @@ def test_base64_check_agrees_with_strict_decoding(text: str) -> None:
         assert (head, size) == (decoded[:12], len(decoded))
     else:
         assert (head, size) == (None, 0)
+
+
+def test_content_hash_is_the_same_with_or_without_the_checked_bytes() -> None:
+    drawing = parse_drawing_step(drawing_payload("hash_user", 1, flow_type="signup"))
+    assert drawing.signature_bytes == drawing.signature.encode()
+    copy = dataclasses.replace(drawing)  # the checked bytes are not an init field: not carried over
+    assert copy.signature_bytes == b"" and copy.content_hash == drawing.content_hash
+    changed = dataclasses.replace(drawing, signature=drawing.signature[:-8] + "AAAAAAAA")
+    assert changed.content_hash != drawing.content_hash
