@@ -426,7 +426,7 @@ def _pencil_near_empty(raw: Any) -> bool | None:
     # Range and NaN in one C pass: hypot is at least the largest |number|, and NaN or inf if one is.
     # Python's builtins, not numpy: in a server, between two requests, numpy's code leaves the
     # processor's caches and each call costs several times what it does in a loop (measured in the
-    # save benchmark: this check took 131 us per save with numpy, 65 now); numpy also lets go of the
+    # save benchmark: this check took 131 us per save with numpy, 79 now); numpy also lets go of the
     # interpreter lock on arrays over 500 numbers, and taking it back costs a thread switch.
     try:
         if not math.hypot(*numbers) <= MAX_ABS_COORD * (1 - 1e-9):  # a margin for rounding
