@@ -145,11 +145,12 @@ def clean_flow_type(flow_type: Any, field: str = "flowType") -> FlowType:
 def _base64_head_and_size(data: bytes, start: int) -> tuple[bytes | None, int]:
     """(the first 12 decoded bytes, the decoded size) of the strict base64 text data[start:], or
     (None, 0) when it is not base64. Every character is checked by one C pass over the whole data
-    URL, without copying the ~26 kB image out of it or decoding it: what it leaves is the prefix's
-    ":;," and the padding."""
+    URL, without copying the ~26 kB image out of it or decoding it: what that pass leaves must be
+    what the prefix data[:start] leaves, then the padding."""
     size = len(data) - start
     padding = 2 if data.endswith(b"==") else 1 if data.endswith(b"=") else 0
-    if size % 4 or data.translate(None, _BASE64_ALPHABET) != b":;," + b"=" * padding:
+    left_by_prefix = data[:start].translate(None, _BASE64_ALPHABET)
+    if size % 4 or data.translate(None, _BASE64_ALPHABET) != left_by_prefix + b"=" * padding:
         return None, 0
     try:
         return base64.b64decode(data[start : start + 16], validate=True), (size - padding) * 3 // 4
