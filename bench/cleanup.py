@@ -39,6 +39,7 @@ from .payloads import StepSample, signup_samples
 from .save_step import save_client
 
 MODES = ("batched", "paced", "one_call")
+PACED_PAUSE_RATIO = 1.0  # the paced mode's rest after each batch, as a multiple of its time
 
 
 class _Background:
@@ -195,7 +196,7 @@ def run(
     expired: int | None = None,
     batch_size: int = 5000,
     keep: bool = False,
-    pause_ratio: float = 1.0,
+    pause_ratio: float = PACED_PAUSE_RATIO,
     modes: tuple[str, ...] = MODES,
 ) -> Results:
     expired = expired or (2000 if quick else 1_000_000)

@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument(
         "--pause-ratio",
         type=float,
-        default=1.0,
-        help="cleanup, paced mode: rest after each batch, as a multiple of its time (default 1)",
+        default=cleanup.PACED_PAUSE_RATIO,
+        help="cleanup, paced mode: rest after each batch, as a multiple of its time (default %(default)s)",
     )
     data.add_argument(
         "--modes", default="batched,paced,one_call", help="cleanup modes (batched,paced,one_call)"
