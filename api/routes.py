@@ -15,9 +15,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from enrollment_core import ClientInfo, EnrollmentService, Progress
-from enrollment_core.config import SQL_DIR
-from enrollment_core.errors import SessionExpired
-from enrollment_core.queries import load
 
 from . import schemas
 from .errors import DATABASE_UNAVAILABLE, SIGNATURE_REJECTED, error_body, error_response
@@ -144,15 +141,13 @@ def get_progress(
     ],
     service: Service,
 ) -> dict[str, Any]:
-    session = service.get_session(session_id)
-    if session.status == "expired":
-        raise SessionExpired("this enrollment session has expired; please start again", field="sessionId")
+    session, progress = service.get_live_session(session_id)
     return {
         "sessionId": session.session_id,
         "flowType": session.flow_type,
         "status": session.status,
         "expiresAt": session.expires_at,
-        "progress": _progress(service.get_progress(session_id)),
+        "progress": _progress(progress),
     }
 
 
@@ -215,8 +210,6 @@ def login(body: schemas.CompletionRequest, service: Service, client: Client) -> 
     tags=["operations"],
 )
 def healthz(service: Service) -> Any:
-    with service.pool.connection(timeout=5) as conn:
-        ready = conn.execute(load(SQL_DIR / "api.sql")["health_check"]).fetchone()["schema_ready"]
-    if not ready:
+    if not service.health():
         return error_response(503, DATABASE_UNAVAILABLE, "the database has no enrollment schema yet")
     return {"status": "ok", "database": "ok"}

@@ -27,7 +27,8 @@ WITH numbered AS (
                 ELSE 1 + (n * 7) %% 10 END AS steps,
            CASE state
                WHEN 'completed' THEN NOW() - r * INTERVAL '48 hours'
-               WHEN 'live' THEN NOW() - r * make_interval(secs => %(ttl_seconds)s - 60)
+               -- at least 3 minutes ago: its steps (15 s apart) and updated_at are in the past
+               WHEN 'live' THEN NOW() - INTERVAL '3 minutes' - r * make_interval(secs => %(ttl_seconds)s - 240)
                ELSE NOW() - make_interval(secs => %(ttl_seconds)s) - INTERVAL '1 minute' - r * INTERVAL '22 hours'
            END AS created_at
     FROM numbered
@@ -73,10 +74,6 @@ SELECT c.relname AS table_name,
 FROM pg_class c
 WHERE c.relname IN ('temp_enrollments', 'temp_enrollment_steps') AND c.relkind = 'r'
 ORDER BY c.relname;
-
--- name: state_mix
-SELECT status, expires_at < NOW() AS past_expiry, count(*) AS sessions
-FROM temp_enrollments GROUP BY 1, 2 ORDER BY 1, 2;
 
 -- name: sample_session
 -- A real session (and its user) for queries that take a session id or username.

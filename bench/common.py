@@ -22,7 +22,7 @@ from psycopg_pool import ConnectionPool
 from enrollment_core import embedded_postgres, migrations
 from enrollment_core.config import PROJECT_ROOT, Settings
 from enrollment_core.database import create_pool
-from enrollment_core.queries import load
+from enrollment_core.queries import load_file
 
 BENCH_SQL = Path(__file__).with_name("bench.sql")
 RESULTS_DIR = PROJECT_ROOT / "var" / "bench"
@@ -30,7 +30,7 @@ RESULTS_DIR = PROJECT_ROOT / "var" / "bench"
 
 def bench_query(name: str) -> str:
     """A named query of bench/bench.sql (the data generators and size probes)."""
-    return load(BENCH_SQL)[name]
+    return load_file(BENCH_SQL)[name]
 
 
 def server_url(explicit: str | None = None) -> str:

@@ -40,20 +40,22 @@ def generate(
         ) as bar:
             for lo in range(first, last + 1, CHUNK):
                 hi = min(last, lo + CHUNK - 1)
-                conn.execute(
-                    bench_query("generate_sessions"),
-                    {
-                        "first": lo,
-                        "last": hi,
-                        "expired_only": expired_only,
-                        "ttl_seconds": ttl_seconds,
-                    },
-                )
+                insert_sessions(conn, lo, hi, expired_only=expired_only, ttl_seconds=ttl_seconds)
                 bar.update(hi - lo + 1)
         # As autovacuum would have by then: statistics for the planner, visibility map for index-only scans.
         conn.execute("VACUUM (ANALYZE) temp_enrollments")
         conn.execute("VACUUM (ANALYZE) temp_enrollment_steps")
     return time.perf_counter() - started
+
+
+def insert_sessions(
+    conn: psycopg.Connection, first: int, last: int, *, expired_only: bool = False, ttl_seconds: int = 7200
+) -> int:
+    """Insert sessions number first..last and their steps in one statement (a realistic mix of states,
+    see bench.sql); return how many sessions. Also for tests that need many sessions quickly."""
+    params = {"first": first, "last": last, "expired_only": expired_only, "ttl_seconds": ttl_seconds}
+    conn.execute(bench_query("generate_sessions"), params)
+    return last - first + 1
 
 
 def table_sizes(url: str) -> dict[str, dict[str, int]]:

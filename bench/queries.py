@@ -1,9 +1,9 @@
 """Monitoring and dashboard queries, and table sizes, as the data grows (10 k -> 100 k -> 1 M sessions).
 
-Timed at each size: the seed's three monitoring queries (sql/queries.sql, verbatim); every query the
-dashboard runs on a refresh, with the parameters of its default view (enrollment_core.monitoring.
-dashboard_queries); the background snapshot refresh (monitoring.refresh_snapshot, run once a minute) and
-each query it runs ("snapshot." names). Each query runs in a transaction that is rolled back.
+Timed at each size: the seed's three monitoring queries (enrollment_core/sql/queries.sql, verbatim);
+every query the dashboard runs on a refresh, with the parameters of its default view
+(bench/dashboard_workload.py); the background snapshot refresh (monitoring.refresh_snapshot, run once a
+minute) and each query it runs ("snapshot." names). Each query runs in a transaction that is rolled back.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from psycopg.rows import dict_row
 from enrollment_core import monitoring
 from enrollment_core.config import Settings
 from enrollment_core.maintenance import CLEANUP_JOB
-from enrollment_core.queries import load
+from enrollment_core.queries import query
 from enrollment_core.service import EnrollmentService
 
-from . import datagen, save_step
+from . import dashboard_workload, datagen, save_step
 from .common import RESULTS_DIR, Results, bench_query, fmt, human_bytes, ms, open_pool, table
 from .payloads import signup_samples
 
@@ -35,11 +35,13 @@ _PARAM = re.compile(r"%\((\w+)\)s")
 
 def timed_queries() -> list[tuple[str, str, dict[str, Any] | None, bool]]:
     """(name, sql, explicit parameters or None to guess, is a background query) of every timed query."""
-    seed = [(name, load()[name], None, False) for name in MONITORING]  # the seed's, verbatim
+    seed = [(name, query(name), None, False) for name in MONITORING]  # the seed's, verbatim
     dashboard = [
-        (f"dashboard.{q.name}", q.sql, q.params or {}, False) for q in monitoring.dashboard_queries()
+        (f"dashboard.{q.name}", q.sql, q.params or {}, False) for q in dashboard_workload.dashboard_queries()
     ]
-    snapshot = [(f"snapshot.{q.name}", q.sql, q.params or {}, True) for q in monitoring.snapshot_queries()]
+    snapshot = [
+        (f"snapshot.{q.name}", q.sql, q.params or {}, True) for q in dashboard_workload.snapshot_queries()
+    ]
     return seed + dashboard + snapshot
 
 

@@ -18,7 +18,7 @@ SNAPSHOT_CHECK_SECONDS = 30.0
 
 
 def _close(service: EnrollmentService) -> None:
-    service.pool.close()
+    service.close()  # also stops the background cleanup thread, which would poll a closed pool
 
 
 # on_release closes the pool when the cache is cleared (tests, a changed DATABASE_URL).

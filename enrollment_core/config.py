@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = PROJECT_ROOT / "sql"
 
 _N = TypeVar("_N", int, float)
 

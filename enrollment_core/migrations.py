@@ -1,4 +1,5 @@
-"""A small migration runner: applies sql/migrations/NNNN_name.sql in order, once each, and records them.
+"""A small migration runner: applies sql/migrations/NNNN_name.sql (in this package) in order, once each,
+and records them.
 
 Safe to run from several processes at once (an advisory lock serialises runners) and idempotent: a
 second run applies nothing. An applied file whose content has changed is refused, because editing
@@ -15,12 +16,12 @@ from pathlib import Path
 
 import psycopg
 
-from .config import SQL_DIR
+from .queries import sql_dir
 from .step_plan import PLAN
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = SQL_DIR / "migrations"
+MIGRATIONS_DIR = sql_dir() / "migrations"
 # Arbitrary constant shared by all runners: pg_advisory_lock key for "a migration is running".
 MIGRATION_LOCK_KEY = 7_263_110_001
 _FILE_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")

@@ -1,15 +1,30 @@
-"""Named SQL queries from sql/queries.sql (the procrastinate pattern): SQL lives in .sql files,
-Python refers to it by name."""
+"""Named SQL queries (the procrastinate pattern): SQL lives in .sql files shipped inside this package
+(enrollment_core/sql/), Python refers to each statement by a name that is unique across the files.
+
+  sql/queries.sql     the enrollment flow, maintenance, demo data and the seed's monitoring queries
+  sql/dashboard.sql   the dashboard's readers: live, bounded queries and the stored snapshot's figures
+  sql/snapshot.sql    the figures the snapshot computes and stores (snapshot_*)
+
+Every name is written out where it is used (`query("find_user")`), never built at run time, so grep
+finds each use; tests/test_queries.py checks that every name asked for exists and every query is used.
+"""
 
 from __future__ import annotations
 
 import re
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
-from .config import SQL_DIR
+# The files of named queries, in the package (an installed package finds them as well as a checkout).
+QUERY_FILES = ("queries.sql", "dashboard.sql", "snapshot.sql")
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+
+def sql_dir() -> Path:
+    """The package's sql/ directory (named queries, schema.sql, migrations/)."""
+    return Path(str(resources.files(__package__) / "sql"))
 
 
 def parse_named_queries(text: str) -> dict[str, str]:
@@ -28,13 +43,26 @@ def parse_named_queries(text: str) -> dict[str, str]:
 
 
 @cache
-def load(path: Path = SQL_DIR / "queries.sql") -> dict[str, str]:
+def load_file(path: Path) -> dict[str, str]:
+    """The named queries of one file (also used by bench/ for its own bench.sql)."""
     return parse_named_queries(path.read_text(encoding="utf-8"))
+
+
+@cache
+def all_queries() -> dict[str, tuple[str, str]]:
+    """{name: (file name, sql)} over QUERY_FILES; a name defined in two files is an error."""
+    found: dict[str, tuple[str, str]] = {}
+    for file_name in QUERY_FILES:
+        for name, sql in load_file(sql_dir() / file_name).items():
+            if name in found:
+                raise ValueError(f"query {name!r} is defined in both {found[name][0]} and {file_name}")
+            found[name] = (file_name, sql)
+    return found
 
 
 def query(name: str) -> str:
     """The SQL of the named query; KeyError names the missing query."""
     try:
-        return load()[name]
+        return all_queries()[name][1]
     except KeyError:
-        raise KeyError(f"no query named {name!r} in sql/queries.sql") from None
+        raise KeyError(f"no query named {name!r} in enrollment_core/sql/{QUERY_FILES}") from None

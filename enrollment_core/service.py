@@ -38,13 +38,9 @@ from .errors import (
 )
 from .maintenance import PeriodicCleanup, archive_completed, cleanup_expired
 from .queries import query
+from .status import SessionStatus, effective_status
 from .step_plan import FlowType
 from .validation import DrawingStep
-
-
-def effective_status(stored: str, is_expired: bool) -> str:
-    """A session past its expiry is 'expired' even before cleanup or a save marks it so."""
-    return "expired" if stored == "in_progress" and is_expired else stored
 
 
 def new_session_id() -> str:
@@ -163,6 +159,13 @@ class EnrollmentService:
             self._maintenance = None
         self.pool.close()
 
+    def health(self, timeout: float = 5.0) -> bool:
+        """Whether the database answers (within `timeout` seconds for a connection) and holds the
+        enrollment schema. Raises psycopg's errors when it does not answer."""
+        with self.pool.connection(timeout=timeout) as conn:
+            row = conn.execute(query("health_check")).fetchone()
+        return bool(row and row["schema_ready"])
+
     # ---------------------------------------------------------------- usernames
 
     def check_username(self, username: Any) -> UsernameCheck:
@@ -257,6 +260,14 @@ class EnrollmentService:
         session_id = validation.clean_session_id(session_id)
         with self.pool.connection() as conn:
             return self._progress(conn, session_id)
+
+    def get_live_session(self, session_id: Any) -> tuple[SessionInfo, Progress]:
+        """A session that can still be continued or completed, with its progress; SessionExpired once
+        it is past expiry (a client resuming after a lost connection learns it must start again)."""
+        session = self.get_session(session_id)
+        if session.status == SessionStatus.EXPIRED:
+            raise SessionExpired("this enrollment session has expired; please start again", field="sessionId")
+        return session, self.get_progress(session.session_id)
 
     def get_session(self, session_id: Any) -> SessionInfo:
         """A session's state, with status 'expired' as soon as it is past expiry (even before cleanup

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from bench import dashboard_workload, datagen
 from enrollment_core import monitoring, step_plan
 from enrollment_core.queries import query
 from tests.test_dashboard_app import add_session
@@ -160,8 +161,9 @@ def test_table_sizes_and_maintenance_status(db) -> None:
 
 
 def test_bench_generator_makes_a_consistent_mix(db) -> None:
-    sessions, steps = monitoring.generate_bench_sessions(db, sessions=300)
-    assert sessions == 300 and 300 <= steps <= 300 * 11
+    assert datagen.insert_sessions(db, 1, 300) == 300
+    steps = db.execute("SELECT count(*) AS n FROM temp_enrollment_steps").fetchone()["n"]
+    assert 300 <= steps <= 300 * 11
     bad = db.execute(
         """SELECT count(*) AS n FROM temp_enrollments te
            WHERE (status = 'completed' AND (SELECT count(*) FROM temp_enrollment_steps s
@@ -173,5 +175,5 @@ def test_bench_generator_makes_a_consistent_mix(db) -> None:
                               WHERE s.enrollment_id = te.id AND s.completed_at > NOW()))"""
     ).fetchone()["n"]
     assert bad == 0
-    for q in monitoring.dashboard_queries():  # every dashboard query runs on it
+    for q in dashboard_workload.dashboard_queries():  # every dashboard query runs on it
         db.execute(q.sql, q.params).fetchall()

@@ -8,8 +8,10 @@ from datetime import timedelta
 
 import pytest
 
+from bench import datagen
 from enrollment_core import monitoring
 from enrollment_core.demo_data import seed_demo_data
+from enrollment_core.monitoring import snapshot
 from enrollment_core.queries import query
 from enrollment_core.sample_drawings import drawing_payload
 from tests.flows import draw_signin, draw_signup, expire, register_user
@@ -56,7 +58,7 @@ def test_step_count_is_exact_after_saves_retries_and_cleanup(service, db) -> Non
 def test_step_count_of_demo_data_and_bench_data(pool_db) -> None:
     pool, db = pool_db
     seed_demo_data(pool, sessions=40)
-    monitoring.generate_bench_sessions(db, sessions=200)
+    datagen.insert_sessions(db, 1, 200)
     assert db.execute(WRONG_STEP_COUNTS).fetchall() == []
 
 
@@ -74,7 +76,7 @@ def pool_db(db_url, db):
 
 def _mixed_data(db) -> None:
     """Every state in both flows, spread over a week (bench generator), plus hand-built sessions."""
-    monitoring.generate_bench_sessions(db, sessions=600, seed=0.17)
+    datagen.insert_sessions(db, 1, 600)
     add_session(db, username="live_up", steps=3)
     add_session(db, username="late", steps=2, started_ago=timedelta(hours=3))
     add_session(db, username="late_marked", status="expired", started_ago=timedelta(hours=40))
@@ -90,12 +92,12 @@ def test_snapshot_figures_equal_the_live_queries(db) -> None:
     for hours in monitoring.SNAPSHOT_WINDOWS_HOURS:
         for flow in ("signup", "signin"):
             stored = monitoring.step_funnel(db, hours, flow)
-            live = monitoring._live(db, "step_funnel", {"windows": [hours]})
+            live = snapshot.live(db, query("snapshot_step_funnel"), {"windows": [hours]})
             reached = {r["step_number"]: r["sessions"] for r in live if r["flow_type"] == flow}
             assert list(stored["sessions"]) == [reached.get(k, 0) for k in stored["step_number"]]
     ov = monitoring.overview(db)
     assert ov.as_of == taken_at
-    live = {r["flow_type"]: r for r in monitoring._live(db, "overview_by_flow", {"hours": 24})}
+    live = {r["flow_type"]: r for r in snapshot.live(db, query("snapshot_overview_by_flow"), {"hours": 24})}
     for flow, figures in ov.by_flow.items():
         assert figures.completed_recent == live[flow]["completed_recent"]
         assert (figures.ended_completed, figures.ended_abandoned) == (
@@ -139,7 +141,7 @@ def test_coarse_chart_buckets_from_the_5_minute_snapshot_equal_the_query(db, hou
     taken_at = monitoring.snapshot_time(db)
     with db.transaction(force_rollback=True):
         rows = db.execute(
-            monitoring.snapshot_query("active_sessions_over_time").replace("NOW()", "%(at)s::timestamptz"),
+            query("snapshot_active_sessions_over_time").replace("NOW()", "%(at)s::timestamptz"),
             {"hours": hours, "bucket_seconds": bucket_minutes * 60, "at": taken_at},
         ).fetchall()
     assert [(r["at"], r["flow_type"], r["live"]) for r in rows] == list(
@@ -152,7 +154,7 @@ def test_backlog_capped_again_equals_capping_once(db) -> None:
     for cap in (3, 24):
         expected = [
             (r["hours_overdue"], r["flow_type"], r["status"], r["sessions"])
-            for r in monitoring._live(db, "expiry_backlog_by_age", {"max_hours": cap})
+            for r in snapshot.live(db, query("snapshot_expiry_backlog_by_age"), {"max_hours": cap})
         ]
         frame = monitoring.expiry_backlog(db, cap)
         assert list(frame.itertuples(index=False, name=None)) == expected
@@ -178,7 +180,7 @@ def test_maintenance_status_for_another_cut_off_is_counted_now(db) -> None:
 
 def test_sessions_page_count_is_capped(db, monkeypatch: pytest.MonkeyPatch) -> None:
     ids = [add_session(db, username=f"user_{i}", started_ago=timedelta(minutes=10 + i)) for i in range(4)]
-    monkeypatch.setattr(monitoring, "COUNT_LIMIT", 2)
+    monkeypatch.setattr(monitoring.sessions, "COUNT_LIMIT", 2)
     page = monitoring.in_progress_sessions(db, monitoring.SessionFilter(limit=3))
     assert list(page.rows["session_id"]) == ids[:3]
     assert page.total_matching == 3 and page.total_is_lower_bound  # "more than 2"

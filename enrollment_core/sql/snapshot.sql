@@ -5,7 +5,7 @@
 -- The figures are exact as of the snapshot's taken_at, which the dashboard shows.
 -- Definitions (live, backlog, ended) are those of sql/dashboard.sql's header.
 
--- name: overview_by_flow
+-- name: snapshot_overview_by_flow
 -- One row per flow: live sessions, the backlog (split by status), sessions completed in the last
 -- %(hours)s hours (archived ones included), and the sessions started in that window that have ended,
 -- for the completion rate. Sessions removed by cleanup no longer exist and are not counted.
@@ -66,7 +66,7 @@ LEFT JOIN live l ON l.flow_type = f.flow_type
 LEFT JOIN backlog b ON b.flow_type = f.flow_type
 ORDER BY f.flow_type DESC;
 
--- name: active_sessions_over_time
+-- name: snapshot_active_sessions_over_time
 -- Live sessions per flow at the end of each %(bucket_seconds)s bucket over the last %(hours)s hours.
 -- A session is live from created_at until it completes or expires. Computed from start/end events and a
 -- running sum (one pass over the sessions of the window) instead of joining every bucket to every
@@ -108,7 +108,7 @@ CROSS JOIN params
 LEFT JOIN per_bucket pb ON pb.flow_type = grid.flow_type AND pb.bucket = grid.bucket
 ORDER BY at, grid.flow_type;
 
--- name: expiry_backlog_by_age
+-- name: snapshot_expiry_backlog_by_age
 -- The backlog (what cleanup would delete now) by how many whole hours ago it expired (capped at
 -- %(max_hours)s; the snapshot stores a year, the dashboard caps again), flow and status.
 SELECT LEAST(floor(EXTRACT(EPOCH FROM NOW() - expires_at) / 3600), %(max_hours)s)::int AS hours_overdue,
@@ -118,7 +118,7 @@ WHERE status IN ('in_progress', 'expired') AND expires_at < NOW()
 GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3;
 
--- name: step_funnel
+-- name: snapshot_step_funnel
 -- How many sessions of each flow, started in the last %(windows)s hours (one result per window), reached
 -- each step: sessions with step_count >= k (steps are saved in order, so step_count = the last step
 -- reached), archived sessions included. One pass over the sessions of the largest window: each session
@@ -149,7 +149,7 @@ CROSS JOIN LATERAL generate_series(1, h.step_count) k
 GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3;
 
--- name: step_durations
+-- name: snapshot_step_durations
 -- Time spent on each step: a step's completed_at minus the previous step's (step 1: minus the session's
 -- created_at), over the latest %(max_sessions)s sessions started in the last %(hours)s hours (a sample
 -- that keeps the query's cost flat however busy the window was; medians need no more). Reads
@@ -177,7 +177,7 @@ FROM timed
 GROUP BY flow_type, step_number
 ORDER BY flow_type DESC, step_number;
 
--- name: avg_steps_per_flow
+-- name: snapshot_avg_steps_per_flow
 -- The seed's avg_steps_per_flow (completed sessions still in temp_enrollments), from step_count instead of
 -- joining the steps: the same figures, because step_count is kept equal to the number of saved steps.
 SELECT flow_type, AVG(step_count) AS avg_steps
@@ -186,7 +186,7 @@ WHERE status = 'completed'
 GROUP BY flow_type
 ORDER BY flow_type DESC;
 
--- name: maintenance_status
+-- name: snapshot_maintenance_status
 -- What cleanup and archive would do now, and when the periodic cleanup last ran.
 SELECT
     (SELECT count(*) FROM temp_enrollments

@@ -27,7 +27,7 @@ SELECT taken_at, EXTRACT(EPOCH FROM NOW() - taken_at)::float8 AS age_seconds
 FROM dashboard_snapshots
 WHERE key = 'refreshed';
 
--- name: overview_by_flow
+-- name: stored_overview_by_flow
 -- The overview cards' figures for a %(hours)s-hour window, as of taken_at (dashboard_snapshot.sql has the
 -- definitions); the live column is replaced by live_sessions_by_flow, which is current.
 SELECT s.taken_at, r.*
@@ -38,7 +38,7 @@ FROM dashboard_snapshots s,
 WHERE s.key = 'overview_by_flow:' || %(hours)s::int
 ORDER BY r.flow_type DESC;
 
--- name: active_sessions_over_time
+-- name: stored_active_sessions_over_time
 -- Live sessions per flow at the end of each %(bucket_seconds)s bucket over the last %(hours)s hours, as of
 -- taken_at. The snapshot has 5-minute buckets over its longest window; bucket ends are multiples of the
 -- bucket size since 2000-01-01 (date_bin), so a coarser bucket's values are exactly the 5-minute values
@@ -54,7 +54,7 @@ WHERE r.at > date_bin(snap.step, snap.taken_at - make_interval(hours => %(hours)
   AND (r.at = snap.taken_at OR date_bin(snap.step, r.at, TIMESTAMPTZ '2000-01-01') = r.at)
 ORDER BY r.at, r.flow_type;
 
--- name: expiry_backlog_by_age
+-- name: stored_expiry_backlog_by_age
 -- The backlog by whole hours since expiry (capped at %(max_hours)s), flow and status, as of taken_at. The
 -- snapshot caps at a year; capping again at a smaller cap gives the same as capping once.
 SELECT s.taken_at, LEAST(r.hours_overdue, %(max_hours)s)::int AS hours_overdue, r.flow_type, r.status,
@@ -65,7 +65,7 @@ WHERE s.key = 'expiry_backlog_by_age'
 GROUP BY 1, 2, 3, 4
 ORDER BY 2, 3, 4;
 
--- name: step_funnel
+-- name: stored_step_funnel
 -- Sessions of a flow started in the last %(hours)s hours that reached each step, as of taken_at.
 SELECT s.taken_at, r.step_number, r.sessions
 FROM dashboard_snapshots s,
@@ -73,14 +73,14 @@ FROM dashboard_snapshots s,
 WHERE s.key = 'step_funnel' AND r.hours = %(hours)s AND r.flow_type = %(flow_type)s
 ORDER BY r.step_number;
 
--- name: avg_steps_per_flow
+-- name: stored_avg_steps_per_flow
 -- The seed's average steps per completed enrollment, by flow, as of taken_at.
 SELECT s.taken_at, r.flow_type, r.avg_steps
 FROM dashboard_snapshots s, jsonb_to_recordset(s.rows) AS r(flow_type text, avg_steps float8)
 WHERE s.key = 'avg_steps_per_flow'
 ORDER BY r.flow_type DESC;
 
--- name: maintenance_status
+-- name: stored_maintenance_status
 -- What cleanup and archive (completed sessions older than %(archive_older_than_seconds)s s) would do, as of
 -- taken_at, and when the periodic cleanup last ran (read now).
 SELECT s.taken_at, r.cleanup_candidates, r.archive_candidates,
@@ -99,7 +99,7 @@ GROUP BY flow_type;
 
 -- ============================== charts ==============================
 
--- name: step_durations
+-- name: stored_step_durations
 -- Time spent on each step over the latest sessions started in the last %(hours)s hours, as of taken_at
 -- (dashboard_snapshot.sql has the definition).
 SELECT s.taken_at, r.*
@@ -228,63 +228,3 @@ CROSS JOIN LATERAL (
     SELECT t.heap_bytes >= 64 * 1024 * 1024 AND t.reltuples >= 0 AND t.relpages > 0 AS estimated
 ) e
 ORDER BY t.table_name DESC;
-
--- ============================== benchmark data (dashboard/bench_queries.py) ==============================
-
--- name: bench_insert_sessions
--- %(sessions)s synthetic sessions with a realistic mix (20 %% live, 25 %% completed, 45 %% abandoned
--- in_progress past expiry, 10 %% marked 'expired') over the last 7 days. metadata.steps says how many
--- steps bench_insert_steps gives each. Deterministic after SELECT setseed(...) on the same connection.
-WITH drawn AS (
-    SELECT g, random() AS r_kind, random() AS r_flow, random() AS r_age, random() AS r_steps
-    FROM generate_series(1, %(sessions)s) g
-),
-shaped AS (
-    SELECT g,
-           CASE WHEN r_flow < 0.8 THEN 'signup' ELSE 'signin' END AS flow_type,
-           CASE WHEN r_kind < 0.20 THEN 'live' WHEN r_kind < 0.45 THEN 'completed'
-                WHEN r_kind < 0.90 THEN 'abandoned' ELSE 'marked_expired' END AS kind,
-           r_age, r_steps
-    FROM drawn
-),
-timed AS (
-    SELECT g, flow_type, kind,
-           CASE kind
-               -- live: started 5..115 minutes ago, so that its steps are in the past and it has not expired
-               WHEN 'live' THEN NOW() - make_interval(secs => 300 + r_age * 6600)
-               WHEN 'completed' THEN NOW() - make_interval(secs => 600 + r_age * 7 * 86400)
-               ELSE NOW() - make_interval(secs => 7500 + r_age * 7 * 86400)
-           END AS created_at,
-           CASE WHEN flow_type = 'signin' THEN 1
-                WHEN kind = 'completed' THEN 11
-                ELSE 1 + floor(r_steps * 10)::int END AS steps
-    FROM shaped
-)
-INSERT INTO temp_enrollments
-    (session_id, username, flow_type, status, device_info, metadata, created_at, updated_at, expires_at,
-     completed_at, step_count)
-SELECT 'sess_bench' || lpad(g::text, 32, '0'), 'bench_user_' || g, flow_type,
-       CASE kind WHEN 'completed' THEN 'completed' WHEN 'marked_expired' THEN 'expired'
-                 ELSE 'in_progress' END,
-       'bench', jsonb_build_object('bench', true, 'steps', steps),
-       created_at, created_at + make_interval(secs => steps * 25), created_at + INTERVAL '2 hours',
-       CASE WHEN kind = 'completed' THEN created_at + make_interval(secs => steps * 25 + 30) END,
-       steps
-FROM timed
-ORDER BY created_at;  -- rows land in time order, as in production (index/heap correlation)
-
--- name: bench_insert_steps
--- The steps of the bench sessions (metadata.steps each, plan order), all with the same placeholder image.
--- Step k is saved 25*k s after the start plus up to 20 s, so times increase with k.
-INSERT INTO temp_enrollment_steps
-    (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics, content_hash,
-     completed_at)
-SELECT te.id, p.step_number, p.step_type, p.instruction, %(image)s, '{"bench": true}'::jsonb,
-       jsonb_build_object('stroke_count', 1 + mod(p.step_number, 3)),
-       md5(te.id || ':' || p.step_number) || md5(p.step_number || ':' || te.id),
-       te.created_at + make_interval(secs => 25 * p.step_number + 20 * random())
-FROM temp_enrollments te
-JOIN enrollment_step_plan p
-  ON p.flow_type = te.flow_type AND p.step_number <= (te.metadata ->> 'steps')::int
-WHERE te.session_id LIKE 'sess_bench%%'
-ORDER BY te.created_at, p.step_number;

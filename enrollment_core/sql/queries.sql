@@ -4,6 +4,10 @@
 
 -- ============================== enrollment flow ==============================
 
+-- name: health_check
+-- The database answers and holds the enrollment schema.
+SELECT to_regclass('temp_enrollments') IS NOT NULL AS schema_ready;
+
 -- name: find_user
 -- A registered user by case-insensitive username (uses idx_users_username_lower).
 SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(username)s);

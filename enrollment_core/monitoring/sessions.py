@@ -1,0 +1,218 @@
+"""Sessions for support staff: the bounded, filtered list of sessions in progress, and one session's
+drill-down with its drawings."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import pandas as pd
+
+from .. import step_plan
+from ..queries import query
+from ..status import effective_status
+from .rows import Db, connection, fetch, to_frame
+
+Scope = Literal["live", "overdue", "all"]
+OrderBy = Literal["newest", "oldest", "expiring"]
+
+SCOPES: tuple[Scope, ...] = ("live", "overdue", "all")
+ORDERS: tuple[OrderBy, ...] = ("newest", "oldest", "expiring")
+MAX_PAGE_ROWS = 5000
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """What the sessions table shows. scope: 'live' (not yet expired), 'overdue' (past expiry, waiting
+    for cleanup) or 'all' (every in_progress row, the seed's definition)."""
+
+    scope: Scope = "live"
+    flow_type: str | None = None
+    username: str | None = None  # case-insensitive substring
+    order_by: OrderBy = "newest"
+    limit: int = 200
+
+    def __post_init__(self) -> None:
+        if self.scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
+        if self.order_by not in ORDERS:
+            raise ValueError(f"order_by must be one of {', '.join(ORDERS)}, got {self.order_by!r}")
+        if self.flow_type is not None and self.flow_type not in step_plan.FLOW_TYPES:
+            raise ValueError(f"flow_type must be signup, signin or None, got {self.flow_type!r}")
+        if not 1 <= self.limit <= MAX_PAGE_ROWS:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE_ROWS}, got {self.limit}")
+        cleaned = (self.username or "").strip()[:255] or None
+        object.__setattr__(self, "username", cleaned)
+
+    def query_parameters(self) -> dict[str, Any]:
+        """The parameters of the in_progress_sessions_* queries."""
+        expires_after, expires_before = self.expiry_range()
+        return {
+            # 'now' / 'infinity' are cast by the server, so "now" is the query's own NOW().
+            "expires_after": expires_after,
+            "expires_before": expires_before,
+            "flow_type": self.flow_type,
+            "username": self.username,
+            "limit": self.limit,
+        }
+
+    def expiry_range(self) -> tuple[str, str]:
+        """(expires_after, expires_before] as PostgreSQL timestamp literals evaluated by the server."""
+        return {
+            "live": ("now", "infinity"),
+            "overdue": ("-infinity", "now"),
+            "all": ("-infinity", "infinity"),
+        }[self.scope]
+
+
+# The page counts matching sessions up to this many ("more than 10,000"): an exact count of every live
+# session is the one part of the page that grows with the data.
+COUNT_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    rows: pd.DataFrame  # session_id, username, flow_type, steps_completed, total_steps, created_at, ...
+    total_matching: int  # exact up to COUNT_LIMIT; COUNT_LIMIT + 1 means "more than COUNT_LIMIT"
+    filter: SessionFilter
+
+    @property
+    def truncated(self) -> bool:
+        return self.total_matching > len(self.rows)
+
+    @property
+    def total_is_lower_bound(self) -> bool:
+        return self.total_matching > COUNT_LIMIT
+
+
+SESSION_COLUMNS = [
+    "session_id",
+    "username",
+    "flow_type",
+    "steps_completed",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "expires_in_seconds",
+]
+
+
+def in_progress_sessions(db: Db, filter: SessionFilter | None = None) -> SessionPage:
+    """The seed's active-sessions list, bounded and filtered in SQL (see SessionFilter)."""
+    filter = filter or SessionFilter()
+    params = filter.query_parameters()
+    with connection(db) as conn:
+        rows = fetch(conn, _page_sql(filter.order_by), params)
+        total = fetch(
+            conn, query("in_progress_sessions_count"), {**params, "count_limit": COUNT_LIMIT + 1}
+        )[0]["matching"]
+    page = to_frame(rows, SESSION_COLUMNS)
+    page.insert(4, "total_steps", [step_plan.total_steps(flow) for flow in page["flow_type"]])
+    return SessionPage(rows=page, total_matching=int(total), filter=filter)
+
+
+def _page_sql(order_by: OrderBy) -> str:
+    """One query per order, so that each walks its own index in that order."""
+    if order_by == "oldest":
+        return query("in_progress_sessions_oldest")
+    if order_by == "expiring":
+        return query("in_progress_sessions_expiring")
+    return query("in_progress_sessions_newest")
+
+
+def seed_active_sessions(db: Db) -> pd.DataFrame:
+    """The seed's active_sessions query, verbatim and unbounded (every in_progress row). Kept for
+    comparison and small databases; the dashboard uses in_progress_sessions."""
+    rows = fetch(db, query("active_sessions"))
+    return to_frame(rows, ["username", "flow_type", "steps_completed", "created_at", "expires_at"])
+
+
+
+@dataclass(frozen=True)
+class SavedStep:
+    step_number: int
+    step_type: str
+    instruction: str
+    image: bytes | None  # the decoded drawing; None when signature_data is not a readable data URL
+    image_mime: str | None
+    metrics: dict[str, Any]
+    completed_at: datetime
+    seconds_spent: float
+
+
+@dataclass(frozen=True)
+class SessionDetail:
+    session_id: str
+    username: str
+    flow_type: str
+    status: str  # 'expired' once past expiry, as EnrollmentService.get_session says
+    stored_status: str  # the column's value
+    device_info: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    completed_at: datetime | None
+    steps: list[SavedStep] = field(default_factory=list)
+
+    @property
+    def total_steps(self) -> int:
+        return step_plan.total_steps(self.flow_type)
+
+
+_DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.DOTALL)
+
+
+def decode_data_url(url: str) -> tuple[str, bytes] | None:
+    """(mime type, bytes) of a base64 image data URL, or None if it is not one."""
+    match = _DATA_URL.match(url or "")
+    if not match:
+        return None
+    try:
+        return match.group(1), base64.b64decode(match.group(2), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def session_detail(db: Db, session_id: str) -> SessionDetail | None:
+    """One session (any status) with every saved step and its drawing; None when there is no such
+    session (never existed, or removed by cleanup or archive)."""
+    with connection(db) as conn:
+        header = fetch(conn, query("session_header"), {"session_id": session_id})
+        if not header:
+            return None
+        steps = fetch(conn, query("session_steps"), {"session_id": session_id})
+    h = header[0]
+    saved = []
+    for s in steps:
+        decoded = decode_data_url(s["signature_data"])
+        saved.append(
+            SavedStep(
+                step_number=s["step_number"],
+                step_type=s["step_type"],
+                instruction=s["instruction"],
+                image=decoded[1] if decoded else None,
+                image_mime=decoded[0] if decoded else None,
+                metrics=dict(s["metrics"] or {}),
+                completed_at=s["completed_at"],
+                seconds_spent=float(s["seconds_spent"]),
+            )
+        )
+    status = effective_status(h["status"], h["is_expired"])
+    return SessionDetail(
+        session_id=h["session_id"],
+        username=h["username"],
+        flow_type=h["flow_type"],
+        status=status,
+        stored_status=h["status"],
+        device_info=h["device_info"],
+        metadata=dict(h["metadata"] or {}),
+        created_at=h["created_at"],
+        updated_at=h["updated_at"],
+        expires_at=h["expires_at"],
+        completed_at=h["completed_at"],
+        steps=saved,
+    )

@@ -1,0 +1,65 @@
+"""The named queries: one loader, names unique across files, every name the code asks for exists, and
+every query defined is used somewhere (a query nobody runs is dead code that still looks maintained)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from bench.common import BENCH_SQL
+from enrollment_core.queries import QUERY_FILES, all_queries, load_file, parse_named_queries, query, sql_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+CODE_DIRS = ("enrollment_core", "api", "dashboard", "enrollment_app", "bench")
+LOADERS = {"query": lambda: set(all_queries()), "bench_query": lambda: set(load_file(BENCH_SQL))}
+
+
+def _python_files() -> list[Path]:
+    return [p for d in CODE_DIRS for p in (ROOT / d).rglob("*.py")]
+
+
+def _called_name(node: ast.Call) -> str:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def _calls_and_literals() -> tuple[list[tuple[str, str, ast.expr]], set[str]]:
+    """(loader, file:line, argument) of every call to a query loader, and every string literal."""
+    calls, literals = [], set()
+    for path in _python_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                literals.add(node.value)
+            if isinstance(node, ast.Call) and node.args and _called_name(node) in LOADERS:
+                calls.append((_called_name(node), f"{path.relative_to(ROOT)}:{node.lineno}", node.args[0]))
+    return calls, literals
+
+
+def test_every_query_asked_for_exists_and_no_name_is_built_at_run_time() -> None:
+    calls, _ = _calls_and_literals()
+    assert len(calls) > 50
+    for loader, where, arg in calls:
+        assert not isinstance(arg, ast.JoinedStr), f"{where}: a name built at run time cannot be grepped"
+        if isinstance(arg, ast.Constant):
+            assert arg.value in LOADERS[loader](), f"{where}: {loader}({arg.value!r}) is not defined"
+
+
+def test_every_named_query_is_used() -> None:
+    _, literals = _calls_and_literals()
+    unused = sorted(set(all_queries()) - literals) + sorted(set(load_file(BENCH_SQL)) - literals)
+    assert unused == [], f"named queries nothing uses: {unused}"
+
+
+def test_names_are_unique_across_files_and_each_file_ships_in_the_package() -> None:
+    files = {name: file for name, (file, _) in all_queries().items()}
+    assert set(files.values()) == set(QUERY_FILES)
+    for file_name in QUERY_FILES:
+        assert (sql_dir() / file_name).is_file()
+    assert query("find_user").startswith("-- A registered user")
+    with pytest.raises(ValueError, match="defined twice"):
+        parse_named_queries("-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;\n")
+    with pytest.raises(KeyError, match="no query named 'nope'"):
+        query("nope")
