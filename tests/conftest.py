@@ -71,6 +71,14 @@ def create_test_database(server_url: str, template_url: str) -> tuple[str, str]:
     return name, make_conninfo(server_url, dbname=name)
 
 
+def create_empty_database(server_url: str) -> tuple[str, str]:
+    """A new database with no schema at all: (name, conninfo)."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with _admin(server_url) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name, make_conninfo(server_url, dbname=name)
+
+
 def drop_test_database(server_url: str, name: str) -> None:
     with _admin(server_url) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -1,0 +1,445 @@
+-- The database as a fresh install has it: every table, index and function, in their current form and
+-- explained. Migrations (sql/migrations/, applied in order by enrollment_core/migrations.py) are how a
+-- database gets here; this file is how a reader learns what "here" is. tests/test_schema_file.py checks
+-- that migrating an empty database gives exactly this schema, so a new migration updates this file too.
+-- (Comments inside applied migrations are frozen by their checksums and may be out of date; these are
+-- not.)
+--
+-- The tables and columns of the design note (../shared/seed/temp-enrollments-schema.md) are the
+-- contract: other writers may use them with the note's columns only.
+--
+-- Timestamps are TIMESTAMPTZ rather than the note's TIMESTAMP: load-balanced servers in different time
+-- zones must agree on when a session expires, and NOW() comparisons stay exact.
+--
+-- Function contracts: a migration that changes a function's parameters or result columns creates it
+-- under a new, versioned name (save_enrollment_step_v2) and leaves the old one for processes still
+-- running the previous release; a body-only fix keeps the name (CREATE OR REPLACE).
+
+-- ============================== enrollment sessions (temporary, 2 hours) ==============================
+
+-- One row per enrollment session: a signup (11 drawings) or a sign-in (1 signature).
+CREATE TABLE temp_enrollments (
+    id          SERIAL PRIMARY KEY,
+    session_id  VARCHAR(255) NOT NULL,  -- 'sess_' + 192 random bits, the client's handle
+    username    VARCHAR(255) NOT NULL,  -- as the person typed it; compared case-insensitively
+    flow_type   VARCHAR(20)  NOT NULL CONSTRAINT temp_enrollments_flow_type_check
+                    CHECK (flow_type IN ('signup', 'signin')),
+    status      VARCHAR(20)  NOT NULL DEFAULT 'in_progress' CONSTRAINT temp_enrollments_status_check
+                    CHECK (status IN ('in_progress', 'completed', 'expired')),
+    device_info TEXT,                   -- the client's User-Agent, truncated
+    metadata    JSONB        NOT NULL DEFAULT '{}'::jsonb,  -- {"ip": first address, "last_ip": latest}
+    created_at  TIMESTAMPTZ  NOT NULL DEFAULT NOW(),
+    updated_at  TIMESTAMPTZ  NOT NULL DEFAULT NOW(),   -- last activity (a saved step)
+    expires_at  TIMESTAMPTZ  NOT NULL DEFAULT NOW() + INTERVAL '2 hours',
+    -- When the session reached 'completed' (NULL before); the dashboard's "completed in the last 24 h".
+    completed_at TIMESTAMPTZ,
+    -- How many steps the session has saved, kept exact by every save in its own transaction, so that
+    -- averages and the funnel never join the millions of steps. Not indexed on purpose: an indexed
+    -- column would make every save's UPDATE a non-HOT update that writes into every index.
+    step_count  INTEGER      NOT NULL DEFAULT 0
+                    CONSTRAINT temp_enrollments_step_count_check CHECK (step_count BETWEEN 0 AND 100),
+    CONSTRAINT temp_enrollments_expiry_after_creation CHECK (expires_at > created_at)
+) WITH (fillfactor = 90);  -- room on each page for the per-step UPDATE to stay a HOT update
+
+-- One row per saved drawing of a session. Steps are saved in plan order, once each.
+CREATE TABLE temp_enrollment_steps (
+    id             SERIAL PRIMARY KEY,
+    enrollment_id  INTEGER     NOT NULL REFERENCES temp_enrollments (id) ON DELETE CASCADE,
+    step_number    INTEGER     NOT NULL CONSTRAINT temp_enrollment_steps_step_number_check
+                       CHECK (step_number BETWEEN 1 AND 100),
+    step_type      VARCHAR(20) NOT NULL CONSTRAINT temp_enrollment_steps_step_type_check
+                       CHECK (step_type IN ('signature', 'shape', 'drawing')),
+    instruction    TEXT        NOT NULL,  -- the client's wording, else the plan's
+    signature_data TEXT        NOT NULL CONSTRAINT temp_enrollment_steps_signature_data_check
+                       CHECK (signature_data LIKE 'data:image/%'),  -- the drawing as a data URL
+    raw_data       JSONB,                 -- the strokes (canvas or signature_pad JSON)
+    metrics        JSONB       NOT NULL DEFAULT '{}'::jsonb,
+    completed_at   TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    -- Identifies the step's content (enrollment_core.validation.DrawingStep.content_hash): a retried
+    -- step with the same content is recognised, not duplicated.
+    content_hash   CHAR(64)    NOT NULL,
+    CONSTRAINT temp_enrollment_steps_one_per_step UNIQUE (enrollment_id, step_number)
+);
+
+-- The step plan, mirrored from enrollment_core/step_plan.py by the migration runner, so that SQL
+-- functions know how many steps each flow has without a second copy of the plan.
+CREATE TABLE enrollment_step_plan (
+    flow_type   VARCHAR(20) NOT NULL CHECK (flow_type IN ('signup', 'signin')),
+    step_number INTEGER     NOT NULL CHECK (step_number >= 1),
+    step_type   VARCHAR(20) NOT NULL CHECK (step_type IN ('signature', 'shape', 'drawing')),
+    instruction TEXT        NOT NULL,
+    PRIMARY KEY (flow_type, step_number)
+);
+
+-- The design note's indexes, by its names.
+CREATE UNIQUE INDEX idx_temp_enrollments_session_id ON temp_enrollments (session_id);
+CREATE INDEX idx_temp_enrollments_username ON temp_enrollments (lower(username));
+-- Cleanup only ever looks for sessions that can still expire; completed ones are archived instead.
+CREATE INDEX idx_temp_enrollments_expires_at ON temp_enrollments (expires_at)
+    WHERE status IN ('in_progress', 'expired');
+
+-- The dashboard's indexes. Each is covering (INCLUDE), so its counts and charts are index-only scans
+-- that never read the rows, and above all never the steps' images (docs/performance.md, section 2).
+-- Sessions by expiry, all statuses: live sessions over time, the expiry backlog, "completed in the last
+-- 24 h" (a session completes before it expires, so completed_at >= X implies expires_at > X).
+CREATE INDEX idx_temp_enrollments_expires_all ON temp_enrollments (expires_at)
+    INCLUDE (status, flow_type, created_at, completed_at);
+-- Sessions by start time: completion rate, step funnel and step times of sessions started in a window.
+CREATE INDEX idx_temp_enrollments_created_at ON temp_enrollments (created_at)
+    INCLUDE (id, status, flow_type, expires_at);
+-- Sessions still in progress, by expiry: the design note's expired_pending_cleanup is an index-only
+-- count, and the live count and the sessions page's filters never read the rows. None of the included
+-- columns changes after a session starts, so saves stay HOT updates.
+CREATE INDEX idx_temp_enrollments_in_progress ON temp_enrollments (expires_at)
+    INCLUDE (flow_type, created_at, username, id) WHERE status = 'in_progress';
+-- Steps without their images: time per step and the note's avg_steps_per_flow read only this index.
+-- (The unique (enrollment_id, step_number) index cannot carry extra columns without replacing the
+-- constraint.)
+CREATE INDEX idx_temp_enrollment_steps_progress ON temp_enrollment_steps (enrollment_id, step_number)
+    INCLUDE (completed_at, id);
+
+-- ============================== users and sign-in ==============================
+
+-- The users that completed signup enrollments turn into.
+CREATE TABLE users (
+    id                    SERIAL PRIMARY KEY,
+    username              VARCHAR(255) NOT NULL,
+    created_at            TIMESTAMPTZ  NOT NULL DEFAULT NOW(),
+    enrollment_session_id VARCHAR(255) NOT NULL,  -- the signup session the account was made from
+    -- Rejections in a row since the last accepted sign-in (reset by a success or an expired lock).
+    failed_logins         INTEGER      NOT NULL DEFAULT 0,
+    locked_until          TIMESTAMPTZ
+);
+-- Case-insensitive unique usernames: "John_Doe" and "john_doe" are the same person.
+CREATE UNIQUE INDEX idx_users_username_lower ON users (lower(username));
+
+-- What register copies out of the temporary tables: kept for as long as the user exists.
+CREATE TABLE user_enrolled_drawings (
+    id             SERIAL PRIMARY KEY,
+    user_id        INTEGER     NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    step_number    INTEGER     NOT NULL,
+    step_type      VARCHAR(20) NOT NULL CHECK (step_type IN ('signature', 'shape', 'drawing')),
+    instruction    TEXT        NOT NULL,
+    signature_data TEXT        NOT NULL,
+    raw_data       JSONB,
+    metrics        JSONB       NOT NULL DEFAULT '{}'::jsonb,
+    captured_at    TIMESTAMPTZ NOT NULL,
+    UNIQUE (user_id, step_number)
+);
+
+-- Every sign-in verification, accepted or not.
+CREATE TABLE login_attempts (
+    id           BIGSERIAL PRIMARY KEY,
+    user_id      INTEGER      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- One verdict per sign-in session: a signin session cannot be replayed for a second attempt.
+    session_id   VARCHAR(255) NOT NULL UNIQUE,
+    accepted     BOOLEAN      NOT NULL,
+    reason_code  VARCHAR(32)  NOT NULL,  -- match, no_match, replay, empty
+    score        DOUBLE PRECISION,      -- the verifier's distance (lower is closer); staff only
+    threshold    DOUBLE PRECISION,
+    ip           TEXT,
+    user_agent   TEXT,
+    attempted_at TIMESTAMPTZ  NOT NULL DEFAULT NOW()
+);
+CREATE INDEX idx_login_attempts_user_time ON login_attempts (user_id, attempted_at DESC);
+
+-- ============================== maintenance and statistics ==============================
+
+-- Completed enrollments moved out of the temporary tables by `archive`: a summary without the images
+-- (the user's drawings already live in user_enrolled_drawings), so statistics survive archiving.
+CREATE TABLE enrollment_archive (
+    session_id   VARCHAR(255) PRIMARY KEY,
+    username     VARCHAR(255) NOT NULL,
+    flow_type    VARCHAR(20)  NOT NULL,
+    step_count   INTEGER      NOT NULL,
+    created_at   TIMESTAMPTZ  NOT NULL,
+    completed_at TIMESTAMPTZ,
+    archived_at  TIMESTAMPTZ  NOT NULL DEFAULT NOW()
+);
+
+-- Last run of periodic jobs, so that many app instances run the hourly cleanup once an hour in all.
+CREATE TABLE maintenance_runs (
+    job         TEXT PRIMARY KEY,
+    last_run_at TIMESTAMPTZ NOT NULL,
+    last_result JSONB NOT NULL DEFAULT '{}'::jsonb
+);
+
+-- The dashboard's figures over many rows, computed together about once a minute by
+-- enrollment_core.monitoring.snapshot.refresh_snapshot (sql/snapshot.sql) and read back by key.
+CREATE TABLE dashboard_snapshots (
+    key      TEXT PRIMARY KEY,          -- e.g. 'overview_by_flow:24', 'step_durations:24:5000'
+    taken_at TIMESTAMPTZ NOT NULL,      -- the NOW() of the refresh transaction: figures are exact then
+    rows     JSONB       NOT NULL       -- the query's rows, as a JSON array of objects
+);
+
+-- ============================== functions ==============================
+
+-- The design note's three functions. Each is safe to call concurrently: complete_enrollment locks the
+-- session row, cleanup skips rows another transaction holds (a save in flight) instead of waiting.
+
+-- Where a session stands against its plan (the note's result columns).
+CREATE FUNCTION get_enrollment_progress(p_session_id VARCHAR)
+RETURNS TABLE (
+    total_steps      INTEGER,
+    completed_steps  INTEGER,
+    last_step_number INTEGER,
+    last_step_type   VARCHAR,
+    remaining_steps  INTEGER,
+    is_complete      BOOLEAN
+)
+LANGUAGE sql STABLE AS $$
+    SELECT plan.total,
+           done.n,
+           last_step.step_number,
+           last_step.step_type,
+           GREATEST(plan.total - done.n, 0),
+           plan.total > 0 AND done.n >= plan.total
+    FROM temp_enrollments te
+    CROSS JOIN LATERAL (
+        SELECT count(*)::int AS total FROM enrollment_step_plan p WHERE p.flow_type = te.flow_type
+    ) plan
+    CROSS JOIN LATERAL (
+        SELECT count(*)::int AS n FROM temp_enrollment_steps s WHERE s.enrollment_id = te.id
+    ) done
+    LEFT JOIN LATERAL (
+        -- Steps are saved in plan order, so the highest number is also the most recent.
+        SELECT s.step_number, s.step_type FROM temp_enrollment_steps s
+        WHERE s.enrollment_id = te.id ORDER BY s.step_number DESC LIMIT 1
+    ) last_step ON true
+    WHERE te.session_id = p_session_id;
+$$;
+
+-- Marks a fully drawn, unexpired session as completed. Returns one row saying whether this call did it;
+-- a second call (or a concurrent one) gets success = false with the reason, so completion happens once.
+CREATE FUNCTION complete_enrollment(p_session_id VARCHAR)
+RETURNS TABLE (success BOOLEAN, status VARCHAR, message TEXT)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    e    temp_enrollments%ROWTYPE;
+    prog RECORD;
+BEGIN
+    SELECT * INTO e FROM temp_enrollments WHERE session_id = p_session_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT false, NULL::varchar, 'session not found'::text;
+        RETURN;
+    END IF;
+    IF e.status = 'completed' THEN
+        RETURN QUERY SELECT false, e.status, 'session is already completed'::text;
+        RETURN;
+    END IF;
+    IF e.status = 'expired' OR e.expires_at <= NOW() THEN
+        UPDATE temp_enrollments SET status = 'expired', updated_at = NOW() WHERE id = e.id;
+        RETURN QUERY SELECT false, 'expired'::varchar, 'session has expired'::text;
+        RETURN;
+    END IF;
+    SELECT * INTO prog FROM get_enrollment_progress(p_session_id);
+    IF NOT prog.is_complete THEN
+        RETURN QUERY SELECT false, e.status,
+            format('session is incomplete: %s of %s steps drawn', prog.completed_steps, prog.total_steps);
+        RETURN;
+    END IF;
+    UPDATE temp_enrollments
+    SET status = 'completed', completed_at = NOW(), updated_at = NOW()
+    WHERE id = e.id;
+    RETURN QUERY SELECT true, 'completed'::varchar, 'session completed'::text;
+END;
+$$;
+
+-- Deletes sessions past their expiry that never completed (their steps go with them, by cascade) and
+-- returns how many. p_batch_size bounds one call so that callers can delete a large backlog in short
+-- transactions; NULL (the note's `SELECT cleanup_expired_enrollments()`) deletes the whole backlog.
+CREATE FUNCTION cleanup_expired_enrollments(p_batch_size INTEGER DEFAULT NULL)
+RETURNS INTEGER
+LANGUAGE plpgsql AS $$
+DECLARE
+    removed INTEGER;
+BEGIN
+    WITH doomed AS (
+        SELECT id FROM temp_enrollments
+        WHERE status IN ('in_progress', 'expired') AND expires_at < NOW()
+        ORDER BY expires_at
+        LIMIT p_batch_size
+        FOR UPDATE SKIP LOCKED
+    )
+    DELETE FROM temp_enrollments te USING doomed WHERE te.id = doomed.id;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN removed;
+END;
+$$;
+
+-- One drawing step that the save_next_step statement (sql/queries.sql) did not save: step 1 (a new
+-- session), a retry, a refusal, or a session whose step_count is behind its rows. One statement, its
+-- own transaction. The service validates the payload first; this decides what needs the database,
+-- atomically: which session, in which order, whether it is a retry. It changes nothing unless it saves,
+-- except that it marks an expired session so (outcome 'expired').
+--
+-- Outcomes (enrollment_core.save_outcome.SaveOutcome maps each to a result or a typed error): created
+-- (step 1 started a new session, p_new_session_id), saved, duplicate (this exact step is already saved:
+-- a retry; for step 1, the retried session's id), and refusals that change nothing: username_taken,
+-- user_not_found, account_locked (locked_until), not_found, wrong_flow (flow_type = the session's flow),
+-- not_in_plan (flow_type), conflict (the step is saved with other content), completed, expired,
+-- out_of_order (expected_step). Progress columns are set for created, saved and duplicate. A re-sent
+-- step is a retry when its content hash matches, or else when its content is the same column by
+-- column (a step saved before the hash's recipe changed, re-sent after).
+CREATE FUNCTION save_enrollment_step(
+    p_session_id     VARCHAR,   -- NULL: step 1 of a new session
+    p_new_session_id VARCHAR,   -- the id to give a new session
+    p_username       VARCHAR,
+    p_flow_type      VARCHAR,   -- NULL: the session's flow (or signup for a new session)
+    p_step_number    INTEGER,
+    p_step_type      VARCHAR,
+    p_instruction    TEXT,      -- NULL: the plan's wording
+    p_signature_data TEXT,
+    p_raw_data       JSONB,
+    p_metrics        JSONB,
+    p_content_hash   VARCHAR,
+    p_device_info    TEXT,
+    p_metadata       JSONB,     -- a new session's metadata
+    p_last_ip        JSONB,     -- merged into metadata on every later save
+    p_ttl_seconds    INTEGER
+)
+RETURNS TABLE (
+    outcome          TEXT,
+    session_id       VARCHAR,
+    flow_type        VARCHAR,
+    expected_step    INTEGER,
+    locked_until     TIMESTAMPTZ,
+    total_steps      INTEGER,
+    completed_steps  INTEGER,
+    last_step_number INTEGER,
+    last_step_type   VARCHAR,
+    remaining_steps  INTEGER,
+    is_complete      BOOLEAN
+)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_session     temp_enrollments%ROWTYPE;
+    v_plan        enrollment_step_plan%ROWTYPE;
+    v_user_id     BIGINT;
+    v_locked      TIMESTAMPTZ;
+    v_saved_steps INTEGER;
+    v_saved_hash  VARCHAR;
+BEGIN
+    IF p_session_id IS NULL THEN
+        flow_type := COALESCE(p_flow_type, 'signup');
+        -- One session start per username at a time, so a retried first step cannot race itself.
+        PERFORM pg_advisory_xact_lock(hashtext(lower(p_username)));
+        SELECT u.id, u.locked_until INTO v_user_id, v_locked
+        FROM users u WHERE lower(u.username) = lower(p_username);
+        IF flow_type = 'signup' AND v_user_id IS NOT NULL THEN
+            outcome := 'username_taken';
+        ELSIF flow_type = 'signin' AND v_user_id IS NULL THEN
+            outcome := 'user_not_found';
+        ELSIF flow_type = 'signin' AND v_locked > NOW() THEN
+            outcome := 'account_locked';
+            locked_until := v_locked;
+        END IF;
+        IF outcome IS NOT NULL THEN
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        -- The client lost our answer to its first step and sent it again: answer with that session.
+        SELECT te.session_id INTO session_id
+        FROM temp_enrollments te
+        JOIN temp_enrollment_steps s ON s.enrollment_id = te.id AND s.step_number = 1
+        WHERE lower(te.username) = lower(p_username)
+          AND te.flow_type = save_enrollment_step.flow_type
+          AND te.status = 'in_progress'
+          AND te.expires_at > NOW()
+          AND (s.content_hash = p_content_hash
+               OR (s.step_type = p_step_type AND s.signature_data = p_signature_data AND s.raw_data = p_raw_data
+                   AND s.metrics = p_metrics AND s.instruction = COALESCE(p_instruction, s.instruction)))
+        LIMIT 1;
+        IF session_id IS NOT NULL THEN
+            outcome := 'duplicate';
+        ELSE
+            SELECT * INTO v_plan FROM enrollment_step_plan sp
+            WHERE sp.flow_type = save_enrollment_step.flow_type AND sp.step_number = 1;
+            -- step_count 1: step 1 is inserted just below, in the same transaction.
+            INSERT INTO temp_enrollments AS te
+                (session_id, username, flow_type, device_info, metadata, expires_at, step_count)
+            VALUES (p_new_session_id, p_username, save_enrollment_step.flow_type, p_device_info, p_metadata,
+                    NOW() + make_interval(secs => p_ttl_seconds), 1)
+            RETURNING te.* INTO v_session;
+            INSERT INTO temp_enrollment_steps
+                (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics,
+                 content_hash)
+            VALUES (v_session.id, 1, p_step_type, COALESCE(p_instruction, v_plan.instruction),
+                    p_signature_data, p_raw_data, p_metrics, p_content_hash);
+            outcome := 'created';
+            session_id := p_new_session_id;
+        END IF;
+        SELECT * INTO total_steps, completed_steps, last_step_number, last_step_type, remaining_steps,
+                      is_complete
+        FROM get_enrollment_progress(session_id);
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    session_id := p_session_id;
+    -- A later step that the save_next_step statement did not save: a retry, a refusal, or a session
+    -- whose step_count was found wrong.
+    SELECT * INTO v_session FROM temp_enrollments te WHERE te.session_id = p_session_id FOR UPDATE;
+    -- A session started by someone else is reported exactly like an unknown one.
+    IF NOT FOUND OR lower(v_session.username) <> lower(p_username) THEN
+        outcome := 'not_found';
+        flow_type := NULL;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    flow_type := v_session.flow_type;
+    SELECT * INTO v_plan FROM enrollment_step_plan sp
+    WHERE sp.flow_type = v_session.flow_type AND sp.step_number = p_step_number;
+    IF p_flow_type IS NOT NULL AND p_flow_type <> v_session.flow_type THEN
+        outcome := 'wrong_flow';
+    ELSIF NOT FOUND OR v_plan.step_type <> p_step_type THEN
+        outcome := 'not_in_plan';
+    ELSE
+        -- Read after the row lock, so exact: is this step saved (a retry or a conflict), how many are.
+        SELECT count(*), max(s.content_hash) FILTER (WHERE s.step_number = p_step_number)
+        INTO v_saved_steps, v_saved_hash
+        FROM temp_enrollment_steps s WHERE s.enrollment_id = v_session.id;
+        IF v_session.step_count <> v_saved_steps THEN
+            -- Rows written by something other than the save: put step_count right (the statement's guard).
+            UPDATE temp_enrollments te SET step_count = v_saved_steps WHERE te.id = v_session.id;
+        END IF;
+        IF v_saved_hash IS NOT NULL THEN
+            outcome := CASE WHEN v_saved_hash = p_content_hash OR EXISTS (
+                    SELECT 1 FROM temp_enrollment_steps s
+                    WHERE s.enrollment_id = v_session.id AND s.step_number = p_step_number
+                      AND s.step_type = p_step_type AND s.signature_data = p_signature_data
+                      AND s.raw_data = p_raw_data AND s.metrics = p_metrics
+                      AND s.instruction = COALESCE(p_instruction, v_plan.instruction))
+                THEN 'duplicate' ELSE 'conflict' END;
+        ELSIF v_session.status = 'completed' THEN
+            outcome := 'completed';
+        ELSIF v_session.status = 'expired' OR v_session.expires_at <= NOW() THEN
+            -- Remembered even though the step is refused.
+            UPDATE temp_enrollments te SET status = 'expired', updated_at = NOW()
+            WHERE te.id = v_session.id AND te.status = 'in_progress';
+            outcome := 'expired';
+        ELSIF p_step_number <> v_saved_steps + 1 THEN
+            outcome := 'out_of_order';
+            expected_step := v_saved_steps + 1;
+        ELSE
+            INSERT INTO temp_enrollment_steps
+                (enrollment_id, step_number, step_type, instruction, signature_data, raw_data, metrics,
+                 content_hash)
+            VALUES (v_session.id, p_step_number, p_step_type, COALESCE(p_instruction, v_plan.instruction),
+                    p_signature_data, p_raw_data, p_metrics, p_content_hash);
+            -- Last activity and the client's latest IP; step_count recounted: this step was the next one.
+            UPDATE temp_enrollments te
+            SET updated_at = NOW(), metadata = te.metadata || p_last_ip, step_count = v_saved_steps + 1
+            WHERE te.id = v_session.id;
+            outcome := 'saved';
+        END IF;
+    END IF;
+    IF outcome IN ('duplicate', 'saved') THEN
+        SELECT * INTO total_steps, completed_steps, last_step_number, last_step_type, remaining_steps,
+                      is_complete
+        FROM get_enrollment_progress(p_session_id);
+    END IF;
+    RETURN NEXT;
+END;
+$$;
