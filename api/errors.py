@@ -21,6 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from enrollment_core import errors as core
 
+from .wire import json_field
+
 log = logging.getLogger(__name__)
 
 # Most specific class first is not needed: the lookup walks the exception's MRO.
@@ -86,11 +88,11 @@ def enrollment_error_response(exc: core.EnrollmentError) -> JSONResponse:
             423,
             exc.code,
             exc.message,
-            exc.field,
+            json_field(exc.field),
             headers={"Retry-After": str(wait)},
             lockedUntil=until.isoformat(),
         )
-    return error_response(status_of(exc), exc.code, exc.message, exc.field)
+    return error_response(status_of(exc), exc.code, exc.message, json_field(exc.field))
 
 
 async def _on_enrollment_error(_: Request, exc: Exception) -> JSONResponse:

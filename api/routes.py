@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from enrollment_core import ClientInfo, EnrollmentService, Progress
 
-from . import schemas
+from . import schemas, wire
 from .errors import DATABASE_UNAVAILABLE, SIGNATURE_REJECTED, error_body, error_response
 from .schemas import SESSION_ID_PATTERN
 
@@ -113,8 +113,8 @@ def check_user_exists(body: schemas.UsernameRequest, service: Service) -> dict[s
     tags=["enrollment"],
 )
 def save_drawing(body: schemas.SaveDrawingRequest, service: Service, client: Client) -> dict[str, Any]:
-    # The service validates the payload under its API names, as the client sent it.
-    result = service.save_drawing(body.model_dump(exclude_unset=True), client)
+    # The service validates every value itself; the model checked only the JSON shape.
+    result = service.save_drawing(wire.save_drawing_command(body.model_dump(exclude_unset=True)), client)
     return {
         "sessionId": result.session_id,
         "progress": _progress(result.progress),

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import base64
 import io
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 from PIL import Image, ImageDraw
 
 from enrollment_core import step_plan
+from enrollment_core.commands import SaveDrawing
 from enrollment_core.sample_drawings import (
     CANVAS_HEIGHT,
     CANVAS_WIDTH,
     Points,
-    drawing_payload,
+    sample_drawing,
     strokes_for_step,
 )
 from enrollment_core.validation import DrawingStep, parse_drawing_step
@@ -46,7 +46,7 @@ def phone_png_data_url(points: list[Points]) -> str:
 class StepSample:
     """One step as a client sends it (payload) and as the database stores it (row, for raw INSERTs)."""
 
-    payload: dict[str, Any]
+    payload: SaveDrawing
     row: DrawingStep
 
 
@@ -57,13 +57,15 @@ def signup_samples(persons: int = 4) -> list[list[StepSample]]:
         person = f"bench_person_{p}"
         steps = []
         for number in range(1, step_plan.total_steps("signup") + 1):
-            payload = drawing_payload(person, number, flow_type="signup", sample=p)
-            payload["signature"] = phone_png_data_url(strokes_for_step("signup", number, person, p))
+            payload = replace(
+                sample_drawing(person, number, flow_type="signup", sample=p),
+                signature=phone_png_data_url(strokes_for_step("signup", number, person, p)),
+            )
             steps.append(StepSample(payload, parse_drawing_step(payload)))
         people.append(steps)
     return people
 
 
 def average_signature_chars(samples: list[list[StepSample]]) -> float:
-    sizes = [len(s.payload["signature"]) for person in samples for s in person]
+    sizes = [len(s.payload.signature) for person in samples for s in person]
     return sum(sizes) / len(sizes)

@@ -104,10 +104,8 @@ def save_client(
                 drawing.__dict__["content_hash"] = sample.row.content_hash  # the cached hash, not redone
                 save, request = service.save_validated_drawing, drawing
             else:
-                payload = dict(sample.payload, username=username)
-                if session_id:
-                    payload["sessionId"] = session_id
-                save, request = service.save_drawing, payload
+                command = dataclasses.replace(sample.payload, username=username, session_id=session_id)
+                save, request = service.save_drawing, command
             started = time.perf_counter()
             session_id = save(request).session_id
             latencies.append(time.perf_counter() - started)

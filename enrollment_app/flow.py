@@ -17,6 +17,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from enrollment_core import errors, step_plan
+from enrollment_core.commands import SaveDrawing
 from enrollment_core.service import EnrollmentService, Progress, SessionInfo
 from enrollment_core.step_plan import FlowType, Step
 
@@ -93,21 +94,21 @@ def _locate_session(session_id: str, service: EnrollmentService) -> Where:
     return Where("drawing", **where)
 
 
-def save_payload(where: Where, step: Step, signature: str, raw: Any, metrics: dict[str, Any]) -> dict:
-    """The seed's save-drawing payload for this step (sessionId once the session exists)."""
-    payload: dict[str, Any] = {
-        "username": where.username,
-        "step": step.number,
-        "type": step.type,
-        "instruction": step.instruction,
-        "signature": signature,
-        "raw": raw,
-        "metrics": metrics,
-        "flowType": where.flow_type,
-    }
-    if where.session_id:
-        payload["sessionId"] = where.session_id
-    return payload
+def save_command(
+    where: Where, step: Step, signature: str, raw: Any, metrics: dict[str, Any]
+) -> SaveDrawing:
+    """The save-drawing command for this step (with the session once it exists)."""
+    return SaveDrawing(
+        username=where.username,
+        step=step.number,
+        type=step.type,
+        instruction=step.instruction,
+        signature=signature,
+        raw=raw,
+        metrics=metrics,
+        flow_type=where.flow_type,
+        session_id=where.session_id or None,
+    )
 
 
 def start_params(flow_type: FlowType, username: str) -> dict[str, str]:

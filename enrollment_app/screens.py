@@ -184,9 +184,9 @@ def save_step(
     if isinstance(drawing, canvas.NotReady):
         st.warning(drawing.message, icon=":material/gesture:")
         return
-    payload = flow.save_payload(where, step, drawing.data_url, drawing.raw, drawing.metrics)
+    command = flow.save_command(where, step, drawing.data_url, drawing.raw, drawing.metrics)
     try:
-        result = service.save_drawing(payload, client_info())
+        result = service.save_drawing(command, client_info())
     except errors.AccountLocked as exc:
         st.error(locked_message(exc.locked_until), icon=":material/lock:")
         return

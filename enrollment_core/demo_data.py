@@ -18,7 +18,7 @@ from tqdm import tqdm
 from . import step_plan
 from .maintenance import CLEANUP_JOB
 from .queries import query
-from .sample_drawings import drawing_payload
+from .sample_drawings import sample_drawing
 from .service import new_session_id
 from .step_plan import FlowType
 from .validation import parse_drawing_step
@@ -83,7 +83,7 @@ def insert_demo_step(
     sample: int = 0,
 ) -> None:
     """One realistic step, saved at `saved_at` (save_drawing would stamp NOW())."""
-    step = parse_drawing_step(drawing_payload(username, number, flow_type=flow, sample=sample))
+    step = parse_drawing_step(sample_drawing(username, number, flow_type=flow, sample=sample))
     conn.execute(
         query("demo_insert_step"),
         {

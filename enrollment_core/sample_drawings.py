@@ -14,6 +14,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from . import step_plan, strokes
+from .commands import SaveDrawing
 from .step_plan import FlowType
 
 CANVAS_WIDTH, CANVAS_HEIGHT = 350, 200
@@ -160,7 +161,7 @@ def png_data_url(points: list[Points], width: int = CANVAS_WIDTH, height: int = 
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def drawing_payload(
+def sample_drawing(
     username: str,
     step_number: int,
     *,
@@ -168,23 +169,21 @@ def drawing_payload(
     session_id: str | None = None,
     sample: int = 0,
     person: str | None = None,
-) -> dict[str, Any]:
-    """A complete save-drawing payload (the seed's API fields) as a real client would send it."""
+) -> SaveDrawing:
+    """A complete save-drawing command as a real client would send it."""
     step = step_plan.step_of(flow_type, step_number)
     if step is None:
         raise ValueError(f"{flow_type} has no step {step_number}")
     points = strokes_for_step(flow_type, step_number, person or username, sample)
     raw = canvas_json(points)
-    payload: dict[str, Any] = {
-        "username": username,
-        "step": step_number,
-        "type": step.type,
-        "instruction": step.instruction,
-        "signature": png_data_url(points),
-        "raw": raw,
-        "metrics": strokes.compute_metrics(strokes.parse_strokes(raw)),
-        "flowType": flow_type,
-    }
-    if session_id:
-        payload["sessionId"] = session_id
-    return payload
+    return SaveDrawing(
+        username=username,
+        step=step_number,
+        type=step.type,
+        instruction=step.instruction,
+        signature=png_data_url(points),
+        raw=raw,
+        metrics=strokes.compute_metrics(strokes.parse_strokes(raw)),
+        flow_type=flow_type,
+        session_id=session_id or None,
+    )

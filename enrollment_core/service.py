@@ -20,15 +20,13 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from . import step_plan, strokes, validation, verification
+from .commands import SaveDrawing
 from .config import Settings
 from .database import execute_as_own_transaction
 from .errors import (
-    AccountLocked,
-    EnrollmentError,
     EnrollmentIncomplete,
     NoEnrolledSignatures,
     SessionClosed,
-    SessionExpired,
     SessionNotFound,
     StepConflict,
     UsernameUnavailable,
@@ -38,6 +36,7 @@ from .errors import (
 )
 from .maintenance import PeriodicCleanup, archive_completed, cleanup_expired
 from .queries import query
+from .save_outcome import ACCEPTED, SaveOutcome, locked_error, refusal, session_expired, session_not_found
 from .status import SessionStatus, effective_status
 from .step_plan import FlowType
 from .validation import DrawingStep
@@ -192,17 +191,17 @@ class EnrollmentService:
         if not user:
             return UsernameCheck(name, False, f"no account is registered as {name!r}", "user_not_found")
         if lock:  # say so before the person draws, not after
-            error = _locked_error(lock["locked_until"])
+            error = locked_error(lock["locked_until"])
             return UsernameCheck(user["username"], True, error.message, error.code, lock["locked_until"])
         return UsernameCheck(user["username"], True)
 
     # ---------------------------------------------------------------- drawing steps
 
-    def save_drawing(self, payload: Mapping[str, Any], client: ClientInfo | None = None) -> SaveResult:
-        """Save one step (the seed's save-drawing payload). Without sessionId it starts a session for
-        step 1; with it, it continues that session. Re-sending a saved step with the same content is
-        a no-op that returns the same answer."""
-        return self.save_validated_drawing(validation.parse_drawing_step(payload), client)
+    def save_drawing(self, command: SaveDrawing, client: ClientInfo | None = None) -> SaveResult:
+        """Save one step (the seed's save-drawing). Without session_id it starts a session for step 1;
+        with it, it continues that session. Re-sending a saved step with the same content is a no-op
+        that returns the same answer."""
+        return self.save_validated_drawing(validation.parse_drawing_step(command), client)
 
     def save_validated_drawing(self, drawing: DrawingStep, client: ClientInfo | None = None) -> SaveResult:
         """save_drawing after validation.parse_drawing_step: the database part on its own."""
@@ -236,16 +235,18 @@ class EnrollmentService:
                     progress = _progress_after(drawing, step_plan.total_steps(saved["flow_type"]))
                     return SaveResult(drawing.session_id, progress, created=False, duplicate=False)
             row = execute_as_own_transaction(conn, query("save_step"), params)
-        outcome = row["outcome"]
-        if outcome in ("created", "saved", "duplicate"):
+        outcome = SaveOutcome(row["outcome"])
+        if outcome in ACCEPTED:
             progress = Progress(**{name: row[name] for name in _PROGRESS_FIELDS})
-            return SaveResult(row["session_id"], progress, outcome == "created", outcome == "duplicate")
-        raise _save_refusal(drawing, row)
+            return SaveResult(
+                row["session_id"], progress, outcome == SaveOutcome.CREATED, outcome == SaveOutcome.DUPLICATE
+            )
+        raise refusal(drawing, row)
 
     def _locked_session(self, conn: psycopg.Connection, session_id: str, username: str) -> dict[str, Any]:
         row = conn.execute(query("lock_enrollment"), {"session_id": session_id}).fetchone()
         if row is None or row["username"].lower() != username.lower():
-            raise _session_not_found()
+            raise session_not_found()
         return row
 
     # ---------------------------------------------------------------- progress and sessions
@@ -253,7 +254,7 @@ class EnrollmentService:
     def _progress(self, conn: psycopg.Connection, session_id: str) -> Progress:
         row = conn.execute(query("get_progress"), {"session_id": session_id}).fetchone()
         if row is None:
-            raise SessionNotFound("no enrollment session with this id", field="sessionId")
+            raise SessionNotFound("no enrollment session with this id", field="session_id")
         return Progress(**row)
 
     def get_progress(self, session_id: Any) -> Progress:
@@ -266,7 +267,7 @@ class EnrollmentService:
         it is past expiry (a client resuming after a lost connection learns it must start again)."""
         session = self.get_session(session_id)
         if session.status == SessionStatus.EXPIRED:
-            raise SessionExpired("this enrollment session has expired; please start again", field="sessionId")
+            raise session_expired()
         return session, self.get_progress(session.session_id)
 
     def get_session(self, session_id: Any) -> SessionInfo:
@@ -276,7 +277,7 @@ class EnrollmentService:
         with self.pool.connection() as conn:
             row = conn.execute(query("get_enrollment"), {"session_id": session_id}).fetchone()
         if row is None:
-            raise SessionNotFound("no enrollment session with this id", field="sessionId")
+            raise SessionNotFound("no enrollment session with this id", field="session_id")
         status = effective_status(row["status"], row["is_expired"])
         return SessionInfo(
             session_id=row["session_id"],
@@ -297,7 +298,7 @@ class EnrollmentService:
         with self.pool.connection() as conn:
             row = conn.execute(query("get_enrollment"), {"session_id": session_id}).fetchone()
             if row is None:
-                raise SessionNotFound("no enrollment session with this id", field="sessionId")
+                raise SessionNotFound("no enrollment session with this id", field="session_id")
             return conn.execute(query("list_steps"), {"enrollment_id": row["id"]}).fetchall()
 
     # ---------------------------------------------------------------- completion
@@ -309,14 +310,14 @@ class EnrollmentService:
         session_id = validation.clean_session_id(session_id)
         if use_temporary_data is not True:
             raise ValidationError(
-                "useTemporaryData must be true: registration uses the drawings saved in the session",
-                field="useTemporaryData",
+                "the temporary data must be used (true): registration uses the drawings saved in the session",
+                field="use_temporary_data",
             )
         with self.pool.connection() as conn:
             row = self._locked_session(conn, session_id, name)
             if row["flow_type"] != "signup":
                 raise WrongFlow(
-                    "this is a sign-in session; register needs a signup session", field="sessionId"
+                    "this is a sign-in session; register needs a signup session", field="session_id"
                 )
             outcome = conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone()
             if not outcome["success"]:
@@ -349,19 +350,19 @@ class EnrollmentService:
         session_id = validation.clean_session_id(session_id)
         if use_temporary_data is not True:
             raise ValidationError(
-                "useTemporaryData must be true: sign-in verifies the signature saved in the session",
-                field="useTemporaryData",
+                "the temporary data must be used (true): sign-in verifies the signature saved in the session",
+                field="use_temporary_data",
             )
         client = client or ClientInfo()
         with self.pool.connection() as conn:
             row = self._locked_session(conn, session_id, name)
             if row["flow_type"] != "signin":
-                raise WrongFlow("this is a signup session; login needs a sign-in session", field="sessionId")
+                raise WrongFlow("this is a signup session; login needs a sign-in session", field="session_id")
             user = conn.execute(query("lock_user"), {"username": name}).fetchone()
             if user is None:
                 raise UserNotFound(f"no account is registered as {name!r}", field="username")
             if user["is_locked"]:
-                raise _locked_error(user["locked_until"])
+                raise locked_error(user["locked_until"])
             outcome = conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone()
             if not outcome["success"]:
                 _raise_for_completion(outcome, conn)
@@ -451,10 +452,10 @@ def _invalid_username(username: Any) -> UsernameCheck | None:
 def _raise_for_completion(outcome: Mapping[str, Any], conn: psycopg.Connection) -> None:
     if outcome["status"] == "expired":
         conn.commit()  # keep the 'expired' mark that complete_enrollment set
-        raise SessionExpired("this enrollment session has expired; please start again", field="sessionId")
+        raise session_expired()
     if outcome["status"] == "completed":
-        raise SessionClosed("this enrollment session was already used", field="sessionId")
-    raise EnrollmentIncomplete(outcome["message"], field="sessionId")
+        raise SessionClosed("this enrollment session was already used", field="session_id")
+    raise EnrollmentIncomplete(outcome["message"], field="session_id")
 
 
 def _verify(enrolled: list[dict[str, Any]], attempt_raw: Any) -> verification.Decision:
@@ -467,13 +468,6 @@ def _verify(enrolled: list[dict[str, Any]], attempt_raw: Any) -> verification.De
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
-
-
-def _locked_error(locked_until: datetime) -> AccountLocked:
-    return AccountLocked(
-        f"too many rejected sign-ins: this account is locked until {locked_until:%H:%M UTC}; try again later",
-        locked_until=locked_until,
-    )
 
 
 _PROGRESS_FIELDS = tuple(Progress.__dataclass_fields__)
@@ -498,49 +492,6 @@ def _progress_after(drawing: DrawingStep, total_steps: int) -> Progress:
         remaining_steps=max(total_steps - drawing.step, 0),
         is_complete=drawing.step >= total_steps,
     )
-
-
-def _session_not_found() -> SessionNotFound:
-    """No such session for this user. A session started by someone else is reported exactly like an
-    unknown one."""
-    return SessionNotFound(
-        "no enrollment session with this id for this username (it may have expired and been removed)",
-        field="sessionId",
-    )
-
-
-def _save_refusal(drawing: DrawingStep, row: Mapping[str, Any]) -> EnrollmentError:
-    """The typed error for a refusal of save_enrollment_step (sql/migrations/0007_save_step.sql, replaced
-    by 0008_save_next_step.sql)."""
-    outcome, step = row["outcome"], drawing.step
-    if outcome == "username_taken":
-        return UsernameUnavailable(f"username {drawing.username!r} is already taken", field="username")
-    if outcome == "user_not_found":
-        return UserNotFound(f"no account is registered as {drawing.username!r}", field="username")
-    if outcome == "account_locked":
-        return _locked_error(row["locked_until"])
-    if outcome == "not_found":
-        return _session_not_found()
-    if outcome == "wrong_flow":
-        return ValidationError(
-            f"flowType is {drawing.flow_type!r} but this session is a {row['flow_type']} session",
-            field="flowType",
-        )
-    if outcome == "not_in_plan":
-        validation.check_step_in_plan(drawing, row["flow_type"])  # raises the precise error
-        raise RuntimeError("enrollment_step_plan differs from step_plan.PLAN: run the migrations")
-    if outcome == "conflict":
-        return StepConflict(f"step {step} is already saved with a different drawing", field="step")
-    if outcome == "completed":
-        return SessionClosed("this enrollment is already completed", field="sessionId")
-    if outcome == "expired":
-        return SessionExpired("this enrollment session has expired; please start again", field="sessionId")
-    if outcome == "out_of_order":
-        return StepConflict(
-            f"step {step} cannot be saved yet: the next step of this session is {row['expected_step']}",
-            field="step",
-        )
-    raise RuntimeError(f"save_enrollment_step returned an unknown outcome {outcome!r}")
 
 
 def _truncate(text: str | None) -> str | None:

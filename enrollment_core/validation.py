@@ -1,5 +1,6 @@
-"""Validation of everything that enters the flow. Each refusal names the field (by its API name) and
-the reason. Limits are documented here and in the README."""
+"""Validation of everything that enters the flow. Each refusal names the field (by its name in
+enrollment_core.commands; api/wire.py gives the JSON names) and the reason. Limits are documented here
+and in the README."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -19,6 +19,7 @@ import orjson
 import xxhash
 
 from . import step_plan, strokes
+from .commands import SaveDrawing
 from .errors import PayloadTooLarge, ValidationError
 from .step_plan import FlowType, StepType
 
@@ -130,15 +131,15 @@ def clean_username(username: Any, field: str = "username") -> str:
     return username.strip()
 
 
-def clean_session_id(session_id: Any, field: str = "sessionId") -> str:
+def clean_session_id(session_id: Any, field: str = "session_id") -> str:
     if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
-        raise ValidationError(f"{field} is not a valid session id", field=field)
+        raise ValidationError("the session id is not a valid session id", field=field)
     return session_id
 
 
-def clean_flow_type(flow_type: Any, field: str = "flowType") -> FlowType:
+def clean_flow_type(flow_type: Any, field: str = "flow_type") -> FlowType:
     if flow_type not in step_plan.FLOW_TYPES:
-        raise ValidationError(f"{field} must be one of {', '.join(step_plan.FLOW_TYPES)}", field=field)
+        raise ValidationError(f"the flow type must be one of {', '.join(step_plan.FLOW_TYPES)}", field=field)
     return flow_type
 
 
@@ -223,24 +224,22 @@ class DrawingStep:
         return hashlib.sha256(b"\x1f".join(parts)).hexdigest()
 
 
-def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
-    """Validate a save-drawing payload (API field names) against the plan and the limits."""
-    if not isinstance(payload, Mapping):
-        raise ValidationError("the request body must be a JSON object", field=None)
-    session_id = payload.get("sessionId")
+def parse_drawing_step(command: SaveDrawing) -> DrawingStep:
+    """Validate a save-drawing command against the plan and the limits."""
+    session_id = command.session_id
     session_id = None if session_id is None else clean_session_id(session_id)
-    username = clean_username(payload.get("username"))
-    flow_type = payload.get("flowType")
+    username = clean_username(command.username)
+    flow_type = command.flow_type
     flow_type = None if flow_type is None else clean_flow_type(flow_type)
 
-    step = payload.get("step")
+    step = command.step
     if isinstance(step, bool) or not isinstance(step, int) or step < 1:
         raise ValidationError("step must be a positive integer step number", field="step")
-    step_type = payload.get("type")
+    step_type = command.type
     if step_type not in step_plan.STEP_TYPES:
         raise ValidationError(f"type must be one of {', '.join(step_plan.STEP_TYPES)}", field="type")
 
-    instruction = payload.get("instruction")
+    instruction = command.instruction
     if instruction is None:
         instruction = ""
     if not isinstance(instruction, str):
@@ -251,10 +250,10 @@ def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
             f"instruction is longer than {INSTRUCTION_MAX_CHARS} characters", field="instruction"
         )
 
-    signature = payload.get("signature")
+    signature = command.signature
     signature_bytes = check_signature(signature)
 
-    raw = payload.get("raw")
+    raw = command.raw
     if isinstance(raw, str):  # some clients send the stroke JSON as a string; store it as JSON
         if len(raw) > RAW_MAX_BYTES:
             raise PayloadTooLarge(f"raw is larger than {RAW_MAX_BYTES} bytes", field="raw")
@@ -276,7 +275,7 @@ def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
     if near_empty:
         raise ValidationError("raw: the drawing is empty or too small; please draw it again", field="raw")
 
-    metrics = payload.get("metrics")
+    metrics = command.metrics
     if metrics is None:
         metrics = strokes.compute_metrics(strokes.parse_strokes(raw))
     if not isinstance(metrics, dict):
@@ -300,17 +299,23 @@ def parse_drawing_step(payload: Mapping[str, Any]) -> DrawingStep:
     return drawing
 
 
-def check_step_in_plan(drawing: DrawingStep, flow_type: FlowType) -> str:
-    """Refuse a step outside the flow's plan or of the wrong type; return the instruction to store
-    (the client's wording when it sent one, else the plan's)."""
+def plan_problem(drawing: DrawingStep, flow_type: FlowType) -> ValidationError | None:
+    """Why this step is not in the flow's plan (outside it, or of the wrong type), or None when it is."""
     planned = step_plan.step_of(flow_type, drawing.step)
     if planned is None:
-        raise ValidationError(
+        return ValidationError(
             f"step must be between 1 and {step_plan.total_steps(flow_type)} for {flow_type}", field="step"
         )
     if drawing.type != planned.type:
-        raise ValidationError(
+        return ValidationError(
             f"type must be {planned.type!r} for step {drawing.step} of {flow_type}, got {drawing.type!r}",
             field="type",
         )
-    return drawing.instruction.strip() or planned.instruction
+    return None
+
+
+def check_step_in_plan(drawing: DrawingStep, flow_type: FlowType) -> None:
+    """Refuse a step outside the flow's plan or of the wrong type."""
+    problem = plan_problem(drawing, flow_type)
+    if problem is not None:
+        raise problem

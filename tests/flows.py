@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
-from enrollment_core.sample_drawings import drawing_payload
+from api.wire import save_drawing_json
+from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.service import EnrollmentService
 from enrollment_core.step_plan import total_steps
 
@@ -12,10 +15,15 @@ from enrollment_core.step_plan import total_steps
 def draw_signup(service: EnrollmentService, username: str, steps: int | None = None, sample: int = 0) -> str:
     """Save the first `steps` signup steps (all by default); return the session id."""
     steps = total_steps("signup") if steps is None else steps
-    session_id = service.save_drawing(drawing_payload(username, 1, sample=sample)).session_id
+    session_id = service.save_drawing(sample_drawing(username, 1, sample=sample)).session_id
     for number in range(2, steps + 1):
-        service.save_drawing(drawing_payload(username, number, session_id=session_id, sample=sample))
+        service.save_drawing(sample_drawing(username, number, session_id=session_id, sample=sample))
     return session_id
+
+
+def drawing_json(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """sample_drawing's command as the save-drawing JSON body a client posts."""
+    return save_drawing_json(sample_drawing(*args, **kwargs))
 
 
 def register_user(service: EnrollmentService, username: str) -> str:
@@ -27,7 +35,7 @@ def register_user(service: EnrollmentService, username: str) -> str:
 def draw_signin(
     service: EnrollmentService, username: str, *, sample: int = 50, person: str | None = None
 ) -> str:
-    payload = drawing_payload(username, 1, flow_type="signin", sample=sample, person=person)
+    payload = sample_drawing(username, 1, flow_type="signin", sample=sample, person=person)
     return service.save_drawing(payload).session_id
 
 

@@ -20,9 +20,8 @@ from api.main import create_app
 from api.testing import serve
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
-from enrollment_core.sample_drawings import drawing_payload
 from enrollment_core.service import EnrollmentService
-from tests.flows import expire
+from tests.flows import drawing_json, expire
 
 USER_AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) TestPhone/1.0"
 VALID_BUT_UNKNOWN_SESSION = "sess_" + "A" * 32
@@ -42,7 +41,7 @@ def http(api_url: str) -> Iterator[httpx.Client]:
 
 def seed_drawing(username: str, step: int, session_id: str | None = None, **kwargs: Any) -> dict[str, Any]:
     """A save-drawing body with exactly the seed's fields (no flowType extension) unless asked."""
-    payload = drawing_payload(username, step, session_id=session_id, **kwargs)
+    payload = drawing_json(username, step, session_id=session_id, **kwargs)
     if "flow_type" not in kwargs:
         payload.pop("flowType")
     return payload
@@ -219,7 +218,7 @@ def test_signin_login_accepts_the_owner_and_locks_out_forgeries(
         register_user(http, "mary_jane")
 
         def signin(**kwargs: Any) -> str:
-            payload = drawing_payload("mary_jane", 1, flow_type="signin", **kwargs)
+            payload = drawing_json("mary_jane", 1, flow_type="signin", **kwargs)
             answer = http.post("/api/save-drawing", json=payload)
             assert answer.status_code == 200, answer.text
             assert answer.json()["progress"]["total_steps"] == 1
@@ -248,7 +247,7 @@ def test_signin_login_accepts_the_owner_and_locks_out_forgeries(
         assert body["login"]["failuresLeft"] == 0 and body["login"]["lockedUntil"] is not None
 
         locked = http.post(
-            "/api/save-drawing", json=drawing_payload("mary_jane", 1, flow_type="signin", sample=60)
+            "/api/save-drawing", json=drawing_json("mary_jane", 1, flow_type="signin", sample=60)
         )
         body = assert_error(locked, 423, "account_locked", "username")
         assert body["lockedUntil"] and int(locked.headers["Retry-After"]) > 0
@@ -262,7 +261,7 @@ def test_signin_login_accepts_the_owner_and_locks_out_forgeries(
 
 
 def test_signin_needs_an_existing_user_and_login_a_signin_session(http: httpx.Client) -> None:
-    unknown = http.post("/api/save-drawing", json=drawing_payload("ghost_user", 1, flow_type="signin"))
+    unknown = http.post("/api/save-drawing", json=drawing_json("ghost_user", 1, flow_type="signin"))
     assert_error(unknown, 404, "user_not_found", "username")
 
     session_id = draw_signup(http, "flow_user", steps=2)

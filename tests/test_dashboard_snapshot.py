@@ -13,7 +13,7 @@ from enrollment_core import monitoring
 from enrollment_core.demo_data import seed_demo_data
 from enrollment_core.monitoring import snapshot
 from enrollment_core.queries import query
-from enrollment_core.sample_drawings import drawing_payload
+from enrollment_core.sample_drawings import sample_drawing
 from tests.flows import draw_signin, draw_signup, expire, register_user
 from tests.test_dashboard_app import add_session
 
@@ -32,11 +32,11 @@ def test_step_count_is_exact_after_saves_retries_and_cleanup(service, db) -> Non
     register_user(service, "chloe_sc")
     draw_signin(service, "chloe_sc")
     # Retries of a saved step (the same content) are no-ops: step_count does not move.
-    assert service.save_drawing(drawing_payload("alice_sc", 4, session_id=partial)).duplicate
-    assert service.save_drawing(drawing_payload("alice_sc", 1)).duplicate  # a first step sent twice
+    assert service.save_drawing(sample_drawing("alice_sc", 4, session_id=partial)).duplicate
+    assert service.save_drawing(sample_drawing("alice_sc", 1)).duplicate  # a first step sent twice
     # The same step sent twice at the same instant by two clients: one write, one duplicate.
     results = []
-    payload = drawing_payload("alice_sc", 5, session_id=partial)
+    payload = sample_drawing("alice_sc", 5, session_id=partial)
     threads = [threading.Thread(target=lambda: results.append(service.save_drawing(payload))) for _ in "ab"]
     for t in threads:
         t.start()

@@ -107,9 +107,9 @@ def save(at: AppTest) -> AppTest:
 
 def register_user(service: EnrollmentService, username: str) -> None:
     """A registered user, enrolled through the service (not through the app)."""
-    result = service.save_drawing(sample_drawings.drawing_payload(username, 1))
+    result = service.save_drawing(sample_drawings.sample_drawing(username, 1))
     for number in range(2, step_plan.total_steps("signup") + 1):
-        service.save_drawing(sample_drawings.drawing_payload(username, number, session_id=result.session_id))
+        service.save_drawing(sample_drawings.sample_drawing(username, number, session_id=result.session_id))
     service.register(username, result.session_id)
 
 
@@ -267,9 +267,9 @@ def test_undo_removes_the_last_stroke_and_clear_empties_the_canvas(app: AppTest,
 def test_reopening_the_link_resumes_at_the_next_unsaved_step(
     service: EnrollmentService, app: AppTest, pad: FakePad
 ) -> None:
-    first = service.save_drawing(sample_drawings.drawing_payload("erin", 1))
+    first = service.save_drawing(sample_drawings.sample_drawing("erin", 1))
     for number in (2, 3, 4):
-        service.save_drawing(sample_drawings.drawing_payload("erin", number, session_id=first.session_id))
+        service.save_drawing(sample_drawings.sample_drawing("erin", number, session_id=first.session_id))
     app.query_params["session"] = first.session_id
     app.run()
     assert_no_exception(app)
@@ -302,7 +302,7 @@ def test_a_url_name_that_got_taken_meanwhile_returns_to_the_start_screen(
 def test_expired_session_says_so_and_offers_a_fresh_start(
     app: AppTest, service: EnrollmentService, db: psycopg.Connection
 ) -> None:
-    first = service.save_drawing(sample_drawings.drawing_payload("hugo", 1))
+    first = service.save_drawing(sample_drawings.sample_drawing("hugo", 1))
     expire(db)
     app.query_params["session"] = first.session_id
     app.run()
@@ -316,7 +316,7 @@ def test_expired_session_says_so_and_offers_a_fresh_start(
 def test_session_expiring_while_drawing_is_reported_on_save(
     app: AppTest, service: EnrollmentService, pad: FakePad, db: psycopg.Connection
 ) -> None:
-    first = service.save_drawing(sample_drawings.drawing_payload("ivan", 1))
+    first = service.save_drawing(sample_drawings.sample_drawing("ivan", 1))
     app.query_params["session"] = first.session_id
     app.run()
     expire(db)
@@ -383,9 +383,9 @@ def test_a_complete_but_unregistered_signup_is_registered_when_reopened(
     app: AppTest, service: EnrollmentService, db: psycopg.Connection
 ) -> None:
     """All steps saved but the answer to the last one was lost (dropped connection): the link finishes."""
-    first = service.save_drawing(sample_drawings.drawing_payload("lena", 1))
+    first = service.save_drawing(sample_drawings.sample_drawing("lena", 1))
     for number in range(2, 12):
-        service.save_drawing(sample_drawings.drawing_payload("lena", number, session_id=first.session_id))
+        service.save_drawing(sample_drawings.sample_drawing("lena", number, session_id=first.session_id))
     app.query_params["session"] = first.session_id
     app.run()
     assert_no_exception(app)

@@ -76,13 +76,13 @@ def test_the_payload_passes_the_core_validation_unchanged() -> None:
     drawing = canvas.prepare_drawing(raw, ink(raw["objects"]), "signature")
     where = flow.Where("drawing", "signup", "ada", progress=flow.plan_progress("signup"))
     step = step_plan.step_of("signup", 1)
-    payload = flow.save_payload(where, step, drawing.data_url, drawing.raw, drawing.metrics)
-    assert "sessionId" not in payload
-    parsed = validation.parse_drawing_step(payload)
+    command = flow.save_command(where, step, drawing.data_url, drawing.raw, drawing.metrics)
+    assert command.session_id is None
+    parsed = validation.parse_drawing_step(command)
     assert parsed.metrics == drawing.metrics and parsed.flow_type == "signup" and parsed.step == 1
-    later = flow.save_payload(flow.Where("drawing", "signup", "ada", session_id="sess_" + "a" * 32), step,
+    later = flow.save_command(flow.Where("drawing", "signup", "ada", session_id="sess_" + "a" * 32), step,
                               drawing.data_url, drawing.raw, drawing.metrics)
-    assert later["sessionId"] == "sess_" + "a" * 32
+    assert later.session_id == "sess_" + "a" * 32
 
 
 def test_undo_leaves_all_but_the_last_object() -> None:

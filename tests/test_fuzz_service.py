@@ -1,4 +1,5 @@
-"""Fuzzed bad input to the core service (hypothesis): every request is refused with a typed
+"""Fuzzed bad input to the core service (hypothesis): every request, a JSON body as a client sends it
+(turned into the service's command by api.wire, as the API does), is refused with a typed
 EnrollmentError, never another exception, and changes nothing: the row counts stay the same and the
 session still accepts its next valid step."""
 
@@ -11,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from api.wire import save_drawing_command
 from enrollment_core import validation
 from enrollment_core.errors import EnrollmentError
-from enrollment_core.sample_drawings import drawing_payload
+from tests.flows import drawing_json
 
 NEXT_STEP = 4  # the fuzzed session has steps 1-3; step 4 is next
 FIELDS = ("username", "step", "type", "instruction", "signature", "raw", "metrics", "sessionId", "flowType")
@@ -126,6 +128,10 @@ def bad_payloads(draw: st.DrawFn, base: dict[str, Any]) -> Any:
     return payload
 
 
+def _save(service, body: Any):
+    return service.save_drawing(save_drawing_command(body))
+
+
 def _counts(db) -> tuple[int, int]:
     row = db.execute(
         "SELECT (SELECT count(*) FROM temp_enrollments) AS sessions,"
@@ -137,10 +143,10 @@ def _counts(db) -> tuple[int, int]:
 @pytest.fixture
 def open_session(service) -> tuple[str, dict[str, Any]]:
     """A signup session with steps 1-3 saved, and the valid payload of its next step."""
-    session_id = service.save_drawing(drawing_payload("fuzzed_user", 1)).session_id
+    session_id = _save(service, drawing_json("fuzzed_user", 1)).session_id
     for n in (2, 3):
-        service.save_drawing(drawing_payload("fuzzed_user", n, session_id=session_id))
-    return session_id, drawing_payload("fuzzed_user", NEXT_STEP, session_id=session_id)
+        _save(service, drawing_json("fuzzed_user", n, session_id=session_id))
+    return session_id, drawing_json("fuzzed_user", NEXT_STEP, session_id=session_id)
 
 
 FUZZ = settings(
@@ -158,7 +164,7 @@ def test_bad_steps_of_an_open_session_are_refused_and_change_nothing(service, db
     before = _counts(db)
     payload = data.draw(bad_payloads(valid))
     with pytest.raises(EnrollmentError) as refused:
-        service.save_drawing(payload)
+        _save(service, payload)
     assert refused.value.code and refused.value.message  # typed, with a reason the client can show
     event(f"{refused.value.code} ({refused.value.field})")  # --hypothesis-show-statistics: what was hit
     assert _counts(db) == before
@@ -168,11 +174,11 @@ def test_bad_steps_of_an_open_session_are_refused_and_change_nothing(service, db
 @FUZZ
 @given(data=st.data())
 def test_bad_first_steps_start_no_session(service, db, data):
-    valid = drawing_payload("fuzzed_first", 1)
+    valid = drawing_json("fuzzed_first", 1)
     payload = data.draw(bad_payloads(valid))
     before = _counts(db)
     with pytest.raises(EnrollmentError) as refused:
-        service.save_drawing(payload)
+        _save(service, payload)
     event(f"{refused.value.code} ({refused.value.field})")
     assert _counts(db) == before
 
@@ -183,6 +189,6 @@ def test_after_the_fuzzing_the_session_accepts_its_next_step(service, db, open_s
     session_id, valid = open_session
     for bad in ({**valid, "signature": "data:image/png;base64,AAAA"}, {**valid, "step": 7}, [valid]):
         with pytest.raises(EnrollmentError):
-            service.save_drawing(bad)
-    result = service.save_drawing(valid)
+            _save(service, bad)
+    result = _save(service, valid)
     assert (result.progress.completed_steps, result.duplicate) == (NEXT_STEP, False)

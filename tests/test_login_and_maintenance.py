@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -12,7 +13,7 @@ from enrollment_core import errors, maintenance
 from enrollment_core.config import PROJECT_ROOT, Settings
 from enrollment_core.database import create_pool
 from enrollment_core.demo_data import seed_demo_data
-from enrollment_core.sample_drawings import drawing_payload
+from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.service import ClientInfo, EnrollmentService
 
 from .flows import draw_signin, draw_signup, expire, register_user
@@ -41,10 +42,11 @@ def test_a_replayed_enrolled_signature_is_rejected(service, db):
     register_user(service, "alice")
     stored = db.execute("SELECT raw_data, signature_data FROM user_enrolled_drawings WHERE step_number = 1")
     enrolled = stored.fetchone()
-    payload = drawing_payload("alice", 1, flow_type="signin") | {
-        "raw": enrolled["raw_data"],
-        "signature": enrolled["signature_data"],
-    }
+    payload = replace(
+        sample_drawing("alice", 1, flow_type="signin"),
+        raw=enrolled["raw_data"],
+        signature=enrolled["signature_data"],
+    )
     session_id = service.save_drawing(payload).session_id
     verdict = service.login("alice", session_id)
     assert not verdict.accepted and verdict.reason_code == "replay"
@@ -158,7 +160,7 @@ def test_cleanup_racing_a_save_never_half_deletes(service, db):
     def act(i: int):
         if i == 0:
             return service.cleanup_expired()
-        return service.save_drawing(drawing_payload(f"user{i}", 2, session_id=sessions[i]))
+        return service.save_drawing(sample_drawing(f"user{i}", 2, session_id=sessions[i]))
 
     results = _concurrently(len(sessions), act)
     assert all(isinstance(r, errors.SessionExpired | errors.SessionNotFound | int) for r in results), results

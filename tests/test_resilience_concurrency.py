@@ -13,7 +13,7 @@ import threading
 
 from enrollment_core.config import PROJECT_ROOT, Settings
 from enrollment_core.database import create_pool
-from enrollment_core.sample_drawings import drawing_payload
+from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.service import EnrollmentService
 from enrollment_core.step_plan import total_steps
 from enrollment_core.validation import parse_drawing_step
@@ -32,7 +32,7 @@ GROUP BY te.id ORDER BY te.username
 
 
 def _expected_hashes(username: str) -> list[str]:
-    return [parse_drawing_step(drawing_payload(username, n)).content_hash for n in range(1, STEPS + 1)]
+    return [parse_drawing_step(sample_drawing(username, n)).content_hash for n in range(1, STEPS + 1)]
 
 
 def _assert_every_enrollment_complete_and_exact(db, usernames: list[str]) -> None:
@@ -76,7 +76,7 @@ def test_twenty_users_enrolling_at_once_with_every_step_sent_twice(db_url, db):
     problems: list[str] = []
 
     def enroll(username: str) -> None:
-        first = _twice_at_once(lambda: service.save_drawing(drawing_payload(username, 1)))
+        first = _twice_at_once(lambda: service.save_drawing(sample_drawing(username, 1)))
         if any(isinstance(r, Exception) for r in first):
             problems.append(f"{username} step 1: {first}")
             return
@@ -85,7 +85,7 @@ def test_twenty_users_enrolling_at_once_with_every_step_sent_twice(db_url, db):
             problems.append(f"{username} step 1 answered {first}")
         session_id = first[0].session_id
         for n in range(2, STEPS + 1):
-            payload = drawing_payload(username, n, session_id=session_id)
+            payload = sample_drawing(username, n, session_id=session_id)
             pair = _twice_at_once(lambda p=payload: service.save_drawing(p))
             if any(isinstance(r, Exception) for r in pair):
                 problems.append(f"{username} step {n}: {pair}")
@@ -118,7 +118,7 @@ OTHER_SERVER = textwrap.dedent(
     import json, os, sys
     from enrollment_core.config import Settings
     from enrollment_core.database import create_pool
-    from enrollment_core.sample_drawings import drawing_payload
+    from enrollment_core.sample_drawings import sample_drawing
     from enrollment_core.service import EnrollmentService
 
     sessions = json.loads(sys.argv[1])
@@ -131,7 +131,7 @@ OTHER_SERVER = textwrap.dedent(
     created = duplicates = 0
     for n in range(2, 12):
         for username, session_id in reversed(sessions):  # the opposite order to the parent's
-            result = service.save_drawing(drawing_payload(username, n, session_id=session_id))
+            result = service.save_drawing(sample_drawing(username, n, session_id=session_id))
             created += not result.duplicate
             duplicates += result.duplicate
     pool.close()
@@ -142,7 +142,7 @@ OTHER_SERVER = textwrap.dedent(
 
 def test_two_server_processes_saving_the_same_sessions(db_url, db, service):
     usernames = [f"lb_{i:02d}" for i in range(8)]
-    sessions = [[u, service.save_drawing(drawing_payload(u, 1)).session_id] for u in usernames]
+    sessions = [[u, service.save_drawing(sample_drawing(u, 1)).session_id] for u in usernames]
     env = os.environ | {"DATABASE_URL": db_url}
     other = subprocess.Popen(
         [sys.executable, "-c", OTHER_SERVER, json.dumps(sessions)],
@@ -159,7 +159,7 @@ def test_two_server_processes_saving_the_same_sessions(db_url, db, service):
         created = duplicates = 0
         for n in range(2, STEPS + 1):  # step by step, like load-balanced requests of the same clients
             for username, session_id in sessions:
-                result = service.save_drawing(drawing_payload(username, n, session_id=session_id))
+                result = service.save_drawing(sample_drawing(username, n, session_id=session_id))
                 created += not result.duplicate
                 duplicates += result.duplicate
         out, _ = other.communicate(timeout=120)

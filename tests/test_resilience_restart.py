@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -16,7 +17,7 @@ import pytest
 from enrollment_core import embedded_postgres, migrations
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
-from enrollment_core.sample_drawings import drawing_payload
+from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.service import EnrollmentService
 from enrollment_core.validation import parse_drawing_step
 
@@ -51,10 +52,10 @@ def test_a_restart_mid_enrollment_loses_nothing_and_the_next_save_succeeds(own_s
     pool = create_pool(url, settings, name="restart")
     try:
         service = EnrollmentService(pool, settings)
-        payloads = [drawing_payload("restart_user", n) for n in range(1, 12)]
+        payloads = [sample_drawing("restart_user", n) for n in range(1, 12)]
         session_id = service.save_drawing(payloads[0]).session_id
         for payload in payloads[1:5]:
-            service.save_drawing(payload | {"sessionId": session_id})
+            service.save_drawing(replace(payload, session_id=session_id))
         before = _saved_steps(url, session_id)
         assert [n for n, _ in before] == [1, 2, 3, 4, 5]
 
@@ -66,13 +67,13 @@ def test_a_restart_mid_enrollment_loses_nothing_and_the_next_save_succeeds(own_s
 
         # The flow resumes where it was: progress comes from the database, the next save succeeds.
         assert service.get_progress(session_id).next_step == 6
-        result = service.save_drawing(payloads[5] | {"sessionId": session_id})
+        result = service.save_drawing(replace(payloads[5], session_id=session_id))
         assert (result.progress.completed_steps, result.duplicate) == (6, False)
         # A client that did not hear the answer to step 5 before the restart re-sends it: a no-op.
-        assert service.save_drawing(payloads[4] | {"sessionId": session_id}).duplicate is True
+        assert service.save_drawing(replace(payloads[4], session_id=session_id)).duplicate is True
 
         for payload in payloads[6:]:
-            service.save_drawing(payload | {"sessionId": session_id})
+            service.save_drawing(replace(payload, session_id=session_id))
         registration = service.register("restart_user", session_id)
         assert registration.drawings_copied == 11
         after = _saved_steps(url, session_id)
@@ -90,21 +91,21 @@ def test_a_save_while_the_server_is_down_fails_cleanly_and_the_retry_succeeds(ow
     pool = create_pool(url, settings, name="restart-race")
     try:
         service = EnrollmentService(pool, settings)
-        payloads = [drawing_payload("racer", n) for n in range(1, 12)]
+        payloads = [sample_drawing("racer", n) for n in range(1, 12)]
         session_id = service.save_drawing(payloads[0]).session_id
         pool.timeout = 3  # the product waits up to 30 s for a connection; the test need not
         embedded_postgres.stop(data_dir)
         # The server is down: the save waits for a connection, then fails with an honest error
         # (PoolTimeout is an OperationalError; the API maps it to 503) and saves nothing.
         with pytest.raises(psycopg.OperationalError):
-            service.save_drawing(payloads[1] | {"sessionId": session_id})
+            service.save_drawing(replace(payloads[1], session_id=session_id))
         # restart(), not ensure_running(): in this process the server handle still believes it runs.
         embedded_postgres.restart(data_dir)
         # Back to the product's wait: the pool's reconnection backs off while the server is down,
         # so on a loaded machine the first new connection can take longer than the 3 s above.
         pool.timeout = 30.0  # psycopg_pool's default, which the product uses
         for payload in payloads[1:]:  # the client retries step 2 and carries on
-            service.save_drawing(payload | {"sessionId": session_id})
+            service.save_drawing(replace(payload, session_id=session_id))
         assert [n for n, _ in _saved_steps(url, session_id)] == list(range(1, 12))
     finally:
         pool.close()

@@ -123,9 +123,9 @@ def test_complete_enrollment_refuses_incomplete_then_completes_once(db, service)
     session_id = draw_signup(service, "alice", steps=10)
     first = db.execute("SELECT * FROM complete_enrollment(%s)", (session_id,)).fetchone()
     assert first["success"] is False and "10 of 11" in first["message"]
-    from enrollment_core.sample_drawings import drawing_payload
+    from enrollment_core.sample_drawings import sample_drawing
 
-    service.save_drawing(drawing_payload("alice", 11, session_id=session_id))
+    service.save_drawing(sample_drawing("alice", 11, session_id=session_id))
     done = db.execute("SELECT * FROM complete_enrollment(%s)", (session_id,)).fetchone()
     assert (done["success"], done["status"]) == (True, "completed")
     again = db.execute("SELECT * FROM complete_enrollment(%s)", (session_id,)).fetchone()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import replace
 
 import pytest
 
 from enrollment_core import errors, validation
 from enrollment_core.config import Settings
-from enrollment_core.sample_drawings import drawing_payload
+from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.service import ClientInfo, EnrollmentService
 
 from .flows import draw_signin, draw_signup, expire, register_user
@@ -65,7 +66,7 @@ def test_check_user_exists(service):
 
 
 def test_first_save_creates_an_unguessable_session_bound_to_the_username(service, db):
-    result = service.save_drawing(drawing_payload("alice", 1), ClientInfo("Mobile Safari", "203.0.113.9"))
+    result = service.save_drawing(sample_drawing("alice", 1), ClientInfo("Mobile Safari", "203.0.113.9"))
     assert result.created and not result.duplicate
     assert re.fullmatch(r"sess_[A-Za-z0-9_-]{32}", result.session_id)  # 24 random bytes = 192 bits
     assert (result.progress.completed_steps, result.progress.next_step) == (1, 2)
@@ -76,11 +77,11 @@ def test_first_save_creates_an_unguessable_session_bound_to_the_username(service
     assert lifetime.total_seconds() == pytest.approx(2 * 3600, abs=5)
 
     with pytest.raises(errors.SessionNotFound):
-        service.save_drawing(drawing_payload("mallory", 2, session_id=result.session_id))
+        service.save_drawing(sample_drawing("mallory", 2, session_id=result.session_id))
 
 
 def test_session_ids_do_not_repeat(service):
-    ids = {service.save_drawing(drawing_payload(f"user{i}", 1)).session_id for i in range(20)}
+    ids = {service.save_drawing(sample_drawing(f"user{i}", 1)).session_id for i in range(20)}
     assert len(ids) == 20
 
 
@@ -89,7 +90,7 @@ def test_expiry_is_configurable(db_url, db):
 
     settings = Settings(database_url=db_url, session_ttl_seconds=600)
     with create_pool(db_url, settings) as pool:
-        session_id = EnrollmentService(pool, settings).save_drawing(drawing_payload("alice", 1)).session_id
+        session_id = EnrollmentService(pool, settings).save_drawing(sample_drawing("alice", 1)).session_id
     row = db.execute(
         "SELECT expires_at - created_at AS ttl FROM temp_enrollments WHERE session_id = %s", (session_id,)
     ).fetchone()
@@ -105,7 +106,7 @@ def test_steps_continue_in_order_and_progress_comes_from_the_database(service):
         "signature",
     )
     with pytest.raises(errors.StepConflict, match="next step of this session is 6"):
-        service.save_drawing(drawing_payload("alice", 7, session_id=session_id))
+        service.save_drawing(sample_drawing("alice", 7, session_id=session_id))
     assert service.get_progress(session_id).completed_steps == 5
 
 
@@ -114,12 +115,12 @@ def test_every_save_answers_the_progress_the_database_function_gives(service):
     be what get_enrollment_progress says, step by step, for both flows."""
     session_id = None
     for step in range(1, 12):
-        result = service.save_drawing(drawing_payload("alice", step, session_id=session_id))
+        result = service.save_drawing(sample_drawing("alice", step, session_id=session_id))
         session_id = result.session_id
         assert result.progress == service.get_progress(session_id), step
     assert result.progress.is_complete and result.progress.remaining_steps == 0
     service.register("alice", session_id)
-    signin = service.save_drawing(drawing_payload("alice", 1, flow_type="signin"))
+    signin = service.save_drawing(sample_drawing("alice", 1, flow_type="signin"))
     assert signin.progress == service.get_progress(signin.session_id)
 
 
@@ -128,11 +129,11 @@ def test_a_step_count_behind_the_rows_is_put_right(service, db):
     duplicate (not an error), step_count is recounted, and the next step saves normally."""
     session_id = draw_signup(service, "alice", steps=3)
     db.execute("UPDATE temp_enrollments SET step_count = 1 WHERE session_id = %s", (session_id,))
-    again = service.save_drawing(drawing_payload("alice", 2, session_id=session_id))
+    again = service.save_drawing(sample_drawing("alice", 2, session_id=session_id))
     assert again.duplicate and again.progress.completed_steps == 3
     count = "SELECT step_count FROM temp_enrollments WHERE session_id = %s"
     assert db.execute(count, (session_id,)).fetchone()["step_count"] == 3
-    assert not service.save_drawing(drawing_payload("alice", 4, session_id=session_id)).duplicate
+    assert not service.save_drawing(sample_drawing("alice", 4, session_id=session_id)).duplicate
     assert db.execute(count, (session_id,)).fetchone()["step_count"] == 4
     assert db.execute("SELECT count(*) AS n FROM temp_enrollment_steps").fetchone()["n"] == 4
 
@@ -142,41 +143,41 @@ def test_a_step_hashed_by_an_older_recipe_is_still_a_retry(service, db):
     after it has the same content but another hash, and is still a retry, not a conflict."""
     session_id = draw_signup(service, "alice", steps=3)
     db.execute("UPDATE temp_enrollment_steps SET content_hash = repeat('0', 64)")
-    first = service.save_drawing(drawing_payload("alice", 1))  # step 1 again, without the session id
+    first = service.save_drawing(sample_drawing("alice", 1))  # step 1 again, without the session id
     assert first.duplicate and first.session_id == session_id
-    again = service.save_drawing(drawing_payload("alice", 3, session_id=session_id))
+    again = service.save_drawing(sample_drawing("alice", 3, session_id=session_id))
     assert again.duplicate and again.progress.completed_steps == 3
     with pytest.raises(errors.StepConflict, match="different drawing"):  # other content: a conflict
-        service.save_drawing(drawing_payload("alice", 3, session_id=session_id, sample=1))
+        service.save_drawing(sample_drawing("alice", 3, session_id=session_id, sample=1))
     assert db.execute("SELECT count(*) AS n FROM temp_enrollment_steps").fetchone()["n"] == 3
 
 
 def test_a_retried_step_is_not_duplicated(service, db):
     session_id = draw_signup(service, "alice", steps=3)
-    again = service.save_drawing(drawing_payload("alice", 3, session_id=session_id))
+    again = service.save_drawing(sample_drawing("alice", 3, session_id=session_id))
     assert again.duplicate and again.progress.completed_steps == 3
     assert db.execute("SELECT count(*) AS n FROM temp_enrollment_steps").fetchone()["n"] == 3
 
 
 def test_a_retried_first_step_returns_the_same_session(service, db):
-    first = service.save_drawing(drawing_payload("alice", 1))
-    retry = service.save_drawing(drawing_payload("alice", 1))
+    first = service.save_drawing(sample_drawing("alice", 1))
+    retry = service.save_drawing(sample_drawing("alice", 1))
     assert (retry.session_id, retry.duplicate) == (first.session_id, True)
     assert db.execute("SELECT count(*) AS n FROM temp_enrollments").fetchone()["n"] == 1
     # A different first drawing is a new attempt, so a new session.
-    other = service.save_drawing(drawing_payload("alice", 1, sample=3))
+    other = service.save_drawing(sample_drawing("alice", 1, sample=3))
     assert other.session_id != first.session_id
 
 
 def test_a_saved_step_with_other_content_is_a_conflict(service):
     session_id = draw_signup(service, "alice", steps=2)
     with pytest.raises(errors.StepConflict, match="already saved with a different drawing"):
-        service.save_drawing(drawing_payload("alice", 2, session_id=session_id, sample=9))
+        service.save_drawing(sample_drawing("alice", 2, session_id=session_id, sample=9))
 
 
 def test_two_concurrent_saves_of_the_same_step_store_one_row(service, db):
     session_id = draw_signup(service, "alice", steps=3)
-    payload = drawing_payload("alice", 4, session_id=session_id)
+    payload = sample_drawing("alice", 4, session_id=session_id)
     results = _concurrently(8, lambda _: service.save_drawing(payload))
     assert all(not isinstance(r, Exception) for r in results), results
     assert sorted(r.duplicate for r in results) == [False] + [True] * 7
@@ -188,7 +189,7 @@ def test_a_step_sent_to_an_expired_session_is_refused_and_the_session_marked(ser
     session_id = draw_signup(service, "alice", steps=2)
     expire(db, session_id)
     with pytest.raises(errors.SessionExpired, match="expired"):
-        service.save_drawing(drawing_payload("alice", 3, session_id=session_id))
+        service.save_drawing(sample_drawing("alice", 3, session_id=session_id))
     assert service.get_session(session_id).status == "expired"
     status = db.execute("SELECT status FROM temp_enrollments WHERE session_id = %s", (session_id,)).fetchone()
     assert status["status"] == "expired"
@@ -204,30 +205,25 @@ def test_get_session_reports_expiry_before_anything_marks_it(service, db):
 def test_unknown_and_malformed_session_ids(service):
     with pytest.raises(errors.SessionNotFound):
         service.get_progress("sess_" + "x" * 32)
-    with pytest.raises(errors.ValidationError, match="sessionId") as info:
+    with pytest.raises(errors.ValidationError, match="session id") as info:
         service.get_progress("sess_123; DROP TABLE users")
-    assert info.value.field == "sessionId"
+    assert info.value.field == "session_id"
 
 
 def test_signup_cannot_start_with_a_taken_name_and_signin_needs_a_user(service):
     register_user(service, "alice")
     with pytest.raises(errors.UsernameUnavailable):
-        service.save_drawing(drawing_payload("ALICE", 1))
+        service.save_drawing(sample_drawing("ALICE", 1))
     with pytest.raises(errors.UserNotFound):
-        service.save_drawing(drawing_payload("bob", 1, flow_type="signin"))
+        service.save_drawing(sample_drawing("bob", 1, flow_type="signin"))
 
 
 # ---------------------------------------------------------------- validation of a step
 
 
 def _bad(field: str, value, **overrides):
-    payload = drawing_payload("alice", 1)
-    payload.update(overrides)
-    if value is _DELETE:
-        del payload[field]
-    else:
-        payload[field] = value
-    return payload
+    """The first step with one field bad (or left out: None, as a client that does not send it)."""
+    return replace(sample_drawing("alice", 1), **overrides, **{field: None if value is _DELETE else value})
 
 
 _DELETE = object()
@@ -270,8 +266,8 @@ _TINY_PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n").de
         ("instruction", 5, errors.ValidationError, "text"),
         ("instruction", "x" * 501, errors.PayloadTooLarge, "instruction"),
         ("username", "no spaces", errors.ValidationError, "may contain only"),
-        ("flowType", "login", errors.ValidationError, "flowType must be one of"),
-        ("sessionId", "nope", errors.ValidationError, "not a valid session id"),
+        ("flow_type", "login", errors.ValidationError, "flow type must be one of"),
+        ("session_id", "nope", errors.ValidationError, "not a valid session id"),
         # What PostgreSQL cannot store is refused up front, not as a database error.
         ("instruction", "a\x00b", errors.ValidationError, "NUL"),
         ("instruction", "a\ud800b", errors.ValidationError, "surrogate"),
@@ -306,17 +302,15 @@ def test_a_refused_step_leaves_the_session_usable(service, db):
     session_id = draw_signup(service, "alice", steps=2)
     with pytest.raises(errors.ValidationError):
         service.save_drawing(
-            _bad("signature", "data:image/png;base64,xx", step=3, type="shape", sessionId=session_id)
+            _bad("signature", "data:image/png;base64,xx", step=3, type="shape", session_id=session_id)
         )
     assert (
-        service.save_drawing(drawing_payload("alice", 3, session_id=session_id)).progress.completed_steps == 3
+        service.save_drawing(sample_drawing("alice", 3, session_id=session_id)).progress.completed_steps == 3
     )
 
 
 def test_instruction_defaults_to_the_plan(service, db):
-    payload = drawing_payload("alice", 1)
-    del payload["instruction"]
-    session_id = service.save_drawing(payload).session_id
+    session_id = service.save_drawing(replace(sample_drawing("alice", 1), instruction=None)).session_id
     assert service.list_steps(session_id)[0]["instruction"] == "Sign your name"
 
 
@@ -362,8 +356,9 @@ def test_register_refuses_expired_foreign_used_and_signin_sessions(service, db):
     signin = draw_signin(service, "bob")
     with pytest.raises(errors.WrongFlow):
         service.register("bob", signin)
-    with pytest.raises(errors.ValidationError, match="useTemporaryData"):
+    with pytest.raises(errors.ValidationError, match="temporary data") as info:
         service.register("bob", mine, use_temporary_data=False)
+    assert info.value.field == "use_temporary_data"
     assert db.execute("SELECT count(*) AS n FROM users").fetchone()["n"] == 1
 
 
@@ -391,7 +386,7 @@ def test_a_retry_that_waited_for_the_first_save_is_recognised(service, db_url, d
     from enrollment_core.validation import parse_drawing_step
 
     session_id = draw_signup(service, "alice", steps=2)
-    payload = drawing_payload("alice", 3, session_id=session_id)
+    payload = sample_drawing("alice", 3, session_id=session_id)
     step = parse_drawing_step(payload)
     with psycopg.connect(db_url) as first:  # the first save, done by hand and held open
         enrollment_id = first.execute(

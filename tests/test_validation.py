@@ -10,7 +10,7 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enrollment_core.sample_drawings import drawing_payload
+from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.validation import _base64_head_and_size, parse_drawing_step
 
 PREFIX = "data:image/png;base64,"
@@ -37,7 +37,7 @@ def test_base64_check_agrees_with_strict_decoding(text: str) -> None:
 
 
 def test_content_hash_is_the_same_with_or_without_the_checked_bytes() -> None:
-    drawing = parse_drawing_step(drawing_payload("hash_user", 1, flow_type="signup"))
+    drawing = parse_drawing_step(sample_drawing("hash_user", 1, flow_type="signup"))
     assert drawing.signature_bytes == drawing.signature.encode()
     copy = dataclasses.replace(drawing)  # the checked bytes are not an init field: not carried over
     assert copy.signature_bytes == b"" and copy.content_hash == drawing.content_hash

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from enrollment_core.sample_drawings import drawing_payload
+from api.wire import save_drawing_json
+from enrollment_core.sample_drawings import sample_drawing
 
 
 def main() -> None:
@@ -25,7 +26,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=0, help="which of the person's samples (default 0)")
     args = parser.parse_args()
     flow = "signin" if args.signin else "signup"
-    body = drawing_payload(
+    command = sample_drawing(
         args.username,
         args.step,
         flow_type=flow,
@@ -33,6 +34,7 @@ def main() -> None:
         sample=args.sample,
         person=args.person,
     )
+    body = save_drawing_json(command)
     if not args.signin:
         body.pop("flowType")  # signup is the default: send exactly the seed's fields
     print(json.dumps(body))

@@ -1,0 +1,33 @@
+"""The API's JSON names for the core's fields: the design note's camelCase (sessionId, flowType,
+useTemporaryData) lives here only. enrollment_core speaks Python names (enrollment_core.commands)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from enrollment_core.commands import SaveDrawing
+from enrollment_core.errors import ValidationError
+
+# core field -> JSON field, where they differ.
+JSON_NAMES = {"session_id": "sessionId", "flow_type": "flowType", "use_temporary_data": "useTemporaryData"}
+_CORE_NAMES = {json: core for core, json in JSON_NAMES.items()}
+
+
+def json_field(core_field: str | None) -> str | None:
+    """The JSON name of a core field (an error's `field`)."""
+    return None if core_field is None else JSON_NAMES.get(core_field, core_field)
+
+
+def save_drawing_command(body: Any) -> SaveDrawing:
+    """A save-drawing JSON body as the core's command."""
+    if not isinstance(body, Mapping):
+        raise ValidationError("the request body must be a JSON object", field=None)
+    return SaveDrawing.from_fields({_CORE_NAMES.get(key, key): value for key, value in body.items()})
+
+
+def save_drawing_json(command: SaveDrawing) -> dict[str, Any]:
+    """The save-drawing JSON body of a command (for clients written in Python: tests, bench, docs).
+    Fields left None are left out, as the design note's client leaves them out."""
+    values = {json_field(name): value for name, value in vars(command).items() if value is not None}
+    return {name: value for name, value in values.items() if name is not None}
