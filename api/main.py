@@ -17,6 +17,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from enrollment_core import EnrollmentService, open_service
+from enrollment_core.config import Settings
 
 from .errors import install_error_handlers
 from .limits import MAX_BODY_BYTES, BodySizeLimit
@@ -24,7 +25,7 @@ from .routes import router
 
 DESCRIPTION = """\
 Step-by-step signature enrollment kept server-side in PostgreSQL (sessions survive lost connections,
-restarts and load balancing, and expire after 2 hours).
+restarts and load balancing, and expire after {lifetime}).
 
 Flow: check the username, save each drawing with `/api/save-drawing` (the first call returns the
 `sessionId`), then complete with `/register` (signup) or `/login` (sign-in).
@@ -51,10 +52,11 @@ def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int 
         finally:
             await to_thread.run_sync(own.close)
 
+    settings = service.settings if service is not None else Settings.from_env()
     app = FastAPI(
         title="Signature enrollment API",
         version="1.0.0",
-        description=DESCRIPTION,
+        description=DESCRIPTION.replace("{lifetime}", settings.session_lifetime),
         lifespan=lifespan,
     )
     install_error_handlers(app)

@@ -15,6 +15,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from enrollment_core import ClientInfo, EnrollmentService, Progress
+from enrollment_core.config import Settings, duration_words
 
 from . import schemas, wire
 from .errors import DATABASE_UNAVAILABLE, SIGNATURE_REJECTED, error_body, error_response
@@ -22,6 +23,8 @@ from .schemas import SESSION_ID_PATTERN
 
 router = APIRouter()
 
+# The configured session lifetime, as the OpenAPI document states it ("2-hour").
+_LIFETIME = duration_words(Settings.from_env().session_ttl_seconds, adjective=True)
 # What each error status means on this API (the OpenAPI document lists them per operation).
 _ERROR_MEANINGS = {
     400: "malformed_json: the body is not valid JSON.",
@@ -31,7 +34,7 @@ _ERROR_MEANINGS = {
         "username_taken, step_conflict (not the next step, or a saved step with different content), "
         "session_closed (already completed), enrollment_incomplete, wrong_flow, no_enrolled_signatures."
     ),
-    410: "session_expired: the session passed its 2-hour lifetime; start again.",
+    410: f"session_expired: the session passed its {_LIFETIME} lifetime; start again.",
     413: "payload_too_large: the body (over 3 MiB) or a field (signature, raw, metrics...) is too large.",
     415: "unsupported_media_type: the body is not sent as application/json.",
     422: "validation_error: a field is missing, of the wrong type, or invalid; `field` names it.",

@@ -14,16 +14,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from enrollment_core import validation
-from enrollment_core.step_plan import FLOW_TYPES, STEP_TYPES
-
-FlowName = Literal["signup", "signin"]
-assert set(FLOW_TYPES) == {"signup", "signin"}, "FlowName must list the flows of step_plan"
-assert set(STEP_TYPES) == {"signature", "shape", "drawing"}, "the step types changed: update the schema"
+from enrollment_core.status import SessionStatus
+from enrollment_core.step_plan import FlowType as FlowName
+from enrollment_core.step_plan import StepType
 
 # Strict: JSON types are not coerced ("1" is not a step number, 1.5 is not one either).
 _REQUEST = ConfigDict(strict=True, extra="ignore")
 
-SESSION_ID_PATTERN = r"^sess_[A-Za-z0-9_-]{32,64}$"
+SESSION_ID_PATTERN = validation.SESSION_ID_PATTERN
 USERNAME_DOC = (
     f"{validation.USERNAME_MIN}-{validation.USERNAME_MAX} characters (surrounding spaces are trimmed): "
     "letters, digits, '_', '.' and '-', starting with a letter or digit; compared case-insensitively."
@@ -99,7 +97,7 @@ class SaveDrawingRequest(BaseModel):
         description="Step number, from 1; steps are saved in order (signup 1-11, signin 1).",
         **_documented(minimum=1),
     )
-    type: Literal["signature", "shape", "drawing"] = Field(description="The plan's type for this step.")
+    type: StepType = Field(description="The plan's type for this step.")
     instruction: Text | None = Field(
         default=None,
         description="What the person was asked to draw; the plan's wording is stored when empty.",
@@ -109,7 +107,7 @@ class SaveDrawingRequest(BaseModel):
         description="The drawing as a PNG, JPEG or WebP image in a base64 data URL.",
         **_documented(
             maxLength=validation.SIGNATURE_MAX_CHARS,
-            pattern=r"^data:image/(png|jpeg|webp);base64,",
+            pattern=validation.SIGNATURE_PREFIX_PATTERN,
         ),
     )
     raw: RawStrokes = Field(
@@ -202,7 +200,9 @@ class SaveDrawingResponse(BaseModel):
 class SessionProgressResponse(BaseModel):
     sessionId: str
     flowType: FlowName
-    status: Literal["in_progress", "completed"] = Field(description="An expired session answers 410.")
+    status: Literal[SessionStatus.IN_PROGRESS, SessionStatus.COMPLETED] = Field(
+        description="An expired session answers 410."
+    )
     expiresAt: datetime
     progress: ProgressBody
 

@@ -10,6 +10,7 @@ import streamlit as st
 from psycopg_pool import ConnectionPool
 
 from enrollment_core import EnrollmentService, monitoring, open_service
+from enrollment_core.staff import StaffActions
 
 log = logging.getLogger(__name__)
 # How often the background thread checks the snapshot; it refreshes it when older than this, so pages
@@ -33,6 +34,11 @@ def service() -> EnrollmentService:
     # runs once per interval in all); DASHBOARD_BACKGROUND_CLEANUP=0 turns that off (tests, read-only use).
     background = os.environ.get("DASHBOARD_BACKGROUND_CLEANUP", "1") != "0"
     return _service(os.environ.get("DATABASE_URL") or None, background)
+
+
+def staff() -> StaffActions:
+    """What staff can do (cleanup, archive), each one call."""
+    return StaffActions(service())
 
 
 def pool() -> ConnectionPool:

@@ -7,9 +7,17 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from dashboard import formatting
+from enrollment_core import monitoring
 
 REFRESH_CHOICES = {"Off": None, "10 s": 10, "30 s": 30, "1 min": 60, "5 min": 300}
-WINDOW_CHOICES = {"Last 6 h": 6, "Last 24 h": 24, "Last 3 days": 72, "Last 7 days": 168}
+
+
+def _window_label(hours: int) -> str:
+    return f"Last {hours // 24} days" if hours % 24 == 0 and hours > 24 else f"Last {hours} h"
+
+
+# The windows the snapshot stores (fast at any size); another window would be computed live, slowly.
+WINDOW_CHOICES = {_window_label(hours): hours for hours in monitoring.SNAPSHOT_WINDOWS_HOURS}
 
 
 def sidebar_controls() -> None:
@@ -20,7 +28,7 @@ def sidebar_controls() -> None:
         index=1,
         key="window_choice",
         help="Time window of the charts, the step funnel and the step times. The metric cards always "
-        "cover the last 24 hours.",
+        f"cover the last {monitoring.CARD_WINDOW_HOURS} hours.",
     )
 
 

@@ -21,6 +21,6 @@ elif where.kind == "finish":
 elif where.kind == "completed":
     screens.completed_screen(service, where)
 elif where.kind == "expired":
-    screens.expired_screen(where)
+    screens.expired_screen(service, where)
 else:
     screens.missing_screen(where)

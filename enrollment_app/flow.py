@@ -128,10 +128,10 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def error_message(error: errors.EnrollmentError) -> str:
-    """What to tell the person about a refusal from the service."""
+def error_message(error: errors.EnrollmentError, session_lifetime: str) -> str:
+    """What to tell the person about a refusal from the service (session_lifetime: '2 hours')."""
     if isinstance(error, errors.SessionExpired):
-        return "This enrollment has expired (sessions last 2 hours). Please start again."
+        return f"This enrollment has expired (sessions last {session_lifetime}). Please start again."
     if isinstance(error, errors.SessionNotFound):
         return "We could not find this enrollment. It may have expired and been removed."
     if isinstance(error, errors.StepConflict):

@@ -191,12 +191,12 @@ def save_step(
         st.error(locked_message(exc.locked_until), icon=":material/lock:")
         return
     except errors.StepConflict as exc:  # saved meanwhile (another tab, a retried click): show where it is
-        flash(flow.error_message(exc))
+        flash(flow.error_message(exc, service.settings.session_lifetime))
         go(st.query_params.to_dict())
     except (errors.SessionExpired, errors.SessionClosed, errors.SessionNotFound):
         go(st.query_params.to_dict())  # the session cannot continue: locate() shows why
     except errors.EnrollmentError as exc:
-        st.error(flow.error_message(exc), icon=":material/error:")
+        st.error(flow.error_message(exc, service.settings.session_lifetime), icon=":material/error:")
         return
     progress = result.progress
     st.session_state.setdefault("arrivals", {}).setdefault(result.session_id, 0)  # no "welcome back"
@@ -245,7 +245,8 @@ def sign_in(service: EnrollmentService, where: Where) -> dict[str, Any] | None:
         go(st.query_params.to_dict())
         return None
     except errors.EnrollmentError as exc:
-        problem_screen(f"Your signature could not be checked: {flow.error_message(exc)}")
+        reason = flow.error_message(exc, service.settings.session_lifetime)
+        problem_screen(f"Your signature could not be checked: {reason}")
         return None
     return outcome_of(result)
 
@@ -348,11 +349,12 @@ def completed_screen(service: EnrollmentService, where: Where) -> None:
     start_page_button()
 
 
-def expired_screen(where: Where) -> None:
+def expired_screen(service: EnrollmentService, where: Where) -> None:
     st.title("This enrollment has expired")
     ended = flow.local_time(where.session.expires_at if where.session else None, st.context.timezone)
     st.warning(
-        f"Enrollment sessions last 2 hours; this one ended at {ended}. The drawings saved in it will be "
+        f"Enrollment sessions last {service.settings.session_lifetime}; this one ended at {ended}. "
+        "The drawings saved in it will be "
         "deleted. Please start again.",
         icon=":material/timer_off:",
     )

@@ -33,6 +33,17 @@ def _env_float(name: str, default: float, minimum: float = 0.0) -> float:
     return _env_number(name, default, minimum, float, "a number")
 
 
+def duration_words(seconds: int, *, adjective: bool = False) -> str:
+    """A whole duration in words: '2 hours', '90 minutes', '1 hour'; as an adjective '2-hour'."""
+    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds % size == 0:
+            count = seconds // size
+            if adjective:
+                return f"{count}-{unit}"
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    raise AssertionError("unreachable: every whole number of seconds is a whole number of seconds")
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where to connect. None means: start (or reuse) the embedded PostgreSQL under `embedded_data_dir`.
@@ -53,6 +64,11 @@ class Settings:
     # Sign-in: consecutive rejections before a lock, and how long the lock lasts.
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
+
+    @property
+    def session_lifetime(self) -> str:
+        """How long a session lives, in words ('2 hours')."""
+        return duration_words(self.session_ttl_seconds)
 
     @classmethod
     def from_env(cls) -> Settings:

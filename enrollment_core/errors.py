@@ -30,7 +30,7 @@ class ValidationError(EnrollmentError):
 
 
 class PayloadTooLarge(ValidationError):
-    """A field is larger than its documented limit (see enrollment_core.limits)."""
+    """A field is larger than its documented limit (see enrollment_core.validation)."""
 
     code = "payload_too_large"
 

@@ -7,13 +7,13 @@ The migration runner mirrors it into the enrollment_step_plan table so that the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 FlowType = Literal["signup", "signin"]
 StepType = Literal["signature", "shape", "drawing"]
 
-FLOW_TYPES: tuple[FlowType, ...] = ("signup", "signin")
-STEP_TYPES: tuple[StepType, ...] = ("signature", "shape", "drawing")
+FLOW_TYPES: tuple[FlowType, ...] = get_args(FlowType)
+STEP_TYPES: tuple[StepType, ...] = get_args(StepType)
 
 
 @dataclass(frozen=True)

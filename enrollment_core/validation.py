@@ -33,9 +33,11 @@ USER_AGENT_MAX_CHARS = 512  # longer user agents are truncated, not refused
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 RESERVED_USERNAMES = frozenset({"admin", "administrator", "root", "support", "system", "staff", "null"})
-_SESSION_ID = re.compile(r"^sess_[A-Za-z0-9_-]{32,64}$")
+SESSION_ID_PATTERN = r"^sess_[A-Za-z0-9_-]{32,64}$"
+_SESSION_ID = re.compile(SESSION_ID_PATTERN)
 # Only the prefix: b64decode(validate=True) checks the (large) rest once, instead of a regex and it.
-_DATA_URL = re.compile(r"data:image/(png|jpeg|webp);base64,")
+SIGNATURE_PREFIX_PATTERN = r"^data:image/(png|jpeg|webp);base64,"
+_DATA_URL = re.compile(SIGNATURE_PREFIX_PATTERN[1:])
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "webp": b"RIFF"}
 MIN_IMAGE_BYTES = 60  # smaller than any real PNG of a drawing

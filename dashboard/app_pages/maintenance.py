@@ -80,15 +80,13 @@ def cancel() -> None:
 
 
 def run_cleanup() -> None:
-    removed = data.service().cleanup_expired()
-    monitoring.refresh_snapshot(data.pool())  # the figures shown next reflect what was just removed
+    removed = data.staff().run_cleanup()
     st.session_state[RESULT_KEY] = f"Cleanup removed {removed:,} expired session(s) and their drawings."
     st.session_state.pop(PENDING_KEY, None)
 
 
 def run_archive(older_than_hours: float) -> None:
-    moved = data.service().archive_completed(int(older_than_hours * 3600))
-    monitoring.refresh_snapshot(data.pool())
+    moved = data.staff().run_archive(int(older_than_hours * 3600))
     st.session_state[RESULT_KEY] = (
         f"Archive moved {moved:,} completed session(s) older than {older_than_hours:g} h "
         "to enrollment_archive."

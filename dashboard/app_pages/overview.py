@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import charts, data, formatting, view
 from enrollment_core import monitoring
 
-CARD_WINDOW_HOURS = 24
+CARD_WINDOW_HOURS = monitoring.CARD_WINDOW_HOURS
 BACKLOG_MAX_HOURS = 24
 
 
