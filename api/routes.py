@@ -52,7 +52,8 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def get_service(request: Request) -> EnrollmentService:
-    return request.app.state.service
+    service: EnrollmentService = request.app.state.service
+    return service
 
 
 def client_info(request: Request) -> ClientInfo:

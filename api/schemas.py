@@ -36,8 +36,9 @@ RawStrokes = Any
 
 
 def _documented(**schema: Any) -> dict[str, Any]:
-    """Constraints shown in the OpenAPI schema but enforced by enrollment_core (with its own messages)."""
-    return {"json_schema_extra": schema}
+    """Constraints shown in the OpenAPI schema (as json_schema_extra) but enforced by enrollment_core
+    (with its own messages)."""
+    return schema
 
 
 # ------------------------------------------------------------------------------------------ requests
@@ -95,17 +96,17 @@ class SaveDrawingRequest(BaseModel):
     username: Text = Field(description=USERNAME_DOC)
     step: int = Field(
         description="Step number, from 1; steps are saved in order (signup 1-11, signin 1).",
-        **_documented(minimum=1),
+        json_schema_extra=_documented(minimum=1),
     )
     type: StepType = Field(description="The plan's type for this step.")
     instruction: Text | None = Field(
         default=None,
         description="What the person was asked to draw; the plan's wording is stored when empty.",
-        **_documented(maxLength=validation.INSTRUCTION_MAX_CHARS),
+        json_schema_extra=_documented(maxLength=validation.INSTRUCTION_MAX_CHARS),
     )
     signature: Text = Field(
         description="The drawing as a PNG, JPEG or WebP image in a base64 data URL.",
-        **_documented(
+        json_schema_extra=_documented(
             maxLength=validation.SIGNATURE_MAX_CHARS,
             pattern=validation.SIGNATURE_PREFIX_PATTERN,
         ),
@@ -115,7 +116,7 @@ class SaveDrawingRequest(BaseModel):
             "The pen strokes: a Fabric.js canvas json_data object, signature_pad toData() output, or "
             f"either as JSON text; at most {validation.RAW_MAX_BYTES} bytes as compact JSON."
         ),
-        **_documented(type=["object", "array", "string"]),
+        json_schema_extra=_documented(type=["object", "array", "string"]),
     )
     metrics: dict[str, Any] | None = Field(
         default=None,
@@ -127,7 +128,7 @@ class SaveDrawingRequest(BaseModel):
     sessionId: Text | None = Field(
         default=None,
         description="The id returned by the first call; absent on the first drawing.",
-        **_documented(pattern=SESSION_ID_PATTERN),
+        json_schema_extra=_documented(pattern=SESSION_ID_PATTERN),
     )
     flowType: FlowName | None = Field(
         default=None,
@@ -143,12 +144,12 @@ class CompletionRequest(BaseModel):
     username: Text = Field(description=USERNAME_DOC, examples=["john_doe"])
     sessionId: Text = Field(
         description="The session whose drawings complete the signup or sign-in.",
-        **_documented(pattern=SESSION_ID_PATTERN),
+        json_schema_extra=_documented(pattern=SESSION_ID_PATTERN),
     )
     useTemporaryData: bool = Field(
         default=True,
         description="Must be true: the drawings saved in the session are used.",
-        **_documented(const=True),
+        json_schema_extra=_documented(const=True),
     )
 
 

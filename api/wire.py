@@ -23,11 +23,11 @@ def save_drawing_command(body: Any) -> SaveDrawing:
     """A save-drawing JSON body as the core's command."""
     if not isinstance(body, Mapping):
         raise ValidationError("the request body must be a JSON object", field=None)
-    return SaveDrawing.from_fields({_CORE_NAMES.get(key, key): value for key, value in body.items()})
+    names = {str(key): value for key, value in body.items()}
+    return SaveDrawing.from_fields({_CORE_NAMES.get(key, key): value for key, value in names.items()})
 
 
 def save_drawing_json(command: SaveDrawing) -> dict[str, Any]:
     """The save-drawing JSON body of a command (for clients written in Python: tests, bench, docs).
     Fields left None are left out, as the design note's client leaves them out."""
-    values = {json_field(name): value for name, value in vars(command).items() if value is not None}
-    return {name: value for name, value in values.items() if name is not None}
+    return {JSON_NAMES.get(name, name): value for name, value in vars(command).items() if value is not None}

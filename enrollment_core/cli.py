@@ -24,7 +24,7 @@ from .queries import query
 from .service import EnrollmentService
 
 
-def _pool(settings: Settings):
+def _pool(settings: Settings) -> database.Pool:
     return database.create_pool(database.prepare_database(settings), settings, name="cli")
 
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "seed-demo":
         with _pool(settings) as pool:
             with pool.connection() as conn:
-                existing = conn.execute(query("count_enrollments")).fetchone()["n"]
+                existing = database.one(conn.execute(query("count_enrollments")).fetchone())["n"]
             if args.if_empty and existing:
                 print(f"demo data not added: the database already has {existing} session(s)")
                 return 0

@@ -7,13 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from . import embedded_postgres, migrations
 from .config import Settings
 
 log = logging.getLogger(__name__)
+
+# Every connection of the project's pools returns rows as dicts (column name -> value).
+Connection = psycopg.Connection[DictRow]
+Pool = ConnectionPool[Connection]
 
 
 def database_url(settings: Settings) -> str:
@@ -32,11 +36,12 @@ def prepare_database(settings: Settings) -> str:
     return url
 
 
-def create_pool(url: str, settings: Settings, *, name: str = "enrollment") -> ConnectionPool:
+def create_pool(url: str, settings: Settings, *, name: str = "enrollment") -> Pool:
     """A pool whose connections are checked before use, so a PostgreSQL restart costs one reconnect,
     not an error to the user."""
-    pool = ConnectionPool(
+    pool: Pool = ConnectionPool(
         url,
+        connection_class=Connection,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         kwargs={"row_factory": dict_row},
@@ -48,8 +53,16 @@ def create_pool(url: str, settings: Settings, *, name: str = "enrollment") -> Co
     return pool
 
 
+def one(row: dict[str, Any] | None) -> dict[str, Any]:
+    """The row of a statement that always returns one (a function call, an aggregate, an UPSERT ...
+    RETURNING): None there is a broken contract, not a case to handle."""
+    if row is None:
+        raise RuntimeError("the statement returned no row where it always returns one")
+    return row
+
+
 def execute_as_own_transaction(
-    conn: psycopg.Connection, sql: str, params: Mapping[str, Any]
+    conn: Connection, sql: str, params: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     """Run one statement as its own transaction (autocommit) and return its first row: one round trip
     instead of two (the statement, then COMMIT). Only for a statement that is atomic by itself, on a

@@ -10,12 +10,11 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 from tqdm import tqdm
 
 from . import step_plan
+from .database import Connection, Pool, one
 from .maintenance import CLEANUP_JOB
 from .queries import query
 from .sample_drawings import sample_drawing
@@ -64,9 +63,9 @@ class DemoSummary:
     users: int
 
 
-def _state_mix(rng: random.Random) -> tuple[str, str]:
+def _state_mix(rng: random.Random) -> tuple[FlowType, str]:
     """(flow, state) with a realistic mix: most signups finish, some drop off, some expire."""
-    flow = "signup" if rng.random() < 0.7 else "signin"
+    flow: FlowType = "signup" if rng.random() < 0.7 else "signin"
     state = rng.choices(
         ["active", "completed", "expired_backlog", "marked_expired"], [0.35, 0.4, 0.18, 0.07]
     )[0]
@@ -74,7 +73,7 @@ def _state_mix(rng: random.Random) -> tuple[str, str]:
 
 
 def insert_demo_step(
-    conn: psycopg.Connection,
+    conn: Connection,
     enrollment_id: int,
     username: str,
     flow: FlowType,
@@ -101,7 +100,7 @@ def insert_demo_step(
 
 
 def seed_demo_data(
-    pool: ConnectionPool, sessions: int = 80, seed: int = 7, ttl_hours: float = 2.0
+    pool: Pool, sessions: int = 80, seed: int = 7, ttl_hours: float = 2.0
 ) -> DemoSummary:
     rng = random.Random(seed)
     now = datetime.now(UTC)
@@ -133,7 +132,7 @@ def seed_demo_data(
             status = {"completed": "completed", "marked_expired": "expired"}.get(state, "in_progress")
             completed_at = (step_times[-1] + timedelta(seconds=5)) if status == "completed" else None
             session_id = new_session_id()
-            enrollment_id = conn.execute(
+            enrollment_id = one(conn.execute(
                 query("demo_insert_enrollment"),
                 {
                     "session_id": session_id,
@@ -148,14 +147,13 @@ def seed_demo_data(
                     "completed_at": completed_at,
                     "step_count": n_steps,  # the steps inserted just below
                 },
-            ).fetchone()["id"]
+            ).fetchone())["id"]
             for number, saved_at in zip(range(1, n_steps + 1), step_times):
                 insert_demo_step(conn, enrollment_id, username, flow, number, saved_at, sample=i)
                 total_steps += 1
             if flow == "signup" and status == "completed":
-                user = conn.execute(
-                    query("insert_user"), {"username": username, "session_id": session_id}
-                ).fetchone()
+                params = {"username": username, "session_id": session_id}
+                user = one(conn.execute(query("insert_user"), params).fetchone())
                 conn.execute(
                     query("copy_steps_to_user"), {"user_id": user["id"], "enrollment_id": enrollment_id}
                 )

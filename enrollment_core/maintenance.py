@@ -11,8 +11,8 @@ import threading
 import time
 
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
+from .database import Pool, one
 from .queries import query
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ CLEANUP_JOB = "cleanup_expired_enrollments"
 CLEANUP_LOCK_KEY = 7_263_110_002
 
 
-def cleanup_expired(pool: ConnectionPool, batch_size: int = 5000, pause_ratio: float = 0.0) -> int:
+def cleanup_expired(pool: Pool, batch_size: int = 5000, pause_ratio: float = 0.0) -> int:
     """Delete all expired, never-completed sessions (steps included); return how many were removed.
 
     Each batch is its own short transaction, so no save ever waits on the cleanup's locks for long.
@@ -35,8 +35,8 @@ def cleanup_expired(pool: ConnectionPool, batch_size: int = 5000, pause_ratio: f
             # The batch's commit need not wait for its WAL to reach the disk: a crash could only undo
             # the last batches, which the next run deletes again. Saves' commits still wait for theirs.
             conn.execute("SET LOCAL synchronous_commit = off")
-            batch = conn.execute(query("cleanup_expired_batch"), {"batch_size": batch_size}).fetchone()
-        removed += batch["removed"]
+            batch = one(conn.execute(query("cleanup_expired_batch"), {"batch_size": batch_size}).fetchone())
+        removed += int(batch["removed"])
         if batch["removed"] < batch_size:
             return removed
         _rest(started, pause_ratio)
@@ -48,7 +48,7 @@ def _rest(batch_started: float, pause_ratio: float) -> None:
 
 
 def archive_completed(
-    pool: ConnectionPool,
+    pool: Pool,
     older_than_seconds: int = 24 * 3600,
     batch_size: int = 5000,
     pause_ratio: float = 0.0,
@@ -70,7 +70,7 @@ def archive_completed(
 
 
 def run_cleanup_if_due(
-    pool: ConnectionPool,
+    pool: Pool,
     interval_seconds: int,
     batch_size: int = 5000,
     archive_after_seconds: int = 0,
@@ -82,7 +82,7 @@ def run_cleanup_if_due(
     with pool.connection() as conn:
         conn.autocommit = True
         try:
-            locked = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (CLEANUP_LOCK_KEY,)).fetchone()
+            locked = one(conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", [CLEANUP_LOCK_KEY]).fetchone())
             if not locked["ok"]:
                 return None
             try:
@@ -117,7 +117,7 @@ class PeriodicCleanup:
 
     def __init__(
         self,
-        pool: ConnectionPool,
+        pool: Pool,
         interval_seconds: int,
         batch_size: int = 5000,
         archive_after_seconds: int = 0,

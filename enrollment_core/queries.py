@@ -61,7 +61,8 @@ def all_queries() -> dict[str, tuple[str, str]]:
 
 
 def query(name: str) -> str:
-    """The SQL of the named query; KeyError names the missing query."""
+    """The SQL of the named query; KeyError names the missing query. It is the project's own SQL,
+    shipped in the package, never built from input (values go in as parameters)."""
     try:
         return all_queries()[name][1]
     except KeyError:

@@ -17,12 +17,11 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from . import step_plan, strokes, validation, verification
 from .commands import SaveDrawing
 from .config import Settings
-from .database import execute_as_own_transaction
+from .database import Connection, Pool, execute_as_own_transaction, one
 from .errors import (
     EnrollmentIncomplete,
     NoEnrolledSignatures,
@@ -132,7 +131,7 @@ class LoginResult:
 
 
 class EnrollmentService:
-    def __init__(self, pool: ConnectionPool, settings: Settings | None = None) -> None:
+    def __init__(self, pool: Pool, settings: Settings | None = None) -> None:
         self.pool = pool
         self.settings = settings or Settings.from_env()
         self._maintenance: PeriodicCleanup | None = None
@@ -234,7 +233,7 @@ class EnrollmentService:
                 if saved is not None:
                     progress = _progress_after(drawing, step_plan.total_steps(saved["flow_type"]))
                     return SaveResult(drawing.session_id, progress, created=False, duplicate=False)
-            row = execute_as_own_transaction(conn, query("save_step"), params)
+            row = one(execute_as_own_transaction(conn, query("save_step"), params))
         outcome = SaveOutcome(row["outcome"])
         if outcome in ACCEPTED:
             progress = Progress(**{name: row[name] for name in _PROGRESS_FIELDS})
@@ -243,7 +242,7 @@ class EnrollmentService:
             )
         raise refusal(drawing, row)
 
-    def _locked_session(self, conn: psycopg.Connection, session_id: str, username: str) -> dict[str, Any]:
+    def _locked_session(self, conn: Connection, session_id: str, username: str) -> dict[str, Any]:
         row = conn.execute(query("lock_enrollment"), {"session_id": session_id}).fetchone()
         if row is None or row["username"].lower() != username.lower():
             raise session_not_found()
@@ -251,7 +250,7 @@ class EnrollmentService:
 
     # ---------------------------------------------------------------- progress and sessions
 
-    def _progress(self, conn: psycopg.Connection, session_id: str) -> Progress:
+    def _progress(self, conn: Connection, session_id: str) -> Progress:
         row = conn.execute(query("get_progress"), {"session_id": session_id}).fetchone()
         if row is None:
             raise SessionNotFound("no enrollment session with this id", field="session_id")
@@ -319,14 +318,16 @@ class EnrollmentService:
                 raise WrongFlow(
                     "this is a sign-in session; register needs a signup session", field="session_id"
                 )
-            outcome = conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone()
+            outcome = one(conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone())
             if not outcome["success"]:
                 _raise_for_completion(outcome, conn)
             try:
                 with conn.transaction():  # savepoint: a duplicate username must not abort silently
-                    user = conn.execute(
-                        query("insert_user"), {"username": row["username"], "session_id": session_id}
-                    ).fetchone()
+                    user = one(
+                        conn.execute(
+                            query("insert_user"), {"username": row["username"], "session_id": session_id}
+                        ).fetchone()
+                    )
             except psycopg.errors.UniqueViolation:
                 raise UsernameUnavailable(
                     f"username {row['username']!r} was registered by someone else meanwhile", field="username"
@@ -363,10 +364,10 @@ class EnrollmentService:
                 raise UserNotFound(f"no account is registered as {name!r}", field="username")
             if user["is_locked"]:
                 raise locked_error(user["locked_until"])
-            outcome = conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone()
+            outcome = one(conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone())
             if not outcome["success"]:
                 _raise_for_completion(outcome, conn)
-            attempt = conn.execute(query("list_steps"), {"enrollment_id": row["id"]}).fetchone()
+            attempt = one(conn.execute(query("list_steps"), {"enrollment_id": row["id"]}).fetchone())
             enrolled = conn.execute(query("user_signatures"), {"user_id": user["id"]}).fetchall()
             decision = _verify(enrolled, attempt["raw_data"])
             conn.execute(
@@ -382,15 +383,17 @@ class EnrollmentService:
                     "user_agent": _truncate(client.user_agent),
                 },
             )
-            after = conn.execute(
-                query("record_login_outcome"),
-                {
-                    "user_id": user["id"],
-                    "accepted": decision.accepted,
-                    "max_failures": self.settings.login_max_failures,
-                    "lock_seconds": self.settings.login_lock_seconds,
-                },
-            ).fetchone()
+            after = one(
+                conn.execute(
+                    query("record_login_outcome"),
+                    {
+                        "user_id": user["id"],
+                        "accepted": decision.accepted,
+                        "max_failures": self.settings.login_max_failures,
+                        "lock_seconds": self.settings.login_lock_seconds,
+                    },
+                ).fetchone()
+            )
         reason = decision.reason
         if after["locked_until"] is not None:
             reason += f"; too many attempts, the account is locked until {after['locked_until']:%H:%M UTC}"
@@ -420,7 +423,7 @@ class EnrollmentService:
             session_id=session_id,
             score=row["score"],
             threshold=row["threshold"],
-            reason=verification.REASONS.get(row["reason_code"], row["reason_code"]),
+            reason=verification.REASONS.get(row["reason_code"]) or row["reason_code"],
             reason_code=row["reason_code"],
             failures_left=max(0, self.settings.login_max_failures - row["failed_logins"]),
             locked_until=row["locked_until"],
@@ -449,7 +452,7 @@ def _invalid_username(username: Any) -> UsernameCheck | None:
     return UsernameCheck(validation.printable(username), False, f"username {problem}", "validation_error")
 
 
-def _raise_for_completion(outcome: Mapping[str, Any], conn: psycopg.Connection) -> None:
+def _raise_for_completion(outcome: Mapping[str, Any], conn: Connection) -> None:
     if outcome["status"] == "expired":
         conn.commit()  # keep the 'expired' mark that complete_enrollment set
         raise session_expired()
@@ -473,7 +476,7 @@ def _finite(value: float | None) -> float | None:
 _PROGRESS_FIELDS = tuple(Progress.__dataclass_fields__)
 
 
-def _save_next_step(conn: psycopg.Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
+def _save_next_step(conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
     """The common save (sql/queries.sql save_next_step), or None when it changed nothing."""
     try:
         return execute_as_own_transaction(conn, query("save_next_step"), params)

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import xxhash
@@ -130,7 +130,7 @@ def clean_username(username: Any, field: str = "username") -> str:
     problem = username_problem(username)
     if problem:
         raise ValidationError(f"{field} {problem}", field=field)
-    return username.strip()
+    return cast(str, username).strip()
 
 
 def clean_session_id(session_id: Any, field: str = "session_id") -> str:
@@ -142,7 +142,7 @@ def clean_session_id(session_id: Any, field: str = "session_id") -> str:
 def clean_flow_type(flow_type: Any, field: str = "flow_type") -> FlowType:
     if flow_type not in step_plan.FLOW_TYPES:
         raise ValidationError(f"the flow type must be one of {', '.join(step_plan.FLOW_TYPES)}", field=field)
-    return flow_type
+    return cast(FlowType, flow_type)
 
 
 def _base64_head_and_size(data: bytes, start: int) -> tuple[bytes | None, int]:
@@ -180,7 +180,7 @@ def check_signature(data_url: Any, field: str = "signature") -> bytes:
     # isascii reads a flag of the string, not its characters.
     data = data_url.encode("ascii") if data_url.isascii() else None
     head, size = _base64_head_and_size(data, match.end()) if data else (None, 0)
-    if head is None:
+    if head is None or data is None:
         raise ValidationError(f"{field} is not a valid base64 data URL", field=field)
     if size < MIN_IMAGE_BYTES:
         raise ValidationError(f"{field} is empty or too small to be a drawing", field=field)

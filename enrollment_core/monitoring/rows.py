@@ -12,7 +12,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-Db = ConnectionPool | psycopg.Connection
+# Any connection will do: these queries ask for dict rows themselves.
+Db = ConnectionPool[Any] | psycopg.Connection[Any]
 
 
 @contextmanager

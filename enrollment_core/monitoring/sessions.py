@@ -147,7 +147,7 @@ class SavedStep:
 class SessionDetail:
     session_id: str
     username: str
-    flow_type: str
+    flow_type: step_plan.FlowType
     status: str  # 'expired' once past expiry, as EnrollmentService.get_session says
     stored_status: str  # the column's value
     device_info: str | None
