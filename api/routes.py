@@ -189,8 +189,6 @@ def login(body: schemas.CompletionRequest, service: Service, client: Client) -> 
         "accepted": result.accepted,
         "username": result.username,
         "sessionId": result.session_id,
-        "score": result.score,
-        "threshold": result.threshold,
         "reason": result.reason,
         "reasonCode": result.reason_code,
         "failuresLeft": result.failures_left,

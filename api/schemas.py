@@ -219,9 +219,7 @@ class LoginVerdict(BaseModel):
     accepted: bool
     username: str
     sessionId: str
-    score: float | None = Field(description="Distance to the enrolled signatures; lower is closer.")
-    threshold: float | None = Field(description="The account's acceptance threshold.")
-    reason: str
+    reason: str = Field(description="The verdict in plain words (never a score: that would help a forger).")
     reasonCode: str = Field(description="match, no_match, replay or empty.")
     failuresLeft: int = Field(description="Rejections left before the account locks.")
     lockedUntil: datetime | None = Field(description="Set when this rejection locked the account.")
