@@ -25,6 +25,12 @@ from enrollment_core.service import EnrollmentService
 
 TEMPLATE_DB = "enrollment_test_template"
 
+# Temporary directories (and so the embedded server's data directory) live inside this checkout, not in
+# the machine's shared /tmp/pytest-of-<user>: there, a test run in another checkout on the same machine
+# numbers, prunes and reuses the same directories, and took this run's database server down with it.
+os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(Path(__file__).resolve().parent.parent / "var" / "tmp"))
+(Path(os.environ["PYTEST_DEBUG_TEMPROOT"])).mkdir(parents=True, exist_ok=True)
+
 
 @pytest.fixture(scope="session")
 def pg_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | None]:
