@@ -65,3 +65,15 @@ def test_missing_dataset_is_a_clear_error(tmp_path, capsys) -> None:
     assert "not found" in capsys.readouterr().err
     with pytest.raises(svc2004.DatasetMissing):
         evaluate.run_protocol(tmp_path, users=(1,))
+
+
+def test_the_verification_benchmark_runs(capsys) -> None:
+    # The code path of `./dev bench verify` on a tiny run; figures are printed there, not checked here.
+    from bench import verify as bench_verify
+
+    results = bench_verify.run(quick=True)
+    assert results.data["timed"]["attempts"] == results.data["shape"]["attempts"] > 0
+    assert results.data["shape"]["methods"] == ["shape"]
+    for view in ("timed", "shape"):
+        assert set(results.data[view]["verify_ms"]) == {"p50", "p99"}
+    assert "verify p99 ms" in capsys.readouterr().out
