@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from enrollment_core.verification import (
     Profile,
@@ -297,3 +299,32 @@ def test_rule_and_normalised_score_agree(profiles: dict, shape_profiles: dict, s
                 assert d.normalised_score == pytest.approx(d.score / (templates.spread + method.floor))
                 if templates.threshold < method.ceiling:
                     assert d.accepted == (d.normalised_score <= method.accept_factor)
+
+
+def _line_profile() -> Profile:
+    def sample(k: int) -> list[np.ndarray]:
+        x = np.arange(0.0, 300.0, 3.0)
+        return [np.column_stack([x, 40 + (20 + k) * np.sin(x / (20 + k)), 9.0 * np.arange(len(x))])]
+
+    return build_profile([sample(k) for k in range(5)])
+
+
+LINE_PROFILE = _line_profile()
+stroke_arrays = st.lists(
+    st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6), st.floats(0, 1e4) | st.just(math.nan)),
+    min_size=1, max_size=60,
+).map(lambda rows: np.array(rows, dtype=float))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(stroke_arrays, max_size=5), st.booleans(), st.floats(1e-3, 1e12))
+def test_any_drawing_gets_a_decision(drawing: list[np.ndarray], sort_times: bool, stretch: float) -> None:
+    # Finite numbers with time or without (parse_strokes lets nothing else through; time going
+    # backwards is tried too) get a decision and a fingerprint, never an exception.
+    if sort_times:
+        drawing = [np.column_stack([s[:, :2], np.sort(s[:, 2]) * stretch]) for s in drawing]
+    decision = verify(LINE_PROFILE, drawing)
+    assert decision.method in ("timed", "shape")
+    assert decision.reason_code in ("match", "no_match", "replay", "empty")
+    assert not math.isnan(decision.score)
+    assert len(attempt_fingerprint(drawing)) == FINGERPRINT_BYTES
