@@ -1,7 +1,7 @@
 """Measure the verifier on SVC2004 Task 1 with the competition's protocol.
 
 Run: ``python -m enrollment_core.verification.evaluate [--dataset PATH] [--users N] [--untimed]
-[--rate HZ] [--replay]``
+[--rate HZ] [--sweep F,...] [--replay]``
 
 Per user: enrol S1-S5 (genuine), test S11-S20 (the second session) as genuine, S21-S40 as skilled
 forgeries and 10 random forgeries (one genuine signature of each of 10 other users, fixed seed).

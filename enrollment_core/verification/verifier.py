@@ -13,7 +13,7 @@ from enrollment_core.verification.replay import Fingerprint, fingerprint, is_rep
 REASONS = {
     "match": "matches your enrolled signature",
     "no_match": "does not match your enrolled signature",
-    "replay": "identical to a stored sample (replay)",
+    "replay": "identical to a signature already received (replay)",
     "empty": "the drawing is empty or too small to be a signature",
 }
 METHOD_NAMES = ("timed", "shape")
