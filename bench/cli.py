@@ -5,6 +5,7 @@ DATABASE_URL / --server-url. Without a name, all three run one after another.
 save      save_drawing vs raw INSERT at 1/4/16 clients: rate, p50/p99, ratio
 queries   monitoring + dashboard queries and table size as the data grows 10k -> 100k -> 1M sessions
 cleanup   cleanup of 1M expired sessions, batched vs one call, and the longest concurrent save meanwhile
+verify    time of one sign-in verification, timed and shape (no database; run by name only)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from enrollment_core.config import PROJECT_ROOT
 
-from . import cleanup, queries, save_step
+from . import cleanup, queries, save_step, verify
 from .common import RESULTS_DIR, scratch_database, server_url
 
 BENCHMARKS = ("save", "queries", "cleanup")
@@ -34,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "names",
         nargs="*",
-        choices=[*BENCHMARKS, []],
+        choices=[*BENCHMARKS, "verify", []],
         metavar="name",
-        help=f"which benchmarks ({', '.join(BENCHMARKS)}); default: all",
+        help=f"which benchmarks ({', '.join(BENCHMARKS)}, verify); default: the first three",
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes and short runs: a smoke test")
     parser.add_argument(
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.names or list(BENCHMARKS)
 
     logging.basicConfig(level=logging.WARNING)
-    server = server_url(args.server_url)
+    server = server_url(args.server_url) if set(names) - {"verify"} else "(none needed)"
     print(f"server: {server}   disk free: {shutil.disk_usage(PROJECT_ROOT).free / 1e9:.0f} GB")
     for name in names:
         started = time.perf_counter()
@@ -94,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                     existing=args.existing,
                     split=args.split,
                 )
+        elif name == "verify":
+            results = verify.run(quick=args.quick)
         elif name == "queries":
             with scratch_database(server, "queries", keep=args.keep) as url:
                 results = queries.run(url, quick=args.quick, sizes=args.sizes, out=args.out)

@@ -14,7 +14,12 @@ Accepted raw formats (as a Python object, or as JSON text/bytes):
    line, text...) are not pen strokes and are ignored.
 2. signature_pad ``toData()``: ``[{"points": [{"x", "y", "time", "pressure"}, ...]}, ...]``, the
    older list-of-point-lists variant, either one wrapped as ``{"strokes": ...}``, and
-   ``{"strokes": [[[x, y, t], ...], ...]}`` (``t`` optional).
+   ``{"strokes": [[[x, y, t], ...], ...]}`` (``t`` optional). ``time`` is in ms (from the first
+   point, or epoch ms) and must not go backwards within a stroke. Per-point ``pressure``, ``tiltX``
+   and ``tiltY`` and per-stroke ``pointerType`` are accepted (numbers must be finite) and not used.
+3. Both at once, as the enrollment app saves a drawing: the canvas JSON of 1. with the same drawing's
+   timed points under ``"strokes"`` in the shape of 2. The timed strokes are returned (the canvas
+   keeps no time); both parts are validated, and the limits count the whole document.
 
 Anything else raises :class:`InvalidRawData` (a ``ValueError``) whose message names the offending
 element. Size limits keep hostile input cheap to reject.
@@ -35,7 +40,7 @@ Stroke = np.ndarray  # (N, 3) float64: x, y, t(ms or NaN)
 # Limits for untrusted input: a real signature has a few dozen strokes and a few thousand points.
 MAX_STROKES = 200
 MAX_POINTS = 20_000
-MAX_JSON_BYTES = 2_000_000
+MAX_JSON_BYTES = 1_000_000  # as the save's limit on raw (validation.RAW_MAX_BYTES)
 MAX_ABS_COORD = 1e6  # pixels / tablet units; larger values are garbage and would overflow metrics
 MAX_ABS_TIME = 1e14  # ms; epoch milliseconds are ~1.7e12
 
@@ -51,6 +56,7 @@ MIN_SEGMENT_FOR_ANGLE = 1e-6
 
 _FABRIC_ARITY = {"M": 2, "L": 2, "Q": 4, "C": 6}
 _REAL = frozenset((float, int))  # exact types of a coordinate (bool is an int subclass, and excluded)
+_PEN_EXTRAS = ("pressure", "tiltX", "tiltY")  # signature_pad / pointer-event extras per point
 
 
 class InvalidRawData(ValueError):
@@ -62,6 +68,7 @@ class _Budget:
 
     def __init__(self) -> None:
         self.points = 0
+        self.strokes = 0  # strokes of the document's other part (the canvas's, when both are sent)
 
     def take(self, n: int, where: str) -> None:
         self.points += n
@@ -190,6 +197,9 @@ def _parse_point(p: Any, where: str) -> tuple[float, float, float]:
     if isinstance(p, dict):
         if "x" not in p or "y" not in p:
             raise InvalidRawData(f"raw: {where} has no x/y")
+        for key in _PEN_EXTRAS:  # not used, but stored: they must be numbers too
+            if p.get(key) is not None:
+                _number(p[key], f"{where}.{key}")
         return (_number(p["x"], f"{where}.x"), _number(p["y"], f"{where}.y"),
                 _optional_time(p.get("time"), f"{where}.time"))
     if isinstance(p, list) and len(p) in (2, 3):
@@ -211,11 +221,23 @@ def _parse_stroke_list(groups: Any, where: str, budget: _Budget) -> list[Stroke]
             points = group
         if not isinstance(points, list):
             raise InvalidRawData(f"raw: {here} is not a list of points")
-        if len(strokes) >= MAX_STROKES:
+        if budget.strokes + len(strokes) >= MAX_STROKES:
             raise InvalidRawData(f"raw: too many strokes (more than {MAX_STROKES}) at {here}")
         budget.take(len(points), here)
         _add_stroke(strokes, [_parse_point(p, f"{here}[{k}]") for k, p in enumerate(points)], here)
+        if len(points) > 1:  # the stroke just added
+            _check_time_order(strokes[-1][:, 2], points, here)
     return strokes
+
+
+def _check_time_order(t: np.ndarray, points: list, where: str) -> None:
+    """Refuse a stroke whose time goes backwards (points without time are skipped)."""
+    latest = np.fmax.accumulate(t)  # the latest time so far; fmax ignores NaN
+    back = np.flatnonzero(t[1:] < latest[:-1])  # NaN compares False
+    if len(back):
+        k = int(back[0]) + 1
+        name = f"{where}[{k}].time" if isinstance(points[k], dict) else f"{where}[{k}][2]"
+        raise InvalidRawData(f"raw: {name} goes backwards")
 
 
 def parse_strokes(raw: Any) -> list[Stroke]:
@@ -239,6 +261,11 @@ def parse_strokes(raw: Any) -> list[Stroke]:
             raise InvalidRawData(f"raw: not valid JSON ({type(exc).__name__})") from None
     budget = _Budget()
     if isinstance(raw, dict):
+        if "objects" in raw and "strokes" in raw:  # the app's drawing: the canvas and its timed points
+            drawn = _parse_fabric(raw, budget)
+            budget.strokes = len(drawn)
+            timed = _parse_stroke_list(raw["strokes"], "strokes", budget)
+            return timed or drawn  # no timed points (a recorder that missed the drawing): the canvas's
         if "objects" in raw:
             return _parse_fabric(raw, budget)
         if "strokes" in raw:
@@ -363,7 +390,7 @@ def _pencil_paths(raw: Any) -> list[list] | None:
     """The paths of a canvas drawing made only of pen paths that start with M and end with L (what
     PencilBrush draws), or None for any other shape of data."""
     objects = raw.get("objects") if type(raw) is dict else None
-    if type(objects) is not list:
+    if type(objects) is not list or "strokes" in raw:  # timed points too: parse_strokes reads those
         return None
     paths = []
     for obj in objects:

@@ -287,3 +287,108 @@ def test_fast_near_empty_check_on_the_canvas_sample() -> None:
     assert raw_is_near_empty(FABRIC_SAMPLE) is False
     tiny = {"objects": [{"type": "path", "path": [["M", 1, 1], ["Q", 1, 1, 2, 2], ["L", 3, 3]]}]}
     assert raw_is_near_empty(tiny) is True
+
+
+# --- the app's drawing: the canvas JSON plus the same drawing's timed points --------------------------
+
+TIMED_STROKES = [
+    {"pointerType": "touch", "points": [
+        {"x": 42.0, "y": 90.0, "time": 0.0, "pressure": 0.5, "tiltX": 0, "tiltY": 0},
+        {"x": 50.0, "y": 80.0, "time": 16.0, "pressure": 0.5},
+        {"x": 70.0, "y": 75.0, "time": 33.0},
+        {"x": 102.0, "y": 72.0, "time": 49.0},
+    ]},
+    {"pointerType": "touch", "points": [
+        {"x": 120.0, "y": 60.0, "time": 210.0}, {"x": 120.0, "y": 75.0, "time": 226.0},
+        {"x": 120.0, "y": 90.0, "time": 226.0},  # the same ms twice: time may stand still
+    ]},
+]
+
+
+def app_drawing(strokes: object = None) -> dict:
+    return dict(FABRIC_SAMPLE, strokes=TIMED_STROKES if strokes is None else strokes)
+
+
+def test_the_apps_drawing_gives_its_timed_points() -> None:
+    strokes = parse_strokes(app_drawing())
+    assert [len(s) for s in strokes] == [4, 3]
+    assert strokes[0][1].tolist() == [50.0, 80.0, 16.0] and strokes[1][2].tolist() == [120.0, 90.0, 226.0]
+    assert compute_metrics(strokes)["has_timing"] is True
+    from_text = parse_strokes(json.dumps(app_drawing()))
+    assert len(from_text) == 2 and all(np.array_equal(a, b) for a, b in zip(from_text, strokes))
+    # A recorder that caught nothing leaves the canvas's strokes (without time).
+    fallback = parse_strokes(app_drawing([]))
+    assert len(fallback) == 2 and np.isnan(fallback[0][:, 2]).all()
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (app_drawing([{"points": [{"x": 1, "y": 2, "time": 5}, {"x": 3, "y": 4, "time": 4}]}]),
+         "raw: strokes[0].points[1].time goes backwards"),
+        (app_drawing([{"points": [{"x": 0, "y": 0, "time": t}
+                                  for t in (0, 1, 2, 3, 4, 3)]}] * 3),
+         "raw: strokes[0].points[5].time goes backwards"),
+        ({"strokes": [[[0, 0, 1], [1, 1, 2], [2, 2, 1]]]}, "raw: strokes[0][2][2] goes backwards"),
+        ([{"points": [{"x": 0, "y": 0, "time": 9}, {"x": 1, "y": 1}, {"x": 2, "y": 2, "time": 8}]}],
+         "raw: raw[0].points[2].time goes backwards"),  # a point without time does not hide it
+        (app_drawing([{"points": [{"x": 0, "y": 0, "time": float("inf")}]}]),
+         "raw: strokes[0].points[0].time is not finite"),
+        (app_drawing([{"points": [{"x": 0, "y": 0, "time": 0, "pressure": float("nan")}]}]),
+         "raw: strokes[0].points[0].pressure is not finite"),
+        (app_drawing([{"points": [{"x": 0, "y": 0, "time": 0, "tiltX": "up"}]}]),
+         "raw: strokes[0].points[0].tiltX is not a number"),
+        (app_drawing([{"points": [{"x": 0, "y": 0, "time": 0, "tiltY": True}]}]),
+         "raw: strokes[0].points[0].tiltY is not a number"),
+        (dict(app_drawing(), objects=[{"type": "path", "path": [["M", 1, "2"]]}]),
+         "raw: objects[0].path[0][2] is not a number"),  # the canvas part is checked too
+        (dict(app_drawing(), objects={}), "raw: objects is not a list"),
+        (app_drawing({"points": []}), "raw: strokes is not a list of strokes"),
+    ],
+)
+def test_the_apps_drawing_is_checked_in_both_parts(raw: object, message: str) -> None:
+    with pytest.raises(InvalidRawData) as info:
+        parse_strokes(raw)
+    assert str(info.value) == message
+
+
+def test_pen_extras_are_accepted_and_time_may_be_epoch_ms() -> None:
+    raw = [{"pointerType": "pen", "points": [
+        {"x": 1, "y": 2, "time": 1_700_000_000_000, "pressure": 0.3, "tiltX": -12.5, "tiltY": 40},
+        {"x": 3, "y": 4, "time": 1_700_000_000_008, "pressure": None},
+    ]}]
+    assert parse_strokes(raw)[0][:, 2].tolist() == [1_700_000_000_000, 1_700_000_000_008]
+
+
+def test_the_limits_count_the_whole_document() -> None:
+    half = MAX_POINTS // 2 + 1
+    canvas = [{"type": "path", "path": [["M", 0, 0], *(["L", i % 50, i % 7] for i in range(half - 1))]}]
+    timed = [{"points": [{"x": i % 50, "y": i % 7, "time": i} for i in range(half)]}]
+    assert len(parse_strokes({"objects": canvas})[0]) == half  # each part alone is fine
+    assert len(parse_strokes({"strokes": timed})[0]) == half
+    with pytest.raises(InvalidRawData, match="too many points"):
+        parse_strokes({"objects": canvas, "strokes": timed})
+    dots = MAX_STROKES // 2 + 1
+    canvas = [{"type": "path", "path": [["M", i, 0], ["L", i, 1]]} for i in range(dots)]
+    timed = [{"points": [{"x": i, "y": 0, "time": i}]} for i in range(dots)]
+    with pytest.raises(InvalidRawData, match="too many strokes"):
+        parse_strokes({"objects": canvas, "strokes": timed})
+    with pytest.raises(InvalidRawData, match="larger than 1000000 bytes"):
+        parse_strokes(" " * 1_000_001)
+
+
+timed_points = st.lists(
+    st.fixed_dictionaries({"x": coordinate, "y": coordinate, "time": st.floats(0, 500) | st.integers(0, 500)},
+                          optional={"pressure": st.floats(0, 1) | bad_element}),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pencil_drawings(), st.lists(st.fixed_dictionaries({"points": timed_points}), max_size=3)
+       | st.sampled_from([None, [], "x", [{"points": [{"x": 1}]}]]))
+def test_fast_near_empty_check_agrees_with_parsing_on_the_apps_drawings(canvas: dict, timed: object) -> None:
+    # With timed points beside the canvas, the save's check must still answer as parsing does.
+    raw = dict(canvas, strokes=timed)
+    expected = _outcome(lambda r: is_near_empty(parse_strokes(r)), raw)
+    assert _outcome(raw_is_near_empty, raw) == expected

@@ -1,5 +1,6 @@
 """The evaluation command's building blocks on a small subset of SVC2004."""
 
+import numpy as np
 import pytest
 
 from enrollment_core.verification import evaluate, svc2004
@@ -18,11 +19,13 @@ def test_equal_error_rate_on_known_scores() -> None:
 
 
 @needs_dataset
-def test_protocol_on_a_few_users_has_the_expected_structure() -> None:
-    results = evaluate.run_protocol(svc2004.DEFAULT_DATASET, users=(2, 9, 17))
+@pytest.mark.parametrize(("timed", "method"), [(True, "timed"), (False, "shape")])
+def test_protocol_on_a_few_users_has_the_expected_structure(timed: bool, method: str) -> None:
+    results = evaluate.run_protocol(svc2004.DEFAULT_DATASET, users=(2, 9, 17), timed=timed)
     assert len(results["genuine"].accepted) == 3 * 10
     assert len(results["skilled"].accepted) == 3 * 20
     assert len(results["random"].accepted) == 3 * evaluate.RANDOM_FORGERIES_PER_USER
+    assert {m for scores in results.values() for m in scores.methods} == {method}
     summary = evaluate.summarise(results)
     for kind in ("skilled", "random"):
         row = summary[kind]
@@ -33,8 +36,28 @@ def test_protocol_on_a_few_users_has_the_expected_structure() -> None:
     one = evaluate.summarise(results, users=(9,))
     assert one["genuine"]["attempts"] == 10 and one["skilled"]["attempts"] == 20
     # Deterministic: the same seed gives the same figures.
-    again = evaluate.summarise(evaluate.run_protocol(svc2004.DEFAULT_DATASET, users=(2, 9, 17)))
-    assert again == summary
+    again = evaluate.run_protocol(svc2004.DEFAULT_DATASET, users=(2, 9, 17), timed=timed)
+    assert evaluate.summarise(again) == summary
+
+
+def test_resampling_keeps_the_movement_at_another_rate() -> None:
+    t = np.arange(0.0, 1000.0, 10.0)
+    stroke = np.column_stack([t * 0.3, np.sin(t / 100.0) * 50, t + 5000.0])
+    (phone,) = evaluate.resample_at([stroke], 60.0)
+    assert len(phone) == 60 and phone[0].tolist() == stroke[0].tolist()
+    assert np.allclose(np.diff(phone[:, 2]), 1000 / 60, atol=0.7)  # whole ms, as browsers report
+    assert np.allclose(phone[:, 0], phone[:, 2] * 0.3 - 1500, atol=0.2)  # on the same path
+
+
+@needs_dataset
+def test_the_command_prints_the_table_and_the_features(capsys) -> None:
+    assert evaluate.main(["--users", "2", "--sweep", "1.0"]) == 0
+    out = capsys.readouterr().out
+    assert "features: timed method" in out and "jx, jy" in out
+    rows = [line.split()[:4] for line in out.splitlines()]
+    assert "FRR@rule" in out and ["all", "2", "users", "skilled"] in rows
+    assert evaluate.main(["--users", "2", "--untimed"]) == 0
+    assert "features: shape method" in capsys.readouterr().out
 
 
 def test_missing_dataset_is_a_clear_error(tmp_path, capsys) -> None:
@@ -42,3 +65,15 @@ def test_missing_dataset_is_a_clear_error(tmp_path, capsys) -> None:
     assert "not found" in capsys.readouterr().err
     with pytest.raises(svc2004.DatasetMissing):
         evaluate.run_protocol(tmp_path, users=(1,))
+
+
+def test_the_verification_benchmark_runs(capsys) -> None:
+    # The code path of `./dev bench verify` on a tiny run; figures are printed there, not checked here.
+    from bench import verify as bench_verify
+
+    results = bench_verify.run(quick=True)
+    assert results.data["timed"]["attempts"] == results.data["shape"]["attempts"] > 0
+    assert results.data["shape"]["methods"] == ["shape"]
+    for view in ("timed", "shape"):
+        assert set(results.data[view]["verify_ms"]) == {"p50", "p99"}
+    assert "verify p99 ms" in capsys.readouterr().out

@@ -1,27 +1,36 @@
 """Measure the verifier on SVC2004 Task 1 with the competition's protocol.
 
-Run: ``python -m enrollment_core.verification.evaluate [--dataset PATH] [--users N]``
+Run: ``python -m enrollment_core.verification.evaluate [--dataset PATH] [--users N] [--untimed]
+[--rate HZ] [--sweep F,...] [--replay]``
 
-Per user: enrol S1-S5 (genuine), test S11-S20 as genuine, S21-S40 as skilled forgeries and 10 random
-forgeries (one genuine signature of each of 10 other users, fixed seed). Only x, y and pen-down are
-used, as the canvas gives. Reports the EER of a global threshold swept over the per-user normalised
-score (Decision.normalised_score) and FAR/FRR at the product's own decision rule (Decision.accepted),
-for all 40 users (the published protocol) and for the tuning / held-out halves: the method's
-constants were chosen on U1-U20 only, so U21-U40 shows how they carry over to unseen people.
+Per user: enrol S1-S5 (genuine), test S11-S20 (the second session) as genuine, S21-S40 as skilled
+forgeries and 10 random forgeries (one genuine signature of each of 10 other users, fixed seed).
+Pen-down points only (the canvas and touch screens do not see the pen in the air); with their times
+(the timed method), or without (``--untimed``: x, y and pen lifts, the shape method). ``--rate``
+re-samples every signature at that rate first, as a phone (~60 Hz) would have recorded it.
+
+Reports the EER of a global threshold swept over the per-user normalised score
+(Decision.normalised_score) and FAR/FRR at the product's own decision rule (Decision.accepted), for
+all 40 users (the published protocol) and for the tuning / held-out halves: the method's constants
+were chosen on U1-U20 only, so U21-U40 shows how they carry over to unseen people. ``--replay``
+also checks the replay limits on every pair of genuine signatures and on jittered copies.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from enrollment_core.verification import svc2004
-from enrollment_core.verification.profile import build_profile
+from enrollment_core.strokes import Stroke
+from enrollment_core.verification import replay, svc2004
+from enrollment_core.verification.profile import METHODS, build_profile
 from enrollment_core.verification.verifier import Decision, verify
 
 ENROL_SAMPLES = (1, 2, 3, 4, 5)
@@ -39,16 +48,20 @@ class Scores:
     normalised: list[float] = field(default_factory=list)
     accepted: list[bool] = field(default_factory=list)
     users: list[int] = field(default_factory=list)  # the claimed identity of each attempt
+    codes: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
 
     def add(self, decision: Decision, user: int) -> None:
         self.normalised.append(decision.normalised_score)
         self.accepted.append(decision.accepted)
         self.users.append(user)
+        self.codes.append(decision.reason_code)
+        self.methods.append(decision.method)
 
     def subset(self, users: tuple[int, ...]) -> Scores:
         keep = [i for i, u in enumerate(self.users) if u in users]
-        return Scores([self.normalised[i] for i in keep], [self.accepted[i] for i in keep],
-                      [self.users[i] for i in keep])
+        return Scores(*([values[i] for i in keep] for values in (
+            self.normalised, self.accepted, self.users, self.codes, self.methods)))
 
     def accept_rate(self) -> float:
         return float(np.mean(self.accepted)) if self.accepted else float("nan")
@@ -68,23 +81,56 @@ def equal_error_rate(genuine: list[float], impostor: list[float]) -> tuple[float
     return float((far[i] + frr[i]) / 2), float(thresholds[i])
 
 
-def run_protocol(dataset: Path, users: tuple[int, ...] = svc2004.USERS,
-                 seed: int = SEED) -> dict[str, Scores]:
+def resample_at(strokes: list[Stroke], hz: float) -> list[Stroke]:
+    """Each stroke re-sampled at `hz` from its first point (times rounded to the ms, as browsers
+    report them): what a device with that sampling rate would have recorded of the same movement."""
+    out = []
+    for s in strokes:
+        t = s[:, 2]
+        keep = np.concatenate([[True], np.diff(t) > 0])
+        t, xy = t[keep], s[keep, :2]
+        grid = np.arange(t[0], t[-1] + 1e-9, 1000.0 / hz) if len(t) > 1 else t
+        x, y = np.interp(grid, t, xy[:, 0]), np.interp(grid, t, xy[:, 1])
+        out.append(np.column_stack([x, y, np.round(grid)]))
+    return out
+
+
+@dataclass(frozen=True)
+class Loader:
+    """Reads signatures as the evaluation wants them (timed or not, re-sampled or not), cached."""
+
+    dataset: Path
+    timed: bool = True
+    rate: float | None = None
+    cache: dict = field(default_factory=dict)
+
+    def signature(self, user: int, sample: int) -> list[Stroke]:
+        key = (user, sample)
+        if key not in self.cache:
+            strokes = svc2004.load_signature(self.dataset, user, sample)
+            if self.rate:
+                strokes = resample_at(strokes, self.rate)
+            self.cache[key] = strokes if self.timed else svc2004.without_time(strokes)
+        return self.cache[key]
+
+
+def run_protocol(dataset: Path, users: tuple[int, ...] = svc2004.USERS, seed: int = SEED,
+                 timed: bool = True, rate: float | None = None) -> dict[str, Scores]:
     """Verify every protocol attempt; random forgeries come from all 40 users whatever `users` is."""
     svc2004.check_dataset(dataset)
+    load = Loader(dataset, timed, rate)
     rng = np.random.default_rng(seed)
     results = {"genuine": Scores(), "skilled": Scores(), "random": Scores()}
     for user in users:
-        signatures = svc2004.load_user(dataset, user)
-        profile = build_profile([signatures[s] for s in ENROL_SAMPLES])
+        profile = build_profile([load.signature(user, s) for s in ENROL_SAMPLES])
         for s in GENUINE_TESTS:
-            results["genuine"].add(verify(profile, signatures[s]), user)
+            results["genuine"].add(verify(profile, load.signature(user, s)), user)
         for s in svc2004.SKILLED_FORGERIES:
-            results["skilled"].add(verify(profile, signatures[s]), user)
+            results["skilled"].add(verify(profile, load.signature(user, s)), user)
         others = rng.choice([u for u in svc2004.USERS if u != user], RANDOM_FORGERIES_PER_USER, replace=False)
         for other in others:
             sample = int(rng.integers(1, 21))
-            results["random"].add(verify(profile, svc2004.load_signature(dataset, int(other), sample)), user)
+            results["random"].add(verify(profile, load.signature(int(other), sample)), user)
     return results
 
 
@@ -110,18 +156,64 @@ def summarise(results: dict[str, Scores],
     return summary
 
 
-def time_verification(dataset: Path, users: tuple[int, ...], repeats: int = 5) -> float:
+def time_verification(dataset: Path, users: tuple[int, ...], timed: bool = True, repeats: int = 5) -> float:
     """Median wall time (ms) of one verify() against a stored 5-sample profile, parsing excluded."""
+    load = Loader(dataset, timed)
     timings = []
     for user in users:
-        signatures = svc2004.load_user(dataset, user)
-        profile = build_profile([signatures[s] for s in ENROL_SAMPLES])
+        profile = build_profile([load.signature(user, s) for s in ENROL_SAMPLES])
         for s in GENUINE_TESTS + svc2004.SKILLED_FORGERIES[:10]:
+            attempt = load.signature(user, s)
             for _ in range(repeats):
                 start = time.perf_counter()
-                verify(profile, signatures[s])
+                verify(profile, attempt)
                 timings.append((time.perf_counter() - start) * 1000)
     return float(np.median(timings))
+
+
+# --- replay limits ---------------------------------------------------------------------------------
+
+
+def jittered_copy(strokes: list[Stroke], rng: np.random.Generator, coord: float = 0.01, ms: float = 5.0,
+                  rate: float | None = None) -> list[Stroke]:
+    """A replay an attacker could send: optionally re-sampled at `rate`, every coordinate moved by up
+    to +-`coord` of the drawing's size and every time by up to +-`ms` (kept in order, as the parser
+    requires)."""
+    size = float(np.ptp(np.concatenate(strokes)[:, :2], axis=0).max())
+    timed = bool(np.isfinite(np.concatenate(strokes)[:, 2]).all())
+    copy = resample_at(strokes, rate) if rate and timed else [s.copy() for s in strokes]
+    for s in copy:
+        s[:, :2] += rng.uniform(-coord, coord, (len(s), 2)) * size
+        if timed:
+            s[:, 2] = np.sort(s[:, 2] + rng.uniform(-ms, ms, len(s)))
+    return copy
+
+
+def replay_calibration(dataset: Path, rates: tuple[float | None, ...] = (None, 200.0, 75.0, 60.0),
+                       seed: int = SEED) -> dict[str, float]:
+    """The replay limits against SVC2004: the smallest replay ratio between two different genuine
+    signatures of one user (timed and untimed; must stay >= 1), and the share of jittered copies
+    caught (ratio < 1) per re-sampling rate. All 40 users, S1-S20."""
+    rng = np.random.default_rng(seed)
+    closest = {"timed": np.inf, "untimed": np.inf}
+    caught: dict[str, list[bool]] = {}
+    for user in svc2004.USERS:
+        drawings = {s: svc2004.load_signature(dataset, user, s) for s in svc2004.GENUINE}
+        prints = {s: replay.fingerprint(d) for s, d in drawings.items()}
+        untimed = {s: replay.fingerprint(svc2004.without_time(d)) for s, d in drawings.items()}
+        for a, b in itertools.combinations(svc2004.GENUINE, 2):
+            closest["timed"] = min(closest["timed"], replay.replay_ratio(prints[a], prints[b]))
+            closest["untimed"] = min(closest["untimed"], replay.replay_ratio(untimed[a], untimed[b]))
+        for s, d in drawings.items():
+            for rate in rates:
+                copy = replay.fingerprint(jittered_copy(d, rng, rate=rate))
+                caught.setdefault(f"timed copies{f' at {rate:g} Hz' if rate else ''}", []).append(
+                    replay.replay_ratio(copy, prints[s]) < 1)
+            copy = replay.fingerprint(jittered_copy(svc2004.without_time(d), rng))
+            caught.setdefault("untimed copies", []).append(replay.replay_ratio(copy, untimed[s]) < 1)
+    report = {f"closest genuine pair ({k})": v for k, v in closest.items()}
+    report |= {f"{k} caught": float(np.mean(v)) for k, v in caught.items()}
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", type=Path, default=svc2004.DEFAULT_DATASET,
                         help=f"SVC2004 Task 1 folder (default: {svc2004.DEFAULT_DATASET})")
     parser.add_argument("--users", type=int, default=len(svc2004.USERS), help="evaluate users U1..UN only")
+    parser.add_argument("--untimed", action="store_true",
+                        help="drop the times: x, y and pen lifts only (the shape method, as for the canvas)")
+    parser.add_argument("--rate", type=float, help="re-sample every signature at this rate (Hz) first")
+    parser.add_argument("--replay", action="store_true", help="also check the replay limits")
+    parser.add_argument("--sweep", type=lambda text: [float(v) for v in text.split(",")],
+                        help="also print FRR / skilled FAR per split at these accept factors, e.g. 0.98,1.02")
     args = parser.parse_args(argv)
     users = tuple(range(1, max(1, min(args.users, len(svc2004.USERS))) + 1))
     try:
@@ -137,10 +235,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}. Pass --dataset PATH.", file=sys.stderr)
         return 2
 
+    timed = not args.untimed
     start = time.perf_counter()
-    results = run_protocol(args.dataset, users)
+    results = run_protocol(args.dataset, users, timed=timed, rate=args.rate)
     elapsed = time.perf_counter() - start
-    print(f"SVC2004 Task 1, {len(users)} users, enrol S1-S5, x/y/pen-down only (seed {SEED})")
+    view = "x/y/time/pen-down" if timed else "x/y/pen-down only"
+    rate = f", re-sampled at {args.rate:g} Hz" if args.rate else ""
+    print(f"SVC2004 Task 1, {len(users)} users, enrol S1-S5, {view}{rate} (seed {SEED})")
+    used = Counter(m for scores in results.values() for m in scores.methods)
+    for name, count in sorted(used.items()):
+        method = METHODS[name]
+        print(f"features: {name} method ({count} attempts): {', '.join(method.feature_names)}; DTW band "
+              f"{method.window:.0%}; accept score / (spread + {method.floor:g}) <= {method.accept_factor:g}")
     splits = [(f"all {len(users)} users", users)]
     if set(users) == set(svc2004.USERS):
         splits += [("tuning U1-U20", DEV_USERS), ("held-out U21-U40", HELD_OUT_USERS)]
@@ -152,12 +258,29 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:<18}{kind:<10}{row['attempts']:>9}{row['eer']:>8.1%}{row['far_at_rule']:>10.1%}"
                   f"{row['frr_at_rule']:>10.1%}")
     summary = summarise(results)
+    replays = {kind: scores.codes.count("replay") for kind, scores in results.items()}
     print(f"genuine attempts: {summary['genuine']['attempts']}; EER thresholds on the normalised score "
           f"(all users): skilled {summary['skilled']['eer_threshold']:.3f}, "
-          f"random {summary['random']['eer_threshold']:.3f}")
+          f"random {summary['random']['eer_threshold']:.3f}; taken for replays: "
+          + ", ".join(f"{kind} {n}" for kind, n in replays.items()))
     print(f"protocol run time: {elapsed:.1f} s")
-    median_ms = time_verification(args.dataset, users[:5])
-    print(f"verify() vs 5 enrolled: median {median_ms:.2f} ms per attempt (wall time, this machine)")
+    median_ms = time_verification(args.dataset, users[:5], timed)
+    print(f"verify() vs 5 enrolled: median {median_ms:.2f} ms per attempt (wall time, this machine; "
+          f"median and p99: ./dev bench verify)")
+    if args.sweep and set(users) == set(svc2004.USERS):
+        print("accept factor | FRR / FAR skilled:  " + "  |  ".join(label for label, _ in splits))
+        for factor in args.sweep:
+            cells = []
+            for _, split in splits:
+                part = {kind: scores.subset(split) for kind, scores in results.items()}
+                frr = np.mean(np.asarray(part["genuine"].normalised) > factor)
+                far = np.mean(np.asarray(part["skilled"].normalised) <= factor)
+                cells.append(f"{frr:6.1%} / {far:6.1%}")
+            print(f"{factor:13.3f} | " + "  |  ".join(cells))
+    if args.replay:
+        for name, value in replay_calibration(args.dataset).items():
+            shown = f"{value:.2f} x the limit" if name.startswith("closest") else f"{value:.1%}"
+            print(f"replay: {name}: {shown}")
     return 0
 
 

@@ -1,21 +1,50 @@
-"""Turn strokes into a fixed-length, position- and scale-free feature sequence for DTW.
+"""Turn strokes into the feature sequences the verifier compares with DTW.
 
-Only x, y and pen-down are used: the Fabric canvas gives no timing, and a method that needs timing
-would fail on exactly the client we ship.
+Two kinds, one per method (docs/verification.md):
+
+* **timed** (the drawing has pen timing): the pen-down path re-sampled every 10 ms of pen-down time,
+  then per point x, y and their first three time derivatives (velocity, acceleration, jerk), each
+  z-normalised over the signature. Re-sampling by time removes the client's sampling rate (phones
+  report ~60 Hz, tablets 100-200 Hz); z-normalisation removes the coordinate scale (canvas pixels or
+  tablet units) and the direction of the y axis, and keeps the rhythm and the shape of the speed
+  profile, which a skilled forger who copies the shape does not reproduce.
+* **shape** (no timing, e.g. the canvas's JSON): RESAMPLE_POINTS points evenly spaced in drawing
+  order (by time when known, else by point index), normalised for position and size, with the unit
+  direction of travel.
+
+Pen-up time is never interpolated: the canvas cannot see the pen in the air, so strokes are joined
+end to start in both kinds.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from enrollment_core.strokes import Stroke
 
-# Samples per signature after arc-length resampling. Resampling removes the client's sampling rate
-# (canvas quadratic-curve points vs tablet samples at 100 Hz) and bounds the DTW cost.
+# --- timed ---------------------------------------------------------------------------------------
+
+SAMPLE_MS = 10.0  # re-sampling period of the timed features (100 Hz)
+# Longest re-sampled sequence: 20 s of pen-down time at 100 Hz. Longer drawings are re-sampled more
+# coarsely, which bounds the DTW cost (n x band) whatever a client sends.
+MAX_TIMED_SAMPLES = 2000
+MIN_TIMED_SAMPLES = 10  # under 100 ms of pen-down time the timing says nothing: use the shape
+# Gaussian smoothing of the positions before differentiating, in ms (sigma). Tuned on SVC2004 U1-U20
+# (10 ms: 7.4 % skilled EER, 15 ms: 8.0 %, 20 ms: 9.0 %); checked on the same data re-sampled at
+# 60 Hz with finger-like noise, where 10 and 15 ms tie (docs/verification.md).
+SMOOTH_MS = 10.0
+TIMED_FEATURES = ("x", "y", "vx", "vy", "ax", "ay", "jx", "jy")
+# A clock this coarse (half the steps inside strokes take no time) carries no rhythm: use the shape.
+MAX_ZERO_STEP_FRACTION = 0.5
+
+# --- shape ---------------------------------------------------------------------------------------
+
+# Samples per signature after re-sampling. Re-sampling removes the client's sampling rate and bounds
+# the DTW cost.
 RESAMPLE_POINTS = 256
-# Weight of the direction features (unit tangent) against the normalised position features.
-DIRECTION_WEIGHT = 1.0
-FEATURE_DIM = 4  # x, y, cos(direction), sin(direction)
+SHAPE_FEATURES = ("x", "y", "cos", "sin")  # normalised position, unit direction of travel
 
 
 def ink_points(strokes: list[Stroke]) -> tuple[np.ndarray, np.ndarray]:
@@ -29,23 +58,101 @@ def ink_points(strokes: list[Stroke]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(parts), starts
 
 
-def resample(points: np.ndarray, n: int = RESAMPLE_POINTS) -> np.ndarray:
-    """Resample a polyline to n points evenly spaced along its arc length.
+def has_timing(strokes: list[Stroke]) -> bool:
+    """Whether the drawing's timing is usable: every point has a time, the pen was down for at least
+    MIN_TIMED_SAMPLES x SAMPLE_MS, and the clock ticks between most points of a stroke."""
+    if not strokes or not all(np.isfinite(s[:, 2]).all() for s in strokes if len(s)):
+        return False
+    steps = [np.diff(s[:, 2]) for s in strokes if len(s) > 1]
+    if not steps:
+        return False
+    dt = np.concatenate(steps)
+    long_enough = float(dt.sum()) >= MIN_TIMED_SAMPLES * SAMPLE_MS
+    return long_enough and float(np.mean(dt <= 0)) <= MAX_ZERO_STEP_FRACTION
 
-    Pen-up jumps between strokes are part of the polyline: where the next stroke starts relative to
-    the previous one is characteristic of a signature, and it keeps the result a single sequence.
-    """
+
+def time_resample(strokes: list[Stroke]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Pen-down positions every `period` ms of each stroke's own time, the stroke index of each sample,
+    and the period (SAMPLE_MS, or longer when the drawing would exceed MAX_TIMED_SAMPLES)."""
+    runs = []
+    for s in strokes:
+        if not len(s):
+            continue
+        t = np.maximum.accumulate(s[:, 2])  # parse_strokes refuses backwards time; be safe anyway
+        keep = np.concatenate([[True], np.diff(t) > 0])  # one sample per instant
+        runs.append((t[keep] - t[0], s[keep, :2]))
+    pen_down_ms = sum(float(t[-1]) for t, _ in runs)
+    period = max(SAMPLE_MS, pen_down_ms / MAX_TIMED_SAMPLES)
+    xy_parts, ids = [], []
+    for k, (t, xy) in enumerate(runs):
+        grid = np.arange(0.0, t[-1] + 1e-9, period) if len(t) > 1 else np.zeros(1)
+        xy_parts.append(np.column_stack([np.interp(grid, t, xy[:, 0]), np.interp(grid, t, xy[:, 1])]))
+        ids.append(np.full(len(grid), k))
+    return np.concatenate(xy_parts), np.concatenate(ids), period
+
+
+def _smooth(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing along axis 0 (edges repeat the end values), sigma in samples."""
+    radius = int(3 * sigma + 0.5)
+    if radius < 1 or len(values) < 2:
+        return values
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    kernel /= kernel.sum()
+    padded = np.concatenate([np.repeat(values[:1], radius, 0), values, np.repeat(values[-1:], radius, 0)])
+    return np.column_stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(values.shape[1])])
+
+
+def _derivative(values: np.ndarray, ids: np.ndarray, period_ms: float) -> np.ndarray:
+    """Time derivative per stroke (per second); a one-sample stroke has none (0)."""
+    out = np.zeros_like(values)
+    bounds = np.flatnonzero(np.diff(ids)) + 1
+    for lo, hi in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [len(ids)]]), strict=True):
+        if hi - lo > 1:
+            out[lo:hi] = np.gradient(values[lo:hi], axis=0) / (period_ms / 1000.0)
+    return out
+
+
+def _znormalise(features: np.ndarray) -> np.ndarray:
+    spread = features.std(axis=0)
+    spread[spread == 0] = 1.0
+    return (features - features.mean(axis=0)) / spread
+
+
+def timed_features(strokes: list[Stroke]) -> np.ndarray:
+    """(n, 8) sequence for DTW: x, y, velocity, acceleration and jerk, each z-normalised, from the
+    pen-down path re-sampled by time. Needs has_timing(strokes); C-contiguous float64."""
+    xy, ids, period = time_resample(strokes)
+    xy = normalise(xy)  # derivatives in units of the signature's size per second
+    sigma = SMOOTH_MS / period
+    bounds = np.flatnonzero(np.diff(ids)) + 1
+    smooth = np.concatenate([_smooth(part, sigma) for part in np.split(xy, bounds)])
+    velocity = _derivative(smooth, ids, period)
+    acceleration = _derivative(velocity, ids, period)
+    jerk = _derivative(acceleration, ids, period)
+    features = _znormalise(np.column_stack([xy, velocity, acceleration, jerk]))
+    return np.ascontiguousarray(features, dtype=np.float64)
+
+
+# --- shape ---------------------------------------------------------------------------------------
+
+
+def drawing_order_resample(strokes: list[Stroke], n: int = RESAMPLE_POINTS) -> np.ndarray:
+    """n points evenly spaced in drawing order: by pen-down time when the drawing has timing, else
+    by point index (the canvas reports about one point per pointer event, so the index follows time
+    roughly). The pen-up jump between strokes is one step. Time-ordered re-sampling beat arc-length
+    re-sampling on SVC2004 U1-U20 (docs/verification.md)."""
+    points, _ = ink_points(strokes)
     if len(points) == 0:
         return np.zeros((n, 2))
-    seg = np.hypot(*np.diff(points, axis=0).T)
-    cum = np.concatenate([[0.0], np.cumsum(seg)])
-    if cum[-1] <= 0:
-        return np.repeat(points[:1], n, axis=0)
-    # Drop repeated points so the arc-length axis is strictly increasing for interpolation.
-    keep = np.concatenate([[True], seg > 0])
-    cum, pts = cum[keep], points[keep]
-    target = np.linspace(0.0, cum[-1], n)
-    return np.column_stack([np.interp(target, cum, pts[:, 0]), np.interp(target, cum, pts[:, 1])])
+    if has_timing(strokes):
+        xy, _, _ = time_resample(strokes)
+    else:
+        xy = points
+    if len(xy) == 1:
+        return np.repeat(xy, n, axis=0)
+    position = np.linspace(0.0, len(xy) - 1, n)
+    index = np.arange(len(xy))
+    return np.column_stack([np.interp(position, index, xy[:, 0]), np.interp(position, index, xy[:, 1])])
 
 
 def normalise(points: np.ndarray) -> np.ndarray:
@@ -53,35 +160,14 @@ def normalise(points: np.ndarray) -> np.ndarray:
     long flourish more than a bounding-box scale would be)."""
     centred = points - points.mean(axis=0)
     scale = float(np.sqrt((centred**2).sum(axis=1).mean()))
-    return centred / scale if scale > 0 else centred
+    return centred / scale if scale > 0 and math.isfinite(scale) else centred
 
 
-def signature_features(strokes: list[Stroke]) -> np.ndarray:
-    """Feature sequence (RESAMPLE_POINTS, FEATURE_DIM): normalised x, y and the unit direction of
-    travel, C-contiguous float64 as dtaidistance's C code wants it."""
-    points, _ = ink_points(strokes)
-    xy = normalise(resample(points))
+def shape_features(strokes: list[Stroke]) -> np.ndarray:
+    """(RESAMPLE_POINTS, 4) sequence for DTW: normalised x, y and the unit direction of travel,
+    C-contiguous float64 as dtaidistance's C code wants it."""
+    xy = normalise(drawing_order_resample(strokes))
     step = np.gradient(xy, axis=0)
     length = np.hypot(step[:, 0], step[:, 1])
     direction = np.divide(step, length[:, None], out=np.zeros_like(step), where=length[:, None] > 0)
-    return np.ascontiguousarray(np.column_stack([xy, DIRECTION_WEIGHT * direction]), dtype=np.float64)
-
-
-# Bins for the replay fingerprint. Averaging ~7 raw points per bin (SVC2004 signatures have 86-784
-# points) removes point-level jitter but keeps the low-frequency shape a real repeat always changes.
-REPLAY_BINS = 32
-
-
-def replay_fingerprint(strokes: list[Stroke]) -> np.ndarray:
-    """(REPLAY_BINS, 2) normalised mean positions of consecutive equal-count runs of raw points.
-
-    Unlike the DTW features this follows the raw point order and count, so it lines up exactly
-    with a copy of stored data (even jittered or re-sampled) and never with a new drawing.
-    """
-    points, _ = ink_points(strokes)
-    if len(points) == 0:
-        return np.zeros((REPLAY_BINS, 2))
-    if len(points) < REPLAY_BINS:
-        points = points[np.linspace(0, len(points) - 1, REPLAY_BINS).round().astype(int)]
-    means = np.array([b.mean(axis=0) for b in np.array_split(points, REPLAY_BINS)])
-    return np.ascontiguousarray(normalise(means))
+    return np.ascontiguousarray(np.column_stack([xy, direction]), dtype=np.float64)

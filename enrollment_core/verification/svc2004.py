@@ -23,20 +23,26 @@ class DatasetMissing(FileNotFoundError):
     """The SVC2004 folder (or one of its files) is not where it was expected."""
 
 
-def to_strokes(arr: np.ndarray) -> list[Stroke]:
-    """Split a (4, N) SVC2004 array into pen-down strokes of x, y with NaN time, as the canvas gives.
+def to_strokes(arr: np.ndarray, timed: bool = True) -> list[Stroke]:
+    """Split a (4, N) SVC2004 array into pen-down strokes of x, y, t (ms from the first sample), or
+    with NaN time (timed=False: x, y and pen lifts only, as the canvas gives).
 
-    Pen-up samples (hover) are dropped: the canvas cannot see the pen in the air.
+    Pen-up samples (hover) are dropped: neither the canvas nor a touch screen sees the pen in the air.
+    The tablet's clock steps back by a few ms in 59 of the 1600 files; times are made non-decreasing
+    (the product refuses backwards time within a stroke).
     """
-    x, y, _, down = np.asarray(arr, dtype=np.float64)
+    x, y, t, down = np.asarray(arr, dtype=np.float64)
+    t = np.maximum.accumulate(t - t[0]) if timed and len(t) else np.full(len(x), np.nan)
     pen = down > 0
     # Boundaries of consecutive pen-down runs.
     edges = np.flatnonzero(np.diff(np.concatenate([[0], pen.astype(np.int8), [0]])))
-    strokes = []
-    for start, stop in zip(edges[::2], edges[1::2], strict=True):
-        n = stop - start
-        strokes.append(np.column_stack([x[start:stop], y[start:stop], np.full(n, np.nan)]))
-    return strokes
+    return [np.column_stack([x[start:stop], y[start:stop], t[start:stop]])
+            for start, stop in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def without_time(strokes: list[Stroke]) -> list[Stroke]:
+    """The same strokes with NaN time (the shape-only view of a drawing)."""
+    return [np.column_stack([s[:, :2], np.full(len(s), np.nan)]) for s in strokes]
 
 
 def check_dataset(root: Path) -> None:
@@ -44,16 +50,16 @@ def check_dataset(root: Path) -> None:
         raise DatasetMissing(f"SVC2004 Task 1 dataset not found at {root} (expected training/ and testing/)")
 
 
-def load_signature(root: Path, user: int, sample: int) -> list[Stroke]:
+def load_signature(root: Path, user: int, sample: int, timed: bool = True) -> list[Stroke]:
     name = f"U{user}S{sample}"
     for folder in ("training", "testing"):
         path = root / folder / name
         if path.is_file():
             with path.open("rb") as fh:
-                return to_strokes(np.load(fh, allow_pickle=False))
+                return to_strokes(np.load(fh, allow_pickle=False), timed)
     raise DatasetMissing(f"{name} not found under {root}")
 
 
-def load_user(root: Path, user: int) -> dict[int, list[Stroke]]:
+def load_user(root: Path, user: int, timed: bool = True) -> dict[int, list[Stroke]]:
     """All 40 signatures of one user, keyed by sample number."""
-    return {s: load_signature(root, user, s) for s in GENUINE + SKILLED_FORGERIES}
+    return {s: load_signature(root, user, s, timed) for s in GENUINE + SKILLED_FORGERIES}

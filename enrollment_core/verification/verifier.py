@@ -2,38 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
-
 from enrollment_core.strokes import Stroke, is_near_empty
-from enrollment_core.verification.distance import dtw_distance
-from enrollment_core.verification.features import replay_fingerprint, signature_features
-from enrollment_core.verification.profile import Profile, build_profile, normalised_score
-
-# RMS gap between replay fingerprints (normalised units, ~ fraction of the signature's RMS radius)
-# under which an attempt is a copy of a stored sample. On SVC2004 the closest pair of genuine
-# signatures of the same user (40 users x 190 pairs) is at 0.040 (5th percentile of the per-user
-# minimum 0.063); a copy with uniform per-point jitter of +-1 % of the drawing's size lands at
-# 0.007-0.016. See docs/verification.md.
-REPLAY_DISTANCE = 0.02
+from enrollment_core.verification.features import has_timing
+from enrollment_core.verification.profile import Profile, build_profile
+from enrollment_core.verification.replay import Fingerprint, fingerprint, is_replay
 
 REASONS = {
     "match": "matches your enrolled signature",
     "no_match": "does not match your enrolled signature",
-    "replay": "identical to a stored sample (replay)",
+    "replay": "identical to a signature already received (replay)",
     "empty": "the drawing is empty or too small to be a signature",
 }
+METHOD_NAMES = ("timed", "shape")
 
 
 @dataclass(frozen=True)
 class Decision:
     """Outcome of one verification.
 
-    ``score`` is the mean DTW distance from the attempt to the enrolled signatures: LOWER means
-    more similar; the attempt is accepted when ``score <= threshold``. ``normalised_score`` is
-    ``score / (profile.reference + REFERENCE_FLOOR)`` (comparable across users; used for the EER
-    sweep; the product rule accepts when it is at most ACCEPT_FACTOR, below the ceiling).
+    ``method`` says what was compared: "timed" (pen timing: position, velocity, acceleration and
+    jerk over time) when the attempt and at least two enrolled signatures have timing, else "shape"
+    (x, y and pen lifts in drawing order). ``score`` is the mean DTW distance from the attempt to the
+    enrolled signatures in that method's units: LOWER means more similar; accepted when
+    ``score <= threshold`` (the user's own threshold for that method). ``normalised_score`` is the
+    score in units of the user's floored spread (comparable across users; the EER sweeps it).
     """
 
     accepted: bool
@@ -42,27 +37,33 @@ class Decision:
     reason: str
     reason_code: str  # one of REASONS
     normalised_score: float
+    method: str  # one of METHOD_NAMES
 
 
-def replay_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """RMS distance between two replay fingerprints (no warping: a copy is aligned by construction)."""
-    return float(np.sqrt(((a - b) ** 2).sum(axis=1).mean()))
+def choose_method(profile: Profile, attempt_strokes: list[Stroke]) -> str:
+    """"timed" when both sides have timing, else "shape" (what both have)."""
+    return "timed" if profile.timed is not None and has_timing(attempt_strokes) else "shape"
 
 
-def verify(profile_or_enrolled: Profile | list[list[Stroke]], attempt_strokes: list[Stroke]) -> Decision:
-    """Verify an attempt against a Profile (or against enrolled signatures, building the profile)."""
+def verify(profile_or_enrolled: Profile | list[list[Stroke]], attempt_strokes: list[Stroke],
+           previous: Iterable[bytes | Fingerprint] = ()) -> Decision:
+    """Verify an attempt against a Profile (or against enrolled signatures, building the profile).
+
+    `previous` holds fingerprints (replay.attempt_fingerprint) of earlier sign-in attempts: an attempt
+    that repeats one of them, or an enrolled sample, is refused as a replay before any matching.
+    """
     profile = (profile_or_enrolled if isinstance(profile_or_enrolled, Profile)
                else build_profile(profile_or_enrolled))
+    method = choose_method(profile, attempt_strokes)
+    templates = profile.for_method(method)
     inf = float("inf")
     if is_near_empty(attempt_strokes):
-        return Decision(False, inf, profile.threshold, REASONS["empty"], "empty", inf)
-    fingerprint = replay_fingerprint(attempt_strokes)
-    if min(replay_distance(fingerprint, f) for f in profile.fingerprints) < REPLAY_DISTANCE:
+        return Decision(False, inf, templates.threshold, REASONS["empty"], "empty", inf, method)
+    if is_replay(fingerprint(attempt_strokes), [*profile.fingerprints, *previous]):
         # Checked before matching: a replay would otherwise be the best possible match.
-        return Decision(False, 0.0, profile.threshold, REASONS["replay"], "replay", 0.0)
-    attempt = signature_features(attempt_strokes)
-    score = float(np.mean([dtw_distance(attempt, t) for t in profile.templates]))
-    normalised = normalised_score(score, profile.reference)
-    accepted = score <= profile.threshold
+        return Decision(False, 0.0, templates.threshold, REASONS["replay"], "replay", 0.0, method)
+    score = templates.score(templates.method.features(attempt_strokes))
+    accepted = score <= templates.threshold
     code = "match" if accepted else "no_match"
-    return Decision(accepted, score, profile.threshold, REASONS[code], code, normalised)
+    return Decision(accepted, score, templates.threshold, REASONS[code], code,
+                    templates.method.normalised(score, templates.spread), method)
