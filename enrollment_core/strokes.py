@@ -108,7 +108,7 @@ def _add_stroke(strokes: list[Stroke], points: list[tuple[float, float, float]],
 # --- Fabric.js (streamlit-drawable-canvas) -----------------------------------------------------------
 
 
-def _parse_fabric(raw: dict, budget: _Budget) -> list[Stroke]:
+def _parse_fabric(raw: dict[str, Any], budget: _Budget) -> list[Stroke]:
     objects = raw["objects"]
     if not isinstance(objects, list):
         raise InvalidRawData("raw: objects is not a list")
@@ -128,7 +128,7 @@ def _parse_fabric(raw: dict, budget: _Budget) -> list[Stroke]:
     return strokes
 
 
-def _coords(args: list, where: str, j: int) -> list[float]:
+def _coords(args: list[Any], where: str, j: int) -> list[float]:
     """The numbers of one path command that failed the plain-number check: each through _number,
     which converts other number types or raises, naming the offending element."""
     return [_number(v, f"{where}[{j}][{k + 1}]") for k, v in enumerate(args)]
@@ -145,7 +145,7 @@ def _add_xy_stroke(strokes: list[Stroke], xs: list[float], ys: list[float], wher
     strokes.append(stroke)
 
 
-def _parse_fabric_path(path: list, where: str, strokes: list[Stroke], budget: _Budget) -> None:
+def _parse_fabric_path(path: list[Any], where: str, strokes: list[Stroke], budget: _Budget) -> None:
     # Plain numbers in range are checked inline (a path has hundreds); anything else goes through
     # _coords, which names the offending element.
     xs: list[float] = []
@@ -230,7 +230,7 @@ def _parse_stroke_list(groups: Any, where: str, budget: _Budget) -> list[Stroke]
     return strokes
 
 
-def _check_time_order(t: np.ndarray, points: list, where: str) -> None:
+def _check_time_order(t: np.ndarray, points: list[Any], where: str) -> None:
     """Refuse a stroke whose time goes backwards (points without time are skipped)."""
     latest = np.fmax.accumulate(t)  # the latest time so far; fmax ignores NaN
     back = np.flatnonzero(t[1:] < latest[:-1])  # NaN compares False
@@ -386,7 +386,7 @@ _INNER = itemgetter(slice(1, -1))
 _SAMPLED_POINTS = 24  # end points for the first, cheapest try of the near-empty bounds
 
 
-def _pencil_paths(raw: Any) -> list[list] | None:
+def _pencil_paths(raw: Any) -> list[list[Any]] | None:
     """The paths of a canvas drawing made only of pen paths that start with M and end with L (what
     PencilBrush draws), or None for any other shape of data."""
     objects = raw.get("objects") if type(raw) is dict else None
@@ -468,7 +468,7 @@ def _pencil_near_empty(raw: Any) -> bool | None:
     return False if _end_points_clear(numbers, n_curves, paths, 1) else None
 
 
-def _end_points_clear(numbers: list, n_curves: int, paths: list[list], k: int) -> bool:
+def _end_points_clear(numbers: list[Any], n_curves: int, paths: list[list[Any]], k: int) -> bool:
     """Whether every k-th curve end point (numbers: cx, cy, x, y of each curve, all paths' in a row)
     already spans MIN_EXTENT and draws more than MIN_PATH_LENGTH of ink."""
     xs = numbers[2 : 4 * n_curves : 4 * k]

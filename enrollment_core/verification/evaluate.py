@@ -60,8 +60,13 @@ class Scores:
 
     def subset(self, users: tuple[int, ...]) -> Scores:
         keep = [i for i, u in enumerate(self.users) if u in users]
-        return Scores(*([values[i] for i in keep] for values in (
-            self.normalised, self.accepted, self.users, self.codes, self.methods)))
+        return Scores(
+            [self.normalised[i] for i in keep],
+            [self.accepted[i] for i in keep],
+            [self.users[i] for i in keep],
+            [self.codes[i] for i in keep],
+            [self.methods[i] for i in keep],
+        )
 
     def accept_rate(self) -> float:
         return float(np.mean(self.accepted)) if self.accepted else float("nan")
@@ -102,7 +107,7 @@ class Loader:
     dataset: Path
     timed: bool = True
     rate: float | None = None
-    cache: dict = field(default_factory=dict)
+    cache: dict[tuple[int, int], list[Stroke]] = field(default_factory=dict)
 
     def signature(self, user: int, sample: int) -> list[Stroke]:
         key = (user, sample)

@@ -115,7 +115,8 @@ def _derivative(values: np.ndarray, ids: np.ndarray, period_ms: float) -> np.nda
 def _znormalise(features: np.ndarray) -> np.ndarray:
     spread = features.std(axis=0)
     spread[spread == 0] = 1.0
-    return (features - features.mean(axis=0)) / spread
+    normalised: np.ndarray = (features - features.mean(axis=0)) / spread
+    return normalised
 
 
 def timed_features(strokes: list[Stroke]) -> np.ndarray:
@@ -160,7 +161,8 @@ def normalise(points: np.ndarray) -> np.ndarray:
     long flourish more than a bounding-box scale would be)."""
     centred = points - points.mean(axis=0)
     scale = float(np.sqrt((centred**2).sum(axis=1).mean()))
-    return centred / scale if scale > 0 and math.isfinite(scale) else centred
+    result: np.ndarray = centred / scale if scale > 0 and math.isfinite(scale) else centred
+    return result
 
 
 def shape_features(strokes: list[Stroke]) -> np.ndarray:
