@@ -64,6 +64,8 @@ class Settings:
     # Sign-in: consecutive rejections before a lock, and how long the lock lasts.
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
+    # Sign-in: how many of the user's latest attempts a new one is compared with for replay.
+    signin_replay_window: int = 20
 
     @property
     def session_lifetime(self) -> str:
@@ -87,4 +89,5 @@ class Settings:
             pool_max_size=_env_int("DB_POOL_MAX_SIZE", cls.pool_max_size, minimum=1),
             login_max_failures=_env_int("LOGIN_MAX_FAILURES", cls.login_max_failures, minimum=1),
             login_lock_seconds=_env_int("LOGIN_LOCK_SECONDS", cls.login_lock_seconds, minimum=1),
+            signin_replay_window=_env_int("SIGNIN_REPLAY_WINDOW", cls.signin_replay_window, minimum=0),
         )

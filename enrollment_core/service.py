@@ -369,7 +369,12 @@ class EnrollmentService:
                 _raise_for_completion(outcome, conn)
             attempt = one(conn.execute(query("list_steps"), {"enrollment_id": row["id"]}).fetchone())
             enrolled = conn.execute(query("user_signatures"), {"user_id": user["id"]}).fetchall()
-            decision = _verify(enrolled, attempt["raw_data"])
+            recent = conn.execute(
+                query("recent_signin_fingerprints"),
+                {"user_id": user["id"], "limit": self.settings.signin_replay_window},
+            ).fetchall()
+            attempt_strokes = strokes.parse_strokes(attempt["raw_data"])
+            decision = _verify(enrolled, attempt_strokes, [r["fingerprint"] for r in recent])
             conn.execute(
                 query("record_login_attempt"),
                 {
@@ -381,6 +386,8 @@ class EnrollmentService:
                     "threshold": decision.threshold,
                     "ip": client.ip,
                     "user_agent": _truncate(client.user_agent),
+                    "fingerprint": verification.attempt_fingerprint(attempt_strokes),
+                    "method": decision.method,
                 },
             )
             after = one(
@@ -461,12 +468,16 @@ def _raise_for_completion(outcome: Mapping[str, Any], conn: Connection) -> None:
     raise EnrollmentIncomplete(outcome["message"], field="session_id")
 
 
-def _verify(enrolled: list[dict[str, Any]], attempt_raw: Any) -> verification.Decision:
+def _verify(
+    enrolled: list[dict[str, Any]], attempt: list[strokes.Stroke], recent: list[bytes]
+) -> verification.Decision:
+    """The verdict on an attempt, against the enrolled signatures and the fingerprints of the user's
+    recent attempts (a repeat of one of those is a replay)."""
     try:
         profile = verification.build_profile([strokes.parse_strokes(r["raw_data"]) for r in enrolled])
     except ValueError as exc:  # InvalidRawData is a ValueError too
         raise NoEnrolledSignatures(f"this account cannot be verified: {exc}", field="username") from None
-    return verification.verify(profile, strokes.parse_strokes(attempt_raw))
+    return verification.verify(profile, attempt, previous=recent)
 
 
 def _finite(value: float | None) -> float | None:

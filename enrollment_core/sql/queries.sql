@@ -210,9 +210,18 @@ JOIN users u ON u.id = a.user_id
 WHERE a.session_id = %(session_id)s;
 
 -- name: record_login_attempt
-INSERT INTO login_attempts (user_id, session_id, accepted, reason_code, score, threshold, ip, user_agent)
+INSERT INTO login_attempts
+    (user_id, session_id, accepted, reason_code, score, threshold, ip, user_agent, fingerprint, method)
 VALUES (%(user_id)s, %(session_id)s, %(accepted)s, %(reason_code)s, %(score)s, %(threshold)s, %(ip)s,
-        %(user_agent)s);
+        %(user_agent)s, %(fingerprint)s, %(method)s);
+
+-- name: recent_signin_fingerprints
+-- The fingerprints of the user's latest sign-in attempts, accepted or not (idx_login_attempts_user_time):
+-- a bounded window, so a steady signer's chance of a false "replay" does not grow with every sign-in.
+SELECT fingerprint FROM login_attempts
+WHERE user_id = %(user_id)s AND fingerprint IS NOT NULL
+ORDER BY attempted_at DESC
+LIMIT %(limit)s;
 
 -- name: record_login_outcome
 -- A success clears the rejections in a row; a rejection counts one more and, at the limit, locks.

@@ -139,7 +139,11 @@ CREATE TABLE login_attempts (
     threshold    DOUBLE PRECISION,
     ip           TEXT,
     user_agent   TEXT,
-    attempted_at TIMESTAMPTZ  NOT NULL DEFAULT NOW()
+    attempted_at TIMESTAMPTZ  NOT NULL DEFAULT NOW(),
+    -- A compact summary of the attempt's drawing (verification.attempt_fingerprint): a later attempt
+    -- that repeats a recent one point for point and time for time is a replay, not a person signing.
+    fingerprint  BYTEA,
+    method       VARCHAR(16)            -- how it was verified: 'timed' (pen timing) or 'shape'
 );
 CREATE INDEX idx_login_attempts_user_time ON login_attempts (user_id, attempted_at DESC);
 
