@@ -93,13 +93,14 @@ def test_undo_leaves_all_but_the_last_object() -> None:
     assert canvas.object_count({"objects": objects}) == 3 and canvas.object_count(None) == 0
 
 
-def test_guide_marks_the_toolbar_strip_and_a_baseline_for_signatures() -> None:
+def test_guide_is_white_paper_with_a_baseline_for_signatures() -> None:
     signature = np.asarray(Image.open(io.BytesIO(canvas.guide_png("signature"))).convert("RGB"))
     shape = np.asarray(Image.open(io.BytesIO(canvas.guide_png("shape"))).convert("RGB"))
     assert signature.shape == (canvas.CANVAS_HEIGHT, canvas.CANVAS_WIDTH, 3)
-    # The top-right corner (where the hidden toolbar sits) is grey, not drawing paper.
-    assert tuple(signature[5, canvas.CANVAS_WIDTH - 5]) != (255, 255, 255)
-    assert tuple(signature[canvas.TOOLBAR_STRIP_HEIGHT + 5, 100]) == (255, 255, 255)
+    # The whole pad is for drawing: no strip to avoid in any corner (the toolbar is hidden).
+    h, w = canvas.CANVAS_HEIGHT, canvas.CANVAS_WIDTH
+    for y, x in ((2, 2), (2, w - 3), (h - 3, 2), (h - 3, w - 3)):
+        assert tuple(signature[y, x]) == (255, 255, 255) and tuple(shape[y, x]) == (255, 255, 255)
     assert tuple(signature[canvas.BASELINE_Y, canvas.CANVAS_WIDTH // 2]) != (255, 255, 255)
     assert tuple(shape[canvas.BASELINE_Y, canvas.CANVAS_WIDTH // 2]) == (255, 255, 255)
 
