@@ -31,7 +31,7 @@ class CanvasValue:
     json_data: dict[str, Any] | None  # Fabric.js JSON: {"objects": [{"type": "Path", "path": ...}, ...]}
     image_rgba: np.ndarray | None  # (height, width, 4) uint8, the ink only (the guide is not included)
     # The pad takes ink: the canvas has loaded (it reports its background once painted) and the pen
-    # recorder is attached. Until then the canvas is disabled and covered by "Loading the pad…".
+    # recorder is attached. Until then the canvas is disabled and covered by "Loading the canvas…".
     ready: bool = True
     # How it was drawn, in the saved format (timed_strokes.saved_format): one entry per path object.
     # None when not known: no recorder (AppTest's fake pad), or an object without a recorded stroke.
@@ -80,8 +80,8 @@ def drawing_pad(
             key=key,
         )
         loaded = result.background_fit is not None
-        recorder = pen_recorder(recorder_key, timing.pad_id, f"st-key-{PAD_BOX_KEY}",
-                                timing.epoch(revision), ready=loaded and attached)
+        recorder = pen_recorder(recorder_key, f"st-key-{PAD_BOX_KEY}", timing.epoch(revision),
+                                ready=loaded and attached)
     measured = timing.update(canvas.objects_of(result.json_data), recorder.recorded, time.monotonic())
     return CanvasValue(
         result.json_data,

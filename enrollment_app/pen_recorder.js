@@ -7,7 +7,7 @@
 // - It fits the canvas to the container's width with a CSS scale (one coordinate space whatever the
 //   display size) and hides the canvas's own toolbar, whose invisible buttons would otherwise catch
 //   taps on the pad's top-right corner.
-// - Until Python says the pad is ready, it covers the pad with "Loading the pad…", so a stroke
+// - Until Python says the pad is ready, it covers the pad with "Loading the canvas…", so a stroke
 //   cannot start on a pad that is not listening yet.
 //
 // The canvas renders in its own open shadow root; this script, like every Components v2 script, runs
@@ -17,7 +17,7 @@
 const SHARED_KEY = Symbol.for("signature-enrollment.pen-recorder");
 // One state per page: the module is evaluated once, but keep it on globalThis in case it is not.
 const shared = (globalThis[SHARED_KEY] ??= {
-  pads: new Map(), // pad id (from Python) -> pad record
+  pads: new WeakMap(), // the recorder's mount point (its shadow root) -> pad record
   owners: new WeakMap(), // Fabric upper canvas -> pad record
   active: null, // the stroke being drawn: {pad, epoch, pointerId, canvas, stroke}
   listening: false,
@@ -62,14 +62,15 @@ function canvasStyle(pad, scale) {
     .dc-container { transform: scale(${scale}); transform-origin: 0 0; }
     .${WAIT_CLASS} {
       position: absolute; inset: 0; z-index: 30; display: flex; align-items: center;
-      justify-content: center; background: rgba(255, 255, 255, 0.8); color: #31333f;
-      font: 15px/1.4 "Source Sans Pro", "Source Sans 3", sans-serif; touch-action: none;
+      justify-content: center; touch-action: none; font: inherit; font-size: 1rem;
+      color: var(--st-text-color, #31333f);
+      background: color-mix(in srgb, var(--st-background-color, #fff) 85%, transparent);
     }
     .${WAIT_CLASS}[hidden] { display: none; }
   `;
 }
 
-// Look for the canvas, style it, size it, and show or hide the "Loading the pad…" cover.
+// Look for the canvas, style it, size it, and show or hide the "Loading the canvas…" cover.
 function attach(pad) {
   const box = padBox(pad);
   if (!box) return;
@@ -98,7 +99,7 @@ function attach(pad) {
     if (!wait) {
       wait = document.createElement("div");
       wait.className = WAIT_CLASS;
-      wait.textContent = "Loading the pad…";
+      wait.textContent = "Loading the canvas…"; // the words of the line under the pad
       root.appendChild(wait);
     }
     wait.hidden = pad.ready;
@@ -190,11 +191,12 @@ function listen() {
 
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
-  const host = parentElement instanceof ShadowRoot ? parentElement.host : parentElement;
-  let pad = shared.pads.get(data.pad);
+  // One record per mount: a remounted recorder (a new element, and a new widget state in Python)
+  // starts afresh and reports itself attached again.
+  let pad = shared.pads.get(parentElement);
   if (!pad) {
     pad = { strokes: [], nextId: 0, epoch: data.epoch, upper: null, scale: null, attachedSent: false };
-    shared.pads.set(data.pad, pad);
+    shared.pads.set(parentElement, pad);
   }
   if (pad.epoch !== data.epoch) {
     // Python redrew the canvas (our Undo / Clear): what was recorded before is Python's now.
@@ -202,7 +204,7 @@ export default function (component) {
     pad.strokes = [];
   }
   Object.assign(pad, {
-    host,
+    host: parentElement instanceof ShadowRoot ? parentElement.host : parentElement,
     setStateValue,
     boxClass: data.box,
     width: data.width,
@@ -212,7 +214,7 @@ export default function (component) {
   listen();
   attach(pad);
   // Streamlit calls this function again on every rerun (new data) and runs only the last cleanup, at
-  // unmount: one timer and one observer per pad, not per call.
+  // unmount: one timer and one observer per mount, not per call.
   if (!pad.timer) {
     pad.timer = setInterval(() => attach(pad), LOOK_AGAIN_MS);
     pad.resize = new ResizeObserver(() => attach(pad));
@@ -224,9 +226,8 @@ export default function (component) {
     pad.observed = box;
   }
   return () => {
-    if (pad.host !== host) return; // remounted elsewhere meanwhile: that element keeps the timer
     clearInterval(pad.timer);
     pad.resize.disconnect();
-    Object.assign(pad, { timer: null, resize: null, observed: null });
+    shared.pads.delete(parentElement);
   };
 }

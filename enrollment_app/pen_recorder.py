@@ -32,14 +32,14 @@ class RecorderValue:
     recorded: Any  # what the browser sent: {"epoch", "strokes"}, checked by timed_strokes.recorded_strokes
 
 
-def pen_recorder(key: str, pad_id: str, box_class: str, epoch: str, ready: bool) -> RecorderValue:
+def pen_recorder(key: str, box_class: str, epoch: str, ready: bool) -> RecorderValue:
     """Mount the recorder for the canvas inside the container whose CSS class is `box_class`.
-    `epoch` changes whenever Python redraws the canvas (Undo / Clear): the recorder then starts a new
-    list. `ready` lifts the "Loading the pad…" cover."""
+    `epoch` names the pad and changes whenever Python redraws the canvas (Undo / Clear): the recorder
+    then starts a new list, and a list from another epoch is never taken for this one. `ready` lifts
+    the "Loading the canvas…" cover."""
     result = _component()(
         key=key,
         data={
-            "pad": pad_id,
             "box": box_class,
             "epoch": epoch,
             "ready": ready,
