@@ -9,6 +9,7 @@ app a drawing of their choice.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,12 @@ class CanvasValue:
     in_flight: bool = False  # a stroke was recorded that the canvas has not reported yet
 
 
+def widget_key(key: str) -> str:
+    """A Components v2 key for this pad: Streamlit refuses keys containing "__" (its event delimiter),
+    and a session id (in the pad's key) may contain it."""
+    return "pad-" + hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+
 def _pad_timing(key: str) -> PadTiming:
     """The timing state of the pad on screen (a new one whenever another pad is shown)."""
     held = st.session_state.get("pad_timing")
@@ -58,9 +65,10 @@ def drawing_pad(
 
     timing = _pad_timing(key)
     timing.redraw(initial_objects, revision)
-    recorder_key = f"{key}:pen"
+    canvas_key = widget_key(key)
+    recorder_key = f"{canvas_key}-pen"
     attached = bool((st.session_state.get(recorder_key) or {}).get("attached"))
-    canvas_state = st.session_state.get(key) or {}
+    canvas_state = st.session_state.get(canvas_key) or {}
     loaded = canvas_state.get("backgroundFit") is not None
     initial = None if initial_objects is None else {"objects": initial_objects, "revision": revision}
     with st.container(key=PAD_BOX_KEY, gap=None):
@@ -77,7 +85,7 @@ def drawing_pad(
             # Ink only once the recorder listens: a stroke cannot start unrecorded, or on a canvas
             # that is still loading (and would wipe it when done).
             disabled=not (loaded and attached),
-            key=key,
+            key=canvas_key,
         )
         loaded = result.background_fit is not None
         recorder = pen_recorder(recorder_key, f"st-key-{PAD_BOX_KEY}", timing.epoch(revision),

@@ -291,3 +291,11 @@ def test_a_drawing_with_a_stroke_in_flight_or_untimed_is_not_saved_yet() -> None
     assert isinstance(waiting, canvas.NotReady) and "Save again" in waiting.message
     untimed = canvas.prepare_drawing(raw, ink(raw["objects"]), "signature", untimed=1)
     assert isinstance(untimed, canvas.NotReady) and "Clear" in untimed.message
+
+
+def test_pad_widget_keys_never_contain_streamlits_event_delimiter() -> None:
+    # A session id may contain "__" (base64url); Streamlit refuses component keys containing it.
+    from enrollment_app.canvas_widget import widget_key
+
+    keys = {widget_key(f"pad:sess_ab__cd{i}:{n}") for i in range(50) for n in range(1, 12)}
+    assert len(keys) == 550 and not any("__" in k for k in keys)
