@@ -109,8 +109,7 @@ def prepare_drawing(
         return NotReady("Your last stroke is still on its way to the server. Please tap Save again.")
     if untimed:
         return NotReady(
-            "Part of this drawing was made before the pad was ready, so it could not be recorded. "
-            "Please tap Clear and draw it again."
+            "Part of this drawing was not recorded completely. Please tap Clear and draw it again."
         )
     raw = json_data if timed is None else {**json_data, "strokes": timed}
     try:

@@ -128,8 +128,7 @@ function addPoint(active, ev) {
   const time = round1(performance.timeOrigin + ev.timeStamp);
   const points = stroke.points;
   const last = points[points.length - 1];
-  if (last && time < last[2]) return; // never backwards in time
-  if (last && last[0] === x && last[1] === y && last[3] === ev.pressure) return;
+  if (last && (time < last[2] || (time === last[2] && last[0] === x && last[1] === y))) return;
   const point = [x, y, time, Math.round((ev.pressure ?? 0) * 1000) / 1000];
   if (ev.pointerType === "pen") point.push(ev.tiltX ?? 0, ev.tiltY ?? 0);
   points.push(point);

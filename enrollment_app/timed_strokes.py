@@ -17,9 +17,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-# The recorder's points start where Fabric's paths start (Fabric rounds to 0.01 px and nudges the
-# first point by stroke width / 1000); anything farther than this is another stroke.
-START_TOLERANCE_PX = 1.0
+# A path starts where the recorder's stroke starts, give or take what Fabric does to the point: it
+# reads mouse positions as whole CSS pixels (the recorder's pointer events keep the fraction), so up
+# to 1 px per axis, more in canvas pixels on a pad shown scaled down (1 / 0.85 on a 320 px phone),
+# and nudges the first point by stroke width / 1000. Farther than this is another stroke.
+START_TOLERANCE_PX = 2.5
 # A stroke the recorder finished but the canvas has not reported yet is "on its way" for this long
 # (the canvas sends ~0.2 s after the pen lifts); after that it is taken as one the canvas dropped.
 IN_FLIGHT_SECONDS = 3.0
