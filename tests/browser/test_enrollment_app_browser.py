@@ -126,11 +126,16 @@ def pad(page):
     return page.locator("canvas.upper-canvas")
 
 
-def on_screen(page, x: float, y: float) -> tuple[float, float]:
-    """Where a canvas point is on the screen: the pad may be shown scaled down to fit."""
+def screen_of(page) -> Callable[[float, float], tuple[float, float]]:
+    """Where canvas points are on the screen: the pad may be shown scaled down to fit. (The pad is
+    measured once: per point it would cost a round trip to the browser each.)"""
     box = pad(page).bounding_box()
     scale = box["width"] / canvas.CANVAS_WIDTH
-    return box["x"] + x * scale, box["y"] + y * scale
+    return lambda x, y: (box["x"] + x * scale, box["y"] + y * scale)
+
+
+def on_screen(page, x: float, y: float) -> tuple[float, float]:
+    return screen_of(page)(x, y)
 
 
 class Clock:
@@ -163,9 +168,10 @@ def touch_stroker(context, page, clock: Clock | None = None) -> Stroke:
 
     def stroke(page, points: Points) -> None:
         clock.stroke_start()
+        where = screen_of(page)
 
         def touch(kind: str, x: float, y: float) -> None:
-            sx, sy = on_screen(page, x, y)
+            sx, sy = where(x, y)
             finger = [] if kind == "touchEnd" else [
                 {"x": sx, "y": sy, "radiusX": 2, "radiusY": 2, "force": 0.5, "id": 0}]
             cdp.send("Input.dispatchTouchEvent",
@@ -186,9 +192,10 @@ def mouse_stroker(context, page, clock: Clock | None = None) -> Stroke:
 
     def stroke(page, points: Points) -> None:
         clock.stroke_start()
+        where = screen_of(page)
 
         def mouse(kind: str, x: float, y: float, buttons: int) -> None:
-            sx, sy = on_screen(page, x, y)
+            sx, sy = where(x, y)
             cdp.send("Input.dispatchMouseEvent", {
                 "type": kind, "x": sx, "y": sy, "button": "left", "buttons": buttons, "clickCount": 1,
                 "force": 0.5 if buttons else 0, "timestamp": clock.tick(x, y)})  # a mouse presses at 0.5
@@ -203,10 +210,11 @@ def mouse_stroker(context, page, clock: Clock | None = None) -> Stroke:
 
 def playwright_mouse_stroke(page, points: Points) -> None:
     """A mouse stroke as Playwright moves the mouse (real event times, in steps between points)."""
-    page.mouse.move(*on_screen(page, *points[0]))
+    where = screen_of(page)
+    page.mouse.move(*where(*points[0]))
     page.mouse.down()
     for x, y in points[1:]:
-        page.mouse.move(*on_screen(page, x, y), steps=2)
+        page.mouse.move(*where(x, y), steps=2)
     page.mouse.up()
 
 
