@@ -67,9 +67,10 @@ def drawing_pad(
     timing.redraw(initial_objects, revision)
     canvas_key = widget_key(key)
     recorder_key = f"{canvas_key}-pen"
-    attached = bool((st.session_state.get(recorder_key) or {}).get("attached"))
-    canvas_state = st.session_state.get(canvas_key) or {}
-    loaded = canvas_state.get("backgroundFit") is not None
+    # Ready: the canvas has reported its background (it has loaded) and the recorder has reported
+    # itself attached, in their widget states (read before they are drawn: they decide how).
+    loaded = (st.session_state.get(canvas_key) or {}).get("backgroundFit") is not None
+    ready = loaded and bool((st.session_state.get(recorder_key) or {}).get("attached"))
     initial = None if initial_objects is None else {"objects": initial_objects, "revision": revision}
     with st.container(key=PAD_BOX_KEY, gap=None):
         result = st_canvas(
@@ -84,17 +85,15 @@ def drawing_pad(
             initial_drawing=initial,
             # Ink only once the recorder listens: a stroke cannot start unrecorded, or on a canvas
             # that is still loading (and would wipe it when done).
-            disabled=not (loaded and attached),
+            disabled=not ready,
             key=canvas_key,
         )
-        loaded = result.background_fit is not None
-        recorder = pen_recorder(recorder_key, f"st-key-{PAD_BOX_KEY}", timing.epoch(revision),
-                                ready=loaded and attached)
+        recorder = pen_recorder(recorder_key, f"st-key-{PAD_BOX_KEY}", timing.epoch(revision), ready)
     measured = timing.update(canvas.objects_of(result.json_data), recorder.recorded, time.monotonic())
     return CanvasValue(
         result.json_data,
         result.image_data,
-        ready=loaded and recorder.attached,
+        ready=ready,
         strokes=measured.strokes,
         untimed=measured.untimed,
         in_flight=measured.in_flight,

@@ -18,7 +18,8 @@ const SHARED_KEY = Symbol.for("signature-enrollment.pen-recorder");
 // One state per page: the module is evaluated once, but keep it on globalThis in case it is not.
 const shared = (globalThis[SHARED_KEY] ??= {
   pads: new WeakMap(), // the recorder's mount point (its shadow root) -> pad record
-  owners: new WeakMap(), // Fabric upper canvas -> pad record
+  live: new Set(), // the records of mounted recorders
+  renders: 0, // counts render calls: the latest rendered record of a container is its current one
   active: null, // the stroke being drawn: {pad, epoch, pointerId, canvas, stroke}
   listening: false,
 });
@@ -51,6 +52,17 @@ function padBox(pad) {
   return pad.host.isConnected ? pad.host.closest(`.${pad.boxClass}`) : null;
 }
 
+// The recorder in charge of the pad's container: the one Streamlit rendered last. When the next step
+// is shown, the previous step's recorder stays in the page (stale) until the app's run ends, in the
+// same container, and must neither restyle the new canvas nor take its strokes.
+function currentPad(box) {
+  let best = null;
+  for (const pad of shared.live) {
+    if (padBox(pad) === box && (!best || pad.rendered > best.rendered)) best = pad;
+  }
+  return best;
+}
+
 // Styles put inside the canvas's shadow root (the page's styles cannot reach it).
 function canvasStyle(pad, scale) {
   const w = round2(pad.width * scale);
@@ -73,13 +85,12 @@ function canvasStyle(pad, scale) {
 // Look for the canvas, style it, size it, and show or hide the "Loading the canvas…" cover.
 function attach(pad) {
   const box = padBox(pad);
-  if (!box) return;
+  if (!box || currentPad(box) !== pad) return;
   const found = findCanvas(box);
   if (!found) return;
   if (found.upper !== pad.upper) {
     pad.upper = found.upper;
     pad.scale = null; // a new canvas (or a new shadow root): style it again
-    shared.owners.set(found.upper, pad);
   }
   const scale = Math.min(1, box.clientWidth / pad.width);
   let style = found.root.getElementById(STYLE_ID);
@@ -117,6 +128,16 @@ function upperCanvasOf(event) {
   return target instanceof HTMLCanvasElement && target.classList.contains("upper-canvas") ? target : null;
 }
 
+// The current recorder of the container the canvas is in.
+function padOf(canvas) {
+  const host = canvas.getRootNode().host;
+  for (const pad of shared.live) {
+    const box = padBox(pad);
+    if (box && host && box.contains(host)) return currentPad(box);
+  }
+  return null;
+}
+
 function addPoint(active, ev) {
   const rect = active.canvas.getBoundingClientRect();
   if (!rect.width || !rect.height) return;
@@ -137,8 +158,8 @@ function addPoint(active, ev) {
 function onPointerDown(ev) {
   if (!ev.isPrimary || (ev.pointerType === "mouse" && ev.button !== 0)) return;
   const canvas = upperCanvasOf(ev);
-  const pad = canvas && shared.owners.get(canvas);
-  if (!pad || !pad.ready) return;
+  const pad = canvas && padOf(canvas);
+  if (!pad || !pad.ready || pad.upper !== canvas) return;
   pad.nextId += 1;
   shared.active = {
     pad,
@@ -196,7 +217,10 @@ export default function (component) {
   if (!pad) {
     pad = { strokes: [], nextId: 0, epoch: data.epoch, upper: null, scale: null, attachedSent: false };
     shared.pads.set(parentElement, pad);
+    shared.live.add(pad);
   }
+  shared.renders += 1;
+  pad.rendered = shared.renders;
   if (pad.epoch !== data.epoch) {
     // Python redrew the canvas (our Undo / Clear): what was recorded before is Python's now.
     pad.epoch = data.epoch;
@@ -228,5 +252,6 @@ export default function (component) {
     clearInterval(pad.timer);
     pad.resize.disconnect();
     shared.pads.delete(parentElement);
+    shared.live.delete(pad);
   };
 }

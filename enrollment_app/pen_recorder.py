@@ -28,7 +28,7 @@ def _component():
 
 @dataclass(frozen=True)
 class RecorderValue:
-    attached: bool  # the recorder found the canvas, styled and sized it
+    attached: bool  # the recorder found the canvas, styled and sized it (also in its widget state)
     recorded: Any  # what the browser sent: {"epoch", "strokes"}, checked by timed_strokes.recorded_strokes
 
 
