@@ -2,7 +2,8 @@
 stroke data, metrics), and draw the canvas's guide background. Pure functions: no Streamlit here.
 
 The canvas (streamlit-drawable-canvas) returns Fabric.js JSON (`json_data`) and, with
-return_image_data=True, the ink as an RGBA array at CSS-pixel size (`image_data`).
+return_image_data=True, the ink as an RGBA array in canvas pixels (`image_data`); the pen recorder
+adds how it was drawn (timed strokes, see timed_strokes.py), saved in the raw JSON as "strokes".
 """
 
 from __future__ import annotations
@@ -14,21 +15,18 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from enrollment_core import strokes
 from enrollment_core.step_plan import StepType
 
-# One canvas size everywhere: 350 px fits a 390 px phone (its content width is 358 px) and keeps every
-# drawing in the same coordinate frame, so enrolment on a phone and sign-in on a desktop compare well.
+# One canvas size everywhere: every drawing is in the same coordinate frame, so enrolment on a phone and
+# sign-in on a desktop compare well. On screens narrower than this the pen recorder shows the canvas
+# scaled down (CSS), and the coordinates stay canvas pixels.
 CANVAS_WIDTH = 350
 CANVAS_HEIGHT = 250
 STROKE_WIDTH = 3
 STROKE_COLOR = "#111111"
-# The canvas's own toolbar sits, invisible until hovered, over the top-right strip of the canvas; on a
-# touch screen (no hover) a tap there presses its hidden "Reset" button. The guide paints this strip
-# as "not for drawing" so nobody starts a stroke there. Measured: the toolbar reaches ~30 px down.
-TOOLBAR_STRIP_HEIGHT = 40
 # Signatures get a baseline, as on paper: it makes signatures land at a similar height and size.
 BASELINE_Y = 195
 
@@ -51,9 +49,13 @@ class NotReady:
     message: str
 
 
-def object_count(json_data: dict[str, Any] | None) -> int:
+def objects_of(json_data: dict[str, Any] | None) -> list[Any]:
     objects = (json_data or {}).get("objects")
-    return len(objects) if isinstance(objects, list) else 0
+    return objects if isinstance(objects, list) else []
+
+
+def object_count(json_data: dict[str, Any] | None) -> int:
+    return len(objects_of(json_data))
 
 
 def without_last_object(json_data: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -88,14 +90,30 @@ def drawing_metrics(parsed: list[strokes.Stroke], image_rgba: np.ndarray) -> dic
 
 
 def prepare_drawing(
-    json_data: dict[str, Any] | None, image_rgba: np.ndarray | None, step_type: StepType
+    json_data: dict[str, Any] | None,
+    image_rgba: np.ndarray | None,
+    step_type: StepType,
+    *,
+    timed: list[dict[str, Any]] | None = None,
+    untimed: int = 0,
+    in_flight: bool = False,
 ) -> Drawing | NotReady:
-    """Check the canvas value and build the payload pieces, or say (kindly) why it cannot be saved."""
+    """Check the canvas value and build the payload pieces, or say (kindly) why it cannot be saved.
+    `timed` is how it was drawn (one timed stroke per path object, timed_strokes.saved_format), saved
+    in the raw JSON as "strokes"; `untimed` counts objects the pen recorder has no stroke for and
+    `in_flight` says it has one the canvas has not reported yet."""
     what = {"signature": "your signature", "shape": "the shape", "drawing": "the drawing"}[step_type]
     if object_count(json_data) == 0:
         return NotReady(f"The canvas is empty. Draw {what} in the white area, then save.")
+    if in_flight:  # the canvas reports a stroke ~0.2 s after the pen lifts
+        return NotReady("Your last stroke is still on its way to the server. Please tap Save again.")
+    if untimed:
+        return NotReady(
+            "Part of this drawing was not recorded completely. Please tap Clear and draw it again."
+        )
+    raw = json_data if timed is None else {**json_data, "strokes": timed}
     try:
-        parsed = strokes.parse_strokes(json_data)
+        parsed = strokes.parse_strokes(raw)
     except strokes.InvalidRawData as exc:  # not expected from the real canvas; never save garbage
         return NotReady(f"This drawing could not be read ({exc}). Please clear the canvas and draw again.")
     if strokes.is_near_empty(parsed):
@@ -105,20 +123,15 @@ def prepare_drawing(
         )
     if image_rgba is None:  # the image follows the strokes in the same message; this is a brief race
         return NotReady("Your drawing is still on its way to the server. Please tap Save again.")
-    return Drawing(png_data_url(image_rgba), json_data, drawing_metrics(parsed, image_rgba))
+    return Drawing(png_data_url(image_rgba), raw, drawing_metrics(parsed, image_rgba))
 
 
 @lru_cache(maxsize=8)
 def guide_png(step_type: StepType, width: int = CANVAS_WIDTH, height: int = CANVAS_HEIGHT) -> bytes:
-    """The canvas background: white paper, a grey strip at the top (under the canvas toolbar) that
-    says where not to draw, and a baseline for signatures. Not part of the saved image."""
+    """The canvas background: white paper, with a baseline for signatures. Not part of the saved
+    image. (The whole pad is for drawing: the canvas's own toolbar is hidden by the pen recorder.)"""
     image = Image.new("RGB", (width, height), (255, 255, 255))
     pen = ImageDraw.Draw(image)
-    pen.rectangle((0, 0, width, TOOLBAR_STRIP_HEIGHT - 1), fill=(240, 242, 246))
-    pen.line((0, TOOLBAR_STRIP_HEIGHT - 1, width, TOOLBAR_STRIP_HEIGHT - 1), fill=(214, 218, 226), width=1)
-    font = ImageFont.load_default(size=13)
-    pen.text((12, TOOLBAR_STRIP_HEIGHT // 2), "Draw below this strip", fill=(110, 116, 130), font=font,
-             anchor="lm")
     if step_type == "signature":
         pen.line((24, BASELINE_Y, width - 24, BASELINE_Y), fill=(170, 176, 188), width=1)
         cross = (26, BASELINE_Y - 16, 36, BASELINE_Y - 6)  # the "sign here" cross of paper forms

@@ -180,7 +180,8 @@ def pad_status(value: canvas_widget.CanvasValue, count: int) -> str:
 def save_step(
     service: EnrollmentService, where: Where, step: Step, value: canvas_widget.CanvasValue
 ) -> None:
-    drawing = canvas.prepare_drawing(value.json_data, value.image_rgba, step.type)
+    drawing = canvas.prepare_drawing(value.json_data, value.image_rgba, step.type, timed=value.strokes,
+                                     untimed=value.untimed, in_flight=value.in_flight)
     if isinstance(drawing, canvas.NotReady):
         st.warning(drawing.message, icon=":material/gesture:")
         return

@@ -44,19 +44,23 @@ class FakePad:
 
     def __init__(self) -> None:
         self.objects: list[dict[str, Any]] = []
+        self.timed: list[dict[str, Any]] | None = None  # how it was drawn (the pen recorder's part)
         self.calls: list[dict[str, Any]] = []
         self._revision: dict[str, int] = {}
 
-    def draw(self, objects: list[dict[str, Any]]) -> None:
+    def draw(self, objects: list[dict[str, Any]], timed: list[dict[str, Any]] | None = None) -> None:
         self.objects = list(objects)
+        self.timed = None if timed is None else list(timed)
 
     def __call__(self, key: str, step_type: str, initial_objects: list | None, revision: int):
         self.calls.append({"key": key, "type": step_type, "initial": initial_objects, "revision": revision})
         if initial_objects is not None and self._revision.get(key) != revision:
             self.objects = list(initial_objects)  # the real canvas reloads its initial drawing
+            if self.timed is not None:  # ... and the timed strokes of what remains are kept
+                self.timed = self.timed[: len(initial_objects)]
         self._revision[key] = revision
         drawing = {"version": "7.4.0", "objects": self.objects}
-        return canvas_widget.CanvasValue(drawing, rgba_image(self.objects))
+        return canvas_widget.CanvasValue(drawing, rgba_image(self.objects), strokes=self.timed)
 
 
 def step_drawing(flow_type: str, number: int, person: str, sample: int = 0) -> list[dict[str, Any]]:
@@ -259,6 +263,23 @@ def test_undo_removes_the_last_stroke_and_clear_empties_the_canvas(app: AppTest,
     app.run()
     save(app)
     assert "Step 2 of 11" in texts(app)
+
+
+def test_how_it_was_drawn_is_saved_with_the_drawing_after_an_undo(
+    app: AppTest, pad: FakePad, db: psycopg.Connection
+) -> None:
+    start(app, "signup", "tim")
+    objects = step_drawing("signup", 1, "tim")
+    timed = [{"pointerType": "touch",
+              "points": [{"x": c[-2], "y": c[-1], "time": 100.0 * k + 5.0 * i, "pressure": 0.5}
+                         for i, c in enumerate(obj["path"])]}
+             for k, obj in enumerate(objects)]
+    pad.draw(objects + objects[:1], timed + timed[:1])  # one stroke too many ...
+    app.run()
+    button(app, "Undo").click().run()  # ... undone
+    save(app)
+    raw = db.execute("SELECT raw_data FROM temp_enrollment_steps").fetchone()["raw_data"]
+    assert raw["objects"] == objects and raw["strokes"] == timed
 
 
 # ---------------------------------------------------------------- resuming from the URL

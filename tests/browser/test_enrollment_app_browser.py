@@ -1,9 +1,12 @@
 """The enrollment app in a real headless Chromium: a person enrolls by drawing on the real canvas, with a
-finger on a phone-sized screen and with the mouse on a desktop, reloads half-way, and signs in.
+finger on phone-sized screens (320 to 430 px wide) and with the mouse on a desktop, reloads half-way,
+and signs in; the pad fits every screen, hides nothing on or above it, and saves how each stroke was
+drawn (the pen recorder's timed points).
 
-The app runs as `streamlit run` on a free port against a database of its own; the checks at the end
-read PostgreSQL. Waits are on text the app renders, never on sleeps. Screenshots go to
-artifacts/enrollment/.
+The app runs as `streamlit run` on a free port against a database of its own; the checks read
+PostgreSQL. Touch and mouse input go through CDP (`Input.dispatchTouchEvent` / `dispatchMouseEvent`)
+with known timestamps, so the times saved can be compared with the times sent. Waits are on what the
+app renders, never on sleeps. Screenshots go to artifacts/enrollment/.
 """
 
 from __future__ import annotations
@@ -36,8 +39,11 @@ PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML,
             "Chrome/130.0.0.0 Mobile Safari/537.36")
 WAIT_MS = 30_000  # for anything the app renders: generous on a slow shared 2-core machine
 SIGNUP_STEPS = step_plan.total_steps("signup")
-# Drawings are placed in the canvas's drawing area, below the toolbar strip.
-Y_OFFSET = canvas.TOOLBAR_STRIP_HEIGHT + 25
+Y_SHIFT = 25  # the sample drawings sit this much lower on the pad (signatures above the baseline)
+MOVE_MS = 16.0  # between two sent pointer moves (a 60 Hz touch screen)
+LIFT_MS = 250.0  # between the end of a stroke and the start of the next
+TIME_TOLERANCE_MS = 2.0  # saved time vs sent time
+XY_TOLERANCE_PX = 0.5  # saved point vs sent point, in canvas pixels
 
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (./dev test installs it)", allow_module_level=True)
@@ -77,6 +83,26 @@ def db(app_db: str) -> Iterator[psycopg.Connection]:
         yield conn
 
 
+def phone(browser, width: int, height: int = 844):
+    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=3,
+                                  is_mobile=True, has_touch=True, user_agent=PHONE_UA)
+    context.set_default_timeout(WAIT_MS)
+    return context
+
+
+def desktop(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    return context
+
+
+def open_page(context) -> tuple[object, list[str]]:
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return page, errors
+
+
 def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     # The success screen's balloons fly for a few seconds; show the screen, not the balloons.
@@ -92,44 +118,110 @@ def screenshot(page, name: str) -> None:
 # ---------------------------------------------------------------- drawing on the real canvas
 
 
-Points = list[tuple[float, float]]
+Points = list[tuple[float, float]]  # in canvas pixels (the 350 x 250 coordinate space)
+Stroke = Callable[[object, Points], None]
 
 
 def pad(page):
     return page.locator("canvas.upper-canvas")
 
 
-def mouse_stroke(page, points: Points) -> None:
+def screen_of(page) -> Callable[[float, float], tuple[float, float]]:
+    """Where canvas points are on the screen: the pad may be shown scaled down to fit. (The pad is
+    measured once: per point it would cost a round trip to the browser each.)"""
     box = pad(page).bounding_box()
-    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
-    page.mouse.up()
+    scale = box["width"] / canvas.CANVAS_WIDTH
+    return lambda x, y: (box["x"] + x * scale, box["y"] + y * scale)
 
 
-def touch_stroker(context, page) -> Callable[[object, Points], None]:
-    """Finger strokes through CDP touch events (page.touchscreen.tap only makes a dot)."""
+def on_screen(page, x: float, y: float) -> tuple[float, float]:
+    return screen_of(page)(x, y)
+
+
+class Clock:
+    """Timestamps for CDP input events (seconds since the epoch, as CDP takes them), and a record of
+    what was sent, per stroke: (x, y, time in ms) in canvas pixels."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.sent: list[list[tuple[float, float, float]]] = []
+
+    def stroke_start(self) -> None:
+        self.now = max(self.now + LIFT_MS / 1000, time.time())  # never far from the real clock
+        self.sent.append([])
+
+    def tick(self, x: float, y: float) -> float:
+        self.sent[-1].append((x, y, self.now * 1000))
+        stamp = self.now
+        self.now += MOVE_MS / 1000
+        return stamp
+
+    def forget_last_stroke(self) -> None:
+        self.sent.pop()
+
+
+def touch_stroker(context, page, clock: Clock | None = None) -> Stroke:
+    """Finger strokes through CDP touch events with known timestamps (page.touchscreen.tap only makes
+    a dot). The finger lifts where it last moved, one tick later."""
     cdp = context.new_cdp_session(page)
+    clock = clock or Clock()
 
     def stroke(page, points: Points) -> None:
-        box = pad(page).bounding_box()
+        clock.stroke_start()
+        where = screen_of(page)
 
-        def at(x: float, y: float) -> list[dict]:
-            return [{"x": box["x"] + x, "y": box["y"] + y, "radiusX": 2, "radiusY": 2, "force": 1, "id": 0}]
+        def touch(kind: str, x: float, y: float) -> None:
+            sx, sy = where(x, y)
+            finger = [] if kind == "touchEnd" else [
+                {"x": sx, "y": sy, "radiusX": 2, "radiusY": 2, "force": 0.5, "id": 0}]
+            cdp.send("Input.dispatchTouchEvent",
+                     {"type": kind, "touchPoints": finger, "timestamp": clock.tick(x, y)})
 
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": at(*points[0])})
+        touch("touchStart", *points[0])
         for x, y in points[1:]:
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": at(x, y)})
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+            touch("touchMove", x, y)
+        touch("touchEnd", *points[-1])
 
     return stroke
 
 
+def mouse_stroker(context, page, clock: Clock | None = None) -> Stroke:
+    """Mouse strokes through CDP mouse events with known timestamps."""
+    cdp = context.new_cdp_session(page)
+    clock = clock or Clock()
+
+    def stroke(page, points: Points) -> None:
+        clock.stroke_start()
+        where = screen_of(page)
+
+        def mouse(kind: str, x: float, y: float, buttons: int) -> None:
+            sx, sy = where(x, y)
+            cdp.send("Input.dispatchMouseEvent", {
+                "type": kind, "x": sx, "y": sy, "button": "left", "buttons": buttons, "clickCount": 1,
+                "force": 0.5 if buttons else 0, "timestamp": clock.tick(x, y)})  # a mouse presses at 0.5
+
+        mouse("mousePressed", *points[0], buttons=1)
+        for x, y in points[1:]:
+            mouse("mouseMoved", x, y, buttons=1)
+        mouse("mouseReleased", *points[-1], buttons=0)
+
+    return stroke
+
+
+def playwright_mouse_stroke(page, points: Points) -> None:
+    """A mouse stroke as Playwright moves the mouse (real event times, in steps between points)."""
+    where = screen_of(page)
+    page.mouse.move(*where(*points[0]))
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(*where(x, y), steps=2)
+    page.mouse.up()
+
+
 def step_strokes(number: int, person: str, sample: int = 0) -> list[Points]:
-    """What a person draws at this signup step, inside the canvas's drawing area."""
+    """What a person draws at this signup step."""
     drawn = sample_drawings.strokes_for_step("signup", number, person, sample)
-    return [[(x, y + Y_OFFSET - 40) for x, y in stroke] for stroke in drawn]
+    return [[(x, y + Y_SHIFT) for x, y in stroke] for stroke in drawn]
 
 
 def signature(person: str, sample: int) -> list[Points]:
@@ -140,7 +232,7 @@ def signature(person: str, sample: int) -> list[Points]:
     for stroke in sample_drawings.signature_strokes(person, sample):
         wobble = hand.uniform(0, 2 * math.pi)
         strokes.append([(x + 1.5 * math.sin(i / 5 + wobble) + hand.gauss(0, 0.5),
-                         y + Y_OFFSET - 40 + 1.5 * math.cos(i / 7 + wobble) + hand.gauss(0, 0.5))
+                         y + Y_SHIFT + 1.5 * math.cos(i / 7 + wobble) + hand.gauss(0, 0.5))
                         for i, (x, y) in enumerate(stroke)])
     return strokes
 
@@ -152,46 +244,65 @@ def stroke_count_text(n: int) -> str:
 IDLE_JS = """() => !document.querySelector(
     '[data-testid^="stStatusWidgetRunning"], [data-stale="true"]')"""
 
-
-# The guide (background image) is painted: its grey strip is at the top-right corner.
-GUIDE_PAINTED_JS = """c => { const p = c.getContext('2d').getImageData(c.width - 5, 5, 1, 1).data;
-    return p[3] > 0 && p[0] < 250; }"""
-
-
+# The canvas's own shadow root, and what the pen recorder did to it: the "Loading the canvas…"
+# cover, the canvas toolbar's display, and the element at a screen point (through shadow roots).
+PAD_ROOT_JS = """() => [...document.querySelectorAll('.st-key-drawing_pad_box *')]
+    .find(e => e.shadowRoot && e.shadowRoot.querySelector('canvas.upper-canvas'))?.shadowRoot"""
+PAD_STATE_JS = f"""() => {{
+    const root = ({PAD_ROOT_JS})();
+    if (!root) return null;
+    const cover = root.querySelector('.pen-recorder-wait');
+    const toolbar = root.querySelector('.dc-toolbar');
+    return {{covered: cover ? !cover.hidden : null, coverText: cover ? cover.textContent : null,
+             toolbar: toolbar ? getComputedStyle(toolbar).display : null,
+             toolbarButtons: toolbar ? toolbar.querySelectorAll('button').length : 0}};
+}}"""
+ELEMENT_AT_JS = """([x, y]) => {
+    let el = document.elementFromPoint(x, y);
+    while (el && el.shadowRoot) {
+        const inner = el.shadowRoot.elementFromPoint(x, y);
+        if (!inner || inner === el) break;
+        el = inner;
+    }
+    return el ? {tag: el.tagName, cls: String(el.className), inToolbar: !!el.closest('.dc-toolbar')} : null;
+}"""
 INK_PIXELS_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }"""
 
 
+def pad_state(page) -> dict | None:
+    return page.evaluate(PAD_STATE_JS)
+
+
+def ink_pixels(page) -> int:
+    return page.locator("canvas.dc-canvas.lower-canvas").evaluate(INK_PIXELS_JS)
+
+
 def wait_ready(page) -> None:
-    """The step's canvas is ready to draw on: the app finished its run (no "running" indicator, no
-    stale element from the previous screen), exactly one canvas is left (the new step's canvas replaces
-    the old one) and it has loaded (its guide is painted). A stroke drawn while the canvas is still
-    loading is wiped when the load completes."""
+    """The step's pad takes ink: the app finished its run (no "running" indicator, no stale element
+    from the previous screen), exactly one canvas is left (the new step's canvas replaces the old one)
+    and the pen recorder lifted its "Loading the canvas…" cover (Python found the canvas loaded and
+    the recorder attached, and enabled the canvas in the same run)."""
     page.wait_for_function(IDLE_JS, timeout=WAIT_MS)
     expect(pad(page)).to_have_count(1, timeout=WAIT_MS)
-    guide = page.locator("canvas.dc-background-canvas")
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while not guide.evaluate(GUIDE_PAINTED_JS):
-        assert time.monotonic() < deadline, "the canvas guide was never painted"
-        page.wait_for_timeout(50)
+    page.wait_for_function(f"() => ({PAD_STATE_JS})()?.covered === false", timeout=WAIT_MS)
 
 
-def draw(page, stroke: Callable[[object, Points], None], strokes: list[Points]) -> None:
+def draw(page, stroke: Stroke, strokes: list[Points], before: int = 0) -> None:
     """Draw stroke by stroke, each time waiting until the app has received it."""
     wait_ready(page)
-    for i, points in enumerate(strokes, start=1):
+    for i, points in enumerate(strokes, start=before + 1):
         stroke(page, points)
         try:
             expect(page.get_by_text(stroke_count_text(i), exact=True)).to_be_visible(timeout=WAIT_MS)
         except AssertionError:  # leave evidence: was the stroke drawn on screen (ink) but not received?
             screenshot(page, "failed_stroke")
-            ink = page.locator("canvas.dc-canvas.lower-canvas").evaluate(INK_PIXELS_JS)
-            print(f"stroke {i} not received; canvas at {pad(page).bounding_box()}, ink pixels {ink}")
+            print(f"stroke {i} not received; canvas at {pad(page).bounding_box()}, ink {ink_pixels(page)}")
             raise
 
 
 def app_button(page, name: str):
-    """One of the app's own buttons (the canvas toolbar has an "Undo" too)."""
+    """One of the app's own buttons."""
     return page.locator("[data-testid^='stBaseButton']").filter(has_text=name)
 
 
@@ -216,7 +327,7 @@ def begin(page, url: str, flow_label: str, username: str, touch: bool) -> None:
     press(page, "Continue", touch)
 
 
-def enroll_steps(page, stroke, person: str, numbers: range, touch: bool) -> None:
+def enroll_steps(page, stroke: Stroke, person: str, numbers: range, touch: bool) -> None:
     for number in numbers:
         wait_for_step(page, number)
         strokes = signature(person, number) if step_plan.step_of("signup", number).type == "signature" \
@@ -225,7 +336,71 @@ def enroll_steps(page, stroke, person: str, numbers: range, touch: bool) -> None
         press(page, "Save and continue", touch)
 
 
-def assert_enrolled(db: psycopg.Connection, username: str, user_agent_part: str) -> None:
+# ---------------------------------------------------------------- checks
+
+
+def assert_pad_fits(page, viewport_width: int) -> None:
+    """The whole pad is on screen at its expected size: scaled down only as much as the content
+    column requires, nothing scrolls sideways, and each of its corners is the canvas itself (not
+    clipped, nothing on top of it)."""
+    box = pad(page).bounding_box()
+    column = page.locator(".st-key-drawing_pad_box").bounding_box()
+    scale = min(1.0, column["width"] / canvas.CANVAS_WIDTH)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport_width, box
+    assert box["width"] == pytest.approx(canvas.CANVAS_WIDTH * scale, abs=0.5), (box, column)
+    assert box["height"] == pytest.approx(canvas.CANVAS_HEIGHT * scale, abs=0.5), (box, column)
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport_width
+    # The pad's box is as tall as the scaled canvas: no blank space is left below it.
+    holder = page.locator(".st-key-drawing_pad_box").bounding_box()
+    assert holder["height"] == pytest.approx(box["height"], abs=2), (holder, box)
+    for fx, fy in ((0.01, 0.01), (0.99, 0.01), (0.01, 0.99), (0.99, 0.99)):
+        hit = page.evaluate(ELEMENT_AT_JS, [box["x"] + fx * box["width"], box["y"] + fy * box["height"]])
+        assert hit and "upper-canvas" in hit["cls"], (fx, fy, hit)
+
+
+def assert_no_toolbar(page) -> None:
+    """The canvas's own toolbar (download, undo, redo, reset) cannot be seen or reached."""
+    state = pad_state(page)
+    assert state["toolbar"] == "none", state
+    expect(page.get_by_role("button", name="Reset canvas & history")).to_have_count(0)
+
+
+def saved_steps(db: psycopg.Connection, username: str, flow_type: str = "signup") -> list[dict]:
+    return db.execute(
+        "SELECT s.step_number, s.raw_data, s.metrics FROM temp_enrollment_steps s"
+        " JOIN temp_enrollments e ON e.id = s.enrollment_id"
+        " WHERE e.username = %s AND e.flow_type = %s ORDER BY s.step_number", (username, flow_type),
+    ).fetchall()
+
+
+def assert_timed(raw: dict, pointer_type: str) -> None:
+    """The raw drawing keeps the canvas JSON and adds one timed stroke per path, in the saved format:
+    times in ms from the drawing's first point, never decreasing."""
+    paths = [o for o in raw["objects"] if o["type"].lower() == "path"]
+    assert len(raw["strokes"]) == len(paths) > 0
+    times = []
+    for stroke, path in zip(raw["strokes"], paths):
+        assert stroke["pointerType"] == pointer_type
+        first = stroke["points"][0]
+        assert (first["x"], first["y"]) == pytest.approx(tuple(path["path"][0][1:3]), abs=1.0)
+        for point in stroke["points"]:
+            assert {"x", "y", "time", "pressure"} <= set(point)
+            times.append(point["time"])
+    assert times[0] == 0 and times == sorted(times) and times[-1] > 0
+
+
+def assert_times_match(raw: dict, sent: list[list[tuple[float, float, float]]]) -> None:
+    """Every point saved is a point sent, at the time it was sent (relative to the first)."""
+    assert len(raw["strokes"]) == len(sent)
+    origin = sent[0][0][2]
+    for stroke, points in zip(raw["strokes"], sent):
+        assert len(stroke["points"]) == len(points)
+        for saved, (x, y, t) in zip(stroke["points"], points):
+            assert saved["time"] == pytest.approx(t - origin, abs=TIME_TOLERANCE_MS), (saved, t - origin)
+            assert (saved["x"], saved["y"]) == pytest.approx((x, y), abs=XY_TOLERANCE_PX), (saved, x, y)
+
+
+def assert_enrolled(db: psycopg.Connection, username: str, user_agent_part: str, pointer_type: str) -> None:
     """What PostgreSQL holds after a complete signup through the browser."""
     session = db.execute(
         "SELECT id, status, device_info, completed_at FROM temp_enrollments"
@@ -246,6 +421,7 @@ def assert_enrolled(db: psycopg.Connection, username: str, user_agent_part: str)
         dark = image.point(lambda v: 255 if v < 128 else 0).histogram()[255]
         assert dark > 100, f"step {step['step_number']} has no ink"
         assert step["raw_data"]["objects"] and step["raw_data"]["objects"][0]["type"] == "Path"
+        assert_timed(step["raw_data"], pointer_type)
         metrics = step["metrics"]
         assert metrics["stroke_count"] == len(step["raw_data"]["objects"])
         assert metrics["point_count"] > 10 and metrics["path_length"] > 50 and metrics["ink_pixels"] > 100
@@ -257,16 +433,185 @@ def assert_enrolled(db: psycopg.Connection, username: str, user_agent_part: str)
     assert copied["n"] == SIGNUP_STEPS
 
 
-# ---------------------------------------------------------------- the tests
+# ---------------------------------------------------------------- the tests: the pad
+
+
+@pytest.mark.parametrize("width", [320, 360, 390, 430])
+def test_touch_strokes_are_saved_with_the_times_they_were_drawn(
+    browser, app_url: str, db: psycopg.Connection, width: int
+) -> None:
+    """On each phone width: the pad fits, and the strokes drawn with a finger are saved in PostgreSQL
+    with the times the touch events carried (the last one undone, as the app's Undo drops it)."""
+    username = f"touch_{width}"
+    context = phone(browser, width)
+    page, errors = open_page(context)
+    clock = Clock()
+    finger = touch_stroker(context, page, clock)
+    try:
+        page.goto(f"{app_url}?flow=signup&user={username}")
+        wait_for_step(page, 1)
+        assert_pad_fits(page, width)
+        assert_no_toolbar(page)
+        strokes = signature(username, 1)
+        draw(page, finger, strokes + [[(300, 200), (310, 205), (320, 212)]])  # ... and a slip
+        press(page, "Undo", touch=True)
+        clock.forget_last_stroke()
+        expect(page.get_by_text(stroke_count_text(len(strokes)), exact=True)).to_be_visible()
+        if width in (320, 390):
+            screenshot(page, f"phone_{width}_step")
+        press(page, "Save and continue", touch=True)
+        wait_for_step(page, 2)
+        assert errors == []
+    finally:
+        context.close()
+    (step,) = saved_steps(db, username)
+    assert_timed(step["raw_data"], "touch")
+    assert_times_match(step["raw_data"], clock.sent)
+    assert len(step["raw_data"]["objects"]) == len(strokes)
+
+
+def test_mouse_strokes_on_a_desktop_are_saved_with_their_times_and_no_toolbar_shows(
+    browser, app_url: str, db: psycopg.Connection
+) -> None:
+    context = desktop(browser)
+    page, errors = open_page(context)
+    clock = Clock()
+    mouse = mouse_stroker(context, page, clock)
+    try:
+        page.goto(f"{app_url}?flow=signup&user=mo_desk")
+        wait_for_step(page, 1)
+        assert_pad_fits(page, 1280)
+        # Hovering the pad, and where the canvas's toolbar used to appear above its top-right corner,
+        # shows nothing.
+        box = pad(page).bounding_box()
+        for x, y in ((box["x"] + 100, box["y"] + 100), (box["x"] + box["width"] - 5, box["y"] + 5),
+                     (box["x"] + box["width"] - 20, box["y"] - 15)):
+            page.mouse.move(x, y)
+            page.wait_for_timeout(400)  # the toolbar faded in after 0.25 s of hovering
+            assert_no_toolbar(page)
+            assert not page.evaluate(ELEMENT_AT_JS, [x, y])["inToolbar"]
+        screenshot(page, "desktop_1280_step_hover")
+        strokes = signature("mo_desk", 1)
+        draw(page, mouse, strokes)
+        press(page, "Save and continue", touch=False)
+        wait_for_step(page, 2)
+        assert errors == []
+    finally:
+        context.close()
+    (step,) = saved_steps(db, "mo_desk")
+    assert_timed(step["raw_data"], "mouse")
+    assert_times_match(step["raw_data"], clock.sent)
+
+
+@pytest.mark.parametrize("device", ["phone_360", "desktop_1280"])
+def test_taps_in_and_around_every_corner_never_clear_the_drawing(
+    browser, app_url: str, db: psycopg.Connection, device: str
+) -> None:
+    """At every corner, where the canvas kept its invisible toolbar (its Reset sat on the top-right
+    corner): a tap on the pad is a dot like any other stroke, a tap just outside it does nothing.
+    (Chrome moves a touch landing within ~8 px of the pad onto it, so "outside" here is 14 px out.)"""
+    touch = device.startswith("phone")
+    username = f"corners_{device}"
+    context = phone(browser, 360) if touch else desktop(browser)
+    page, errors = open_page(context)
+    stroke = (touch_stroker if touch else mouse_stroker)(context, page)
+    try:
+        page.goto(f"{app_url}?flow=signup&user={username}")
+        wait_for_step(page, 1)
+        strokes = signature(username, 1)
+        draw(page, stroke, strokes)
+        ink = ink_pixels(page)
+        count = len(strokes)
+        box = pad(page).bounding_box()
+        left, top = box["x"], box["y"]
+        right, bottom = left + box["width"], top + box["height"]
+        for cx, cy in ((left, top), (right, top), (left, bottom), (right, bottom)):
+            dx, dy = (1 if cx == left else -1), (1 if cy == top else -1)
+            inside, outside = (cx + 3 * dx, cy + 3 * dy), (cx - 14 * dx, cy - 14 * dy)
+            for x, y in (outside, inside):
+                page.touchscreen.tap(x, y) if touch else page.mouse.click(x, y)
+                if (x, y) == inside:
+                    count += 1
+                    expect(page.get_by_text(stroke_count_text(count), exact=True)).to_be_visible()
+                else:  # nothing to wait for: give a stroke the time it takes to reach the app
+                    page.wait_for_timeout(700)
+                    expect(page.get_by_text(stroke_count_text(count), exact=True)).to_be_visible()
+                wait_ready(page)
+                assert ink_pixels(page) >= ink, f"the drawing lost ink after a tap at {(x, y)}"
+                ink = ink_pixels(page)
+        assert_no_toolbar(page)
+        press(page, "Undo", touch)  # our Undo drops the last dot only
+        expect(page.get_by_text(stroke_count_text(count - 1), exact=True)).to_be_visible()
+        assert errors == []
+    finally:
+        context.close()
+    assert saved_steps(db, username) == []  # nothing was saved: only drawn
+
+
+def test_a_stroke_on_a_pad_still_loading_is_refused_visibly_then_drawing_works(
+    browser, app_url: str, db: psycopg.Connection
+) -> None:
+    """Until the canvas has loaded and the pen recorder listens, the pad says "Loading the canvas…"
+    over it and takes no ink, so no stroke is lost silently or saved without its times. The messages
+    that would make it ready are held back here (the browser's websocket, routed) to see that state."""
+    context = phone(browser, 390)
+    page, errors = open_page(context)
+    held: list[tuple[object, bytes]] = []
+    holding = True
+
+    def route(ws) -> None:
+        server = ws.connect_to_server()
+
+        def to_server(message) -> None:
+            # The widget states the canvas ("backgroundFit") and the recorder ("attached") send once
+            # loaded; everything else passes.
+            readying = isinstance(message, bytes) and (b"backgroundFit" in message or b"attached" in message)
+            if holding and readying:
+                held.append((server, message))
+            else:
+                server.send(message)
+
+        ws.on_message(to_server)
+        server.on_message(lambda message: ws.send(message))
+
+    page.route_web_socket("**/_stcore/stream", route)
+    finger = touch_stroker(context, page)
+    try:
+        page.goto(f"{app_url}?flow=signup&user=early_bird")
+        page.wait_for_function(f"() => ({PAD_STATE_JS})()?.covered === true", timeout=WAIT_MS)
+        assert pad_state(page)["coverText"] == "Loading the canvas…"
+        loading = page.get_by_text("Loading the canvas…", exact=True)
+        expect(loading).to_have_count(2)  # over the pad (the recorder's cover) and under it
+        expect(loading.first).to_be_visible()
+        expect(loading.last).to_be_visible()
+        assert_no_toolbar(page)
+        screenshot(page, "phone_390_loading")
+        finger(page, signature("early_bird", 1)[0])
+        page.wait_for_timeout(1000)  # a stroke would reach the app in ~0.3 s; give it more
+        assert ink_pixels(page) == 0
+        assert held, "the pad became ready without its messages"
+
+        holding = False
+        for server, message in held:
+            server.send(message)
+        expect(page.get_by_text("Nothing drawn yet", exact=True)).to_be_visible()
+        draw(page, finger, signature("early_bird", 1))
+        press(page, "Save and continue", touch=True)
+        wait_for_step(page, 2)
+        assert errors == []
+    finally:
+        context.close()
+    (step,) = saved_steps(db, "early_bird")
+    assert_timed(step["raw_data"], "touch")
+    assert len(step["raw_data"]["strokes"]) == len(signature("early_bird", 1))
+
+
+# ---------------------------------------------------------------- the tests: whole flows
 
 
 def test_phone_signup_with_a_finger_survives_a_reload(browser, app_url: str, db: psycopg.Connection) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3,
-                                  is_mobile=True, has_touch=True, user_agent=PHONE_UA)
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    context = phone(browser, 390)
+    page, errors = open_page(context)
     finger = touch_stroker(context, page)
     try:
         page.goto(app_url)
@@ -274,18 +619,10 @@ def test_phone_signup_with_a_finger_survives_a_reload(browser, app_url: str, db:
         screenshot(page, "phone_start")
         begin(page, app_url, "Create account", "pat_phone", touch=True)
         wait_for_step(page, 1)
-
-        # The canvas fits the phone's width: nothing to scroll sideways, the whole pad on screen.
-        box = pad(page).bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["width"] == canvas.CANVAS_WIDTH
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        # The canvas toolbar (invisible until hovered, and a hidden Reset on touch screens) stays within
-        # the grey strip at the top of the canvas that says not to draw there.
-        reset = page.get_by_role("button", name="Reset canvas & history").bounding_box()
-        assert reset["y"] + reset["height"] <= box["y"] + canvas.TOOLBAR_STRIP_HEIGHT
+        assert_pad_fits(page, 390)
 
         # A tap is a dot, not a signature: refused, nothing saved.
-        page.touchscreen.tap(box["x"] + 150, box["y"] + 150)
+        page.touchscreen.tap(*on_screen(page, 150, 150))
         expect(page.get_by_text(stroke_count_text(1), exact=True)).to_be_visible(timeout=WAIT_MS)
         press(page, "Save and continue", touch=True)
         expect(page.get_by_text("That is too small to use")).to_be_visible(timeout=WAIT_MS)
@@ -318,34 +655,31 @@ def test_phone_signup_with_a_finger_survives_a_reload(browser, app_url: str, db:
         assert errors == []
     finally:
         context.close()
-    assert_enrolled(db, "pat_phone", "Android 14")
+    assert_enrolled(db, "pat_phone", "Android 14", "touch")
 
 
 def test_desktop_signup_with_the_mouse_then_sign_in(browser, app_url: str, db: psycopg.Connection) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    context = desktop(browser)
+    page, errors = open_page(context)
     try:
         page.goto(app_url)
         expect(page.get_by_role("heading", name="Signature enrollment")).to_be_visible(timeout=WAIT_MS)
         screenshot(page, "desktop_start")
         begin(page, app_url, "Create account", "dee_desk", touch=False)
-        enroll_steps(page, mouse_stroke, "dee_desk", range(1, 3), touch=False)
+        enroll_steps(page, playwright_mouse_stroke, "dee_desk", range(1, 3), touch=False)
         wait_for_step(page, 3)
         screenshot(page, "desktop_step")
         page.reload()
         wait_for_step(page, 3)
-        enroll_steps(page, mouse_stroke, "dee_desk", range(3, SIGNUP_STEPS + 1), touch=False)
+        enroll_steps(page, playwright_mouse_stroke, "dee_desk", range(3, SIGNUP_STEPS + 1), touch=False)
         expect(page.get_by_role("heading", name="Account created")).to_be_visible(timeout=WAIT_MS)
         screenshot(page, "desktop_success")
-        assert_enrolled(db, "dee_desk", "HeadlessChrome")
+        assert_enrolled(db, "dee_desk", "HeadlessChrome", "mouse")
 
         # Sign in with the same signature, drawn again.
         press(page, "Sign in now", touch=False)
         wait_for_step(page, 1, total=1)
-        draw(page, mouse_stroke, signature("dee_desk", 21))
+        draw(page, playwright_mouse_stroke, signature("dee_desk", 21))
         press(page, "Save and continue", touch=False)
         expect(page.get_by_role("heading", name="Signed in")).to_be_visible(timeout=WAIT_MS)
         screenshot(page, "desktop_signin_accepted")
@@ -354,7 +688,7 @@ def test_desktop_signup_with_the_mouse_then_sign_in(browser, app_url: str, db: p
         press(page, "Done", touch=False)
         begin(page, app_url, "Sign in", "dee_desk", touch=False)
         wait_for_step(page, 1, total=1)
-        draw(page, mouse_stroke, signature("an impostor", 1))
+        draw(page, playwright_mouse_stroke, signature("an impostor", 1))
         press(page, "Save and continue", touch=False)
         expect(page.get_by_role("heading", name="Sign-in rejected")).to_be_visible(timeout=WAIT_MS)
         expect(page.get_by_role("button", name="Try again")).to_be_visible()
@@ -367,3 +701,5 @@ def test_desktop_signup_with_the_mouse_then_sign_in(browser, app_url: str, db: p
         " WHERE u.username = 'dee_desk' ORDER BY a.attempted_at"
     ).fetchall()
     assert [(a["accepted"], a["reason_code"]) for a in attempts] == [(True, "match"), (False, "no_match")]
+    for signin in saved_steps(db, "dee_desk", "signin"):
+        assert_timed(signin["raw_data"], "mouse")

@@ -1,0 +1,55 @@
+"""The pen recorder: a small first-party Components v2 component (JavaScript only, pen_recorder.js)
+mounted in the same container as the drawing canvas. It records the timed points of every stroke,
+fits the canvas to the screen's width, hides the canvas's own toolbar and covers the pad while it is
+not ready. See docs/enrollment-app.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from . import canvas
+
+_JS = Path(__file__).with_name("pen_recorder.js")
+
+
+@cache
+def _component():
+    # Registered once per process, on first use (registering at import time would run in AppTest too).
+    return st.components.v2.component(
+        "signature_enrollment.pen_recorder", js=_JS.read_text(encoding="utf-8"), isolate_styles=True
+    )
+
+
+@dataclass(frozen=True)
+class RecorderValue:
+    attached: bool  # the recorder found the canvas, styled and sized it (also in its widget state)
+    recorded: Any  # what the browser sent: {"epoch", "strokes"}, checked by timed_strokes.recorded_strokes
+
+
+def pen_recorder(key: str, box_class: str, epoch: str, ready: bool) -> RecorderValue:
+    """Mount the recorder for the canvas inside the container whose CSS class is `box_class`.
+    `epoch` names the pad and changes whenever Python redraws the canvas (Undo / Clear): the recorder
+    then starts a new list, and a list from another epoch is never taken for this one. `ready` lifts
+    the "Loading the canvas…" cover."""
+    result = _component()(
+        key=key,
+        data={
+            "box": box_class,
+            "epoch": epoch,
+            "ready": ready,
+            "width": canvas.CANVAS_WIDTH,
+            "height": canvas.CANVAS_HEIGHT,
+        },
+        default={"attached": False, "pen": None},
+        on_attached_change=lambda: None,
+        on_pen_change=lambda: None,
+        width="stretch",
+        height="content",
+    )
+    return RecorderValue(attached=bool(result.get("attached")), recorded=result.get("pen"))
