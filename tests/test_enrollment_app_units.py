@@ -279,9 +279,9 @@ def test_a_timed_drawing_is_saved_with_its_strokes_and_passes_the_core_validatio
     assert drawing.raw["objects"] is raw["objects"] and drawing.raw["strokes"] == timed.strokes
     assert len(drawing.raw["strokes"]) == len(raw["objects"])
     where = flow.Where("drawing", "signup", "ada", progress=flow.plan_progress("signup"))
-    payload = flow.save_payload(where, step_plan.step_of("signup", 1), drawing.data_url, drawing.raw,
+    command = flow.save_command(where, step_plan.step_of("signup", 1), drawing.data_url, drawing.raw,
                                 drawing.metrics)
-    parsed = validation.parse_drawing_step(payload)
+    parsed = validation.parse_drawing_step(command)
     assert parsed.raw["strokes"] == timed.strokes
 
 
