@@ -44,7 +44,7 @@ def dashboard_queries(hours: int = 24) -> list[DashboardQuery]:
             {"hours": hours, "bucket_seconds": 900},
         ),
         DashboardQuery("expiry_backlog_by_age", query("stored_expiry_backlog_by_age"), {"max_hours": 24}),
-        DashboardQuery("avg_steps_per_flow", query("stored_avg_steps_per_flow"), None),
+        DashboardQuery("avg_steps_per_flow", query("stored_avg_steps_per_flow"), {"hours": hours}),
         DashboardQuery(
             "step_funnel", query("stored_step_funnel"), {"hours": hours, "flow_type": "signup"}
         ),
