@@ -41,7 +41,8 @@ def window_hours() -> int:
 
 
 def window_label() -> str:
-    return st.session_state.get("window_choice", "Last 24 h").lower()
+    """'in the last 24 h', 'in the last 3 days'."""
+    return "in the " + st.session_state.get("window_choice", "Last 24 h").lower()
 
 
 def updated_note() -> str:

@@ -37,9 +37,12 @@ def dashboard_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     st.cache_resource.clear()  # closes the pool (on_release) before the database is dropped
 
 
-def signed_in_app(monkeypatch: pytest.MonkeyPatch, page: str | None = None) -> AppTest:
+def signed_in_app(
+    monkeypatch: pytest.MonkeyPatch, page: str | None = None, staff_name: str = "Sam Support"
+) -> AppTest:
     monkeypatch.setenv("DASHBOARD_PASSWORD", PASSWORD)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.text_input(key="sign_in_name").input(staff_name)
     at.text_input(key="sign_in_password").input(PASSWORD)
     at.button[0].click().run()  # the form's submit button
     if page:
@@ -114,6 +117,7 @@ def test_wrong_password_is_refused_and_shows_no_data(
     monkeypatch.setenv("DASHBOARD_PASSWORD", PASSWORD)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.metric
+    at.text_input(key="sign_in_name").input("Sam")
     at.text_input(key="sign_in_password").input("not-the-password")
     at.button[0].click().run()
     assert [e.value for e in at.error] == ["Wrong password."]
@@ -124,6 +128,7 @@ def test_password_from_streamlit_secrets_works(dashboard_env: str) -> None:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.secrets["dashboard_password"] = "from-secrets"
     at.run()
+    at.text_input(key="sign_in_name").input("Sam")
     at.text_input(key="sign_in_password").input("from-secrets")
     at.button[0].click().run()
     assert not at.exception

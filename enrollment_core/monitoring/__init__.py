@@ -28,9 +28,11 @@ from .people import (
     Account,
     EnrolledDrawing,
     Person,
+    SessionSummary,
     clean_search,
     enrolled_drawings,
     find_person,
+    session_summary,
 )
 from .rows import Db, as_of
 from .sessions import (
@@ -84,6 +86,7 @@ __all__ = [
     "SessionDetail",
     "SessionFilter",
     "SessionPage",
+    "SessionSummary",
     "active_over_time",
     "as_of",
     "avg_steps_per_flow",
@@ -99,6 +102,7 @@ __all__ = [
     "refresh_snapshot",
     "seed_active_sessions",
     "session_detail",
+    "session_summary",
     "snapshot_time",
     "staff_log",
     "step_durations",

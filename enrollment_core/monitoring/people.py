@@ -57,6 +57,24 @@ class Person:
         return self.attempt_total > len(self.attempts)
 
 
+@dataclass(frozen=True)
+class SessionSummary:
+    """What is kept of a session that archive (completed) or cleanup (expired) removed."""
+
+    session_id: str
+    username: str
+    flow_type: str
+    outcome: str  # 'completed' or 'expired'
+    step_count: int
+    created_at: datetime
+    ended_at: datetime
+    removed_at: datetime
+
+    @property
+    def total_steps(self) -> int:
+        return _plan_steps(self.flow_type)
+
+
 SESSION_COLUMNS = [
     "session_id",
     "flow_type",
@@ -130,6 +148,24 @@ def find_person(db: Db, search: str) -> Person | None:
         attempts=to_frame(attempt_rows, ATTEMPT_COLUMNS),
         attempt_total=int(attempt_total),
         searched_session_id=searched_session_id,
+    )
+
+
+def session_summary(db: Db, session_id: str) -> SessionSummary | None:
+    """The summary of a removed session; None when there is none (never existed, or still live)."""
+    rows = fetch(db, query("session_summary"), {"session_id": session_id})
+    if not rows:
+        return None
+    r = rows[0]
+    return SessionSummary(
+        session_id=r["session_id"],
+        username=r["username"],
+        flow_type=r["flow_type"],
+        outcome=r["outcome"],
+        step_count=r["step_count"],
+        created_at=r["created_at"],
+        ended_at=r["ended_at"],
+        removed_at=r["archived_at"],
     )
 
 

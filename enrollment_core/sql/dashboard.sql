@@ -246,6 +246,12 @@ UNION ALL
 SELECT u.username FROM login_attempts la JOIN users u ON u.id = la.user_id WHERE la.session_id = %(session_id)s
 LIMIT 1;
 
+-- name: session_summary
+-- The summary archive or cleanup left of a session they removed (primary key).
+SELECT session_id, username, flow_type, outcome, step_count, created_at, ended_at, archived_at
+FROM enrollment_archive
+WHERE session_id = %(session_id)s;
+
 -- name: person_account
 -- A registered user by username, case-insensitive (idx_users_username_lower), with the number of
 -- drawings they enrolled.
