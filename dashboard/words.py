@@ -48,6 +48,11 @@ def table(name: str) -> str:
     return TABLES.get(name, name)
 
 
+def count(n: int, thing: str) -> str:
+    """'1 session', '3 sessions', '1,204 sessions'."""
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
+
+
 def steps(done: int, total: int) -> str:
     """'3 of 11 steps', '1 of 1 step'."""
     return f"{done} of {total} step{'' if total == 1 else 's'}"

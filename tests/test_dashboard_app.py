@@ -448,7 +448,7 @@ def test_archive_from_the_dashboard_moves_old_completed_sessions(
     add_session(db, username="done_long_ago", status="completed", steps=11, started_ago=timedelta(hours=30))
     add_session(db, username="done_recently", status="completed", steps=11, started_ago=timedelta(hours=1))
     at = signed_in_app(monkeypatch, "app_pages/maintenance.py")
-    assert metric(at, "Archive would move") == "1 sessions"
+    assert metric(at, "Archive would move") == "1 session"
     click(at, "Archive completed…")
     assert "enrollment_archive" not in at.warning[0].value and "to the archive" in at.warning[0].value
     at.button(key="confirm_archive").click().run()
@@ -456,7 +456,7 @@ def test_archive_from_the_dashboard_moves_old_completed_sessions(
     archived = db.execute("SELECT username, step_count, outcome FROM enrollment_archive").fetchall()
     assert archived == [{"username": "done_long_ago", "step_count": 11, "outcome": "completed"}]
     log = at.dataframe[-1].value
-    assert list(log["result"]) == ["Moved 1 completed sessions older than 24 h"]
+    assert list(log["result"]) == ["Moved 1 completed session older than 24 h"]
 
 
 def test_storage_shows_exact_row_counts_in_plain_words(

@@ -56,21 +56,21 @@ def action_status(status: monitoring.MaintenanceStatus) -> None:
     cleanup, archive, periodic = st.columns(3, border=True)
     cleanup.metric(
         "Cleanup would delete",
-        f"{status.cleanup_candidates:,} sessions",
+        words.count(status.cleanup_candidates, "session"),
         help="Sessions that ran out of time before finishing, with their drawings.",
     )
     if status.as_of is not None:
         cleanup.caption(f"Counted at {formatting.local_time(status.as_of, '%H:%M:%S')}")
     archive.metric(
         "Archive would move",
-        f"{status.archive_candidates:,} sessions",
+        words.count(status.archive_candidates, "session"),
         help="Completed sessions older than the age above.",
     )
     if status.last_cleanup_at is None:
         periodic.metric("Last automatic cleanup", "never")
     else:
         periodic.metric("Last automatic cleanup", formatting.when(status.last_cleanup_at))
-        periodic.caption(f"Removed {status.last_cleanup_removed or 0:,} sessions")
+        periodic.caption(f"Removed {words.count(status.last_cleanup_removed or 0, 'session')}")
 
 
 def ask(action: str) -> None:
@@ -161,10 +161,10 @@ def _result_text(action: str, succeeded: bool, result: dict) -> str:
     if not succeeded:
         return f"Failed: {result.get('error', 'unknown error')}"
     if action == "cleanup":
-        return f"Removed {result.get('removed', 0):,} expired sessions"
+        return f"Removed {words.count(result.get('removed', 0), 'expired session')}"
     if action == "archive":
         hours = result.get("older_than_seconds", 0) / 3600
-        return f"Moved {result.get('moved', 0):,} completed sessions older than {hours:g} h"
+        return f"Moved {words.count(result.get('moved', 0), 'completed session')} older than {hours:g} h"
     return ", ".join(f"{key}: {value}" for key, value in result.items())
 
 

@@ -2,8 +2,8 @@
 the charts render, a row click shows its drawings at once with automatic refresh off, Clear works, a
 person found by name shows their sign-in attempts beside the enrolled signatures, cleanup is logged
 under the name. Text that came from a client stays text (no request to an outside host, no <img>), no
-label or button is cut, and no request leaves the machine. Screenshots at 390, 1280 and 1440 px go to
-artifacts/ (look at them)."""
+label or button is cut, and no request leaves the machine. Screenshots at 390, 1280, 1440 and 1920 px
+go to artifacts/ (look at them)."""
 
 from __future__ import annotations
 
@@ -322,7 +322,7 @@ def test_staff_find_a_session_and_a_person_and_clean_up(dashboard_url: str, db, 
     assert watched.outside_requests() == []  # icon, fonts, everything served by the app itself
 
 
-@pytest.mark.parametrize("width", [390, 1280, 1440])
+@pytest.mark.parametrize("width", [390, 1280, 1440, 1920])
 def test_every_page_fits_the_screen(dashboard_url: str, browser, width: int) -> None:
     watched = Watched(browser, width)
     page = watched.page
