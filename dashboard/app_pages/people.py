@@ -45,7 +45,7 @@ def account_cards(person: monitoring.Person) -> None:
 def lock_and_blocks() -> None:
     # >>> Lock state and sign-in blocks go here (issue 14 rebuilds the lockout per username and client
     # address and adds rate limits): the current lock and blocks, with Unlock / Clear block actions that
-    # ask for confirmation and write the staff log (StaffActions). Nothing is shown until that lands.
+    # ask for confirmation and write the staff log (StaffActions). Until that lands, only this note.
     st.caption("Account lock and sign-in blocks are not shown on this page yet.")
 
 
