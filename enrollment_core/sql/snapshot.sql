@@ -205,7 +205,8 @@ ORDER BY flow_type DESC, step_number;
 -- The design note's average steps per enrollment type, for completed sessions started in the last
 -- %(windows)s hours (one result per window): from step_count instead of joining the steps (the same
 -- figures: step_count is kept equal to the number of saved steps), archived sessions included, so that
--- archive does not change it.
+-- archive does not change it. As the funnel: each session counts in the smallest window that contains
+-- it, then windows add up the smaller ones (one pass over the sessions of the largest window).
 WITH windows AS (
     SELECT unnest(%(windows)s::int[]) AS hours
 ),
@@ -219,12 +220,20 @@ completed AS (
     FROM enrollment_archive
     WHERE outcome = 'completed'
       AND created_at >= NOW() - make_interval(hours => (SELECT max(hours) FROM windows))
+),
+by_window AS (
+    SELECT (SELECT min(w.hours) FROM windows w WHERE c.created_at >= NOW() - make_interval(hours => w.hours))
+               AS within_hours,
+           c.flow_type, sum(c.step_count) AS steps, count(*) AS sessions
+    FROM completed c
+    GROUP BY 1, 2
 )
-SELECT w.hours, c.flow_type, AVG(c.step_count)::float8 AS avg_steps, count(*)::int AS sessions
+SELECT w.hours, b.flow_type, (sum(b.steps)::numeric / sum(b.sessions))::float8 AS avg_steps,
+       sum(b.sessions)::int AS sessions
 FROM windows w
-JOIN completed c ON c.created_at >= NOW() - make_interval(hours => w.hours)
-GROUP BY w.hours, c.flow_type
-ORDER BY w.hours, c.flow_type DESC;
+JOIN by_window b ON b.within_hours <= w.hours
+GROUP BY w.hours, b.flow_type
+ORDER BY w.hours, b.flow_type DESC;
 
 -- name: snapshot_maintenance_status
 -- What cleanup and archive would do now, and when the periodic cleanup last ran.
