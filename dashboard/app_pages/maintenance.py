@@ -4,7 +4,7 @@ logged under the signed-in person's name), and the staff log."""
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, formatting, view, words
+from dashboard import auth, charts, data, formatting, view, words
 from enrollment_core import monitoring
 
 PENDING_KEY = "maintenance_pending"  # "cleanup" | "archive" while waiting for a confirmation
@@ -154,7 +154,7 @@ def actions() -> None:
         )
     if st.session_state.get(RESULT_KEY):
         st.success(st.session_state[RESULT_KEY], icon=":material/check_circle:")
-    st.caption(f"Actions are recorded in the staff log below as {formatting.plain(data.staff().staff_name)}.")
+    st.caption(f"Actions are recorded in the staff log below as {formatting.plain(auth.staff_name())}.")
 
 
 def _result_text(action: str, succeeded: bool, result: dict) -> str:
