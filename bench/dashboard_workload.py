@@ -3,17 +3,22 @@ default view, and every query of the background snapshot refresh."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from enrollment_core.maintenance import CLEANUP_JOB
 from enrollment_core.monitoring import (
     ARCHIVE_DEFAULT_SECONDS,
+    ATTEMPT_LIMIT,
     CARD_WINDOW_HOURS,
     COUNT_LIMIT,
+    SESSION_LIMIT,
+    STAFF_LOG_LIMIT,
     STEP_TIME_SAMPLE,
     SessionFilter,
 )
+from enrollment_core.monitoring.people import ATTEMPT_COUNT_LIMIT
 from enrollment_core.monitoring.snapshot import snapshot_sources
 from enrollment_core.queries import query
 
@@ -25,6 +30,10 @@ class DashboardQuery:
     name: str
     sql: str
     params: dict[str, Any] | None
+
+
+# The session id bench.sql's generate_sessions gives session number 42.
+BENCH_SESSION_42 = "sess_bench" + f"{42:010d}" + hashlib.md5(b"42").hexdigest()
 
 
 def dashboard_queries(hours: int = 24) -> list[DashboardQuery]:
@@ -44,10 +53,8 @@ def dashboard_queries(hours: int = 24) -> list[DashboardQuery]:
             {"hours": hours, "bucket_seconds": 900},
         ),
         DashboardQuery("expiry_backlog_by_age", query("stored_expiry_backlog_by_age"), {"max_hours": 24}),
-        DashboardQuery("avg_steps_per_flow", query("stored_avg_steps_per_flow"), None),
-        DashboardQuery(
-            "step_funnel", query("stored_step_funnel"), {"hours": hours, "flow_type": "signup"}
-        ),
+        DashboardQuery("avg_steps_per_flow", query("stored_avg_steps_per_flow"), {"hours": hours}),
+        DashboardQuery("step_funnel", query("stored_step_funnel"), {"hours": hours, "flow_type": "signup"}),
         DashboardQuery(
             "step_durations",
             query("stored_step_durations"),
@@ -59,9 +66,7 @@ def dashboard_queries(hours: int = 24) -> list[DashboardQuery]:
             query("in_progress_sessions_count"),
             {**page, "count_limit": COUNT_LIMIT + 1},
         ),
-        DashboardQuery(
-            "in_progress_sessions_oldest (live)", query("in_progress_sessions_oldest"), page
-        ),
+        DashboardQuery("in_progress_sessions_oldest (live)", query("in_progress_sessions_oldest"), page),
         DashboardQuery(
             "in_progress_sessions_expiring (user filter)",
             query("in_progress_sessions_expiring"),
@@ -78,6 +83,25 @@ def dashboard_queries(hours: int = 24) -> list[DashboardQuery]:
             query("stored_maintenance_status"),
             {"archive_older_than_seconds": ARCHIVE_DEFAULT_SECONDS, "cleanup_job": CLEANUP_JOB},
         ),
+        DashboardQuery("recent_staff_actions", query("recent_staff_actions"), {"limit": STAFF_LOG_LIMIT}),
+        # People: one person (the generator's user_42), found by name or by a session id.
+        DashboardQuery("session_owner", query("session_owner"), {"session_id": BENCH_SESSION_42}),
+        DashboardQuery("session_summary", query("session_summary"), {"session_id": BENCH_SESSION_42}),
+        DashboardQuery("person_account", query("person_account"), {"username": "bench_user_42"}),
+        DashboardQuery(
+            "person_sessions", query("person_sessions"), {"username": "bench_user_42", "limit": SESSION_LIMIT}
+        ),
+        DashboardQuery(
+            "person_sign_in_attempts",
+            query("person_sign_in_attempts"),
+            {"user_id": 1, "limit": ATTEMPT_LIMIT},
+        ),
+        DashboardQuery(
+            "person_sign_in_attempt_count",
+            query("person_sign_in_attempt_count"),
+            {"user_id": 1, "count_limit": ATTEMPT_COUNT_LIMIT + 1},
+        ),
+        DashboardQuery("person_enrolled_drawings", query("person_enrolled_drawings"), {"user_id": 1}),
     ]
 
 

@@ -1,6 +1,7 @@
 """Staff-only access: a shared password from Streamlit secrets (dashboard_password) or the environment
 (DASHBOARD_PASSWORD). There is no default: without one configured, the dashboard shows how to set one
-and no data."""
+and no data. At sign-in each person also gives their name, which the staff log records with every
+action they take (the password is shared, so the name is their word)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ import time
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
+from enrollment_core.errors import ValidationError
+from enrollment_core.staff import STAFF_NAME_MAX_LENGTH, clean_staff_name
+
 SECRET_NAME = "dashboard_password"
 ENV_VAR = "DASHBOARD_PASSWORD"
 _SESSION_KEY = "staff_signed_in_as"
+_NAME_KEY = "staff_name"
 # A wrong password costs this long: slows guessing without bothering a person who mistyped.
 FAILED_ATTEMPT_DELAY_SECONDS = 1.0
 
@@ -50,8 +55,14 @@ def is_signed_in() -> bool:
     )
 
 
+def staff_name() -> str:
+    """The name the signed-in person gave (require_staff makes sure there is one)."""
+    return str(st.session_state.get(_NAME_KEY) or "")
+
+
 def sign_out() -> None:
     st.session_state.pop(_SESSION_KEY, None)
+    st.session_state.pop(_NAME_KEY, None)
 
 
 def require_staff() -> bool:
@@ -61,16 +72,28 @@ def require_staff() -> bool:
     if password is None:
         _show_how_to_configure()
         return False
-    if is_signed_in():
+    if is_signed_in() and staff_name():
         return True
     st.title("Enrollment operations")
     with st.form("sign_in", border=True, width=420):
         st.markdown("**Staff sign-in**")
+        name = st.text_input(
+            "Your name",
+            key="sign_in_name",
+            max_chars=STAFF_NAME_MAX_LENGTH,
+            help="Recorded with every cleanup, archive or other action you take, in the staff log.",
+        )
         given = st.text_input("Dashboard password", type="password", key="sign_in_password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
+        try:
+            cleaned = clean_staff_name(name or "")
+        except ValidationError as error:
+            st.error(f"Your name {error.message.removeprefix('staff_name ')}.", icon=":material/badge:")
+            return False
         if password_matches(given or "", password):
             st.session_state[_SESSION_KEY] = _fingerprint(password)
+            st.session_state[_NAME_KEY] = cleaned
             st.rerun()
         time.sleep(FAILED_ATTEMPT_DELAY_SECONDS)
         st.error("Wrong password.", icon=":material/lock:")

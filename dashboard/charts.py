@@ -1,27 +1,53 @@
-"""Altair chart builders: pure functions from the DataFrames of enrollment_core.monitoring to charts.
-Callers show an empty state instead of calling these with an empty frame."""
+"""Altair chart builders: pure functions from the DataFrames of enrollment_core.monitoring to charts, in the
+words staff read (dashboard.words). Callers show an empty state instead of calling these with an empty
+frame."""
 
 from __future__ import annotations
 
 import altair as alt
 import pandas as pd
 
-FLOW_COLORS = alt.Scale(domain=["signup", "signin"], range=["#4c78a8", "#f58518"])
-STATUS_COLORS = alt.Scale(domain=["in_progress", "expired"], range=["#e45756", "#9d755d"])
+from dashboard import words
+
+FLOW_ORDER = [words.flow("signup"), words.flow("signin")]
+FLOW_COLORS = alt.Scale(domain=FLOW_ORDER, range=["#4c78a8", "#f58518"])
+# Long enough for "Sign-up 11 · Draw a house" style labels on a phone and a wide screen alike.
+STEP_LABEL_LIMIT = 240
 
 
-def active_sessions_over_time(frame: pd.DataFrame) -> alt.Chart:
+def _step_axis() -> alt.Axis:
+    return alt.Axis(labelLimit=STEP_LABEL_LIMIT, labelOverlap=False)
+
+
+def _with_flow_words(frame: pd.DataFrame) -> pd.DataFrame:
+    data = frame.copy()
+    data["flow"] = data["flow_type"].map(words.flow)
+    return data
+
+
+def _time_axis(hours: int) -> alt.Axis:
+    """Hours of the day for a day or less, days beyond: one kind of label, never 'Mon 30 03 AM'."""
+    if hours <= 24:
+        return alt.Axis(format="%H:%M", labelOverlap=True, tickCount=6, title=None)
+    return alt.Axis(
+        format="%a %d %b", labelOverlap=True, tickCount={"interval": "day", "step": 1}, title=None
+    )
+
+
+def active_sessions_over_time(frame: pd.DataFrame, hours: int) -> alt.Chart:
     """Stacked area of live sessions per flow (columns at, flow_type, live)."""
+    data = _with_flow_words(frame)
     return (
-        alt.Chart(frame)
+        alt.Chart(data)
         .mark_area(opacity=0.85, interpolate="step-after")
         .encode(
-            x=alt.X("at:T", title=None),
+            x=alt.X("at:T", axis=_time_axis(hours)),
             y=alt.Y("live:Q", title="Live sessions", stack="zero", axis=alt.Axis(tickMinStep=1, format="d")),
-            color=alt.Color("flow_type:N", title="Flow", scale=FLOW_COLORS),
+            color=alt.Color("flow:N", title="Flow", scale=FLOW_COLORS, sort=FLOW_ORDER),
+            order=alt.Order("flow:N", sort="descending"),
             tooltip=[
-                alt.Tooltip("at:T", title="At", format="%H:%M"),
-                alt.Tooltip("flow_type:N", title="Flow"),
+                alt.Tooltip("at:T", title="At", format="%d %b %H:%M"),
+                alt.Tooltip("flow:N", title="Flow"),
                 alt.Tooltip("live:Q", title="Live sessions"),
             ],
         )
@@ -29,26 +55,44 @@ def active_sessions_over_time(frame: pd.DataFrame) -> alt.Chart:
     )
 
 
+def backlog_buckets(frame: pd.DataFrame, max_hours: int) -> pd.DataFrame:
+    """One row per (hours since expiry, flow) for every hour 0..max_hours, empty hours included, so the
+    axis never jumps (4-5 h straight to 8-9 h) and each bar has one segment per flow."""
+    grid = pd.MultiIndex.from_product(
+        [range(max_hours + 1), ["signup", "signin"]], names=["hours_overdue", "flow_type"]
+    )
+    counts = frame.groupby(["hours_overdue", "flow_type"])["sessions"].sum().reindex(grid, fill_value=0)
+    data = counts.reset_index()
+    data["flow"] = data["flow_type"].map(words.flow)
+    data["overdue"] = [f"{h}+" if h >= max_hours else str(h) for h in data["hours_overdue"]]
+    data["overdue_text"] = [
+        f"{h} h or more ago" if h >= max_hours else f"{h}–{h + 1} h ago" for h in data["hours_overdue"]
+    ]
+    return data
+
+
 def expiry_backlog(frame: pd.DataFrame, max_hours: int) -> alt.Chart:
-    """Backlog by hours since expiry, stacked by status (columns hours_overdue, flow_type, status,
-    sessions)."""
-    data = frame.copy()
-    data["overdue"] = [f"{h}+ h" if h >= max_hours else f"{h}–{h + 1} h" for h in data["hours_overdue"]]
-    order = [f"{h}–{h + 1} h" for h in range(max_hours)] + [f"{max_hours}+ h"]
+    """Sessions awaiting cleanup by whole hours since they expired, stacked by flow (columns
+    hours_overdue, flow_type, status, sessions)."""
+    data = backlog_buckets(frame, max_hours)
+    order = [str(h) for h in range(max_hours)] + [f"{max_hours}+"]
     return (
         alt.Chart(data)
-        .mark_bar()
+        .mark_bar(strokeWidth=0)
         .encode(
-            x=alt.X("overdue:N", title="Expired this long ago", sort=order, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y(
-                "sum(sessions):Q", title="Sessions awaiting cleanup", axis=alt.Axis(tickMinStep=1, format="d")
+            x=alt.X(
+                "overdue:O",
+                title="Hours since it expired",
+                sort=order,
+                axis=alt.Axis(labelAngle=0, labelOverlap=True),
             ),
-            color=alt.Color("status:N", title="Status", scale=STATUS_COLORS),
+            y=alt.Y("sessions:Q", title="Sessions", stack="zero", axis=alt.Axis(tickMinStep=1, format="d")),
+            color=alt.Color("flow:N", title="Flow", scale=FLOW_COLORS, sort=FLOW_ORDER),
+            order=alt.Order("flow:N", sort="descending"),
             tooltip=[
-                alt.Tooltip("overdue:N", title="Expired"),
-                alt.Tooltip("flow_type:N", title="Flow"),
-                alt.Tooltip("status:N", title="Status"),
-                alt.Tooltip("sum(sessions):Q", title="Sessions"),
+                alt.Tooltip("overdue_text:N", title="Expired"),
+                alt.Tooltip("flow:N", title="Flow"),
+                alt.Tooltip("sessions:Q", title="Sessions"),
             ],
         )
         .properties(height=260)
@@ -58,35 +102,42 @@ def expiry_backlog(frame: pd.DataFrame, max_hours: int) -> alt.Chart:
 def average_steps(frame: pd.DataFrame) -> alt.LayerChart:
     """Average steps of completed sessions per flow, with the plan's step count as a tick
     (columns flow_type, avg_steps, plan_steps)."""
-    base = alt.Chart(frame).encode(y=alt.Y("flow_type:N", title=None, sort=["signup", "signin"]))
+    data = _with_flow_words(frame)
+    base = alt.Chart(data).encode(y=alt.Y("flow:N", title=None, sort=FLOW_ORDER))
+    top = max(float(data["plan_steps"].max()), float(data["avg_steps"].max())) + 1
     bars = base.mark_bar().encode(
-        x=alt.X("avg_steps:Q", title="Average steps per completed enrollment"),
-        color=alt.Color("flow_type:N", scale=FLOW_COLORS, legend=None),
+        x=alt.X("avg_steps:Q", title="Steps", scale=alt.Scale(domain=[0, top]), axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("flow:N", scale=FLOW_COLORS, legend=None),
         tooltip=[
-            alt.Tooltip("flow_type:N", title="Flow"),
+            alt.Tooltip("flow:N", title="Flow"),
             alt.Tooltip("avg_steps:Q", title="Average steps", format=".2f"),
             alt.Tooltip("plan_steps:Q", title="Steps in the plan"),
+            alt.Tooltip("sessions:Q", title="Completed sessions"),
         ],
     )
     plan = base.mark_tick(color="black", thickness=2, size=30).encode(x="plan_steps:Q")
     labels = base.mark_text(align="left", dx=4).encode(
         x="avg_steps:Q", text=alt.Text("avg_steps:Q", format=".1f")
     )
-    return (bars + plan + labels).properties(height=140)
+    return (bars + plan + labels).properties(height=120)
 
 
 def step_funnel(frame: pd.DataFrame) -> alt.LayerChart:
     """Sessions that reached each step (columns step_number, instruction, sessions, share_of_started,
     lost_from_previous): where people drop off."""
     data = frame.copy()
-    data["step"] = [f"{n:>2}. {text}" for n, text in zip(data["step_number"], data["instruction"])]
+    data["step"] = [f"{n}. {text}" for n, text in zip(data["step_number"], data["instruction"])]
     data["label"] = [f"{n} ({share:.0%})" for n, share in zip(data["sessions"], data["share_of_started"])]
     order = list(data["step"])
-    base = alt.Chart(data).encode(
-        y=alt.Y("step:N", title=None, sort=order, axis=alt.Axis(labelLimit=260, labelOverlap=False))
-    )
+    top = float(data["sessions"].max()) * 1.3  # room for the labels right of the longest bar
+    base = alt.Chart(data).encode(y=alt.Y("step:N", title=None, sort=order, axis=_step_axis()))
     bars = base.mark_bar(color="#4c78a8").encode(
-        x=alt.X("sessions:Q", title="Sessions that reached the step"),
+        x=alt.X(
+            "sessions:Q",
+            title="Sessions",
+            scale=alt.Scale(domain=[0, top], nice=False),
+            axis=alt.Axis(tickMinStep=1, format="d"),
+        ),
         tooltip=[
             alt.Tooltip("step:N", title="Step"),
             alt.Tooltip("sessions:Q", title="Reached"),
@@ -95,59 +146,66 @@ def step_funnel(frame: pd.DataFrame) -> alt.LayerChart:
         ],
     )
     labels = base.mark_text(align="left", dx=4).encode(x="sessions:Q", text="label:N")
-    return (bars + labels).properties(height=28 * len(data) + 20)
+    return (bars + labels).properties(height=26 * len(data) + 40)
 
 
 def step_durations(frame: pd.DataFrame) -> alt.LayerChart:
     """Median time per step as bars with the 90th percentile as a tick (columns flow_type, step_number,
     instruction, samples, median_seconds, p90_seconds)."""
-    data = frame.copy()
+    data = _with_flow_words(frame)
+    several_flows = data["flow"].nunique() > 1  # sign-in's one step is not timed: usually sign-up only
     data["step"] = [
-        f"{flow} {n:>2}. {text}"
-        for flow, n, text in zip(data["flow_type"], data["step_number"], data["instruction"])
+        f"{flow} {number}. {text}" if several_flows else f"{number}. {text}"
+        for flow, number, text in zip(data["flow"], data["step_number"], data["instruction"])
     ]
     order = list(data["step"])
-    base = alt.Chart(data).encode(
-        y=alt.Y("step:N", title=None, sort=order, axis=alt.Axis(labelLimit=300, labelOverlap=False))
-    )
+    base = alt.Chart(data).encode(y=alt.Y("step:N", title=None, sort=order, axis=_step_axis()))
     tooltip = [
         alt.Tooltip("step:N", title="Step"),
         alt.Tooltip("median_seconds:Q", title="Median (s)", format=".1f"),
         alt.Tooltip("p90_seconds:Q", title="90th percentile (s)", format=".1f"),
         alt.Tooltip("samples:Q", title="Sessions"),
     ]
-    bars = base.mark_bar().encode(
-        x=alt.X("median_seconds:Q", title="Seconds on the step (bar: median, tick: 90th percentile)"),
-        color=alt.Color("flow_type:N", title="Flow", scale=FLOW_COLORS),
+    x_scale = alt.Scale(domain=[0, float(data["p90_seconds"].max()) * 1.05], nice=True)
+    bars = base.mark_bar(height={"band": 0.75}).encode(
+        x=alt.X("median_seconds:Q", title="Seconds", scale=x_scale, axis=alt.Axis(tickCount=8)),
+        color=alt.Color(
+            "flow:N",
+            title="Flow",
+            scale=FLOW_COLORS,
+            sort=FLOW_ORDER,
+            legend=alt.Legend() if several_flows else None,
+        ),
         tooltip=tooltip,
     )
-    p90 = base.mark_tick(color="black", thickness=2).encode(x="p90_seconds:Q", tooltip=tooltip)
-    return (bars + p90).properties(height=26 * len(data) + 20)
+    p90 = base.mark_tick(color="black", thickness=2, size=18).encode(x="p90_seconds:Q", tooltip=tooltip)
+    return (bars + p90).properties(height=26 * len(data) + 50)
 
 
 def table_sizes(frame: pd.DataFrame) -> alt.Chart:
-    """On-disk size per table split into heap, TOAST (images) and indexes (columns table_name,
+    """On-disk size per table split into images (TOAST), other data and indexes (columns holds,
     heap_bytes, toast_bytes, index_bytes)."""
     data = frame.melt(
-        id_vars=["table_name"],
-        value_vars=["heap_bytes", "toast_bytes", "index_bytes"],
+        id_vars=["holds"],
+        value_vars=["toast_bytes", "heap_bytes", "index_bytes"],
         var_name="part",
         value_name="bytes",
     )
-    data["part"] = data["part"].map({"heap_bytes": "rows", "toast_bytes": "TOAST", "index_bytes": "indexes"})
+    parts = {"toast_bytes": "Images", "heap_bytes": "Other data", "index_bytes": "Indexes"}
+    data["part"] = data["part"].map(parts)
     data["megabytes"] = data["bytes"] / 1024 / 1024
     return (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            y=alt.Y("table_name:N", title=None, axis=alt.Axis(labelLimit=220)),
+            y=alt.Y("holds:N", title=None, axis=alt.Axis(labelLimit=STEP_LABEL_LIMIT)),
             x=alt.X("megabytes:Q", title="MB on disk", stack="zero"),
-            color=alt.Color("part:N", title="Part"),
+            color=alt.Color("part:N", title="Part", sort=["Images", "Other data", "Indexes"]),
             tooltip=[
-                alt.Tooltip("table_name:N", title="Table"),
+                alt.Tooltip("holds:N", title="Holds"),
                 alt.Tooltip("part:N", title="Part"),
                 alt.Tooltip("megabytes:Q", title="MB", format=".2f"),
             ],
         )
-        .properties(height=150)
+        .properties(height=160)
     )

@@ -9,6 +9,7 @@ import threading
 import streamlit as st
 from psycopg_pool import ConnectionPool
 
+from dashboard import auth
 from enrollment_core import EnrollmentService, monitoring, open_service
 from enrollment_core.staff import StaffActions
 
@@ -37,8 +38,8 @@ def service() -> EnrollmentService:
 
 
 def staff() -> StaffActions:
-    """What staff can do (cleanup, archive), each one call."""
-    return StaffActions(service())
+    """What the signed-in person can do (cleanup, archive), each one call, logged under their name."""
+    return StaffActions(service(), auth.staff_name())
 
 
 def pool() -> ConnectionPool:

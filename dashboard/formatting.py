@@ -1,8 +1,11 @@
-"""Small display helpers: times in the viewer's time zone, durations, byte sizes, drawings."""
+"""Small display helpers: times in the viewer's time zone, durations, byte sizes, drawings, and text
+that came from a client made safe to show inside Markdown."""
 
 from __future__ import annotations
 
 import io
+import re
+import string
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +26,16 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     if value is None or pd.isna(value):
         return "—"
     return value.astimezone(viewer_timezone()).strftime(fmt)
+
+
+def when(value: datetime | None) -> str:
+    """'14:03:12' today (in the viewer's time zone), else '28 Nov 14:03'."""
+    if value is None or pd.isna(value):
+        return "—"
+    local = value.astimezone(viewer_timezone())
+    if local.date() == datetime.now(local.tzinfo).date():
+        return local.strftime("%H:%M:%S")
+    return local.strftime("%d %b %H:%M")
 
 
 def localize_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -47,6 +60,34 @@ def duration(seconds: float | None) -> str:
     else:
         text = f"{s // 3600} h {s % 3600 // 60:02d} min"
     return f"{text} ago" if ago else text
+
+
+def time_left(seconds: float | None) -> str:
+    """'1 h 54 min left', 'expired 12 min ago'."""
+    if seconds is None or pd.isna(seconds):
+        return "—"
+    if seconds >= 0:
+        return f"{duration(seconds)} left"
+    return f"expired {duration(-seconds)} ago"
+
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark: escaped, none of them can
+# start Markdown, HTML, a Streamlit directive (:red[…], :material/…:) or LaTeX ($).
+_MARKDOWN_ESCAPES = str.maketrans({ch: "\\" + ch for ch in string.punctuation})
+# GitHub's autolinks ("http://…", "www.…", "name@host…") ignore those escapes: an invisible word joiner
+# after "://", "www" and "@" breaks them, and only there, so ordinary names copy as they read.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?<=(?i:www))(?=\.)|(?<=@)")
+WORD_JOINER = "\u2060"
+
+
+def plain(text: object) -> str:
+    """Text from a client (a username, an instruction, a user agent, an address …) escaped so that
+    Markdown shows it literally: never a link, an image, HTML or formatting. Line breaks and other
+    control characters become spaces."""
+    value = "" if text is None else str(text)
+    value = "".join(" " if ch.isspace() or not ch.isprintable() else ch for ch in value)
+    value = _AUTOLINK.sub(WORD_JOINER, value)
+    return value.translate(_MARKDOWN_ESCAPES)
 
 
 def human_bytes(n: int | float) -> str:

@@ -27,8 +27,9 @@ def sidebar_controls() -> None:
         list(WINDOW_CHOICES),
         index=1,
         key="window_choice",
-        help="Time window of the charts, the step funnel and the step times. The metric cards always "
-        f"cover the last {monitoring.CARD_WINDOW_HOURS} hours.",
+        help="The period of the Overview's charts. The cards do not follow it: live sessions and what "
+        "awaits cleanup are counted now, completions over the last "
+        f"{monitoring.CARD_WINDOW_HOURS} hours.",
     )
 
 
@@ -41,7 +42,8 @@ def window_hours() -> int:
 
 
 def window_label() -> str:
-    return st.session_state.get("window_choice", "Last 24 h").lower()
+    """'in the last 24 h', 'in the last 3 days'."""
+    return "in the " + st.session_state.get("window_choice", "Last 24 h").lower()
 
 
 def updated_note() -> str:

@@ -1,7 +1,8 @@
 """Cleanup of expired sessions and archiving of completed ones, by command or on a timer.
 
 Large backlogs are removed in batches, each its own short transaction, so that saves running meanwhile
-never wait behind one giant delete.
+never wait behind one giant delete. Each session removed leaves its summary in enrollment_archive, in
+the same statement (migration 0010), so the dashboard's figures about the past do not change.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ CLEANUP_LOCK_KEY = 7_263_110_002
 
 
 def cleanup_expired(pool: Pool, batch_size: int = 5000, pause_ratio: float = 0.0) -> int:
-    """Delete all expired, never-completed sessions (steps included); return how many were removed.
+    """Delete all expired, never-completed sessions (steps included), each folded into its summary
+    first; return how many were removed.
 
     Each batch is its own short transaction, so no save ever waits on the cleanup's locks for long.
     pause_ratio > 0 rests that many times the batch's duration after each batch, a cap on the
@@ -53,8 +55,9 @@ def archive_completed(
     batch_size: int = 5000,
     pause_ratio: float = 0.0,
 ) -> int:
-    """Move completed sessions older than the cut-off into enrollment_archive; return how many.
-    Paced like cleanup_expired."""
+    """Move completed sessions older than the cut-off into enrollment_archive (their summary; the
+    drawings are deleted, a registered user's stay in user_enrolled_drawings); return how many. Paced
+    like cleanup_expired."""
     moved = 0
     while True:
         started = time.monotonic()

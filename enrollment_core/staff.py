@@ -1,24 +1,102 @@
-"""What support staff do from the dashboard, one method per action: the action itself and whatever
-must follow it (the dashboard's figures refreshed, so the next screen shows its effect)."""
+"""What support staff do from the dashboard, one method per action: the action itself, a line in the staff
+log (staff_actions: who, what, on what, when, result) and whatever must follow it (the dashboard's
+figures refreshed, so the next screen shows its effect)."""
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
 from . import monitoring
+from .database import one
+from .errors import ValidationError
+from .queries import query
 from .service import EnrollmentService
+
+STAFF_NAME_MAX_LENGTH = 100  # staff_actions.staff_name
+
+
+class StaffAction(StrEnum):
+    """staff_actions.action. Unlocking an account and clearing a sign-in block come with issue 14."""
+
+    CLEANUP = "cleanup"
+    ARCHIVE = "archive"
+
+
+def clean_staff_name(name: Any) -> str:
+    """The name a person gave at sign-in to the dashboard, trimmed, inner spaces collapsed; refused when
+    empty, too long or holding control characters (it is written to the log and shown to other staff)."""
+    if not isinstance(name, str):
+        raise ValidationError("staff_name must be text", field="staff_name")
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise ValidationError("staff_name is required: the log records who did what", field="staff_name")
+    if len(cleaned) > STAFF_NAME_MAX_LENGTH:
+        raise ValidationError(
+            f"staff_name must be at most {STAFF_NAME_MAX_LENGTH} characters", field="staff_name"
+        )
+    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
+        raise ValidationError("staff_name must not contain control characters", field="staff_name")
+    return cleaned
 
 
 class StaffActions:
-    def __init__(self, service: EnrollmentService) -> None:
+    """The actions of one member of staff (staff_name: the name they gave at sign-in)."""
+
+    def __init__(self, service: EnrollmentService, staff_name: str) -> None:
         self.service = service
+        self.staff_name = clean_staff_name(staff_name)
 
     def run_cleanup(self) -> int:
-        """Delete every expired, never-completed session now; return how many."""
-        removed = self.service.cleanup_expired()
+        """Delete every expired, never-completed session now (each leaves its summary); return how many."""
+        removed = self._logged(StaffAction.CLEANUP, None, self.service.cleanup_expired, "removed", {})
         monitoring.refresh_snapshot(self.service.pool)
         return removed
 
     def run_archive(self, older_than_seconds: int) -> int:
         """Move completed sessions older than this to the archive summary; return how many."""
-        moved = self.service.archive_completed(older_than_seconds)
+        moved = self._logged(
+            StaffAction.ARCHIVE,
+            None,
+            lambda: self.service.archive_completed(older_than_seconds),
+            "moved",
+            {"older_than_seconds": older_than_seconds},
+        )
         monitoring.refresh_snapshot(self.service.pool)
         return moved
+
+    def _logged(
+        self,
+        action: StaffAction,
+        target: str | None,
+        run: Callable[[], int],
+        counted: str,
+        parameters: dict[str, Any],
+    ) -> int:
+        """Run the action and log it, also when it fails (then with the error, and the error raised)."""
+        try:
+            count = run()
+        except Exception as exc:
+            self._log(action, target, False, {**parameters, "error": str(exc) or type(exc).__name__})
+            raise
+        self._log(action, target, True, {**parameters, counted: count})
+        return count
+
+    def _log(self, action: StaffAction, target: str | None, succeeded: bool, result: dict[str, Any]) -> None:
+        with self.service.pool.connection() as conn:
+            one(
+                conn.execute(
+                    query("record_staff_action"),
+                    {
+                        "staff_name": self.staff_name,
+                        "action": str(action),
+                        "target": target,
+                        "succeeded": succeeded,
+                        "result": Jsonb(result),
+                    },
+                ).fetchone()
+            )

@@ -83,22 +83,29 @@ def test_step_funnel_lists_every_plan_step(db) -> None:
 
 
 def test_step_durations_from_consecutive_saves(db) -> None:
-    # add_session saves step k at created + 30 s * k: every step takes 30 s, step 1 from created_at.
+    # add_session saves step k at created + 30 s * k: every step takes 30 s. Step 1 is left out: a session
+    # the service creates starts when step 1 is saved, so nothing times it.
     add_session(db, username="user_a", steps=3)
     add_session(db, username="user_b", steps=2)
     frame = monitoring.step_durations(db, hours=24)
-    assert list(frame["step_number"]) == [1, 2, 3] and list(frame["samples"]) == [2, 2, 1]
-    assert frame["median_seconds"].tolist() == pytest.approx([30, 30, 30])
-    assert frame["instruction"].iloc[0] == "Sign your name"
+    assert list(frame["step_number"]) == [2, 3] and list(frame["samples"]) == [2, 1]
+    assert frame["median_seconds"].tolist() == pytest.approx([30, 30])
+    assert frame["instruction"].iloc[0] == step_plan.step_of("signup", 2).instruction
 
 
-def test_avg_steps_per_flow_is_the_seed_query(db) -> None:
+def test_avg_steps_per_flow_is_the_seed_query_over_the_window(db) -> None:
     add_session(db, username="user_a", status="completed", steps=11)
-    add_session(db, username="user_b", status="completed", steps=11)
+    add_session(db, username="user_b", status="completed", steps=10)  # a plan that had one step less
     add_session(db, username="user_s", flow="signin", status="completed", steps=1)
+    add_session(db, username="user_old", status="completed", steps=5, started_ago=timedelta(hours=30))
     frame = monitoring.avg_steps_per_flow(db).set_index("flow_type")
-    assert frame.loc["signup", "avg_steps"] == 11 and frame.loc["signin", "avg_steps"] == 1
-    assert frame.loc["signup", "plan_steps"] == 11
+    assert frame.loc["signup", "avg_steps"] == 10.5 and frame.loc["signin", "avg_steps"] == 1
+    assert frame.loc["signup", "plan_steps"] == 11 and frame.loc["signup", "sessions"] == 2
+    week = monitoring.avg_steps_per_flow(db, 168).set_index("flow_type")
+    assert week.loc["signup", "avg_steps"] == pytest.approx(26 / 3)
+    # Another window is computed live, with the same result as the seed's query over the same rows.
+    seed = {r["flow_type"]: float(r["avg_steps"]) for r in db.execute(query("avg_steps_per_flow")).fetchall()}
+    assert monitoring.avg_steps_per_flow(db, 48).set_index("flow_type")["avg_steps"].to_dict() == seed
 
 
 def test_sessions_page_is_bounded_filtered_and_ordered(db) -> None:

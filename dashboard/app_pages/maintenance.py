@@ -1,73 +1,76 @@
-"""Maintenance: table growth, what cleanup and archive would do, and buttons to run them (confirmed)."""
+"""Maintenance: storage growth, what cleanup and archive would do, buttons to run them (each confirmed and
+logged under the signed-in person's name), and the staff log."""
 
+import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, formatting, view
+from dashboard import auth, charts, data, formatting, view, words
 from enrollment_core import monitoring
 
 PENDING_KEY = "maintenance_pending"  # "cleanup" | "archive" while waiting for a confirmation
 RESULT_KEY = "maintenance_result"  # the last action's outcome, shown after the rerun
+KEPT = "Each one leaves a summary without drawings, so the figures on Overview do not change."
 
 
 @st.fragment(run_every=view.refresh_seconds())
-def table_growth() -> None:
+def storage() -> None:
     sizes = monitoring.table_sizes(data.pool())
-    st.markdown("**Table growth**")
-    left, right = st.columns(2)
-    with left:
-        shown = sizes.assign(
-            total=sizes["total_bytes"].map(formatting.human_bytes),
-            rows_part=sizes["heap_bytes"].map(formatting.human_bytes),
-            toast=sizes["toast_bytes"].map(formatting.human_bytes),
-            indexes=sizes["index_bytes"].map(formatting.human_bytes),
-        )
-        st.dataframe(
-            shown,
-            hide_index=True,
-            column_order=["table_name", "row_count", "total", "rows_part", "toast", "indexes"],
-            column_config={
-                "table_name": "Table",
-                "row_count": st.column_config.NumberColumn(
-                    "Rows",
-                    format="localized",
-                    help="Exact for tables under 64 MB; above, PostgreSQL's estimate (kept current by "
-                    "autovacuum), because an exact count of millions of rows takes a noticeable time.",
-                ),
-                "total": "On disk",
-                "rows_part": "Rows part",
-                "toast": st.column_config.TextColumn(
-                    "TOAST", help="Out-of-line storage: mostly the drawings."
-                ),
-                "indexes": "Indexes",
-            },
-        )
-    with right:
-        st.altair_chart(charts.table_sizes(sizes), width="stretch")
+    sizes = sizes.assign(holds=sizes["table_name"].map(words.table))
+    st.markdown("**Storage**")
+    st.caption(
+        "Sessions stay until cleanup (expired ones) or archive (completed ones) removes them with their "
+        "drawings; each leaves a summary, without drawings, for the figures."
+    )
+    shown = sizes.assign(
+        total=sizes["total_bytes"].map(formatting.human_bytes),
+        rows_part=sizes["heap_bytes"].map(formatting.human_bytes),
+        toast=sizes["toast_bytes"].map(formatting.human_bytes),
+        indexes=sizes["index_bytes"].map(formatting.human_bytes),
+    )
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_order=["holds", "row_count", "total", "toast", "rows_part", "indexes"],
+        column_config={
+            "holds": st.column_config.TextColumn("Holds"),
+            "row_count": st.column_config.NumberColumn(
+                "Rows",
+                format="localized",
+                help="Exact under 64 MB; above, PostgreSQL's estimate (kept current by autovacuum), "
+                "because counting millions of rows exactly takes a noticeable time.",
+            ),
+            "total": st.column_config.TextColumn("On disk"),
+            "toast": st.column_config.TextColumn("Images", help="Mostly the drawings, stored apart."),
+            "rows_part": st.column_config.TextColumn("Other data"),
+            "indexes": st.column_config.TextColumn("Indexes"),
+        },
+    )
+    st.altair_chart(charts.table_sizes(sizes), width="stretch")
     if sizes["row_count_is_estimate"].any():
-        estimated = ", ".join(sizes.loc[sizes["row_count_is_estimate"], "table_name"])
-        st.caption(f"Row counts of {estimated} are PostgreSQL's estimates (large tables).")
+        estimated = ", ".join(sizes.loc[sizes["row_count_is_estimate"], "holds"].str.lower())
+        st.caption(f"Row counts of large tables are estimates: {estimated}.")
     st.caption(view.updated_note())
 
 
 def action_status(status: monitoring.MaintenanceStatus) -> None:
     cleanup, archive, periodic = st.columns(3, border=True)
     cleanup.metric(
-        "Cleanup would delete", status.cleanup_candidates, help="Never-completed sessions past expiry."
+        "Cleanup would delete",
+        words.count(status.cleanup_candidates, "session"),
+        help="Sessions that ran out of time before finishing, with their drawings.",
     )
     if status.as_of is not None:
-        cleanup.caption(f"counted at {formatting.local_time(status.as_of, '%H:%M:%S')}")
+        cleanup.caption(f"Counted at {formatting.local_time(status.as_of, '%H:%M:%S')}")
     archive.metric(
         "Archive would move",
-        status.archive_candidates,
-        help="Completed sessions older than the cut-off below.",
+        words.count(status.archive_candidates, "session"),
+        help="Completed sessions older than the age above.",
     )
     if status.last_cleanup_at is None:
-        periodic.metric("Last periodic cleanup", "never")
+        periodic.metric("Last automatic cleanup", "never")
     else:
-        periodic.metric("Last periodic cleanup", formatting.local_time(status.last_cleanup_at, "%H:%M"))
-        periodic.caption(
-            f"{formatting.local_time(status.last_cleanup_at)} · removed {status.last_cleanup_removed or 0}"
-        )
+        periodic.metric("Last automatic cleanup", formatting.when(status.last_cleanup_at))
+        periodic.caption(f"Removed {words.count(status.last_cleanup_removed or 0, 'session')}")
 
 
 def ask(action: str) -> None:
@@ -88,72 +91,123 @@ def run_cleanup() -> None:
 def run_archive(older_than_hours: float) -> None:
     moved = data.staff().run_archive(int(older_than_hours * 3600))
     st.session_state[RESULT_KEY] = (
-        f"Archive moved {moved:,} completed session(s) older than {older_than_hours:g} h "
-        "to enrollment_archive."
+        f"Archive moved {moved:,} completed session(s) older than {older_than_hours:g} h to the archive."
     )
     st.session_state.pop(PENDING_KEY, None)
 
 
+def confirmation(message: str, confirm_label: str, on_confirm, args: tuple, key: str) -> None:
+    with st.container(border=True):
+        st.warning(message, icon=":material/warning:")
+        # A horizontal row sized to its buttons: their labels are never cut.
+        with st.container(horizontal=True):
+            st.button(confirm_label, type="primary", on_click=on_confirm, args=args, key=f"confirm_{key}")
+            st.button("Cancel", on_click=cancel, key=f"cancel_{key}")
+
+
 def actions() -> None:
-    st.markdown("**Actions**")
+    st.markdown("**Cleanup and archive**")
     older_than_hours = st.number_input(
         "Archive completed sessions older than (hours)",
         min_value=0.0,
         max_value=24.0 * 365,
         value=24.0,
         step=1.0,
+        width=320,
     )
     status = monitoring.maintenance_status(data.pool(), int(older_than_hours * 3600))
     action_status(status)
     pending = st.session_state.get(PENDING_KEY)
-    cleanup_col, archive_col = st.columns(2)
-    cleanup_col.button(
-        "Run cleanup now…",
-        icon=":material/delete_sweep:",
-        on_click=ask,
-        args=("cleanup",),
-        disabled=bool(pending),
-    )
-    archive_col.button(
-        "Archive completed…",
-        icon=":material/archive:",
-        on_click=ask,
-        args=("archive",),
-        disabled=bool(pending),
-    )
+    with st.container(horizontal=True):
+        st.button(
+            "Run cleanup now…",
+            icon=":material/delete_sweep:",
+            on_click=ask,
+            args=("cleanup",),
+            disabled=bool(pending),
+        )
+        st.button(
+            "Archive completed…",
+            icon=":material/archive:",
+            on_click=ask,
+            args=("archive",),
+            disabled=bool(pending),
+        )
     if pending == "cleanup":
-        with st.container(border=True):
-            st.warning(
-                f"Permanently delete the {status.cleanup_candidates:,} expired session(s) and their "
-                "drawings? People in the middle of those enrollments have already run out of time.",
-                icon=":material/warning:",
-            )
-            yes, no = st.columns([1, 5])
-            yes.button("Delete expired sessions", type="primary", on_click=run_cleanup, key="confirm_cleanup")
-            no.button("Cancel", on_click=cancel, key="cancel_cleanup")
+        confirmation(
+            f"Permanently delete the {status.cleanup_candidates:,} expired session(s) and their drawings? "
+            f"The people in them already ran out of time. {KEPT}",
+            "Delete expired sessions",
+            run_cleanup,
+            (),
+            "cleanup",
+        )
     elif pending == "archive":
-        with st.container(border=True):
-            st.warning(
-                f"Move the {status.archive_candidates:,} completed session(s) older than "
-                f"{older_than_hours:g} h to enrollment_archive? Their drawings leave the temporary "
-                "tables (registered users keep theirs in user_enrolled_drawings).",
-                icon=":material/warning:",
-            )
-            yes, no = st.columns([1, 5])
-            yes.button(
-                "Archive completed sessions",
-                type="primary",
-                on_click=run_archive,
-                args=(older_than_hours,),
-                key="confirm_archive",
-            )
-            no.button("Cancel", on_click=cancel, key="cancel_archive")
+        confirmation(
+            f"Move the {status.archive_candidates:,} completed session(s) older than {older_than_hours:g} h "
+            f"to the archive? Their drawings are deleted; registered people keep their enrolled drawings. "
+            f"{KEPT}",
+            "Archive completed sessions",
+            run_archive,
+            (older_than_hours,),
+            "archive",
+        )
     if st.session_state.get(RESULT_KEY):
         st.success(st.session_state[RESULT_KEY], icon=":material/check_circle:")
+    st.caption(f"Actions are recorded in the staff log below as {formatting.plain(auth.staff_name())}.")
 
 
+def _result_text(action: str, succeeded: bool, result: dict) -> str:
+    if not succeeded:
+        return f"Failed: {result.get('error', 'unknown error')}"
+    if action == "cleanup":
+        return f"Removed {words.count(result.get('removed', 0), 'expired session')}"
+    if action == "archive":
+        hours = result.get("older_than_seconds", 0) / 3600
+        return f"Moved {words.count(result.get('moved', 0), 'completed session')} older than {hours:g} h"
+    return ", ".join(f"{key}: {value}" for key, value in result.items())
+
+
+@st.fragment(run_every=view.refresh_seconds())
+def staff_log() -> None:
+    st.markdown("**Staff log**")
+    log = monitoring.staff_log(data.pool())
+    if log.empty:
+        st.info("No one has run an action from the dashboard yet.", icon=":material/history:")
+        return
+    shown = pd.DataFrame(
+        {
+            "when": formatting.localize_columns(log, ["acted_at"])["acted_at"],
+            "who": log["staff_name"],
+            "what": log["action"].map(words.staff_action),
+            "on": log["target"].fillna("all"),
+            "result": [
+                _result_text(a, ok, r) for a, ok, r in zip(log["action"], log["succeeded"], log["result"])
+            ],
+        }
+    )
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={
+            "when": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+            "who": st.column_config.TextColumn("Who"),
+            "what": st.column_config.TextColumn("What"),
+            "on": st.column_config.TextColumn("On"),
+            "result": st.column_config.TextColumn("Result", width="large"),
+        },
+    )
+    st.caption(
+        f"The latest {monitoring.STAFF_LOG_LIMIT} actions, newest first. Names are as given at sign-in."
+    )
+
+
+st.title("Maintenance")
 with st.container(border=True):
-    table_growth()
+    storage()
 
 with st.container(border=True):
     actions()
+
+with st.container(border=True):
+    staff_log()

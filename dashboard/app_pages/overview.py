@@ -1,56 +1,58 @@
-"""Overview: metric cards, live sessions over time, the expiry backlog, drop-off and step times."""
+"""Overview: metric cards, live sessions over time, the expiry backlog, drop-off and step times. Every
+figure about the past counts the summaries cleanup and archive leave, so running them changes none."""
 
 import streamlit as st
 
-from dashboard import charts, data, formatting, view
+from dashboard import charts, data, formatting, view, words
 from enrollment_core import monitoring
 
 CARD_WINDOW_HOURS = monitoring.CARD_WINDOW_HOURS
 BACKLOG_MAX_HOURS = 24
 
 
+def by_flow(signup: object, signin: object) -> str:
+    """Two short caption lines: a card's width never breaks them inside a word."""
+    return f"{words.flow('signup')} {signup}  \n{words.flow('signin')} {signin}"
+
+
 def metric_cards(overview: monitoring.Overview) -> None:
     total, signup, signin = overview.total, overview.by_flow["signup"], overview.by_flow["signin"]
+    hours = CARD_WINDOW_HOURS
     live, backlog, completed, rate = st.columns(4, border=True)
     with live:
         st.metric(
             "Live sessions",
-            total.live,
-            help="Sessions in progress that have not expired yet "
-            "(status in_progress, expires_at in the future).",
+            f"{total.live:,}",
+            help="People in the middle of a sign-up or sign-in who still have time left (a session "
+            "expires 2 hours after its first drawing).",
         )
-        st.caption(f"signup {signup.live} · signin {signin.live}")
+        st.caption(by_flow(signup.live, signin.live))
     with backlog:
         st.metric(
-            "Expired, awaiting cleanup",
-            total.backlog,
-            help="Never-completed sessions past their expiry: what cleanup deletes. The seed's "
-            "expired_pending_cleanup query counts only those whose status is still 'in_progress'; rows "
-            "already marked 'expired' (by a late save or completion attempt) are backlog too.",
+            "Awaiting cleanup",
+            f"{total.backlog:,}",
+            help="Sessions that ran out of time before finishing. The hourly cleanup deletes their drawings "
+            "and keeps a summary, so the other figures do not change when it runs.",
         )
-        st.caption(
-            f"seed query (in_progress only): {overview.seed_expired_pending_cleanup} · "
-            f"marked 'expired': {total.backlog_marked_expired}"
-        )
+        st.caption(by_flow(signup.backlog, signin.backlog))
     with completed:
         st.metric(
-            "Completed, last 24 h",
-            total.completed_recent,
-            help="Sessions completed in the last 24 hours, archived ones included.",
+            f"Completed, {hours} h",
+            f"{total.completed_recent:,}",
+            help=f"Sign-ups and sign-ins completed in the last {hours} hours, archived ones included.",
         )
-        st.caption(f"signup {signup.completed_recent} · signin {signin.completed_recent}")
+        st.caption(by_flow(signup.completed_recent, signin.completed_recent))
     with rate:
         st.metric(
-            "Completion rate, last 24 h",
+            f"Completion, {hours} h",
             formatting.percent(total.completion_rate),
-            help="Of the sessions started in the last 24 hours that have ended, the share that completed. "
-            "Ended = completed, or expired without completing. Sessions still in progress are not counted, "
-            "nor those cleanup has already deleted (they leave no trace).",
+            help=f"Of the sessions started in the last {hours} hours that have finished, the share that "
+            "completed. Finished: completed, or ran out of time. Sessions still in progress are not "
+            "counted; cleaned-up and archived ones are.",
         )
         st.caption(
-            f"{total.ended_completed} of {total.ended} ended · "
-            f"signup {formatting.percent(signup.completion_rate)} · "
-            f"signin {formatting.percent(signin.completion_rate)}"
+            f"{total.ended_completed:,} of {total.ended:,} finished  \n"
+            + by_flow(formatting.percent(signup.completion_rate), formatting.percent(signin.completion_rate))
         )
 
 
@@ -72,9 +74,9 @@ def live_overview() -> None:
     metric_cards(overview)
     if overview.as_of is not None:
         st.caption(
-            "Live sessions: now. The other figures and the charts: as of "
-            f"{formatting.local_time(overview.as_of, '%H:%M:%S')} (recomputed about once a minute; "
-            "counting a large database takes seconds)."
+            f"Live sessions: now. Completed and completion: the last {CARD_WINDOW_HOURS} h. Figures other "
+            f"than live sessions, and the charts: as of {formatting.local_time(overview.as_of, '%H:%M:%S')} "
+            "(recounted about once a minute)."
         )
 
     over_time = monitoring.active_over_time(pool, hours, bucket_minutes=max(5, hours * 60 // 96))
@@ -83,52 +85,48 @@ def live_overview() -> None:
     with left:
         chart_card(
             "Live sessions over time",
-            f"By flow, {view.window_label()}. Rebuilt from the sessions still stored: sessions deleted by "
-            "cleanup no longer appear in the past.",
+            f"By flow, {view.window_label()}.",
             over_time if over_time["live"].any() else over_time.iloc[0:0],
-            charts.active_sessions_over_time,
-            "No session was live in this window.",
+            lambda frame: charts.active_sessions_over_time(frame, hours),
+            "No session was live in this period.",
         )
     with right:
         chart_card(
-            "Expiry backlog",
-            "Never-completed sessions past their expiry, by how long ago they expired. Cleanup deletes them.",
+            "Expired, awaiting cleanup",
+            "Sessions that ran out of time, by how long ago. The hourly cleanup removes them.",
             backlog,
             lambda frame: charts.expiry_backlog(frame, BACKLOG_MAX_HOURS),
-            "No backlog: every expired session has been cleaned up.",
+            "Nothing waits for cleanup.",
         )
 
     funnel = monitoring.step_funnel(pool, hours, "signup")
-    durations = monitoring.step_durations(pool, hours)
-    left, right = st.columns(2)
-    with left:
-        chart_card(
-            "Signup funnel: where people stop",
-            f"Signup sessions started {view.window_label()} that reached each step of the plan.",
-            funnel if funnel["sessions"].any() else funnel.iloc[0:0],
-            charts.step_funnel,
-            "No signup session started in this window.",
-        )
-    with right:
-        chart_card(
-            "Time spent per step",
-            "From the previous step's save (step 1: from the session's start, which the service records "
-            f"when step 1 is saved). Latest {monitoring.STEP_TIME_SAMPLE:,} sessions started "
-            f"{view.window_label()}.",
-            durations,
-            charts.step_durations,
-            "No steps saved in this window.",
-        )
-
     chart_card(
-        "Average steps per completed enrollment",
-        "The seed's avg_steps_per_flow figures (completed sessions not yet archived), from each session's "
-        "step count; the tick is the plan's step count.",
-        monitoring.avg_steps_per_flow(pool),
+        "Sign-up funnel: where people stop",
+        f"Sign-ups started {view.window_label()} that reached each step, and their share of those that "
+        "started.",
+        funnel if funnel["sessions"].any() else funnel.iloc[0:0],
+        charts.step_funnel,
+        "No sign-up started in this period.",
+    )
+    chart_card(
+        "Time spent per step",
+        "Bar: median, black tick: 90th percentile, in seconds since the previous step was saved. Step 1 is "
+        "not timed (a session starts when it is saved). Latest "
+        f"{monitoring.STEP_TIME_SAMPLE:,} sessions started {view.window_label()}.",
+        monitoring.step_durations(pool, hours),
+        charts.step_durations,
+        "No step saved in this period.",
+    )
+    chart_card(
+        "Steps per completed enrollment",
+        f"Average steps of sessions started {view.window_label()} that completed; the black tick is the "
+        "number of steps in the plan.",
+        monitoring.avg_steps_per_flow(pool, hours),
         charts.average_steps,
-        "No completed enrollment yet.",
+        "No enrollment completed in this period.",
     )
     st.caption(view.updated_note())
 
 
+st.title("Overview")
 live_overview()

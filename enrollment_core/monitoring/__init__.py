@@ -7,7 +7,9 @@ sql/snapshot.sql.
   snapshot.py  figures over many rows, computed about once a minute and stored (dashboard_snapshots)
   figures.py   overview cards, charts, funnel, time per step
   sessions.py  the list of sessions in progress and one session's drill-down
+  people.py    one person: account, enrolled drawings, every session, every sign-in attempt
   storage.py   table sizes and what cleanup/archive would do
+  staff_log.py what staff did from the dashboard
 """
 
 from .figures import (
@@ -19,6 +21,18 @@ from .figures import (
     overview,
     step_durations,
     step_funnel,
+)
+from .people import (
+    ATTEMPT_LIMIT,
+    SESSION_LIMIT,
+    Account,
+    EnrolledDrawing,
+    Person,
+    SessionSummary,
+    clean_search,
+    enrolled_drawings,
+    find_person,
+    session_summary,
 )
 from .rows import Db, as_of
 from .sessions import (
@@ -45,39 +59,52 @@ from .snapshot import (
     refresh_snapshot,
     snapshot_time,
 )
+from .staff_log import STAFF_LOG_LIMIT, staff_log
 from .storage import MaintenanceStatus, maintenance_status, table_sizes
 
 __all__ = [
     "ARCHIVE_DEFAULT_SECONDS",
+    "ATTEMPT_LIMIT",
     "CARD_WINDOW_HOURS",
     "COUNT_LIMIT",
     "MAX_PAGE_ROWS",
     "ORDERS",
     "SCOPES",
+    "SESSION_LIMIT",
     "SNAPSHOT_MAX_AGE_SECONDS",
     "SNAPSHOT_WINDOWS_HOURS",
+    "STAFF_LOG_LIMIT",
     "STEP_TIME_SAMPLE",
+    "Account",
     "Db",
+    "EnrolledDrawing",
     "FlowFigures",
     "MaintenanceStatus",
     "Overview",
+    "Person",
     "SavedStep",
     "SessionDetail",
     "SessionFilter",
     "SessionPage",
+    "SessionSummary",
     "active_over_time",
     "as_of",
     "avg_steps_per_flow",
+    "clean_search",
     "decode_data_url",
+    "enrolled_drawings",
     "ensure_snapshot",
     "expiry_backlog",
+    "find_person",
     "in_progress_sessions",
     "maintenance_status",
     "overview",
     "refresh_snapshot",
     "seed_active_sessions",
     "session_detail",
+    "session_summary",
     "snapshot_time",
+    "staff_log",
     "step_durations",
     "step_funnel",
     "table_sizes",

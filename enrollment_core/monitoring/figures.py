@@ -126,13 +126,15 @@ def expiry_backlog(db: Db, max_hours: int = 24) -> pd.DataFrame:
     return to_frame(rows, ["hours_overdue", "flow_type", "status", "sessions"])
 
 
-def avg_steps_per_flow(db: Db) -> pd.DataFrame:
-    """The seed's "average steps per enrollment type" (completed sessions still in the temporary tables),
-    with the plan's step count beside it: columns flow_type, avg_steps, plan_steps. The same figures as
-    the seed's query (sql/queries.sql, kept verbatim for support staff), from step_count, as of the
-    snapshot."""
-    rows = stored(db, query("stored_avg_steps_per_flow"))
-    frame = to_frame(rows, ["flow_type", "avg_steps"])
+def avg_steps_per_flow(db: Db, hours: int = 24) -> pd.DataFrame:
+    """The design note's "average steps per enrollment type" for completed sessions started within the
+    window (archived ones included, so archiving does not change it), with the plan's step count beside
+    it: columns flow_type, avg_steps, sessions, plan_steps."""
+    if hours in SNAPSHOT_WINDOWS_HOURS:
+        rows = stored(db, query("stored_avg_steps_per_flow"), {"hours": hours})
+    else:
+        rows = live(db, query("snapshot_avg_steps_per_flow"), {"windows": [hours]})
+    frame = to_frame(rows, ["flow_type", "avg_steps", "sessions"])
     frame["avg_steps"] = frame["avg_steps"].astype(float)
     frame["plan_steps"] = [step_plan.total_steps(flow) for flow in frame["flow_type"]]
     return frame

@@ -2,6 +2,8 @@
 cleanup/archive candidates), computed together in one consistent transaction (sql/snapshot.sql) about
 once a minute and stored in dashboard_snapshots; readers take them from there in well under a
 millisecond and carry the time they describe (taken_at). Measurements: docs/performance.md, section 2.
+Figures about the past count the temporary tables and the summaries archive and cleanup leave in
+enrollment_archive, so running those changes none of them.
 """
 
 from __future__ import annotations
@@ -64,7 +66,11 @@ def snapshot_sources() -> list[tuple[str, str, dict[str, Any]]]:
             {"max_hours": BACKLOG_STORED_MAX_HOURS},
         ),
         ("step_funnel", query("snapshot_step_funnel"), {"windows": list(SNAPSHOT_WINDOWS_HOURS)}),
-        ("avg_steps_per_flow", query("snapshot_avg_steps_per_flow"), {}),
+        (
+            "avg_steps_per_flow",
+            query("snapshot_avg_steps_per_flow"),
+            {"windows": list(SNAPSHOT_WINDOWS_HOURS)},
+        ),
         *(
             (
                 f"step_durations:{hours}:{STEP_TIME_SAMPLE}",

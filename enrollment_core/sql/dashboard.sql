@@ -9,10 +9,13 @@
 --                      expired_pending_cleanup counts only these) or 'expired' (marked by a late save or
 --                      complete_enrollment); exactly what cleanup_expired_enrollments() deletes
 --   ended session      completed, or past its expiry without completing (abandoned)
--- Every query here is bounded (an index range, a LIMIT, one session) and takes milliseconds at 1 M
--- sessions. Figures that aggregate hundreds of thousands of rows (cards, charts, funnel, what cleanup and
--- archive would do) are computed by sql/dashboard_snapshot.sql about once a minute and read back from
--- dashboard_snapshots by key (snapshot_rows); the dashboard shows the time they describe.
+--   summary          the row enrollment_archive keeps of a session that archive (completed) or cleanup
+--                    (expired) removed from the temporary tables: figures about the past count
+--                    temp_enrollments + enrollment_archive, so archive and cleanup do not change them
+-- Every query here is bounded (an index range, a LIMIT, one session, one person) and takes milliseconds
+-- at 1 M sessions. Figures that aggregate hundreds of thousands of rows (cards, charts, funnel, what
+-- cleanup and archive would do) are computed by sql/snapshot.sql about once a minute and read back from
+-- dashboard_snapshots by key (stored_*); the dashboard shows the time they describe.
 
 -- ============================== snapshots and live figures ==============================
 
@@ -28,7 +31,7 @@ FROM dashboard_snapshots
 WHERE key = 'refreshed';
 
 -- name: stored_overview_by_flow
--- The overview cards' figures for a %(hours)s-hour window, as of taken_at (dashboard_snapshot.sql has the
+-- The overview cards' figures for a %(hours)s-hour window, as of taken_at (sql/snapshot.sql has the
 -- definitions); the live column is replaced by live_sessions_by_flow, which is current.
 SELECT s.taken_at, r.*
 FROM dashboard_snapshots s,
@@ -74,10 +77,12 @@ WHERE s.key = 'step_funnel' AND r.hours = %(hours)s AND r.flow_type = %(flow_typ
 ORDER BY r.step_number;
 
 -- name: stored_avg_steps_per_flow
--- The seed's average steps per completed enrollment, by flow, as of taken_at.
-SELECT s.taken_at, r.flow_type, r.avg_steps
-FROM dashboard_snapshots s, jsonb_to_recordset(s.rows) AS r(flow_type text, avg_steps float8)
-WHERE s.key = 'avg_steps_per_flow'
+-- Average steps per completed enrollment, by flow, of sessions started in the last %(hours)s hours
+-- (archived ones included), as of taken_at.
+SELECT s.taken_at, r.flow_type, r.avg_steps, r.sessions
+FROM dashboard_snapshots s,
+     jsonb_to_recordset(s.rows) AS r(hours int, flow_type text, avg_steps float8, sessions int)
+WHERE s.key = 'avg_steps_per_flow' AND r.hours = %(hours)s
 ORDER BY r.flow_type DESC;
 
 -- name: stored_maintenance_status
@@ -101,7 +106,7 @@ GROUP BY flow_type;
 
 -- name: stored_step_durations
 -- Time spent on each step over the latest sessions started in the last %(hours)s hours, as of taken_at
--- (dashboard_snapshot.sql has the definition).
+-- (sql/snapshot.sql has the definition).
 SELECT s.taken_at, r.*
 FROM dashboard_snapshots s,
      jsonb_to_recordset(s.rows) AS r(flow_type text, step_number int, samples int, median_seconds float8,
@@ -228,3 +233,88 @@ CROSS JOIN LATERAL (
     SELECT t.heap_bytes >= 64 * 1024 * 1024 AND t.reltuples >= 0 AND t.relpages > 0 AS estimated
 ) e
 ORDER BY t.table_name DESC;
+
+-- ============================== people ==============================
+
+-- name: session_owner
+-- Whose session this is, whatever became of it: in the temporary tables, summarised in the archive, or
+-- known only from the sign-in attempt it was (primary keys and unique indexes only).
+SELECT username FROM temp_enrollments WHERE session_id = %(session_id)s
+UNION ALL
+SELECT username FROM enrollment_archive WHERE session_id = %(session_id)s
+UNION ALL
+SELECT u.username FROM login_attempts la JOIN users u ON u.id = la.user_id WHERE la.session_id = %(session_id)s
+LIMIT 1;
+
+-- name: session_summary
+-- The summary archive or cleanup left of a session they removed (primary key).
+SELECT session_id, username, flow_type, outcome, step_count, created_at, ended_at, archived_at
+FROM enrollment_archive
+WHERE session_id = %(session_id)s;
+
+-- name: person_account
+-- A registered user by username, case-insensitive (idx_users_username_lower), with the number of
+-- drawings they enrolled.
+SELECT u.id, u.username, u.created_at, u.enrollment_session_id,
+       (SELECT count(*) FROM user_enrolled_drawings d WHERE d.user_id = u.id)::int AS enrolled_drawings
+FROM users u
+WHERE lower(u.username) = lower(%(username)s);
+
+-- name: person_enrolled_drawings
+-- A user's enrolled drawings (what sign-in compares against: the signatures), with their images.
+SELECT step_number, step_type, instruction, signature_data, metrics, captured_at
+FROM user_enrolled_drawings
+WHERE user_id = %(user_id)s
+ORDER BY step_number;
+
+-- name: person_sessions
+-- Every enrollment session of a username (case-insensitive), any status, newest first, at most
+-- %(limit)s: those in the temporary tables (idx_temp_enrollments_username) and the summaries of those
+-- archive or cleanup removed (idx_enrollment_archive_username). status is the stored one ('in_progress',
+-- 'completed', 'expired'); is_expired says a session in progress has run out of time.
+SELECT * FROM (
+    SELECT te.session_id, te.username, te.flow_type, te.status, te.expires_at <= NOW() AS is_expired,
+           te.step_count, te.created_at, te.updated_at AS last_activity_at, te.expires_at, te.completed_at,
+           false AS summary_only, NULL::timestamptz AS removed_at
+    FROM temp_enrollments te
+    WHERE lower(te.username) = lower(%(username)s)
+    UNION ALL
+    SELECT a.session_id, a.username, a.flow_type, a.outcome, true, a.step_count, a.created_at,
+           a.last_activity_at, a.expires_at, a.completed_at, true, a.archived_at
+    FROM enrollment_archive a
+    WHERE lower(a.username) = lower(%(username)s)
+) sessions
+ORDER BY created_at DESC, session_id
+LIMIT %(limit)s;
+
+-- name: person_sign_in_attempts
+-- A user's sign-in attempts, newest first, at most %(limit)s (idx_login_attempts_user_time), and whether
+-- the attempt's drawing (step 1 of its sign-in session) is still kept, or only the session's summary.
+SELECT la.id, la.attempted_at, la.session_id, la.accepted, la.reason_code, la.score, la.threshold, la.ip,
+       la.user_agent,
+       EXISTS (SELECT 1 FROM temp_enrollments te WHERE te.session_id = la.session_id) AS drawing_kept,
+       EXISTS (SELECT 1 FROM enrollment_archive a WHERE a.session_id = la.session_id) AS summarised
+FROM login_attempts la
+WHERE la.user_id = %(user_id)s
+ORDER BY la.attempted_at DESC, la.id DESC
+LIMIT %(limit)s;
+
+-- name: person_sign_in_attempt_count
+-- How many sign-in attempts a user has, counted up to %(count_limit)s.
+SELECT count(*)::int AS attempts
+FROM (SELECT 1 FROM login_attempts WHERE user_id = %(user_id)s LIMIT %(count_limit)s) capped;
+
+-- ============================== staff actions ==============================
+
+-- name: record_staff_action
+-- One line of the staff log (enrollment_core.staff): who did what, on what, and how it ended.
+INSERT INTO staff_actions (staff_name, action, target, succeeded, result)
+VALUES (%(staff_name)s, %(action)s, %(target)s, %(succeeded)s, %(result)s)
+RETURNING id, acted_at;
+
+-- name: recent_staff_actions
+-- The latest lines of the staff log (idx_staff_actions_acted_at), at most %(limit)s.
+SELECT id, acted_at, staff_name, action, target, succeeded, result
+FROM staff_actions
+ORDER BY acted_at DESC, id DESC
+LIMIT %(limit)s;

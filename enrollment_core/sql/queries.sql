@@ -103,9 +103,12 @@ ORDER BY d.step_number;
 SELECT cleanup_expired_enrollments(%(batch_size)s) AS removed;
 
 -- name: archive_completed_batch
--- Moves completed sessions older than the cut-off into enrollment_archive (summary only) in one batch.
+-- Moves completed sessions older than the cut-off into enrollment_archive in one batch: the summary the
+-- dashboard's figures need (as cleanup_expired_enrollments folds expired ones), without the drawings
+-- (a registered user's are in user_enrolled_drawings).
 WITH doomed AS (
-    SELECT te.id, te.session_id, te.username, te.flow_type, te.created_at, te.completed_at
+    SELECT te.id, te.session_id, te.username, te.flow_type, te.step_count, te.created_at, te.updated_at,
+           te.expires_at, te.completed_at
     FROM temp_enrollments te
     WHERE te.status = 'completed'
       AND te.completed_at < NOW() - make_interval(secs => %(older_than_seconds)s)
@@ -113,10 +116,17 @@ WITH doomed AS (
     LIMIT %(batch_size)s
     FOR UPDATE SKIP LOCKED
 ), archived AS (
-    INSERT INTO enrollment_archive (session_id, username, flow_type, step_count, created_at, completed_at)
-    SELECT d.session_id, d.username, d.flow_type,
-           (SELECT count(*) FROM temp_enrollment_steps s WHERE s.enrollment_id = d.id),
-           d.created_at, d.completed_at
+    INSERT INTO enrollment_archive
+        (session_id, username, flow_type, step_count, created_at, completed_at, outcome, expires_at,
+         ended_at, last_activity_at, step_seconds)
+    SELECT d.session_id, d.username, d.flow_type, d.step_count, d.created_at, d.completed_at, 'completed',
+           d.expires_at, d.completed_at, d.updated_at,
+           (SELECT array_agg(t.seconds ORDER BY t.step_number)
+            FROM (SELECT s.step_number,
+                         EXTRACT(EPOCH FROM s.completed_at - COALESCE(
+                             lag(s.completed_at) OVER (ORDER BY s.step_number), d.created_at)) AS seconds
+                  FROM temp_enrollment_steps s
+                  WHERE s.enrollment_id = d.id) t)
     FROM doomed d
     ON CONFLICT (session_id) DO NOTHING
 )

@@ -149,17 +149,38 @@ CREATE INDEX idx_login_attempts_user_time ON login_attempts (user_id, attempted_
 
 -- ============================== maintenance and statistics ==============================
 
--- Completed enrollments moved out of the temporary tables by `archive`: a summary without the images
--- (the user's drawings already live in user_enrolled_drawings), so statistics survive archiving.
+-- One summary row per session that has left the temporary tables: completed sessions moved by `archive`,
+-- and expired, never-completed sessions removed by cleanup (cleanup_expired_enrollments folds each one in
+-- before deleting it). No images (a registered user's drawings live in user_enrolled_drawings), only what
+-- the dashboard's figures need, so that cleanup and archive never change a figure about the past: the
+-- dashboard counts temp_enrollments + enrollment_archive.
 CREATE TABLE enrollment_archive (
     session_id   VARCHAR(255) PRIMARY KEY,
     username     VARCHAR(255) NOT NULL,
     flow_type    VARCHAR(20)  NOT NULL,
-    step_count   INTEGER      NOT NULL,
+    step_count   INTEGER      NOT NULL,  -- steps reached (temp_enrollments.step_count)
     created_at   TIMESTAMPTZ  NOT NULL,
-    completed_at TIMESTAMPTZ,
-    archived_at  TIMESTAMPTZ  NOT NULL DEFAULT NOW()
+    completed_at TIMESTAMPTZ,            -- NULL for an expired session
+    archived_at  TIMESTAMPTZ  NOT NULL DEFAULT NOW(),  -- when it left the temporary tables
+    -- 'completed' (moved by archive) or 'expired' (never completed, removed by cleanup).
+    outcome      VARCHAR(20)  NOT NULL
+                     CONSTRAINT enrollment_archive_outcome_check CHECK (outcome IN ('completed', 'expired')),
+    expires_at   TIMESTAMPTZ,            -- NULL for sessions archived before migration 0010
+    ended_at     TIMESTAMPTZ  NOT NULL,  -- when it stopped being live: completed_at, else expires_at
+    last_activity_at TIMESTAMPTZ,        -- its last saved step (temp_enrollments.updated_at)
+    -- Seconds spent on each step, in step order (step 1: from the session's start, so 0 for sessions
+    -- the service created). NULL for sessions archived before migration 0010.
+    step_seconds NUMERIC[]
 );
+-- The archive grows for as long as the product runs: each figure reads a range of one of these.
+-- Sessions by start: completion rate, funnel, steps per enrollment, time per step.
+CREATE INDEX idx_enrollment_archive_created_at ON enrollment_archive (created_at)
+    INCLUDE (flow_type, outcome, step_count);
+-- Sessions by end: live sessions over time, completed in the last 24 h.
+CREATE INDEX idx_enrollment_archive_ended_at ON enrollment_archive (ended_at)
+    INCLUDE (flow_type, outcome, created_at);
+-- A person's past sessions, by username (case-insensitive, as everywhere).
+CREATE INDEX idx_enrollment_archive_username ON enrollment_archive (lower(username));
 
 -- Last run of periodic jobs, so that many app instances run the hourly cleanup once an hour in all.
 CREATE TABLE maintenance_runs (
@@ -175,6 +196,21 @@ CREATE TABLE dashboard_snapshots (
     taken_at TIMESTAMPTZ NOT NULL,      -- the NOW() of the refresh transaction: figures are exact then
     rows     JSONB       NOT NULL       -- the query's rows, as a JSON array of objects
 );
+
+-- What staff did from the dashboard (enrollment_core.staff.StaffActions): who (the name given at sign-in
+-- to the dashboard; the password is shared, so the name is the person's word), what, when, on what, and
+-- the result. Shown on the dashboard's Maintenance page.
+CREATE TABLE staff_actions (
+    id         BIGSERIAL PRIMARY KEY,
+    acted_at   TIMESTAMPTZ  NOT NULL DEFAULT NOW(),
+    staff_name VARCHAR(100) NOT NULL CONSTRAINT staff_actions_staff_name_check
+                   CHECK (length(btrim(staff_name)) > 0),
+    action     VARCHAR(32)  NOT NULL,  -- 'cleanup', 'archive' (enrollment_core.staff.StaffAction)
+    target     TEXT,                   -- what it acted on, when not everything (a username, an address)
+    succeeded  BOOLEAN      NOT NULL,
+    result     JSONB        NOT NULL DEFAULT '{}'::jsonb  -- e.g. {"removed": 4}, {"error": "..."}
+);
+CREATE INDEX idx_staff_actions_acted_at ON staff_actions (acted_at DESC);
 
 -- ============================== functions ==============================
 
@@ -251,7 +287,9 @@ END;
 $$;
 
 -- Deletes sessions past their expiry that never completed (their steps go with them, by cascade) and
--- returns how many. p_batch_size bounds one call so that callers can delete a large backlog in short
+-- returns how many. Each one is first folded into enrollment_archive (outcome 'expired': flow, start,
+-- end, steps reached, seconds per step), in the same statement, so the dashboard's figures about the
+-- past do not change. p_batch_size bounds one call so that callers can delete a large backlog in short
 -- transactions; NULL (the note's `SELECT cleanup_expired_enrollments()`) deletes the whole backlog.
 CREATE FUNCTION cleanup_expired_enrollments(p_batch_size INTEGER DEFAULT NULL)
 RETURNS INTEGER
@@ -260,11 +298,26 @@ DECLARE
     removed INTEGER;
 BEGIN
     WITH doomed AS (
-        SELECT id FROM temp_enrollments
+        SELECT id, session_id, username, flow_type, created_at, updated_at, expires_at, step_count
+        FROM temp_enrollments
         WHERE status IN ('in_progress', 'expired') AND expires_at < NOW()
         ORDER BY expires_at
         LIMIT p_batch_size
         FOR UPDATE SKIP LOCKED
+    ), folded AS (
+        INSERT INTO enrollment_archive
+            (session_id, username, flow_type, step_count, created_at, completed_at, outcome, expires_at,
+             ended_at, last_activity_at, step_seconds)
+        SELECT d.session_id, d.username, d.flow_type, d.step_count, d.created_at, NULL, 'expired',
+               d.expires_at, d.expires_at, d.updated_at,
+               (SELECT array_agg(t.seconds ORDER BY t.step_number)
+                FROM (SELECT s.step_number,
+                             EXTRACT(EPOCH FROM s.completed_at - COALESCE(
+                                 lag(s.completed_at) OVER (ORDER BY s.step_number), d.created_at)) AS seconds
+                      FROM temp_enrollment_steps s
+                      WHERE s.enrollment_id = d.id) t)
+        FROM doomed d
+        ON CONFLICT (session_id) DO NOTHING
     )
     DELETE FROM temp_enrollments te USING doomed WHERE te.id = doomed.id;
     GET DIAGNOSTICS removed = ROW_COUNT;

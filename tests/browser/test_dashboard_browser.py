@@ -1,17 +1,29 @@
-"""The dashboard in a real headless Chromium on demo data: sign in, the charts render, no error boxes, a
-session's drawings load. Screenshots go to artifacts/ (look at them)."""
+"""The dashboard in a real headless Chromium on demo data plus a person who signed in: sign in with a name,
+the charts render, a row click shows its drawings at once with automatic refresh off, Clear works, a
+person found by name shows their sign-in attempts beside the enrolled signatures, cleanup is logged
+under the name. Text that came from a client stays text (no request to an outside host, no <img>), no
+label or button is cut, and no request leaves the machine. Screenshots at 390, 1280, 1440 and 1920 px
+go to artifacts/ (look at them)."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
+import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
-from enrollment_core.demo_data import seed_demo_data
+from enrollment_core.demo_data import insert_demo_step, seed_demo_data
+from enrollment_core.queries import query
+from enrollment_core.service import ClientInfo, EnrollmentService
+from tests.flows import draw_signin, register_user
 from tests.streamlit_server import CHROME_ARGS, CHROMIUM, streamlit_app
 
 pytestmark = pytest.mark.browser
@@ -19,12 +31,55 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 PASSWORD = "browser-test-password"
+STAFF = "Sam Support"
+# What a client could put in any text field: Markdown that would fetch an image, and HTML.
+HOSTILE = "![x](http://attacker.example/pixel.png)<img src=x onerror=alert(1)>"
+HOSTILE_SESSION = "sess_hostile" + "h" * 24
+PERSON = "Frida_K"
+ATTEMPT_DEVICE = "Mozilla/5.0 (Linux; Android 15; Pixel 9) Chrome/131.0 Mobile"
+
+
+def add_hostile_session(db: psycopg.Connection) -> None:
+    """A live session whose username, instruction, device, address and metrics are all hostile text."""
+    now = datetime.now(UTC)
+    enrollment_id = db.execute(
+        query("demo_insert_enrollment"),
+        {
+            "session_id": HOSTILE_SESSION,
+            "username": HOSTILE,
+            "flow_type": "signup",
+            "status": "in_progress",
+            "device_info": HOSTILE,
+            "metadata": Jsonb({"ip": HOSTILE}),
+            "created_at": now - timedelta(minutes=90),  # the oldest live one: the last row, out of the way
+            "updated_at": now - timedelta(minutes=85),
+            "expires_at": now + timedelta(minutes=30),
+            "completed_at": None,
+            "step_count": 2,
+        },
+    ).fetchone()["id"]
+    for number in (1, 2):
+        insert_demo_step(db, enrollment_id, "hostile", "signup", number, now - timedelta(minutes=89 - number))
+    db.execute(
+        "UPDATE temp_enrollment_steps SET instruction = %s, metrics = %s WHERE enrollment_id = %s",
+        (HOSTILE, Jsonb({"note": HOSTILE}), enrollment_id),
+    )
 
 
 @pytest.fixture
-def dashboard_url(db_url: str, tmp_path: Path) -> Iterator[str]:
-    with create_pool(db_url, Settings(database_url=db_url), name="seed") as pool:
+def dashboard_url(db_url: str, db, tmp_path: Path) -> Iterator[str]:
+    settings = Settings(database_url=db_url)
+    with create_pool(db_url, settings, name="seed") as pool:
         seed_demo_data(pool, sessions=80)
+        service = EnrollmentService(pool, settings)
+        register_user(service, PERSON)
+        service.login(
+            PERSON, draw_signin(service, PERSON), client=ClientInfo("iPhone Safari", "198.51.100.7")
+        )
+        for sample in (60, 61):
+            rejected = draw_signin(service, PERSON, person="mallory", sample=sample)
+            service.login(PERSON, rejected, client=ClientInfo(ATTEMPT_DEVICE, "203.0.113.9"))
+    add_hostile_session(db)
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
@@ -36,10 +91,37 @@ def dashboard_url(db_url: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def assert_no_errors(page) -> None:
-    assert page.locator('[data-testid="stException"]').count() == 0
-    errors = page.locator('[data-testid="stAlertContentError"]')
-    assert errors.count() == 0, errors.all_inner_texts()
+@pytest.fixture
+def browser() -> Iterator:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class Watched:
+    """A page with every request and dialog it made recorded."""
+
+    def __init__(self, browser, width: int, height: int = 2400) -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.width = width
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+
+    def outside_requests(self) -> list[str]:
+        """Requests to anything but this machine (data: and blob: URLs stay in the page)."""
+        return [
+            url
+            for url in self.requests
+            if urlparse(url).scheme not in ("data", "blob")
+            and urlparse(url).hostname not in ("127.0.0.1", "localhost")
+        ]
 
 
 def wait_until_idle(page) -> None:
@@ -50,81 +132,229 @@ def wait_until_idle(page) -> None:
     )
 
 
-def test_dashboard_in_a_real_browser(dashboard_url: str, db) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(exist_ok=True)
-    target = db.execute(
-        """SELECT te.session_id, te.username, count(s.id) AS steps
-           FROM temp_enrollments te JOIN temp_enrollment_steps s ON s.enrollment_id = te.id
+def assert_no_errors(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+    errors = page.locator('[data-testid="stAlertContentError"]')
+    assert errors.count() == 0, errors.all_inner_texts()
+
+
+def cut_texts(page) -> list[str]:
+    """Metric labels and values, buttons, segmented controls and tabs whose text does not fit (ellipsis)."""
+    return page.evaluate(
+        """() => {
+            const selectors = ['[data-testid="stMetricLabel"] p', '[data-testid="stMetricValue"] div',
+                               '[data-testid="stMetricValue"]', 'button p', 'button div p',
+                               '[data-testid="stMarkdownContainer"] p'];
+            const cut = [];
+            for (const el of document.querySelectorAll(selectors.join(','))) {
+                if (el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1) cut.push(el.innerText);
+            }
+            return cut;
+        }"""
+    )
+
+
+def assert_hostile_text_stays_text(watched: Watched) -> None:
+    page = watched.page
+    assert page.evaluate('document.querySelectorAll(\'img[src="x"], img[src*="attacker"]\').length') == 0
+    links = page.evaluate("[...document.querySelectorAll('a[href*=\"attacker.example\"]')].map(a => a.href)")
+    assert links == []  # nor a link
+    assert not [url for url in watched.requests if "attacker.example" in url]
+    assert watched.dialogs == []
+
+
+def open_page(watched: Watched, name: str) -> None:
+    page = watched.page
+    unfold = page.locator('[data-testid="stExpandSidebarButton"]')
+    if watched.width < 640 and unfold.count():  # the sidebar is folded away on a phone
+        unfold.click()
+    page.get_by_role("link", name=name).click()
+    page.get_by_role("heading", name=name).first.wait_for(timeout=30_000)
+    if watched.width < 640 and not unfold.count():  # fold it again to see the page
+        page.locator('[data-testid="stSidebarCollapseButton"] button').click()
+        unfold.wait_for()
+    wait_until_idle(page)
+
+
+def sign_in(watched: Watched, url: str) -> None:
+    page = watched.page
+    page.goto(url)
+    password = page.locator('input[type="password"]')
+    password.wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stMetric"]').count() == 0  # nothing before signing in
+    page.locator('input[aria-label="Your name"]').fill(STAFF)
+    password.fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator('[data-testid="stMetric"]').nth(3).wait_for(timeout=30_000)
+    wait_until_idle(page)
+
+
+def set_refresh_off(watched: Watched) -> None:
+    page = watched.page
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Refresh every").click()
+    page.get_by_role("option", name="Off").click()
+    wait_until_idle(page)
+
+
+def click_table_row(page, table, row: int) -> None:
+    """Click a row's selection box in a Streamlit table (a canvas: rows are 35 px under a 35 px header)."""
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 * row + 17)
+
+
+def first_live_sessions(db, n: int) -> list[dict]:
+    """The sessions table's first rows, as the default view orders them (newest first)."""
+    return db.execute(
+        """SELECT te.session_id, te.username, te.flow_type, te.step_count FROM temp_enrollments te
            WHERE te.status = 'in_progress' AND te.expires_at > NOW()
-           GROUP BY te.id ORDER BY count(s.id) DESC, te.id LIMIT 1"""
-    ).fetchone()
-    assert target and target["steps"] >= 2
+           ORDER BY te.created_at DESC, te.id DESC LIMIT %s""",
+        (n,),
+    ).fetchall()
 
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 2400})
-            page.goto(dashboard_url)
 
-            # Sign in: before that, no data at all.
-            password = page.locator('input[type="password"]')
-            password.wait_for(timeout=30_000)
-            assert page.locator('[data-testid="stMetric"]').count() == 0
-            page.screenshot(path=str(ARTIFACTS / "dashboard_0_sign_in.png"))
-            password.fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+def test_staff_find_a_session_and_a_person_and_clean_up(dashboard_url: str, db, browser) -> None:
+    watched = Watched(browser, 1440)
+    page = watched.page
+    sign_in(watched, dashboard_url)
 
-            # Overview: four cards, five Altair charts drawn (canvas or svg inside each).
-            page.locator('[data-testid="stMetric"]').nth(3).wait_for(timeout=30_000)
-            charts = page.locator('[data-testid="stVegaLiteChart"]')
-            charts.nth(4).wait_for(timeout=30_000)
-            wait_until_idle(page)
-            assert charts.count() == 5
-            for i in range(5):
-                charts.nth(i).locator("canvas, svg").first.wait_for(timeout=15_000)
-            assert_no_errors(page)
-            page.screenshot(path=str(ARTIFACTS / "dashboard_1_overview.png"), full_page=True)
+    # Overview: four cards, five charts drawn (canvas or svg inside each), nothing cut.
+    charts = page.locator('[data-testid="stVegaLiteChart"]')
+    charts.nth(4).wait_for(timeout=30_000)
+    wait_until_idle(page)
+    assert charts.count() == 5
+    for i in range(5):
+        charts.nth(i).locator("canvas, svg").first.wait_for(timeout=15_000)
+    assert_no_errors(page)
+    assert cut_texts(page) == []
 
-            # Sessions: the table, then a session's drawings.
-            page.get_by_role("link", name="Sessions").click()
-            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
-            session_input = page.get_by_label("Session id")
-            session_input.fill(target["session_id"])
-            session_input.press("Enter")
-            page.get_by_text(f"{target['username']} · ", exact=False).first.wait_for(timeout=30_000)
-            images = page.locator('[data-testid="stImage"] img')
-            images.nth(target["steps"] - 1).wait_for(timeout=30_000)
-            wait_until_idle(page)
-            assert images.count() == target["steps"]
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
-                ".every(img => img.complete && img.naturalWidth > 0)",
-                timeout=30_000,
-            )
-            assert_no_errors(page)
-            page.screenshot(path=str(ARTIFACTS / "dashboard_2_sessions_drill_down.png"), full_page=True)
+    # Sessions, with automatic refresh off: a click shows that session's drawings within seconds.
+    set_refresh_off(watched)
+    open_page(watched, "Sessions")
+    table = page.locator('[data-testid="stDataFrame"]').first
+    table.wait_for(timeout=30_000)
+    page.get_by_text("Click a row of the table").wait_for()
+    clear = page.get_by_role("button", name="Clear", exact=True)
+    assert clear.is_disabled()
+    first, third = first_live_sessions(db, 3)[0], first_live_sessions(db, 3)[2]
+    for row, session in ((0, first), (2, third)):
+        started = time.monotonic()
+        click_table_row(page, table, row)
+        flow = "Sign-up" if session["flow_type"] == "signup" else "Sign-in"
+        page.get_by_role("heading", name=f"{session['username']} · {flow}").wait_for(timeout=10_000)
+        images = page.locator('[data-testid="stImage"] img')
+        images.nth(session["step_count"] - 1).wait_for(timeout=10_000)
+        assert time.monotonic() - started < 5, "the drawings took more than a few seconds"
+        wait_until_idle(page)
+        assert images.count() == session["step_count"]
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)",
+        timeout=30_000,
+    )
+    assert not clear.is_disabled()
+    assert_no_errors(page)
+    assert cut_texts(page) == []
+    page.screenshot(path=str(ARTIFACTS / "dashboard_2_sessions_drill_down_1440.png"), full_page=True)
+    clear.click()
+    page.get_by_text("Click a row of the table").wait_for(timeout=10_000)
+    wait_until_idle(page)
+    assert page.locator('[data-testid="stImage"]').count() == 0 and clear.is_disabled()
 
-            # Maintenance: table growth chart and the actions.
-            page.get_by_role("link", name="Maintenance").click()
-            page.get_by_text("Table growth").wait_for(timeout=30_000)
-            page.locator('[data-testid="stVegaLiteChart"]').first.locator("canvas, svg").first.wait_for()
-            wait_until_idle(page)
-            assert_no_errors(page)
-            page.screenshot(path=str(ARTIFACTS / "dashboard_3_maintenance.png"), full_page=True)
+    # A session pasted by id whose every client text is hostile: shown literally, nothing loaded.
+    paste = page.locator('input[aria-label="Session id"]')
+    paste.fill(HOSTILE_SESSION)
+    paste.press("Enter")
+    page.get_by_text(HOSTILE, exact=True).first.wait_for(timeout=10_000)
+    page.locator('[data-testid="stImage"] img').nth(1).wait_for(timeout=10_000)
+    wait_until_idle(page)
+    assert_hostile_text_stays_text(watched)
 
-            # Cleanup, confirmed: the backlog is gone from the database.
-            backlog = "status IN ('in_progress', 'expired') AND expires_at < NOW()"
-            before = db.execute(f"SELECT count(*) AS n FROM temp_enrollments WHERE {backlog}").fetchone()["n"]
-            assert before > 0
-            page.get_by_role("button", name="Run cleanup now…").click()
-            page.get_by_role("button", name="Delete expired sessions").click()
-            page.get_by_text(f"Cleanup removed {before} expired session(s)").wait_for(timeout=30_000)
-            wait_until_idle(page)
-            assert (
-                db.execute(f"SELECT count(*) AS n FROM temp_enrollments WHERE {backlog}").fetchone()["n"] == 0
-            )
-            assert_no_errors(page)
-            page.screenshot(path=str(ARTIFACTS / "dashboard_4_after_cleanup.png"), full_page=True)
-        finally:
-            browser.close()
+    # People: the hostile session's person, by session id: the name is shown as text.
+    open_page(watched, "People")
+    search = page.locator('input[aria-label="Username or session id"]')
+    search.fill(HOSTILE_SESSION)
+    search.press("Enter")
+    # (The heading's text holds an invisible word joiner after "http:", which keeps it from being a link.)
+    page.get_by_role("heading").filter(has_text="onerror=alert(1)").first.wait_for(timeout=30_000)
+    page.locator('[data-testid="stImage"] img').nth(1).wait_for(timeout=10_000)  # its drawings, chosen
+    wait_until_idle(page)
+    assert_hostile_text_stays_text(watched)
+
+    # People: found by name in another case, the attempts and the rejected one beside the signatures.
+    search.fill(PERSON.lower())
+    search.press("Enter")
+    page.get_by_role("heading", name=PERSON).wait_for(timeout=30_000)
+    page.get_by_text("Attempt of").wait_for(timeout=30_000)
+    wait_until_idle(page)
+    assert page.get_by_text("Rejected, does not match").count() == 1  # the latest attempt, chosen
+    assert page.locator('[data-testid="stText"]').filter(has_text=ATTEMPT_DEVICE).count() == 1
+    # The attempt and the 5 enrolled signatures (the folded gallery of all 11 drawings is not shown).
+    images = page.locator('[data-testid="stImage"] img').filter(visible=True)
+    assert images.count() == 6
+    for i in range(6):
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=images.nth(i).element_handle()
+        )
+    assert_no_errors(page)
+    assert cut_texts(page) == []
+    page.screenshot(path=str(ARTIFACTS / "dashboard_5_people_1440.png"), full_page=True)
+
+    # Maintenance: cleanup, confirmed, runs and is logged under the name given at sign-in.
+    open_page(watched, "Maintenance")
+    backlog = "status IN ('in_progress', 'expired') AND expires_at < NOW()"
+    before = db.execute(f"SELECT count(*) AS n FROM temp_enrollments WHERE {backlog}").fetchone()["n"]
+    assert before > 0
+    page.get_by_role("button", name="Run cleanup now…").click()
+    page.get_by_role("button", name="Delete expired sessions").wait_for()
+    wait_until_idle(page)
+    assert cut_texts(page) == []
+    page.get_by_role("button", name="Delete expired sessions").click()
+    page.get_by_text(f"Cleanup removed {before} expired session(s)").wait_for(timeout=30_000)
+    wait_until_idle(page)
+    assert db.execute(f"SELECT count(*) AS n FROM temp_enrollments WHERE {backlog}").fetchone()["n"] == 0
+    log = db.execute("SELECT staff_name, action, succeeded, result FROM staff_actions").fetchall()
+    assert log == [
+        {"staff_name": STAFF, "action": "cleanup", "succeeded": True, "result": {"removed": before}}
+    ]
+    assert_no_errors(page)
+    page.screenshot(path=str(ARTIFACTS / "dashboard_4_after_cleanup_1440.png"), full_page=True)
+
+    assert watched.outside_requests() == []  # icon, fonts, everything served by the app itself
+
+
+@pytest.mark.parametrize("width", [390, 1280, 1440, 1920])
+def test_every_page_fits_the_screen(dashboard_url: str, browser, width: int) -> None:
+    watched = Watched(browser, width)
+    page = watched.page
+    sign_in(watched, dashboard_url)
+    page.locator('[data-testid="stVegaLiteChart"]').nth(4).locator("canvas, svg").first.wait_for(
+        timeout=30_000
+    )
+    wait_until_idle(page)
+    pages = {"Overview": None, "People": PERSON, "Sessions": HOSTILE_SESSION, "Maintenance": None}
+    for number, (name, search) in enumerate(pages.items(), start=1):
+        if name != "Overview":
+            open_page(watched, name)
+        if name == "People":
+            box = page.locator('input[aria-label="Username or session id"]')
+            box.fill(search)
+            box.press("Enter")
+            page.get_by_text("Attempt of").wait_for(timeout=30_000)
+        if name == "Sessions":
+            box = page.locator('input[aria-label="Session id"]')
+            box.fill(search)
+            box.press("Enter")
+            page.locator('[data-testid="stImage"] img').nth(1).wait_for(timeout=30_000)
+        wait_until_idle(page)
+        assert_no_errors(page)
+        if width >= 1280:
+            assert cut_texts(page) == [], name
+        if width < 640:  # cards stack: each takes the whole width
+            cards = page.locator('[data-testid="stMetric"]')
+            widths = [cards.nth(i).bounding_box()["width"] for i in range(cards.count())]
+            assert widths and min(widths) > width * 0.7, name
+        page.screenshot(
+            path=str(ARTIFACTS / f"dashboard_{number}_{name.lower()}_{width}.png"), full_page=True
+        )
+    assert_hostile_text_stays_text(watched)
+    assert watched.outside_requests() == []

@@ -1,0 +1,284 @@
+"""People: one person, found by username (any case) or by one of their session ids. Their account and
+enrolled drawings, every sign-in attempt with its verdict and drawing beside the enrolled signatures,
+and every enrollment session whatever became of it. Answers "why can't this person sign in?"."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, formatting, selection, session_view, view, words
+from enrollment_core import monitoring
+
+SEARCH_KEY = "person_search"
+ATTEMPTS, CHOSEN_ATTEMPT = "person_attempts", "person_chosen_attempt"  # by its sign-in session id
+SESSIONS, CHOSEN_SESSION = "person_sessions", "person_chosen_session"
+SIGNATURES_PER_ROW = 5
+
+
+def _new_search() -> None:
+    selection.reset(ATTEMPTS, CHOSEN_ATTEMPT)
+    selection.reset(SESSIONS, CHOSEN_SESSION)
+
+
+def account_cards(person: monitoring.Person) -> None:
+    account = person.account
+    if account is None:
+        st.info(
+            "No account has this username: this person never completed a sign-up. Their sessions are "
+            "listed below.",
+            icon=":material/person_off:",
+        )
+        return
+    created, drawings, attempts = st.columns(3, border=True)
+    created.metric("Account created", formatting.local_time(account.created_at, "%d %b %Y"))
+    created.caption(f"at {formatting.local_time(account.created_at, '%H:%M')}")
+    drawings.metric("Enrolled drawings", f"{account.enrolled_drawings}")
+    total = person.attempt_total
+    limit = monitoring.people.ATTEMPT_COUNT_LIMIT
+    shown_total = f"more than {limit:,}" if total > limit else f"{total:,}"
+    attempts.metric("Sign-in attempts", shown_total)
+    if not person.attempts.empty:
+        latest = person.attempts.iloc[0]
+        verdict = "accepted" if latest["accepted"] else "rejected"
+        attempts.caption(f"Latest {formatting.when(latest['attempted_at'])}, {verdict}")
+
+
+def lock_and_blocks() -> None:
+    # >>> Lock state and sign-in blocks go here (issue 14 rebuilds the lockout per username and client
+    # address and adds rate limits): the current lock and blocks, with Unlock / Clear block actions that
+    # ask for confirmation and write the staff log (StaffActions). Until that lands, only this note.
+    st.caption("Account lock and sign-in blocks are not shown on this page yet.")
+
+
+def attempts_table(person: monitoring.Person) -> str | None:
+    """The attempts, newest first; returns the sign-in session of the attempt chosen (the latest until
+    another is clicked)."""
+    attempts = person.attempts
+    shown = pd.DataFrame(
+        {
+            "when": formatting.localize_columns(attempts, ["attempted_at"])["attempted_at"],
+            "verdict": attempts["accepted"].map({True: "Accepted", False: "Rejected"}),
+            "reason": attempts["reason_code"].map(words.reason),
+            "score": attempts["score"],
+            "threshold": attempts["threshold"],
+            "ip": attempts["ip"].fillna("unknown"),
+            "device": attempts["user_agent"].fillna("unknown"),
+            "drawing": [
+                "kept" if kept else "summary only" if summarised else "removed"
+                for kept, summarised in zip(attempts["drawing_kept"], attempts["summarised"])
+            ],
+        }
+    )
+    ids = list(attempts["session_id"])
+    chosen = selection.sticky_table(
+        ATTEMPTS,
+        shown,
+        ids,
+        CHOSEN_ATTEMPT,
+        default=ids[0],
+        hide_index=True,
+        height=min(320, 38 + 35 * len(shown)),
+        column_config={
+            "when": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+            "verdict": st.column_config.TextColumn("Verdict"),
+            "reason": st.column_config.TextColumn("Reason", width="medium"),
+            "score": st.column_config.NumberColumn(
+                "Score",
+                format="%.2f",
+                help="How far the drawing is from the enrolled signatures (no unit): lower is closer.",
+            ),
+            "threshold": st.column_config.NumberColumn(
+                "Limit", format="%.2f", help="Accepted when the score is at or below this person's limit."
+            ),
+            "ip": st.column_config.TextColumn("Client address"),
+            "device": st.column_config.TextColumn("Device", width="medium"),
+            "drawing": st.column_config.TextColumn("Drawing"),
+        },
+    )
+    if person.attempts_truncated:
+        st.caption(f"The latest {len(attempts):,} of {person.attempt_total:,} attempts.")
+    return str(chosen) if chosen in ids else None
+
+
+def attempt_beside_signatures(
+    person: monitoring.Person, row: int, enrolled: list[monitoring.EnrolledDrawing]
+) -> None:
+    attempt = person.attempts.iloc[row]
+    verdict = "Accepted" if attempt["accepted"] else "Rejected"
+    score = (
+        ""
+        if pd.isna(attempt["score"])
+        else f", score {attempt['score']:.2f} (limit {attempt['threshold']:.2f})"
+    )
+    st.markdown(
+        f"**Attempt of {formatting.when(attempt['attempted_at'])}**: {verdict}, "
+        f"{formatting.plain(words.reason(attempt['reason_code']).lower())}{score}"
+    )
+    address, device = st.columns([1, 3])
+    with address:
+        st.caption("Client address")
+        st.text(attempt["ip"] or "unknown")
+    with device:
+        st.caption("Device")
+        st.text(attempt["user_agent"] or "unknown")
+    mine, theirs = st.columns([1, SIGNATURES_PER_ROW - 1])
+    with mine:
+        st.caption("This attempt")
+        detail = monitoring.session_detail(data.pool(), attempt["session_id"])
+        if detail is not None and detail.steps:
+            step = detail.steps[0]
+            session_view.drawing(step.image, getattr(step, "image_problem", None))
+        else:
+            where = "archived" if attempt["summarised"] else "removed"
+            st.info(
+                f"Not kept any more: its sign-in session was {where} (the archive keeps a summary only, "
+                "without drawings).",
+                icon=":material/hide_image:",
+            )
+    signatures = [d for d in enrolled if d.step_type == "signature"]
+    with theirs:
+        st.caption(f"Enrolled signatures ({len(signatures)})")
+        if not signatures:
+            st.warning("This account has no enrolled signature.", icon=":material/warning:")
+        for column, signature in zip(st.columns(max(1, len(signatures))), signatures):
+            with column:
+                session_view.drawing(signature.image)
+
+
+def sign_in_attempts(person: monitoring.Person, enrolled: list[monitoring.EnrolledDrawing]) -> None:
+    st.markdown("**Sign-in attempts**")
+    if person.account is None:
+        st.caption("Only a registered person can sign in.")
+        return
+    if person.attempts.empty:
+        st.info("No sign-in attempt yet.", icon=":material/login:")
+        return
+    chosen = attempts_table(person)
+    if chosen is None:
+        st.caption("Click an attempt to see its drawing beside the enrolled signatures.")
+        return
+    attempt_beside_signatures(person, list(person.attempts["session_id"]).index(chosen), enrolled)
+
+
+def sessions_table(person: monitoring.Person) -> None:
+    st.markdown("**Enrollment sessions**")
+    sessions = person.sessions
+    now = pd.Timestamp.now(tz="UTC")
+    shown = pd.DataFrame(
+        {
+            "started": formatting.localize_columns(sessions, ["created_at"])["created_at"],
+            "flow": sessions["flow_type"].map(words.flow),
+            "status": [
+                words.status(code, summary)
+                for code, summary in zip(sessions["status"], sessions["summary_only"])
+            ],
+            "steps": [
+                words.steps(done, total)
+                for done, total in zip(sessions["step_count"], sessions["total_steps"])
+            ],
+            "ended": [
+                _ended(status, completed, expires, now)
+                for status, completed, expires in zip(
+                    sessions["status"], sessions["completed_at"], sessions["expires_at"]
+                )
+            ],
+            "session_id": sessions["session_id"],
+        }
+    )
+    ids = list(sessions["session_id"])
+    chosen = selection.sticky_table(
+        SESSIONS,
+        shown,
+        ids,
+        CHOSEN_SESSION,
+        default=person.searched_session_id,
+        hide_index=True,
+        height=min(320, 38 + 35 * len(shown)),
+        column_config={
+            "started": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm"),
+            "flow": st.column_config.TextColumn("Flow"),
+            "status": st.column_config.TextColumn("Status"),
+            "steps": st.column_config.TextColumn("Steps saved"),
+            "ended": st.column_config.TextColumn("Ended"),
+            "session_id": st.column_config.TextColumn("Session id"),
+        },
+    )
+    if len(sessions) >= monitoring.SESSION_LIMIT:
+        st.caption(f"The latest {monitoring.SESSION_LIMIT} sessions.")
+    if chosen not in ids:
+        st.caption("Click a session to see its drawings.")
+        return
+    detail = monitoring.session_detail(data.pool(), str(chosen))
+    if detail is None:
+        session_view.session_gone(data.pool(), str(chosen))
+    else:
+        session_view.show_session(detail)
+
+
+def _ended(status: str, completed_at, expires_at, now: pd.Timestamp) -> str:
+    if status == "completed":
+        return f"completed {formatting.when(completed_at)}"
+    if pd.isna(expires_at):
+        return "—"
+    if status == "expired" or expires_at <= now:
+        return f"expired {formatting.when(expires_at)}"
+    return formatting.time_left((expires_at - now).total_seconds())
+
+
+def enrolled_gallery(enrolled: list[monitoring.EnrolledDrawing]) -> None:
+    with st.expander(f"All enrolled drawings ({len(enrolled)})"):
+        for start in range(0, len(enrolled), session_view.STEPS_PER_ROW):
+            row = enrolled[start : start + session_view.STEPS_PER_ROW]
+            for column, drawn in zip(st.columns(session_view.STEPS_PER_ROW), row):
+                with column:
+                    st.markdown(f"**Step {drawn.step_number}** · {drawn.step_type.capitalize()}")
+                    st.caption(formatting.plain(drawn.instruction))
+                    session_view.drawing(drawn.image)
+
+
+@st.fragment(run_every=view.refresh_seconds())
+def person_page(search: str) -> None:
+    db = data.pool()
+    try:
+        person = monitoring.find_person(db, search)
+    except ValueError as error:
+        st.error(f"Username or session id: {formatting.plain(error)}.", icon=":material/error:")
+        return
+    if person is None:
+        st.info(
+            f"Nobody is known as {formatting.plain(search.strip())}: no account, no session and no summary "
+            "has this username or session id. Usernames are matched whole, in any case.",
+            icon=":material/person_search:",
+        )
+        return
+    st.subheader(formatting.plain(person.username), anchor=False)
+    if person.searched_session_id:
+        st.caption(f"Found by the session id {formatting.plain(person.searched_session_id)}.")
+    account_cards(person)
+    lock_and_blocks()
+    enrolled = monitoring.enrolled_drawings(db, person.account.user_id) if person.account else []
+    with st.container(border=True):
+        sign_in_attempts(person, enrolled)
+    with st.container(border=True):
+        sessions_table(person)
+    if enrolled:
+        enrolled_gallery(enrolled)
+    st.caption(view.updated_note())
+
+
+st.title("People")
+st.text_input(
+    "Username or session id",
+    key=SEARCH_KEY,
+    on_change=_new_search,
+    max_chars=monitoring.people.SEARCH_MAX_LENGTH,
+    placeholder="e.g. john_doe, or sess_…",
+    help="A username in any case (whole, not part of it), or the id of any of the person's sessions.",
+)
+search = st.session_state.get(SEARCH_KEY) or ""
+if search.strip():
+    person_page(search)
+else:
+    st.info(
+        "Type a username or a session id to see that person's account, sign-in attempts and sessions.",
+        icon=":material/person_search:",
+    )

@@ -1,0 +1,97 @@
+"""One session's drawings, as the Sessions and People pages show them: its facts, then each saved step
+with its drawing. Everything that came from the client (username, instruction, device, address,
+metrics) is shown as text, never as Markdown or HTML."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import formatting, words
+from enrollment_core import monitoring
+
+STEPS_PER_ROW = 4
+UNREADABLE_IMAGE = "The stored drawing could not be read as an image."
+
+
+def drawing(image: bytes | None, problem: str | None = None) -> None:
+    """A drawing on white, or a placeholder saying why there is none."""
+    if image is None:
+        st.warning(problem or UNREADABLE_IMAGE, icon=":material/broken_image:")
+    else:
+        st.image(formatting.drawing_on_white(image), width="stretch")
+
+
+def session_facts(detail: monitoring.SessionDetail) -> None:
+    """Who, which flow, and where the session stands, in cards that fit a phone and a wide screen."""
+    st.subheader(f"{formatting.plain(detail.username)} · {words.flow(detail.flow_type)}", anchor=False)
+    status, steps, time = st.columns(3, border=True)
+    status.metric("Status", words.status(detail.status))
+    steps.metric("Steps saved", words.steps(len(detail.steps), detail.total_steps))
+    if detail.completed_at is not None:
+        time.metric("Completed", formatting.when(detail.completed_at))
+    else:
+        seconds = (detail.expires_at - pd.Timestamp.now(tz="UTC")).total_seconds()
+        time.metric("Time left" if seconds >= 0 else "Expired", _time_left_value(seconds))
+    started, active, client = st.columns(3, border=True)
+    started.metric("Started", formatting.when(detail.created_at))
+    active.metric("Last activity", formatting.when(detail.updated_at))
+    with client:
+        st.caption("Device")
+        st.text(detail.device_info or "unknown")
+        st.caption("Client address")
+        st.text(str(detail.metadata.get("ip") or "unknown"))
+    st.caption(f"Session id {formatting.plain(detail.session_id)}")
+
+
+def _time_left_value(seconds: float) -> str:
+    return formatting.duration(abs(seconds)) + ("" if seconds >= 0 else " ago")
+
+
+def step_card(step: monitoring.SavedStep) -> None:
+    with st.container(border=True):
+        st.markdown(f"**Step {step.step_number}** · {step.step_type.capitalize()}")
+        st.caption(formatting.plain(step.instruction))
+        # The issue-14 decoder says why an image is missing (image_problem); older ones only give None.
+        drawing(step.image, getattr(step, "image_problem", None))
+        if step.step_number == 1:
+            spent = "first drawing: it starts the session"
+        else:
+            spent = f"{formatting.duration(step.seconds_spent)} since the step before"
+        st.caption(f"Saved {formatting.when(step.completed_at)} · {spent}")
+        with st.expander("Drawing measurements"):
+            st.json(step.metrics, expanded=True)
+
+
+def saved_steps(detail: monitoring.SessionDetail) -> None:
+    if not detail.steps:
+        st.info("This session has no saved drawing.", icon=":material/draw:")
+        return
+    for start in range(0, len(detail.steps), STEPS_PER_ROW):
+        row = detail.steps[start : start + STEPS_PER_ROW]
+        for column, step in zip(st.columns(STEPS_PER_ROW), row):
+            with column:
+                step_card(step)
+
+
+def show_session(detail: monitoring.SessionDetail) -> None:
+    session_facts(detail)
+    saved_steps(detail)
+
+
+def session_gone(db: monitoring.Db, session_id: str) -> None:
+    """What to say when a session's drawings are not in the temporary tables: removed by archive or
+    cleanup (then its summary says what it was), or never existed."""
+    summary = monitoring.session_summary(db, session_id)
+    if summary is None:
+        st.warning(f"No session has the id {formatting.plain(session_id)}.", icon=":material/search_off:")
+        return
+    removed_by = "archived" if summary.outcome == "completed" else "cleaned up after it expired"
+    st.info(
+        f"This {words.flow(summary.flow_type).lower()} session of {formatting.plain(summary.username)} "
+        f"({words.steps(summary.step_count, summary.total_steps)}, started "
+        f"{formatting.when(summary.created_at)}) was {removed_by} on "
+        f"{formatting.local_time(summary.removed_at, '%d %b %H:%M')}. Only its summary is kept, not its "
+        "drawings. The People page lists it with the person's other sessions.",
+        icon=":material/inventory_2:",
+    )

@@ -1,0 +1,58 @@
+"""The words staff read: the database's codes (flow, status, verdict reason, staff action, table) in plain
+words, in one place. An unknown code (a newer release's) is shown as it is rather than hidden."""
+
+from __future__ import annotations
+
+FLOWS = {"signup": "Sign-up", "signin": "Sign-in"}
+
+# A session's state as staff see it. "summary" sessions were removed from the temporary tables by
+# archive (completed) or cleanup (expired): only their summary is kept, without drawings.
+STATUSES = {"in_progress": "In progress", "completed": "Completed", "expired": "Expired"}
+SUMMARY_STATUSES = {"completed": "Completed, archived", "expired": "Expired, cleaned up"}
+
+# Why a sign-in was accepted or rejected (login_attempts.reason_code), for staff.
+REASONS = {
+    "match": "Matches",
+    "no_match": "Does not match",
+    "replay": "Copy of an enrolled signature",
+    "empty": "Empty or too small",
+}
+
+STAFF_ACTIONS = {"cleanup": "Cleanup of expired sessions", "archive": "Archive of completed sessions"}
+
+# What each table holds, for the Maintenance page.
+TABLES = {
+    "temp_enrollments": "Sessions",
+    "temp_enrollment_steps": "Their drawings",
+    "enrollment_archive": "Summaries of removed sessions",
+}
+
+
+def flow(code: str) -> str:
+    return FLOWS.get(code, code)
+
+
+def status(code: str, summary_only: bool = False) -> str:
+    return (SUMMARY_STATUSES if summary_only else STATUSES).get(code, code)
+
+
+def reason(code: str) -> str:
+    return REASONS.get(code, code)
+
+
+def staff_action(code: str) -> str:
+    return STAFF_ACTIONS.get(code, code)
+
+
+def table(name: str) -> str:
+    return TABLES.get(name, name)
+
+
+def count(n: int, thing: str) -> str:
+    """'1 session', '3 sessions', '1,204 sessions'."""
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
+
+
+def steps(done: int, total: int) -> str:
+    """'3 of 11 steps', '1 of 1 step'."""
+    return f"{done} of {total} step{'' if total == 1 else 's'}"
