@@ -1,10 +1,11 @@
-"""`python -m bench [save|queries|cleanup ...] [--quick]` (or `./dev bench ...`): run benchmarks on
+"""`python -m bench [save|queries|cleanup|http ...] [--quick]` (or `./dev bench ...`): run benchmarks on
 scratch databases (created and dropped by the bench) on the embedded server, or on the server of
-DATABASE_URL / --server-url. Without a name, all three run one after another.
+DATABASE_URL / --server-url. Without a name, all of them run one after another.
 
 save      save_drawing vs raw INSERT at 1/4/16 clients: rate, p50/p99, ratio
 queries   monitoring + dashboard queries and table size as the data grows 10k -> 100k -> 1M sessions
 cleanup   cleanup of 1M expired sessions, batched vs one call, and the longest concurrent save meanwhile
+http      save-drawing through the API server (uvicorn + wrk) vs the service in process, 1/4/16 clients
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pathlib import Path
 
 from enrollment_core.config import PROJECT_ROOT
 
-from . import cleanup, queries, save_step
+from . import cleanup, http_save, queries, save_step
 from .common import RESULTS_DIR, scratch_database, server_url
 
-BENCHMARKS = ("save", "queries", "cleanup")
+BENCHMARKS = ("save", "queries", "cleanup", "http")
 
 
 def _sizes(text: str) -> list[int]:
@@ -47,10 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=RESULTS_DIR, help="where to write figures and plans (default var/bench)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases (to inspect them)")
-    save = parser.add_argument_group("save")
+    save = parser.add_argument_group("save, http")
     save.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
     save.add_argument("--seconds", type=float, help="seconds per measurement (default 5)")
     save.add_argument("--clients", type=_sizes, help="client counts, e.g. 1,4,16")
+    save.add_argument(
+        "--workers", type=_sizes, help="http: API worker processes, e.g. 1,2 (default: ./dev start's and 2)"
+    )
     save.add_argument("--profile", action="store_true", help="also cProfile a single client's saves")
     save.add_argument(
         "--split",
@@ -93,6 +97,17 @@ def main(argv: list[str] | None = None) -> int:
                     profile=args.profile,
                     existing=args.existing,
                     split=args.split,
+                )
+        elif name == "http":
+            with scratch_database(server, "http", keep=args.keep) as url:
+                results = http_save.run(
+                    url,
+                    quick=args.quick,
+                    rounds=args.rounds,
+                    seconds=args.seconds,
+                    clients=args.clients,
+                    workers=args.workers,
+                    existing=args.existing,
                 )
         elif name == "queries":
             with scratch_database(server, "queries", keep=args.keep) as url:

@@ -159,6 +159,20 @@ class Results:
         return path
 
 
+def process_cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU seconds (user + system) used so far by these processes, from /proc; NaN if none is left."""
+    ticks, found = 0, False
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found = True
+        ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK") if found else math.nan
+
+
 class CpuMeter:
     """CPU seconds used by this process and by the PostgreSQL server's processes (read from /proc,
     so only when the server runs on this machine; else the server side is NaN). On a CPU-bound
@@ -170,16 +184,7 @@ class CpuMeter:
             self.pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity")]
 
     def server_seconds(self) -> float:
-        ticks, found = 0, False
-        for pid in self.pids:
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            found = True
-            ticks += int(fields[11]) + int(fields[12])  # utime + stime
-        return ticks / os.sysconf("SC_CLK_TCK") if found else math.nan
+        return process_cpu_seconds(self.pids)
 
     def read(self) -> tuple[float, float]:
         """(this process, server) CPU seconds so far."""
