@@ -1,11 +1,15 @@
 """Run the API as `./dev start` does: `python -m api.serve`.
 
     API_HOST (127.0.0.1), API_PORT (8000), API_WORKERS (one per CPU this process may use, at most
-    MAX_DEFAULT_WORKERS)
+    MAX_DEFAULT_WORKERS), API_ACCESS_LOG (0: off; 1 logs a line per request)
 
 Each worker is a process of its own (its own interpreter lock, its own connection pool): with one
 worker, a 2-core machine serves saves from one core, because a save's Python work (JSON, validation)
-holds the interpreter lock. `./dev bench http` measures the server started exactly this way.
+holds the interpreter lock. uvicorn runs on uvloop with httptools' HTTP parser (both installed by
+requirements.txt; uvicorn picks them): a third less CPU per request than asyncio and h11, measured.
+The access log is off unless asked for: a fifth of the API's CPU per save went into formatting and
+writing that line, and the proxy in front of the API usually logs requests anyway.
+`./dev bench http` measures the server started exactly this way.
 """
 
 from __future__ import annotations
@@ -40,11 +44,19 @@ def workers_from_env() -> int:
     return _env_int("API_WORKERS", default_workers())
 
 
+def access_log_from_env() -> bool:
+    raw = (os.environ.get("API_ACCESS_LOG") or "0").strip().lower()
+    if raw not in ("0", "1", "false", "true", "no", "yes", "off", "on"):
+        raise SystemExit(f"API_ACCESS_LOG must be 0 or 1, got {raw!r}")
+    return raw in ("1", "true", "yes", "on")
+
+
 def tcp_listener(config: uvicorn.Config) -> socket.socket:
-    """uvicorn's listening socket, declared as TCP. uvicorn binds it with proto 0 for its workers, and
-    asyncio turns TCP_NODELAY on only for sockets that say IPPROTO_TCP, which accepted sockets inherit
-    from the listener: without this, every keep-alive answer waited ~40 ms for the client's delayed
-    ACK (Nagle's algorithm; uvicorn issue 3149). Measured: 44 ms -> 2 ms per save at 1 client."""
+    """uvicorn's listening socket, declared as TCP. uvicorn binds its workers' socket with proto 0,
+    accepted sockets inherit it, and asyncio turns TCP_NODELAY on only for sockets that say
+    IPPROTO_TCP (uvicorn issue 3149): every keep-alive answer then waited ~40 ms for the client's
+    delayed ACK (Nagle's algorithm): 44 ms per save at 1 client instead of 2. uvloop sets TCP_NODELAY
+    on every connection anyway; this keeps the server right on either loop."""
     bound = config.bind_socket()
     listener = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
     listener.set_inheritable(True)  # as bind_socket leaves it: the workers receive it
@@ -53,11 +65,11 @@ def tcp_listener(config: uvicorn.Config) -> socket.socket:
 
 def main() -> None:
     host, port = os.environ.get("API_HOST") or "127.0.0.1", _env_int("API_PORT", 8000)
-    workers = workers_from_env()
-    if workers == 1:  # one process: asyncio binds the socket itself, as TCP
-        uvicorn.run(APP, host=host, port=port)
+    workers, access_log = workers_from_env(), access_log_from_env()
+    if workers == 1:  # one process: the event loop binds the socket itself, as TCP
+        uvicorn.run(APP, host=host, port=port, access_log=access_log)
         return
-    config = uvicorn.Config(APP, host=host, port=port, workers=workers)
+    config = uvicorn.Config(APP, host=host, port=port, workers=workers, access_log=access_log)
     Multiprocess(config, sockets=[tcp_listener(config)]).run()  # uvicorn.run's way, listener fixed
 
 
