@@ -159,18 +159,23 @@ class Results:
         return path
 
 
-def process_cpu_seconds(pids: Sequence[int]) -> float:
-    """CPU seconds (user + system) used so far by these processes, from /proc; NaN if none is left."""
-    ticks, found = 0, False
+def cpu_seconds_by_pid(pids: Sequence[int]) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each of these processes that still runs, from /proc."""
+    seconds = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        found = True
-        ticks += int(fields[11]) + int(fields[12])  # utime + stime
-    return ticks / os.sysconf("SC_CLK_TCK") if found else math.nan
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return seconds
+
+
+def process_cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU seconds used so far by these processes together; NaN if none is left."""
+    seconds = cpu_seconds_by_pid(pids)
+    return sum(seconds.values()) if seconds else math.nan
 
 
 class CpuMeter:

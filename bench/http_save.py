@@ -36,6 +36,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import orjson
+import psycopg
 from tqdm import tqdm
 
 from api import serve
@@ -43,7 +44,7 @@ from api.testing import free_port
 from enrollment_core.config import PROJECT_ROOT
 
 from . import datagen
-from .common import CpuMeter, Results, fmt, median, ms, percentile, process_cpu_seconds, table
+from .common import Results, cpu_seconds_by_pid, fmt, median, ms, percentile, process_cpu_seconds, table
 from .payloads import signup_samples
 
 KINDS = ("http", "in_process")
@@ -306,30 +307,50 @@ class InProcess:
 # ---------------------------------------------------------------- measuring
 
 
-def http_cell(base: str, pid: int, meter: CpuMeter, workers: int, clients: int, seconds: float,
+class DatabaseCpu:
+    """CPU seconds of the PostgreSQL server's processes, with the backends listed anew at each reading:
+    the servers' pools open connections as the load grows, and a list made once would miss those."""
+
+    def __init__(self, url: str) -> None:
+        self.conn = psycopg.connect(url, autocommit=True)
+
+    def read(self) -> dict[int, float]:
+        rows = self.conn.execute("SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
+        return cpu_seconds_by_pid([pid for (pid,) in rows])
+
+    @staticmethod
+    def used(before: dict[int, float], after: dict[int, float]) -> float:
+        """CPU seconds between two readings; a backend born in between counts from its start."""
+        return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def http_cell(base: str, pid: int, meter: DatabaseCpu, workers: int, clients: int, seconds: float,
               bodies: Path, persons: int, steps: int) -> Cell:  # fmt: skip
     pids = descendants(pid)
-    app0, db0 = process_cpu_seconds(pids), meter.server_seconds()
+    app0, db0 = process_cpu_seconds(pids), meter.read()
     figures = run_wrk(base, clients, seconds, bodies, persons, steps)
-    app1, db1 = process_cpu_seconds(pids), meter.server_seconds()
+    app1, db1 = process_cpu_seconds(pids), meter.read()
     latency = figures["latency_us"]
     return Cell(
         "http", workers, clients, figures["requests"], figures["duration_us"] / 1e6,
         latency["50"] / 1000, latency["90"] / 1000, latency["99"] / 1000, figures["max_us"] / 1000,
-        app_cpu=app1 - app0, db_cpu=db1 - db0, load_cpu=figures["cpu_seconds"],
+        app_cpu=app1 - app0, db_cpu=meter.used(db0, db1), load_cpu=figures["cpu_seconds"],
         refused=figures["refused"] + figures["socket_errors"] + figures["timeouts"],
         first_refusal=figures["first_refusal"],
     )  # fmt: skip
 
 
-def in_process_cell(pool: InProcess, meter: CpuMeter, workers: int, clients: int, seconds: float) -> Cell:
-    db0 = meter.server_seconds()
+def in_process_cell(pool: InProcess, meter: DatabaseCpu, workers: int, clients: int, seconds: float) -> Cell:
+    db0 = meter.read()
     latencies, cpu, elapsed, refusals = pool.run(clients, seconds)
-    db1 = meter.server_seconds()
+    db1 = meter.read()
     return Cell(
         "in_process", workers, clients, len(latencies), elapsed,
         ms(percentile(latencies, 50)), ms(percentile(latencies, 90)), ms(percentile(latencies, 99)),
-        ms(max(latencies, default=math.nan)), app_cpu=cpu, db_cpu=db1 - db0, refused=len(refusals),
+        ms(max(latencies, default=math.nan)), app_cpu=cpu, db_cpu=meter.used(db0, db1), refused=len(refusals),
         first_refusal=refusals[0] if refusals else "",
     )  # fmt: skip
 
@@ -349,13 +370,12 @@ def measure_workers(
     persons, steps = len(tails), len(tails[0])
     cells: list[Cell] = []
     plan = [(r, c) for r in range(rounds) for c in clients_list]
-    pool = InProcess(url, workers, tails)
+    pool, meter = InProcess(url, workers, tails), DatabaseCpu(url)
     try:
         with api_server(url, workers, log_dir / f"api-{workers}-workers.log") as (base, pid):
             warm = max(clients_list)  # connections, pools, caches, plans of every process
             run_wrk(base, warm, max(1.0, min(seconds, 2.0)), bodies, persons, steps)
             pool.run(warm, min(seconds, 2.0))
-            meter = CpuMeter(url)  # after the warm-up: every pooled connection's backend is counted
             bar = tqdm(total=len(plan) * len(KINDS), desc=f"http bench, {workers} worker(s)", unit="cell",
                        disable=not progress)  # fmt: skip
             for r, c in plan:
@@ -373,6 +393,7 @@ def measure_workers(
             bar.close()
     finally:
         pool.close()
+        meter.close()
     return cells
 
 
