@@ -1,4 +1,4 @@
-"""`python -m bench [save|queries|cleanup|http ...] [--quick]` (or `./dev bench ...`): run benchmarks on
+"""`python -m bench [save|queries|cleanup|http|app ...] [--quick]` (or `./dev bench ...`): run benchmarks on
 scratch databases (created and dropped by the bench) on the embedded server, or on the server of
 DATABASE_URL / --server-url. Without a name, all of them run one after another.
 
@@ -6,6 +6,7 @@ save      save_drawing vs raw INSERT at 1/4/16 clients: rate, p50/p99, ratio
 queries   monitoring + dashboard queries and table size as the data grows 10k -> 100k -> 1M sessions
 cleanup   cleanup of 1M expired sessions, batched vs one call, and the longest concurrent save meanwhile
 http      save-drawing through the API server (uvicorn + wrk) vs the service in process, 1/4/16 clients
+app       the enrollment app in headless Chromium: tap Save -> next step's pad drawn, p50 / p90
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from pathlib import Path
 
 from enrollment_core.config import PROJECT_ROOT
 
-from . import cleanup, http_save, queries, save_step
+from . import app_roundtrip, cleanup, http_save, queries, save_step
 from .common import RESULTS_DIR, scratch_database, server_url
 
-BENCHMARKS = ("save", "queries", "cleanup", "http")
+BENCHMARKS = ("save", "queries", "cleanup", "http", "app")
 
 
 def _sizes(text: str) -> list[int]:
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     save.add_argument(
         "--existing", type=int, help="sessions stored (and analysed) before measuring (default 20000)"
     )
+    app = parser.add_argument_group("app")
+    app.add_argument("--enrollments", type=int, help="full 11-step enrollments to time (default 3)")
     data = parser.add_argument_group("queries / cleanup")
     data.add_argument("--sizes", type=_sizes, help="session counts for queries, e.g. 10k as 10000,100000")
     data.add_argument("--expired", type=int, help="expired sessions for cleanup (default 1000000)")
@@ -109,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                     workers=args.workers,
                     existing=args.existing,
                 )
+        elif name == "app":
+            with scratch_database(server, "app", keep=args.keep) as url:
+                results = app_roundtrip.run(url, quick=args.quick, enrollments=args.enrollments)
         elif name == "queries":
             with scratch_database(server, "queries", keep=args.keep) as url:
                 results = queries.run(url, quick=args.quick, sizes=args.sizes, out=args.out)
