@@ -226,9 +226,11 @@ def _in_process_worker(conn: Connection, database_url: str, tails: list[list[byt
     """One process like one API worker: its own service; on each order, one thread per client number
     saves steps from `start_at` for `seconds` (time.monotonic is one clock for every process)."""
     os.environ["DATABASE_URL"] = database_url
+    from api.main import freeze_startup_objects
     from enrollment_core import ClientInfo, open_service
 
-    service = open_service(background_cleanup=True)  # as api.main's lifespan opens it
+    service = open_service(background_cleanup=True)  # as api.main's lifespan opens it ...
+    freeze_startup_objects()  # ... and then keeps start-up objects out of garbage collections
     client = ClientInfo(user_agent=USER_AGENT, ip="127.0.0.1")
     conn.send("ready")
     try:
