@@ -1,11 +1,13 @@
-"""`python -m bench [save|queries|cleanup ...] [--quick]` (or `./dev bench ...`): run benchmarks on
-scratch databases (created and dropped by the bench) on the embedded server, or on the server of
-DATABASE_URL / --server-url. Without a name, all three run one after another.
+"""`python -m bench [save|queries|cleanup|http|app|verify ...] [--quick]` (or `./dev bench ...`): run
+benchmarks on scratch databases (created and dropped by the bench) on the embedded server, or on the
+server of DATABASE_URL / --server-url. Without a name, all of them run one after another.
 
 save      save_drawing vs raw INSERT at 1/4/16 clients: rate, p50/p99, ratio
 queries   monitoring + dashboard queries and table size as the data grows 10k -> 100k -> 1M sessions
 cleanup   cleanup of 1M expired sessions, batched vs one call, and the longest concurrent save meanwhile
-verify    time of one sign-in verification, timed and shape (no database; run by name only)
+http      save-drawing through the API server (uvicorn + wrk) vs the service in process, 1/4/16 clients
+app       the enrollment app in headless Chromium: tap Save -> next step's pad drawn, p50 / p90
+verify    time of one sign-in verification, timed and shape (needs no database)
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from pathlib import Path
 
 from enrollment_core.config import PROJECT_ROOT
 
-from . import cleanup, queries, save_step, verify
+from . import app_roundtrip, cleanup, http_save, queries, save_step, verify
 from .common import RESULTS_DIR, scratch_database, server_url
 
-BENCHMARKS = ("save", "queries", "cleanup")
+BENCHMARKS = ("save", "queries", "cleanup", "http", "app", "verify")
 
 
 def _sizes(text: str) -> list[int]:
@@ -35,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "names",
         nargs="*",
-        choices=[*BENCHMARKS, "verify", []],
+        choices=[*BENCHMARKS, []],
         metavar="name",
-        help=f"which benchmarks ({', '.join(BENCHMARKS)}, verify); default: the first three",
+        help=f"which benchmarks ({', '.join(BENCHMARKS)}); default: all",
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes and short runs: a smoke test")
     parser.add_argument(
@@ -48,10 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=RESULTS_DIR, help="where to write figures and plans (default var/bench)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases (to inspect them)")
-    save = parser.add_argument_group("save")
+    save = parser.add_argument_group("save, http")
     save.add_argument("--rounds", type=int, help="interleaved rounds (default 3)")
     save.add_argument("--seconds", type=float, help="seconds per measurement (default 5)")
     save.add_argument("--clients", type=_sizes, help="client counts, e.g. 1,4,16")
+    save.add_argument(
+        "--workers", type=_sizes, help="http: API worker processes, e.g. 1,2 (default: ./dev start's and 2)"
+    )
     save.add_argument("--profile", action="store_true", help="also cProfile a single client's saves")
     save.add_argument(
         "--split",
@@ -61,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     save.add_argument(
         "--existing", type=int, help="sessions stored (and analysed) before measuring (default 20000)"
     )
+    app = parser.add_argument_group("app")
+    app.add_argument("--enrollments", type=int, help="full 11-step enrollments to time (default 3)")
     data = parser.add_argument_group("queries / cleanup")
     data.add_argument("--sizes", type=_sizes, help="session counts for queries, e.g. 10k as 10000,100000")
     data.add_argument("--expired", type=int, help="expired sessions for cleanup (default 1000000)")
@@ -95,6 +102,20 @@ def main(argv: list[str] | None = None) -> int:
                     existing=args.existing,
                     split=args.split,
                 )
+        elif name == "http":
+            with scratch_database(server, "http", keep=args.keep) as url:
+                results = http_save.run(
+                    url,
+                    quick=args.quick,
+                    rounds=args.rounds,
+                    seconds=args.seconds,
+                    clients=args.clients,
+                    workers=args.workers,
+                    existing=args.existing,
+                )
+        elif name == "app":
+            with scratch_database(server, "app", keep=args.keep) as url:
+                results = app_roundtrip.run(url, quick=args.quick, enrollments=args.enrollments)
         elif name == "verify":
             results = verify.run(quick=args.quick)
         elif name == "queries":

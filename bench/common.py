@@ -159,6 +159,25 @@ class Results:
         return path
 
 
+def cpu_seconds_by_pid(pids: Sequence[int]) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each of these processes that still runs, from /proc."""
+    seconds = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return seconds
+
+
+def process_cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU seconds used so far by these processes together; NaN if none is left."""
+    seconds = cpu_seconds_by_pid(pids)
+    return sum(seconds.values()) if seconds else math.nan
+
+
 class CpuMeter:
     """CPU seconds used by this process and by the PostgreSQL server's processes (read from /proc,
     so only when the server runs on this machine; else the server side is NaN). On a CPU-bound
@@ -170,16 +189,7 @@ class CpuMeter:
             self.pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity")]
 
     def server_seconds(self) -> float:
-        ticks, found = 0, False
-        for pid in self.pids:
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            found = True
-            ticks += int(fields[11]) + int(fields[12])  # utime + stime
-        return ticks / os.sysconf("SC_CLK_TCK") if found else math.nan
+        return process_cpu_seconds(self.pids)
 
     def read(self) -> tuple[float, float]:
         """(this process, server) CPU seconds so far."""

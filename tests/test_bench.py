@@ -4,17 +4,24 @@ Nothing here asserts on time: the figures are printed by `./dev bench`, not chec
 from __future__ import annotations
 
 import json
+import math
+import shutil
+from pathlib import Path
 
 import psycopg
+import pytest
 
-from bench import queries
+from api import serve
+from bench import app_roundtrip, queries
 from bench.cli import main
 
 
 def test_quick_bench_runs_every_benchmark_and_drops_its_databases(server_url, tmp_path, capsys):
     with psycopg.connect(server_url, autocommit=True) as conn:
         before = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
-    assert main(["--quick", "--server-url", server_url, "--out", str(tmp_path)]) == 0
+    # http and app have their own smoke tests below (they need wrk and Chromium).
+    args = ["save", "queries", "cleanup", "--quick", "--server-url", server_url, "--out", str(tmp_path)]
+    assert main(args) == 0
     printed = capsys.readouterr().out
     for heading in ("=== save (quick) ===", "=== queries (quick) ===", "=== cleanup (quick) ==="):
         assert heading in printed
@@ -35,6 +42,41 @@ def test_quick_bench_runs_every_benchmark_and_drops_its_databases(server_url, tm
     with psycopg.connect(server_url, autocommit=True) as conn:
         after = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
     assert {d for d in after - before if d.startswith("bench_")} == set()
+
+
+def _databases(server_url: str) -> set[str]:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        return {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (./dev test installs it)")
+def test_quick_http_bench_saves_through_the_server_and_in_process(server_url, tmp_path, capsys):
+    before = _databases(server_url)
+    assert main(["http", "--quick", "--server-url", server_url, "--out", str(tmp_path)]) == 0
+    assert "=== http (quick) ===" in capsys.readouterr().out
+    (path,) = tmp_path.glob("http-quick-*.json")
+    figures = json.loads(path.read_text())
+    cells = [(w, c) for w in sorted({serve.default_workers(), 2}) for c in (1, 2)]
+    assert [(r["workers"], r["clients"]) for r in figures["rows"]] == cells
+    for row in figures["rows"]:
+        # Every request was a saved step, on both sides, and every figure was measured.
+        assert row["refused"] == 0 and row["http_ops"] > 0 and row["in_process_ops"] > 0, row
+        for name in ("ratio", "http_p99_ms", "in_process_p99_ms", "wrk_cpu_ms", "http_app_cpu_ms"):
+            assert math.isfinite(row[name]) and row[name] > 0, (name, row)
+    assert figures["load_average_before"] and figures["load_average_after"]
+    assert {d for d in _databases(server_url) - before if d.startswith("bench_")} == set()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(app_roundtrip.CHROMIUM).exists(), reason="Debian's chromium is not installed")
+def test_quick_app_bench_times_each_save_in_the_browser(server_url, tmp_path, capsys):
+    assert main(["app", "--quick", "--server-url", server_url, "--out", str(tmp_path)]) == 0
+    assert "tap -> next pad drawn" in capsys.readouterr().out
+    (path,) = tmp_path.glob("app-quick-*.json")
+    figures = json.loads(path.read_text())
+    assert [t["step"] for t in figures["trips"]] == [1, 2, 3]
+    # The pad is drawn before the app has finished the rerun the pad's "loaded" report starts.
+    assert all(0 < t["drawn_ms"] <= t["idle_ms"] for t in figures["trips"]), figures["trips"]
 
 
 def test_query_parameters_are_filled_in_by_name():
