@@ -3,7 +3,7 @@ must follow it (the dashboard's figures refreshed, so the next screen shows its 
 
 from __future__ import annotations
 
-from . import monitoring
+from . import monitoring, rate_limits, sign_in_lockout
 from .service import EnrollmentService
 
 
@@ -22,3 +22,13 @@ class StaffActions:
         moved = self.service.archive_completed(older_than_seconds)
         monitoring.refresh_snapshot(self.service.pool)
         return moved
+
+    def unlock_sign_in(self, username: str, address: str | None = None) -> int:
+        """Lift the sign-in lock of one client address on this account (every address's when None);
+        return how many were lifted. Reading: sign_in_lockout.state_for_user."""
+        return sign_in_lockout.unlock(self.service.pool, username, address)
+
+    def clear_rate_limit(self, family: rate_limits.Family, subject: str) -> bool:
+        """Lift a rate-limit block (the bucket is full again); subject is the client address, or the
+        lower-case username for rate_limits.Family.SIGNIN_FAILURES. Reading: rate_limits.blocks_for_*."""
+        return rate_limits.clear(self.service.pool, family, subject)

@@ -202,6 +202,11 @@ class DrawingStep:
     # only (not an init field, so dataclasses.replace cannot carry it over to another signature).
     signature_bytes: bytes = dataclasses.field(init=False, repr=False, compare=False, default=b"")
 
+    @property
+    def stored_size(self) -> int:
+        """About what the step takes in the database, in bytes (the upload quota's cost)."""
+        return len(self.signature) + len(self.raw_json) + len(self.metrics_json) + len(self.instruction)
+
     @cached_property
     def content_hash(self) -> str:
         """Identifies the step's content: a retry with the same content has the same hash. The image,

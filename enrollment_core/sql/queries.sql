@@ -192,21 +192,18 @@ SELECT count(*) AS n FROM temp_enrollments;
 -- ============================== sign-in ==============================
 
 -- name: lock_user
--- Serialises sign-ins of one user, so the count of rejections in a row is exact.
-SELECT id, username, failed_logins, locked_until, locked_until > NOW() AS is_locked
-FROM users
-WHERE lower(username) = lower(%(username)s)
-FOR UPDATE;
-
--- name: find_user_lock
-SELECT locked_until FROM users WHERE lower(username) = lower(%(username)s) AND locked_until > NOW();
+-- Serialises sign-ins of one user, so counts of rejections (the account's, and each address's) are exact.
+SELECT id, username, failed_logins FROM users WHERE lower(username) = lower(%(username)s) FOR UPDATE;
 
 -- name: login_verdict
--- The verdict already given for a sign-in session, with the account's lock state now.
-SELECT a.accepted, a.reason_code, a.score, a.threshold, u.username, u.failed_logins,
-       CASE WHEN u.locked_until > NOW() THEN u.locked_until END AS locked_until
+-- The verdict already given for a sign-in session, with the lock state now of the address it came from.
+SELECT a.accepted, a.reason_code, a.score, a.threshold, u.username,
+       CASE WHEN l.locked_until > NOW() OR l.last_failed_at > NOW() - make_interval(secs => %(lock_seconds)s)
+            THEN l.failures ELSE 0 END AS address_failures,
+       CASE WHEN l.locked_until > NOW() THEN l.locked_until END AS locked_until
 FROM login_attempts a
 JOIN users u ON u.id = a.user_id
+LEFT JOIN sign_in_lockouts l ON l.user_id = a.user_id AND l.address = COALESCE(a.ip, '')
 WHERE a.session_id = %(session_id)s;
 
 -- name: record_login_attempt
@@ -215,17 +212,137 @@ VALUES (%(user_id)s, %(session_id)s, %(accepted)s, %(reason_code)s, %(score)s, %
         %(user_agent)s);
 
 -- name: record_login_outcome
--- A success clears the rejections in a row; a rejection counts one more and, at the limit, locks.
--- An expired lock starts the count afresh.
-UPDATE users SET
-    failed_logins = CASE WHEN %(accepted)s THEN 0
-                         WHEN locked_until <= NOW() THEN 1
-                         ELSE failed_logins + 1 END,
-    locked_until  = CASE WHEN %(accepted)s THEN NULL
-                         WHEN (CASE WHEN locked_until <= NOW() THEN 1 ELSE failed_logins + 1 END)
-                              >= %(max_failures)s
-                         THEN NOW() + make_interval(secs => %(lock_seconds)s)
-                         WHEN locked_until <= NOW() THEN NULL
-                         ELSE locked_until END
-WHERE id = %(user_id)s
-RETURNING failed_logins, locked_until;
+-- The account's rejections in a row, from any address (staff see them; a success clears them).
+UPDATE users SET failed_logins = CASE WHEN %(accepted)s THEN 0 ELSE failed_logins + 1 END
+WHERE id = %(user_id)s;
+
+-- ============================== sign-in lockout (per account and address) ==============================
+
+-- name: sign_in_lock
+-- Whether this address is locked out of this account now, and its rejections in a row that still count
+-- (a failure older than the lock's length no longer does).
+SELECT CASE WHEN locked_until > NOW() THEN locked_until END AS locked_until,
+       CASE WHEN locked_until > NOW() OR last_failed_at > NOW() - make_interval(secs => %(lock_seconds)s)
+            THEN failures ELSE 0 END AS failures
+FROM sign_in_lockouts
+WHERE user_id = %(user_id)s AND address = %(address)s;
+
+-- name: sign_in_lock_by_username
+-- check-user-exists: the lock of this address on this account, if any.
+SELECT l.locked_until
+FROM sign_in_lockouts l JOIN users u ON u.id = l.user_id
+WHERE lower(u.username) = lower(%(username)s) AND l.address = %(address)s AND l.locked_until > NOW();
+
+-- name: record_sign_in_failure
+-- One more rejection from this address: counted in a row while each comes within the lock's length of
+-- the previous one (and not after an expired lock); at the limit the pair is locked.
+INSERT INTO sign_in_lockouts AS l (user_id, address, failures, last_failed_at, locked_until)
+VALUES (%(user_id)s, %(address)s, 1, NOW(),
+        CASE WHEN 1 >= %(max_failures)s THEN NOW() + make_interval(secs => %(lock_seconds)s) END)
+ON CONFLICT (user_id, address) DO UPDATE SET
+    (failures, last_failed_at, locked_until) = (
+        SELECT counted.n, NOW(),
+               CASE WHEN counted.n >= %(max_failures)s THEN NOW() + make_interval(secs => %(lock_seconds)s) END
+        FROM (SELECT CASE WHEN l.locked_until <= NOW()
+                            OR l.last_failed_at <= NOW() - make_interval(secs => %(lock_seconds)s)
+                          THEN 1 ELSE l.failures + 1 END AS n) counted)
+RETURNING failures, locked_until;
+
+-- name: clear_sign_in_failures
+-- An accepted sign-in clears its address's count (and lock) on this account.
+DELETE FROM sign_in_lockouts WHERE user_id = %(user_id)s AND address = %(address)s;
+
+-- name: account_lockout_state
+-- Staff: an account's rejections in a row (any address), and each address's count and lock.
+SELECT u.id AS user_id, u.username, u.failed_logins,
+       (SELECT max(a.attempted_at) FROM login_attempts a WHERE a.user_id = u.id AND NOT a.accepted)
+           AS last_failed_at,
+       COALESCE(json_agg(json_build_object(
+           'address', l.address, 'failures', l.failures, 'last_failed_at', l.last_failed_at,
+           'locked_until', CASE WHEN l.locked_until > NOW() THEN l.locked_until END)
+           ORDER BY l.last_failed_at DESC) FILTER (WHERE l.user_id IS NOT NULL), '[]') AS addresses
+FROM users u
+LEFT JOIN sign_in_lockouts l ON l.user_id = u.id
+WHERE lower(u.username) = lower(%(username)s)
+GROUP BY u.id;
+
+-- name: unlock_sign_in
+-- Staff: lift this address's lock on the account (all addresses' when address is NULL).
+DELETE FROM sign_in_lockouts l USING users u
+WHERE u.id = l.user_id AND lower(u.username) = lower(%(username)s)
+  AND (%(address)s::text IS NULL OR l.address = %(address)s);
+
+-- name: forget_stale_sign_in_failures
+-- Hourly: rows whose lock has expired and whose last failure no longer counts are as good as absent.
+DELETE FROM sign_in_lockouts
+WHERE (locked_until IS NULL OR locked_until <= NOW())
+  AND last_failed_at <= NOW() - make_interval(secs => %(lock_seconds)s);
+
+-- ============================== rate limits ==============================
+
+-- name: take_rate_limit_tokens
+-- One request's charges (enrollment_core.rate_limits.take), in one statement: each (family, subject)
+-- bucket gives its cost if it holds GREATEST(cost, 1) (rate_limit_take). Buckets are locked in
+-- (family, subject) order, so two requests never wait on each other crosswise; each is updated where
+-- it stands, so a request refused by one bucket may still have spent from another. One row: allowed
+-- when every bucket gave, else the refusing bucket that frees up last and in how many seconds.
+WITH charge AS (
+    SELECT * FROM unnest(%(families)s::text[], %(subjects)s::text[], %(costs)s::float8[],
+                         %(capacities)s::float8[], %(periods)s::float8[])
+         AS c(family, subject, cost, capacity, period_seconds)
+), taken AS (
+    INSERT INTO rate_limit_buckets AS b
+        (family, subject, capacity, period_seconds, tokens, refilled_at, last_cost, last_allowed, refused,
+         last_refused_at)
+    SELECT c.family, c.subject, c.capacity, c.period_seconds, t.tokens, NOW(), c.cost, t.allowed,
+           (NOT t.allowed)::int, CASE WHEN NOT t.allowed THEN NOW() END
+    FROM charge c
+    CROSS JOIN LATERAL rate_limit_take(c.capacity, NOW(), c.capacity, c.period_seconds, c.cost) t
+    ORDER BY c.family, c.subject
+    ON CONFLICT (family, subject) DO UPDATE SET
+        (capacity, period_seconds, last_cost, refilled_at, tokens, last_allowed, refused, last_refused_at) = (
+            SELECT EXCLUDED.capacity, EXCLUDED.period_seconds, EXCLUDED.last_cost, NOW(), t.tokens,
+                   t.allowed, b.refused + (NOT t.allowed)::int,
+                   CASE WHEN t.allowed THEN b.last_refused_at ELSE NOW() END
+            FROM rate_limit_take(b.tokens, b.refilled_at, EXCLUDED.capacity, EXCLUDED.period_seconds,
+                                 EXCLUDED.last_cost) t)
+    RETURNING b.family, b.last_allowed,
+              CASE WHEN NOT b.last_allowed
+                   THEN (GREATEST(b.last_cost, 1) - b.tokens) * b.period_seconds / b.capacity END AS wait
+)
+SELECT bool_and(last_allowed) AS allowed, max(wait) AS retry_after_seconds,
+       (array_agg(family ORDER BY wait DESC NULLS LAST))[1] AS refused_by
+FROM taken;
+
+-- name: rate_limit_buckets_of
+-- Staff: the buckets of these subjects (client addresses, or lower-case usernames), as they stand now.
+SELECT family, subject, capacity, period_seconds,
+       rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds) AS tokens_now,
+       last_allowed, refused, last_refused_at,
+       CASE WHEN NOT last_allowed THEN GREATEST(0, (GREATEST(last_cost, 1)
+            - rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds)) * period_seconds / capacity)
+       ELSE 0 END AS blocked_for_seconds
+FROM rate_limit_buckets
+WHERE subject = ANY(%(subjects)s) AND family = ANY(%(families)s)
+ORDER BY family, subject;
+
+-- name: recent_rate_limit_blocks
+-- Staff: buckets that refused a request since the cut-off, latest refusal first.
+SELECT family, subject, capacity, period_seconds,
+       rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds) AS tokens_now,
+       last_allowed, refused, last_refused_at,
+       CASE WHEN NOT last_allowed THEN GREATEST(0, (GREATEST(last_cost, 1)
+            - rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds)) * period_seconds / capacity)
+       ELSE 0 END AS blocked_for_seconds
+FROM rate_limit_buckets
+WHERE last_refused_at > NOW() - make_interval(secs => %(within_seconds)s)
+ORDER BY last_refused_at DESC
+LIMIT %(limit)s;
+
+-- name: clear_rate_limit_bucket
+-- Staff: forget a bucket, which makes it full again.
+DELETE FROM rate_limit_buckets WHERE family = %(family)s AND subject = %(subject)s;
+
+-- name: forget_full_rate_limit_buckets
+-- Hourly: a bucket left alone for its whole period is full again, the same as no row.
+DELETE FROM rate_limit_buckets WHERE refilled_at <= NOW() - make_interval(secs => period_seconds);

@@ -106,10 +106,14 @@ CREATE TABLE users (
     username              VARCHAR(255) NOT NULL,
     created_at            TIMESTAMPTZ  NOT NULL DEFAULT NOW(),
     enrollment_session_id VARCHAR(255) NOT NULL,  -- the signup session the account was made from
-    -- Rejections in a row since the last accepted sign-in (reset by a success or an expired lock).
+    -- Rejected sign-ins in a row, from any address, since the last accepted one: shown to staff. The
+    -- locks are per (account, address), in sign_in_lockouts.
     failed_logins         INTEGER      NOT NULL DEFAULT 0,
+    -- Unused since 0009 (an account-wide lock let anyone lock anyone out); a later migration drops it
+    -- once no process of the previous release runs.
     locked_until          TIMESTAMPTZ
 );
+COMMENT ON COLUMN users.locked_until IS 'unused since 0009_abuse_resistance (see sign_in_lockouts)';
 -- Case-insensitive unique usernames: "John_Doe" and "john_doe" are the same person.
 CREATE UNIQUE INDEX idx_users_username_lower ON users (lower(username));
 
@@ -143,6 +147,19 @@ CREATE TABLE login_attempts (
 );
 CREATE INDEX idx_login_attempts_user_time ON login_attempts (user_id, attempted_at DESC);
 
+-- Rejected sign-ins lock the pair (account, client address), never the account everywhere: an attacker
+-- cannot lock the owner out (NIST SP 800-63B 5.2.2). Failures of one account from many addresses slow
+-- that account instead (the signin_failures bucket above) and users.failed_logins counts them for staff.
+CREATE TABLE sign_in_lockouts (
+    user_id        INTEGER     NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    address        TEXT        NOT NULL,  -- the client address; '' when the caller gave none
+    -- Rejections in a row from this address, each within the lock's length of the previous one.
+    failures       INTEGER     NOT NULL,
+    last_failed_at TIMESTAMPTZ NOT NULL,
+    locked_until   TIMESTAMPTZ,           -- set when failures reached the limit (LOGIN_MAX_FAILURES)
+    PRIMARY KEY (user_id, address)
+);
+
 -- ============================== maintenance and statistics ==============================
 
 -- Completed enrollments moved out of the temporary tables by `archive`: a summary without the images
@@ -170,6 +187,29 @@ CREATE TABLE dashboard_snapshots (
     key      TEXT PRIMARY KEY,          -- e.g. 'overview_by_flow:24', 'step_durations:24:5000'
     taken_at TIMESTAMPTZ NOT NULL,      -- the NOW() of the refresh transaction: figures are exact then
     rows     JSONB       NOT NULL       -- the query's rows, as a JSON array of objects
+);
+
+-- ============================== abuse resistance ==============================
+
+-- One token bucket per (family, subject): family is what is limited (lookup, save, session, bytes,
+-- signin per client address; signin_failures per account), subject the client address or the
+-- lower-case username. A bucket holds up to `capacity` tokens and refills at capacity / period_seconds
+-- per second; a request takes its cost (1, or its size in bytes) when the bucket holds enough. A row
+-- missing is a full bucket, so idle rows are deleted by the hourly maintenance.
+-- UNLOGGED: every limited request writes here, and a counter need not survive a crash (it restarts
+-- full) nor reach a standby; skipping the write-ahead log keeps the limit's round trip cheap.
+CREATE UNLOGGED TABLE rate_limit_buckets (
+    family          TEXT             NOT NULL,
+    subject         TEXT             NOT NULL,
+    capacity        DOUBLE PRECISION NOT NULL CHECK (capacity > 0),
+    period_seconds  DOUBLE PRECISION NOT NULL CHECK (period_seconds > 0),
+    tokens          DOUBLE PRECISION NOT NULL,  -- left as of refilled_at
+    refilled_at     TIMESTAMPTZ      NOT NULL,
+    last_cost       DOUBLE PRECISION NOT NULL,  -- what the latest request asked for
+    last_allowed    BOOLEAN          NOT NULL,  -- and whether it got it
+    refused         BIGINT           NOT NULL DEFAULT 0,  -- requests refused while this row existed
+    last_refused_at TIMESTAMPTZ,
+    PRIMARY KEY (family, subject)
 );
 
 -- ============================== functions ==============================
@@ -268,6 +308,47 @@ BEGIN
 END;
 $$;
 
+-- The tokens a bucket holds now: what it held, plus the refill since, up to its capacity.
+CREATE FUNCTION rate_limit_tokens_now(
+    p_tokens DOUBLE PRECISION, p_refilled_at TIMESTAMPTZ, p_capacity DOUBLE PRECISION,
+    p_period_seconds DOUBLE PRECISION
+)
+RETURNS DOUBLE PRECISION
+LANGUAGE sql STABLE AS $$
+    SELECT LEAST(p_capacity,
+                 p_tokens + p_capacity * EXTRACT(EPOCH FROM NOW() - p_refilled_at) / p_period_seconds);
+$$;
+
+-- A request of p_cost on a bucket: allowed when the bucket holds GREATEST(p_cost, 1) now (a cost of 0
+-- only asks whether it is empty), and the tokens left after it (the request's cost taken only then).
+CREATE FUNCTION rate_limit_take(
+    p_tokens DOUBLE PRECISION, p_refilled_at TIMESTAMPTZ, p_capacity DOUBLE PRECISION,
+    p_period_seconds DOUBLE PRECISION, p_cost DOUBLE PRECISION,
+    OUT tokens DOUBLE PRECISION, OUT allowed BOOLEAN
+)
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN refilled.n >= GREATEST(p_cost, 1) THEN refilled.n - p_cost ELSE refilled.n END,
+           refilled.n >= GREATEST(p_cost, 1)
+    FROM (SELECT rate_limit_tokens_now(p_tokens, p_refilled_at, p_capacity, p_period_seconds) AS n) refilled;
+$$;
+
+-- Another writer's INSERT with the note's columns only (no content_hash) gets one computed here. Its
+-- recipe differs from the service's, which is fine: a re-sent step whose hash differs is still a
+-- retry when its content is the same column by column (save_enrollment_step).
+CREATE FUNCTION fill_step_content_hash() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.content_hash := encode(sha256(convert_to(concat_ws(E'\x1f', NEW.step_number, NEW.step_type,
+        NEW.instruction, NEW.signature_data, NEW.raw_data::text, NEW.metrics::text), 'UTF8')), 'hex');
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER temp_enrollment_steps_fill_content_hash
+    BEFORE INSERT ON temp_enrollment_steps
+    FOR EACH ROW WHEN (NEW.content_hash IS NULL)
+    EXECUTE FUNCTION fill_step_content_hash();
+
 -- One drawing step that the save_next_step statement (sql/queries.sql) did not save: step 1 (a new
 -- session), a retry, a refusal, or a session whose step_count is behind its rows. One statement, its
 -- own transaction. The service validates the payload first; this decides what needs the database,
@@ -277,11 +358,14 @@ $$;
 -- Outcomes (enrollment_core.save_outcome.SaveOutcome maps each to a result or a typed error): created
 -- (step 1 started a new session, p_new_session_id), saved, duplicate (this exact step is already saved:
 -- a retry; for step 1, the retried session's id), and refusals that change nothing: username_taken,
--- user_not_found, account_locked (locked_until), not_found, wrong_flow (flow_type = the session's flow),
--- not_in_plan (flow_type), conflict (the step is saved with other content), completed, expired,
--- out_of_order (expected_step). Progress columns are set for created, saved and duplicate. A re-sent
--- step is a retry when its content hash matches, or else when its content is the same column by
--- column (a step saved before the hash's recipe changed, re-sent after).
+-- user_not_found, not_found, wrong_flow (flow_type = the session's flow), not_in_plan (flow_type),
+-- conflict (the step is saved with other content), completed, expired (also for a retry: an expired
+-- session takes nothing), out_of_order (expected_step). Progress columns are set for created, saved and
+-- duplicate; locked_until is always NULL (sign-in locks are per address since 0009, checked by login).
+-- A first step without a flow type signs in a registered username and signs up a new one (the design
+-- note's client sends none). A re-sent step is a retry when its content hash matches, or else when its
+-- content is the same column by column (a step saved before the hash's recipe changed, or written by
+-- another writer, whose hash the trigger above computes its own way).
 CREATE FUNCTION save_enrollment_step(
     p_session_id     VARCHAR,   -- NULL: step 1 of a new session
     p_new_session_id VARCHAR,   -- the id to give a new session
@@ -317,23 +401,19 @@ DECLARE
     v_session     temp_enrollments%ROWTYPE;
     v_plan        enrollment_step_plan%ROWTYPE;
     v_user_id     BIGINT;
-    v_locked      TIMESTAMPTZ;
     v_saved_steps INTEGER;
     v_saved_hash  VARCHAR;
 BEGIN
     IF p_session_id IS NULL THEN
-        flow_type := COALESCE(p_flow_type, 'signup');
         -- One session start per username at a time, so a retried first step cannot race itself.
         PERFORM pg_advisory_xact_lock(hashtext(lower(p_username)));
-        SELECT u.id, u.locked_until INTO v_user_id, v_locked
-        FROM users u WHERE lower(u.username) = lower(p_username);
+        SELECT u.id INTO v_user_id FROM users u WHERE lower(u.username) = lower(p_username);
+        -- No flow type (the design note's client): a registered username signs in, a new one signs up.
+        flow_type := COALESCE(p_flow_type, CASE WHEN v_user_id IS NULL THEN 'signup' ELSE 'signin' END);
         IF flow_type = 'signup' AND v_user_id IS NOT NULL THEN
             outcome := 'username_taken';
         ELSIF flow_type = 'signin' AND v_user_id IS NULL THEN
             outcome := 'user_not_found';
-        ELSIF flow_type = 'signin' AND v_locked > NOW() THEN
-            outcome := 'account_locked';
-            locked_until := v_locked;
         END IF;
         IF outcome IS NOT NULL THEN
             RETURN NEXT;
@@ -395,6 +475,13 @@ BEGIN
         outcome := 'wrong_flow';
     ELSIF NOT FOUND OR v_plan.step_type <> p_step_type THEN
         outcome := 'not_in_plan';
+    ELSIF v_session.status <> 'completed'
+          AND (v_session.status = 'expired' OR v_session.expires_at <= NOW()) THEN
+        -- Before the retry check: a step re-sent to an expired session is refused like any other.
+        -- Remembered even though the step is refused.
+        UPDATE temp_enrollments te SET status = 'expired', updated_at = NOW()
+        WHERE te.id = v_session.id AND te.status = 'in_progress';
+        outcome := 'expired';
     ELSE
         -- Read after the row lock, so exact: is this step saved (a retry or a conflict), how many are.
         SELECT count(*), max(s.content_hash) FILTER (WHERE s.step_number = p_step_number)
@@ -414,11 +501,6 @@ BEGIN
                 THEN 'duplicate' ELSE 'conflict' END;
         ELSIF v_session.status = 'completed' THEN
             outcome := 'completed';
-        ELSIF v_session.status = 'expired' OR v_session.expires_at <= NOW() THEN
-            -- Remembered even though the step is refused.
-            UPDATE temp_enrollments te SET status = 'expired', updated_at = NOW()
-            WHERE te.id = v_session.id AND te.status = 'in_progress';
-            outcome := 'expired';
         ELSIF p_step_number <> v_saved_steps + 1 THEN
             outcome := 'out_of_order';
             expected_step := v_saved_steps + 1;
