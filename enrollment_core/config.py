@@ -101,6 +101,8 @@ class Settings:
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    # HTTP API: a request (headers and body) must arrive whole within this long, or it gets 408.
+    request_timeout_seconds: float = 15.0
 
     @property
     def session_lifetime(self) -> str:
@@ -125,4 +127,7 @@ class Settings:
             login_max_failures=_env_int("LOGIN_MAX_FAILURES", cls.login_max_failures, minimum=1),
             login_lock_seconds=_env_int("LOGIN_LOCK_SECONDS", cls.login_lock_seconds, minimum=1),
             rate_limits=RateLimitSettings.from_env(),
+            request_timeout_seconds=_env_float(
+                "API_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds, minimum=0.1
+            ),
         )
