@@ -98,3 +98,8 @@ class GuardedH11Protocol(H11Protocol):
             message = f"the request did not arrive in full within {self.request_timeout:g} seconds"
             self.transport.write(error_response_bytes(408, "Request Timeout", REQUEST_TIMEOUT_CODE, message))
         self.transport.close()  # the app, if it was waiting for the body, sees the client disconnect
+
+
+def guarded_protocol(request_timeout: float) -> type[GuardedH11Protocol]:
+    """The protocol with another deadline (tests; a server built in Python)."""
+    return type("GuardedH11Protocol", (GuardedH11Protocol,), {"request_timeout": request_timeout})
