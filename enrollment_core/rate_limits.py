@@ -83,7 +83,7 @@ class Limits:
         }[family]
         if amount <= 0:  # this limit is off
             return []
-        return [Charge(family, subject, cost, float(amount), float(period))]
+        return [Charge(family, subject, float(cost), float(amount), float(period))]
 
     def lookup(self, address: str | None) -> list[Charge]:
         return self._charge(Family.LOOKUP, address)
@@ -162,7 +162,7 @@ class Bucket:
     tokens_now: float  # what is left now
     refused: int  # requests refused since this bucket was last full and idle
     last_refused_at: datetime | None
-    blocked_for_seconds: float  # > 0: its latest request was refused, and it refuses until then
+    blocked_for_seconds: float  # > 0: a request like its latest one is refused until then
 
     @property
     def blocked(self) -> bool:

@@ -25,6 +25,7 @@ from .database import Connection, Pool, execute_as_own_transaction, one
 from .errors import (
     EnrollmentIncomplete,
     NoEnrolledSignatures,
+    RateLimited,
     SessionClosed,
     SessionNotFound,
     StepConflict,
@@ -389,7 +390,11 @@ class EnrollmentService:
             lock = sign_in_lockout.lock_of(conn, user["id"], address, settings.login_lock_seconds)
             if lock.locked_until is not None:
                 raise sign_in_lockout.locked_error(lock.locked_until)
-            rate_limits.take(conn, self.limits.account_failures(name, cost=0), own_transaction=False)
+            try:
+                rate_limits.take(conn, self.limits.account_failures(name, cost=0), own_transaction=False)
+            except RateLimited:
+                conn.commit()  # keep the refusal on the account's bucket for staff; nothing else changed
+                raise
             outcome = one(conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone())
             if not outcome["success"]:
                 _raise_for_completion(outcome, conn)

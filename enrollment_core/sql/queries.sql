@@ -315,13 +315,13 @@ SELECT bool_and(last_allowed) AS allowed, max(wait) AS retry_after_seconds,
 FROM taken;
 
 -- name: rate_limit_buckets_of
--- Staff: the buckets of these subjects (client addresses, or lower-case usernames), as they stand now.
+-- Staff: the buckets of these subjects (client addresses, or lower-case usernames), as they stand now;
+-- blocked_for_seconds: how long until a request like the bucket's latest one would be allowed.
 SELECT family, subject, capacity, period_seconds,
        rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds) AS tokens_now,
        last_allowed, refused, last_refused_at,
-       CASE WHEN NOT last_allowed THEN GREATEST(0, (GREATEST(last_cost, 1)
-            - rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds)) * period_seconds / capacity)
-       ELSE 0 END AS blocked_for_seconds
+       GREATEST(0, (GREATEST(last_cost, 1) - rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds))
+                   * period_seconds / capacity) AS blocked_for_seconds
 FROM rate_limit_buckets
 WHERE subject = ANY(%(subjects)s) AND family = ANY(%(families)s)
 ORDER BY family, subject;
@@ -331,9 +331,8 @@ ORDER BY family, subject;
 SELECT family, subject, capacity, period_seconds,
        rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds) AS tokens_now,
        last_allowed, refused, last_refused_at,
-       CASE WHEN NOT last_allowed THEN GREATEST(0, (GREATEST(last_cost, 1)
-            - rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds)) * period_seconds / capacity)
-       ELSE 0 END AS blocked_for_seconds
+       GREATEST(0, (GREATEST(last_cost, 1) - rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds))
+                   * period_seconds / capacity) AS blocked_for_seconds
 FROM rate_limit_buckets
 WHERE last_refused_at > NOW() - make_interval(secs => %(within_seconds)s)
 ORDER BY last_refused_at DESC
