@@ -281,8 +281,10 @@ def test_6_a_step_beyond_the_column_is_422_and_the_connection_stays_usable(
 ) -> None:
     caplog.set_level(logging.WARNING)
     with running_api(db_url) as api, api.client(OWNER) as http:
+        session_id = http.post("/api/save-drawing", json=drawing_json("big_step", 1)).json()["sessionId"]
         for step in (2**31, 2**40, 2**63, 2**64, -(2**63) - 1, 10**30):
-            answer = http.post("/api/save-drawing", json={**drawing_json("big_step", 1), "step": step})
+            body = {**drawing_json("big_step", 2, session_id=session_id), "step": step}
+            answer = http.post("/api/save-drawing", json=body)
             assert_refused(answer, 422, "validation_error", "step")
             # The next request on the same connection is answered normally.
             assert http.post("/api/check-username", json={"username": "big_step"}).status_code == 200

@@ -173,13 +173,17 @@ def test_any_integer_in_a_drawing_is_stored_or_refused_naming_its_field(
 ) -> None:
     stroke = [list(point) for point in SAVE_DRAWING_EXAMPLE["raw"]["strokes"][0]]
     stroke[3] = [coordinate, coordinate]
-    bodies = {
-        "step": {**SAVE_DRAWING_EXAMPLE, "username": "number_fuzzer", "step": step},
-        "metrics": {**SAVE_DRAWING_EXAMPLE, "username": "number_fuzzer", "metrics": {"n": metric}},
-        "raw": {**SAVE_DRAWING_EXAMPLE, "username": "number_fuzzer", "raw": {"strokes": [stroke]}},
-    }
+    first = {**SAVE_DRAWING_EXAMPLE, "username": "number_fuzzer"}
+    with httpx.Client(base_url=fuzz_api, timeout=60) as http:  # a session to continue (a retry after 1)
+        session_id = http.post("/api/save-drawing", json=first).json()["sessionId"]
+    bodies = [
+        ("step", {**first, "step": step}),
+        ("step", {**first, "step": step, "sessionId": session_id}),  # continuing: reaches the database
+        ("metrics", {**first, "metrics": {"n": metric}}),
+        ("raw", {**first, "raw": {"strokes": [stroke]}}),
+    ]
     with httpx.Client(base_url=fuzz_api, timeout=60) as http:
-        for field, body in bodies.items():
+        for field, body in bodies:
             answer = http.post("/api/save-drawing", json=body)
             cases_sent["property: any integer"] += 1
             statuses_seen["property: any integer"][answer.status_code] += 1
