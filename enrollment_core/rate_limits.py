@@ -22,6 +22,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
+from psycopg.types.json import Jsonb
+
 from .config import RateLimitSettings
 from .database import Connection, Db, connection, execute_as_own_transaction, one
 from .errors import RateLimited
@@ -114,13 +117,17 @@ def take(conn: Connection, charges: Sequence[Charge], *, own_transaction: bool =
     A request refused by one bucket may still have spent from another of its buckets."""
     if not charges:
         return
-    params = {
-        "families": [c.family.value for c in charges],
-        "subjects": [c.subject for c in charges],
-        "costs": [c.cost for c in charges],
-        "capacities": [c.capacity for c in charges],
-        "periods": [c.period_seconds for c in charges],
-    }
+    rows = [
+        {
+            "family": c.family,
+            "subject": c.subject,
+            "cost": c.cost,
+            "capacity": c.capacity,
+            "period_seconds": c.period_seconds,
+        }
+        for c in charges
+    ]
+    params = {"charges": Jsonb(rows, dumps=orjson.dumps)}
     sql = query("take_rate_limit_tokens")
     if own_transaction:
         row = one(execute_as_own_transaction(conn, sql, params))

@@ -282,30 +282,33 @@ WHERE (locked_until IS NULL OR locked_until <= NOW())
 
 -- name: take_rate_limit_tokens
 -- One request's charges (enrollment_core.rate_limits.take), in one statement: each (family, subject)
--- bucket gives its cost if it holds GREATEST(cost, 1) (rate_limit_take). Buckets are locked in
--- (family, subject) order, so two requests never wait on each other crosswise; each is updated where
--- it stands, so a request refused by one bucket may still have spent from another. One row: allowed
--- when every bucket gave, else the refusing bucket that frees up last and in how many seconds.
+-- bucket, refilled for the time since its last use, gives the charge's cost when it holds
+-- GREATEST(cost, 1) (a cost of 0 only asks whether it is empty). Buckets are locked in (family,
+-- subject) order, so two requests never wait on each other crosswise; each is updated where it stands,
+-- so a request refused by one bucket may still have spent from another. One row: allowed when every
+-- bucket gave, else the refusing bucket that frees up last and in how many seconds. The charges come
+-- as one JSON array: cheaper to send than five arrays.
 WITH charge AS (
-    SELECT * FROM unnest(%(families)s::text[], %(subjects)s::text[], %(costs)s::float8[],
-                         %(capacities)s::float8[], %(periods)s::float8[])
-         AS c(family, subject, cost, capacity, period_seconds)
+    SELECT * FROM jsonb_to_recordset(%(charges)s::jsonb)
+         AS c(family TEXT, subject TEXT, cost FLOAT8, capacity FLOAT8, period_seconds FLOAT8)
 ), taken AS (
     INSERT INTO rate_limit_buckets AS b
         (family, subject, capacity, period_seconds, tokens, refilled_at, last_cost, last_allowed, refused,
          last_refused_at)
-    SELECT c.family, c.subject, c.capacity, c.period_seconds, t.tokens, NOW(), c.cost, t.allowed,
-           (NOT t.allowed)::int, CASE WHEN NOT t.allowed THEN NOW() END
+    SELECT c.family, c.subject, c.capacity, c.period_seconds,  -- a new bucket is full
+           c.capacity - CASE WHEN c.capacity >= GREATEST(c.cost, 1) THEN c.cost ELSE 0 END, NOW(), c.cost,
+           c.capacity >= GREATEST(c.cost, 1), (c.capacity < GREATEST(c.cost, 1))::int,
+           CASE WHEN c.capacity < GREATEST(c.cost, 1) THEN NOW() END
     FROM charge c
-    CROSS JOIN LATERAL rate_limit_take(c.capacity, NOW(), c.capacity, c.period_seconds, c.cost) t
     ORDER BY c.family, c.subject
     ON CONFLICT (family, subject) DO UPDATE SET
         (capacity, period_seconds, last_cost, refilled_at, tokens, last_allowed, refused, last_refused_at) = (
-            SELECT EXCLUDED.capacity, EXCLUDED.period_seconds, EXCLUDED.last_cost, NOW(), t.tokens,
-                   t.allowed, b.refused + (NOT t.allowed)::int,
-                   CASE WHEN t.allowed THEN b.last_refused_at ELSE NOW() END
-            FROM rate_limit_take(b.tokens, b.refilled_at, EXCLUDED.capacity, EXCLUDED.period_seconds,
-                                 EXCLUDED.last_cost) t)
+            SELECT EXCLUDED.capacity, EXCLUDED.period_seconds, EXCLUDED.last_cost, NOW(),
+                   state.tokens - CASE WHEN state.ok THEN EXCLUDED.last_cost ELSE 0 END, state.ok,
+                   b.refused + (NOT state.ok)::int, CASE WHEN state.ok THEN b.last_refused_at ELSE NOW() END
+            FROM (SELECT refilled.tokens, refilled.tokens >= GREATEST(EXCLUDED.last_cost, 1) AS ok
+                  FROM (SELECT rate_limit_tokens_now(b.tokens, b.refilled_at, EXCLUDED.capacity,
+                                                     EXCLUDED.period_seconds) AS tokens) refilled) state)
     RETURNING b.family, b.last_allowed,
               CASE WHEN NOT b.last_allowed
                    THEN (GREATEST(b.last_cost, 1) - b.tokens) * b.period_seconds / b.capacity END AS wait

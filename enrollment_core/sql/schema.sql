@@ -319,19 +319,6 @@ LANGUAGE sql STABLE AS $$
                  p_tokens + p_capacity * EXTRACT(EPOCH FROM NOW() - p_refilled_at) / p_period_seconds);
 $$;
 
--- A request of p_cost on a bucket: allowed when the bucket holds GREATEST(p_cost, 1) now (a cost of 0
--- only asks whether it is empty), and the tokens left after it (the request's cost taken only then).
-CREATE FUNCTION rate_limit_take(
-    p_tokens DOUBLE PRECISION, p_refilled_at TIMESTAMPTZ, p_capacity DOUBLE PRECISION,
-    p_period_seconds DOUBLE PRECISION, p_cost DOUBLE PRECISION,
-    OUT tokens DOUBLE PRECISION, OUT allowed BOOLEAN
-)
-LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN refilled.n >= GREATEST(p_cost, 1) THEN refilled.n - p_cost ELSE refilled.n END,
-           refilled.n >= GREATEST(p_cost, 1)
-    FROM (SELECT rate_limit_tokens_now(p_tokens, p_refilled_at, p_capacity, p_period_seconds) AS n) refilled;
-$$;
-
 -- Another writer's INSERT with the note's columns only (no content_hash) gets one computed here. Its
 -- recipe differs from the service's, which is fine: a re-sent step whose hash differs is still a
 -- retry when its content is the same column by column (save_enrollment_step).

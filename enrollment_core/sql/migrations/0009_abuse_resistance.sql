@@ -36,19 +36,6 @@ LANGUAGE sql STABLE AS $$
                  p_tokens + p_capacity * EXTRACT(EPOCH FROM NOW() - p_refilled_at) / p_period_seconds);
 $$;
 
--- A request of p_cost on a bucket: allowed when the bucket holds GREATEST(p_cost, 1) now (a cost of 0
--- only asks whether it is empty), and the tokens left after it (the request's cost taken only then).
-CREATE FUNCTION rate_limit_take(
-    p_tokens DOUBLE PRECISION, p_refilled_at TIMESTAMPTZ, p_capacity DOUBLE PRECISION,
-    p_period_seconds DOUBLE PRECISION, p_cost DOUBLE PRECISION,
-    OUT tokens DOUBLE PRECISION, OUT allowed BOOLEAN
-)
-LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN refilled.n >= GREATEST(p_cost, 1) THEN refilled.n - p_cost ELSE refilled.n END,
-           refilled.n >= GREATEST(p_cost, 1)
-    FROM (SELECT rate_limit_tokens_now(p_tokens, p_refilled_at, p_capacity, p_period_seconds) AS n) refilled;
-$$;
-
 -- ---------------------------------------------------------------- sign-in lockout
 
 -- Rejected sign-ins lock the pair (account, client address), never the account everywhere: an attacker
