@@ -15,6 +15,8 @@ Staff: blocks_for_address, blocks_for_user, recent_blocks to read; clear / clear
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,6 +78,8 @@ class Limits:
     def _charge(self, family: Family, subject: str | None, cost: float = 1.0) -> list[Charge]:
         if subject is None:  # no client address: not limited per address
             return []
+        if family in ADDRESS_FAMILIES:
+            subject = address_subject(subject)
         amount, period = {
             Family.LOOKUP: (self.settings.lookups_per_hour, 3600),
             Family.SAVE: (self.settings.saves_per_minute, 60),
@@ -108,6 +112,22 @@ class Limits:
 
 def account_subject(username: str) -> str:
     return username.strip().lower()
+
+
+@functools.lru_cache(maxsize=4096)
+def address_subject(ip: str) -> str:
+    """The client address as limits and locks count it: an IPv4 address as it is; an IPv6 address as its
+    /64 network, which is what one subscriber gets (counting single IPv6 addresses would give every
+    client 2**64 fresh ones); anything else (a proxy's odd value) as given."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def take(conn: Connection, charges: Sequence[Charge], *, own_transaction: bool = True) -> None:

@@ -450,10 +450,11 @@ class EnrollmentService:
         came from, now."""
         session_id = validation.clean_session_id(session_id)
         with self.pool.connection() as conn:
-            params = {"session_id": session_id, "lock_seconds": self.settings.login_lock_seconds}
-            row = conn.execute(query("login_verdict"), params).fetchone()
-        if row is None:
-            return None
+            row = conn.execute(query("login_verdict"), {"session_id": session_id}).fetchone()
+            if row is None:
+                return None
+            address = sign_in_lockout.address_key(row["ip"])
+            lock = sign_in_lockout.lock_of(conn, row["user_id"], address, self.settings.login_lock_seconds)
         return LoginResult(
             accepted=row["accepted"],
             username=row["username"],
@@ -462,8 +463,8 @@ class EnrollmentService:
             threshold=row["threshold"],
             reason=verification.REASONS.get(row["reason_code"]) or row["reason_code"],
             reason_code=row["reason_code"],
-            failures_left=max(0, self.settings.login_max_failures - (row["address_failures"] or 0)),
-            locked_until=row["locked_until"],
+            failures_left=max(0, self.settings.login_max_failures - lock.failures),
+            locked_until=lock.locked_until,
         )
 
     # ---------------------------------------------------------------- maintenance

@@ -22,12 +22,13 @@ from typing import Any
 from .database import Connection, Db, connection, one
 from .errors import AccountLocked
 from .queries import query
-from .rate_limits import blocks_for_user
+from .rate_limits import address_subject, blocks_for_user
 
 
 def address_key(ip: str | None) -> str:
-    """The address a lock is kept for: the client address, or '' when the caller gave none."""
-    return ip or ""
+    """The address a lock is kept for: the client address (an IPv6 one as its /64 network, as the rate
+    limits count it), or '' when the caller gave none."""
+    return address_subject(ip) if ip else ""
 
 
 def locked_error(locked_until: datetime) -> AccountLocked:

@@ -183,3 +183,28 @@ def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("RATE_LIMIT_SIGNINS_PER_HOUR", "many")
     with pytest.raises(ValueError, match="RATE_LIMIT_SIGNINS_PER_HOUR must be an integer"):
         Settings.from_env()
+
+
+def test_an_ipv6_network_is_one_address(service: EnrollmentService, db: psycopg.Connection) -> None:
+    """One subscriber's /64 holds 2**64 addresses: limits and sign-in locks count the network."""
+    settings = replace(
+        service.settings, rate_limits=RateLimitSettings(lookups_per_hour=2), login_max_failures=1
+    )
+    limited = EnrollmentService(service.pool, settings)
+    same_network = [ClientInfo("UA", f"2001:db8:1:2::{n}") for n in ("a", "b", "c")]
+    limited.check_username("six_one", same_network[0])
+    limited.check_username("six_two", same_network[1])
+    with pytest.raises(errors.RateLimited):
+        limited.check_username("six_three", same_network[2])
+    assert limited.check_username("six_three", ClientInfo("UA", "2001:db8:9:9::a")).ok
+    assert [b.subject for b in rate_limits.blocks_for_address(db, "2001:db8:1:2::/64")] == [
+        "2001:db8:1:2::/64"
+    ]
+
+    assert rate_limits.clear_address(db, "2001:db8:1:2::/64") == 1
+    strict = EnrollmentService(service.pool, replace(settings, rate_limits=RateLimitSettings()))
+    register_user(service, "vera")
+    strict.login("vera", draw_signin(strict, "vera", person="eve"), client=same_network[0])
+    assert strict.check_user_exists("vera", same_network[1]).code == "account_locked"
+    assert strict.check_user_exists("vera", ClientInfo("UA", "2001:db8:9:9::a")).locked_until is None
+    assert rate_limits.address_subject("::ffff:198.51.100.7") == "198.51.100.7"

@@ -196,14 +196,10 @@ SELECT count(*) AS n FROM temp_enrollments;
 SELECT id, username, failed_logins FROM users WHERE lower(username) = lower(%(username)s) FOR UPDATE;
 
 -- name: login_verdict
--- The verdict already given for a sign-in session, with the lock state now of the address it came from.
-SELECT a.accepted, a.reason_code, a.score, a.threshold, u.username,
-       CASE WHEN l.locked_until > NOW() OR l.last_failed_at > NOW() - make_interval(secs => %(lock_seconds)s)
-            THEN l.failures ELSE 0 END AS address_failures,
-       CASE WHEN l.locked_until > NOW() THEN l.locked_until END AS locked_until
+-- The verdict already given for a sign-in session, and the address it came from.
+SELECT a.accepted, a.reason_code, a.score, a.threshold, a.ip, u.id AS user_id, u.username
 FROM login_attempts a
 JOIN users u ON u.id = a.user_id
-LEFT JOIN sign_in_lockouts l ON l.user_id = a.user_id AND l.address = COALESCE(a.ip, '')
 WHERE a.session_id = %(session_id)s;
 
 -- name: record_login_attempt
