@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -134,9 +134,19 @@ def take(conn: Connection, charges: Sequence[Charge], *, own_transaction: bool =
     """Take every charge of one request, in one statement; raise RateLimited (naming the limit that
     frees up last) when a bucket cannot give. own_transaction: the statement is its own transaction
     (autocommit, one round trip); False runs it in the caller's transaction (its locks held until then).
-    A request refused by one bucket may still have spent from another of its buckets."""
+    A request refused by one bucket may still have spent from another of its buckets. (The common save
+    takes its charges inside its own statement instead: charges_parameter and raise_if_refused.)"""
     if not charges:
         return
+    sql, params = query("take_rate_limit_tokens"), {"charges": charges_parameter(charges)}
+    if own_transaction:
+        raise_if_refused(one(execute_as_own_transaction(conn, sql, params)))
+    else:
+        raise_if_refused(one(conn.execute(sql, params).fetchone()))
+
+
+def charges_parameter(charges: Sequence[Charge]) -> Jsonb | None:
+    """The charges as the take_rate_limit_tokens function's parameter (a JSON array, NULL for none)."""
     rows = [
         {
             "family": c.family,
@@ -147,12 +157,12 @@ def take(conn: Connection, charges: Sequence[Charge], *, own_transaction: bool =
         }
         for c in charges
     ]
-    params = {"charges": Jsonb(rows, dumps=orjson.dumps)}
-    sql = query("take_rate_limit_tokens")
-    if own_transaction:
-        row = one(execute_as_own_transaction(conn, sql, params))
-    else:
-        row = one(conn.execute(sql, params).fetchone())
+    return Jsonb(rows, dumps=orjson.dumps) if rows else None
+
+
+def raise_if_refused(row: Mapping[str, Any]) -> None:
+    """Raise RateLimited for a refusing row of take_rate_limit_tokens (allowed, retry_after_seconds,
+    refused_by)."""
     if not row["allowed"]:
         raise refused(Family(row["refused_by"]), row["retry_after_seconds"])
 

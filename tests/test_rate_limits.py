@@ -75,10 +75,11 @@ def test_a_request_larger_than_what_is_left_waits_for_its_size(service: Enrollme
     assert refused.value.retry_after_seconds == 720
 
 
-def test_the_limit_costs_one_round_trip_per_request(
+def test_the_limit_costs_at_most_one_round_trip_per_request(
     service: EnrollmentService, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each limited call sends exactly one statement more with the limits on than with them off."""
+    """Each limited call sends at most one statement more with the limits on than with them off: a
+    name check and a first step one, a later step none (the save statement takes the charges)."""
     statements: list[str] = []
     original = psycopg.Connection.execute
 
@@ -104,7 +105,8 @@ def test_the_limit_costs_one_round_trip_per_request(
             session = first if svc is service else limited_first
             call(svc, (arg, session) if name == "save step 2" else arg)
             counts.append(len(statements))
-        assert counts[0] >= 1 and counts[1] == counts[0] + 1, (name, counts)
+        extra = 0 if name == "save step 2" else 1  # the common save takes its charges in its own statement
+        assert counts[0] >= 1 and counts[1] == counts[0] + extra, (name, counts, statements)
 
 
 def test_staff_see_blocks_and_clear_them(service: EnrollmentService, db: psycopg.Connection) -> None:

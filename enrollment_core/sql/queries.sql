@@ -14,17 +14,23 @@ SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(usern
 
 -- name: save_next_step
 -- Nearly every save: the next step of a live session of this user, as planned, in one statement and
--- one transaction (autocommit). The UPDATE takes the session's row lock (which serialises saves to one
+-- one transaction (autocommit). Always one row: whether the rate limits allowed it, and flow_type when
+-- the step was saved. The UPDATE takes the session's row lock (which serialises saves to one
 -- session), checks it all against the row (owner, live, flow, plan, step_count = step - 1) and touches
 -- it (last activity, the client's IP, step_count); the INSERT adds the step. No row: nothing changed,
 -- and save_step decides (step 1, a retry, a refusal). A concurrent save of the same session makes the
 -- UPDATE wait and then re-check the row, so a retry finds step_count moved on. If the step is there
 -- although step_count said otherwise, the INSERT fails (unique step number) and nothing changes.
-WITH session AS (
+-- The request's rate-limit charges are taken first, in the same statement (no round trip of their own):
+-- refused, and nothing is saved; allowed, and save_step needs not charge again.
+WITH verdict AS (
+    SELECT * FROM take_rate_limit_tokens(%(charges)s::jsonb)
+), session AS (
     UPDATE temp_enrollments te
     SET updated_at = NOW(), metadata = te.metadata || %(last_ip)s, step_count = te.step_count + 1
-    FROM enrollment_step_plan sp
-    WHERE te.session_id = %(session_id)s
+    FROM enrollment_step_plan sp, verdict
+    WHERE verdict.allowed
+      AND te.session_id = %(session_id)s
       AND lower(te.username) = lower(%(username)s)
       AND te.status = 'in_progress'
       AND te.expires_at > NOW()
@@ -40,7 +46,9 @@ WITH session AS (
     FROM session
     RETURNING enrollment_id
 )
-SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id;
+SELECT verdict.allowed, verdict.retry_after_seconds, verdict.refused_by,
+       (SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id) AS flow_type
+FROM verdict;
 
 -- name: save_step
 -- One drawing step that save_next_step did not save, in one statement and one transaction
@@ -277,41 +285,8 @@ WHERE (locked_until IS NULL OR locked_until <= NOW())
 -- ============================== rate limits ==============================
 
 -- name: take_rate_limit_tokens
--- One request's charges (enrollment_core.rate_limits.take), in one statement: each (family, subject)
--- bucket, refilled for the time since its last use, gives the charge's cost when it holds
--- GREATEST(cost, 1) (a cost of 0 only asks whether it is empty). Buckets are locked in (family,
--- subject) order, so two requests never wait on each other crosswise; each is updated where it stands,
--- so a request refused by one bucket may still have spent from another. One row: allowed when every
--- bucket gave, else the refusing bucket that frees up last and in how many seconds. The charges come
--- as one JSON array: cheaper to send than five arrays.
-WITH charge AS (
-    SELECT * FROM jsonb_to_recordset(%(charges)s::jsonb)
-         AS c(family TEXT, subject TEXT, cost FLOAT8, capacity FLOAT8, period_seconds FLOAT8)
-), taken AS (
-    INSERT INTO rate_limit_buckets AS b
-        (family, subject, capacity, period_seconds, tokens, refilled_at, last_cost, last_allowed, refused,
-         last_refused_at)
-    SELECT c.family, c.subject, c.capacity, c.period_seconds,  -- a new bucket is full
-           c.capacity - CASE WHEN c.capacity >= GREATEST(c.cost, 1) THEN c.cost ELSE 0 END, NOW(), c.cost,
-           c.capacity >= GREATEST(c.cost, 1), (c.capacity < GREATEST(c.cost, 1))::int,
-           CASE WHEN c.capacity < GREATEST(c.cost, 1) THEN NOW() END
-    FROM charge c
-    ORDER BY c.family, c.subject
-    ON CONFLICT (family, subject) DO UPDATE SET
-        (capacity, period_seconds, last_cost, refilled_at, tokens, last_allowed, refused, last_refused_at) = (
-            SELECT EXCLUDED.capacity, EXCLUDED.period_seconds, EXCLUDED.last_cost, NOW(),
-                   state.tokens - CASE WHEN state.ok THEN EXCLUDED.last_cost ELSE 0 END, state.ok,
-                   b.refused + (NOT state.ok)::int, CASE WHEN state.ok THEN b.last_refused_at ELSE NOW() END
-            FROM (SELECT refilled.tokens, refilled.tokens >= GREATEST(EXCLUDED.last_cost, 1) AS ok
-                  FROM (SELECT rate_limit_tokens_now(b.tokens, b.refilled_at, EXCLUDED.capacity,
-                                                     EXCLUDED.period_seconds) AS tokens) refilled) state)
-    RETURNING b.family, b.last_allowed,
-              CASE WHEN NOT b.last_allowed
-                   THEN (GREATEST(b.last_cost, 1) - b.tokens) * b.period_seconds / b.capacity END AS wait
-)
-SELECT bool_and(last_allowed) AS allowed, max(wait) AS retry_after_seconds,
-       (array_agg(family ORDER BY wait DESC NULLS LAST))[1] AS refused_by
-FROM taken;
+-- One request's charges on the rate-limit buckets (see the function), in one round trip.
+SELECT * FROM take_rate_limit_tokens(%(charges)s::jsonb);
 
 -- name: rate_limit_buckets_of
 -- Staff: the buckets of these subjects (client addresses, or lower-case usernames), as they stand now;

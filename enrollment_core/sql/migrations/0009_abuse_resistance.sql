@@ -36,6 +36,51 @@ LANGUAGE sql STABLE AS $$
                  p_tokens + p_capacity * EXTRACT(EPOCH FROM NOW() - p_refilled_at) / p_period_seconds);
 $$;
 
+-- One request's charges, in one statement (enrollment_core.rate_limits.take, and the save_next_step
+-- statement, which saves a step in the same statement). p_charges: a JSON array of {family, subject,
+-- cost, capacity, period_seconds}. Each bucket, refilled for the time since its last use, gives the
+-- charge's cost when it holds GREATEST(cost, 1) (a cost of 0 only asks whether it is empty). Buckets
+-- are locked in (family, subject) order, so two requests never wait on each other crosswise; each is
+-- updated where it stands, so a request refused by one bucket may still have spent from another. One
+-- row: allowed (also for no charges), else the refusing bucket that frees up last and in how many
+-- seconds. PL/pgSQL: its plan is cached per connection on every PostgreSQL version.
+CREATE FUNCTION take_rate_limit_tokens(p_charges JSONB)
+RETURNS TABLE (allowed BOOLEAN, retry_after_seconds DOUBLE PRECISION, refused_by TEXT)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH charge AS (
+        SELECT * FROM jsonb_to_recordset(p_charges)
+             AS c(family TEXT, subject TEXT, cost FLOAT8, capacity FLOAT8, period_seconds FLOAT8)
+    ), taken AS (
+        INSERT INTO rate_limit_buckets AS b
+            (family, subject, capacity, period_seconds, tokens, refilled_at, last_cost, last_allowed, refused,
+             last_refused_at)
+        SELECT c.family, c.subject, c.capacity, c.period_seconds,  -- a new bucket is full
+               c.capacity - CASE WHEN c.capacity >= GREATEST(c.cost, 1) THEN c.cost ELSE 0 END, NOW(), c.cost,
+               c.capacity >= GREATEST(c.cost, 1), (c.capacity < GREATEST(c.cost, 1))::int,
+               CASE WHEN c.capacity < GREATEST(c.cost, 1) THEN NOW() END
+        FROM charge c
+        ORDER BY c.family, c.subject
+        ON CONFLICT (family, subject) DO UPDATE SET
+            (capacity, period_seconds, last_cost, refilled_at, tokens, last_allowed, refused, last_refused_at) = (
+                SELECT EXCLUDED.capacity, EXCLUDED.period_seconds, EXCLUDED.last_cost, NOW(),
+                       state.tokens - CASE WHEN state.ok THEN EXCLUDED.last_cost ELSE 0 END, state.ok,
+                       b.refused + (NOT state.ok)::int, CASE WHEN state.ok THEN b.last_refused_at ELSE NOW() END
+                FROM (SELECT refilled.tokens, refilled.tokens >= GREATEST(EXCLUDED.last_cost, 1) AS ok
+                      FROM (SELECT rate_limit_tokens_now(b.tokens, b.refilled_at, EXCLUDED.capacity,
+                                                         EXCLUDED.period_seconds) AS tokens) refilled) state)
+        RETURNING b.family, b.last_allowed,
+                  CASE WHEN NOT b.last_allowed
+                       THEN (GREATEST(b.last_cost, 1) - b.tokens) * b.period_seconds / b.capacity END AS wait
+    )
+    SELECT COALESCE(bool_and(last_allowed), true) AS allowed, max(wait) AS retry_after_seconds,
+           (array_agg(family ORDER BY wait DESC NULLS LAST))[1] AS refused_by
+    FROM taken;
+END;
+$$;
+
 -- ---------------------------------------------------------------- sign-in lockout
 
 -- Rejected sign-ins lock the pair (account, client address), never the account everywhere: an attacker
