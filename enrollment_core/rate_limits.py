@@ -3,9 +3,10 @@ and machines (no other server).
 
 Each limit is a token bucket per (family, subject), a row of rate_limit_buckets: it holds up to
 `capacity` tokens and refills evenly over `period_seconds`; a request takes its cost (1, or its size in
-bytes) when the bucket holds enough, else it is refused with RateLimited and Retry-After. take() checks
-every bucket of one request in one statement (one round trip), which also locks them, so limits stay
-exact under concurrency. Subjects are client addresses, except for rejected sign-ins of an account
+bytes) when the bucket holds enough, else it is refused with RateLimited and Retry-After. One statement
+(the take_rate_limit_tokens function) checks every bucket of one request and locks them, so limits stay
+exact under concurrency: take() sends it (one round trip), and the common save runs it inside its own
+statement (none). Subjects are client addresses, except for rejected sign-ins of an account
 (SIGNIN_FAILURES), keyed by the lower-case username. A caller that gives no client address (the CLI,
 benchmarks, tests driving the service) is not limited per address.
 
