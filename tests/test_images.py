@@ -64,6 +64,30 @@ def test_what_is_not_the_claimed_image_or_too_large_is_refused(kind: str, data: 
         images.check(kind, data)
 
 
+PNG = encoded(DRAWING, "PNG")
+STRUCTURE_CASES = [
+    (PNG, None),
+    (PNG + b"<html><script>alert(1)</script></html>", "followed by 38 other bytes"),  # a polyglot
+    (PNG[:33] + b"<html><body>hello</body></html>" * 4, "chunks do not add up"),  # IHDR, then HTML
+    (PNG[:-12], "ends before its IEND"),  # IEND cut off
+    (PNG[:33] + png_chunk(b"IEND", b""), "holds no image data"),
+    (PNG[:33] + png_chunk(b"tEXt", b"a\x00b") * 300 + PNG[33:], "more than 256 chunks"),
+]
+
+
+@pytest.mark.parametrize("data, problem", STRUCTURE_CASES)
+def test_a_png_is_walked_chunk_by_chunk_from_its_base64(data: bytes, problem: str | None) -> None:
+    """The save reads the chunk headers where they lie in the base64 text, and agrees with the check
+    of the decoded bytes."""
+    text = base64.b64encode(data)
+    for check in (lambda: images.check("png", data), lambda: images.check_base64("png", text, len(data))):
+        if problem is None:
+            assert check() == images.ImageInfo("png", 700, 500)
+        else:
+            with pytest.raises(images.ImageProblem, match=problem):
+                check()
+
+
 def test_the_save_check_reads_chunks_and_the_screen_check_decodes() -> None:
     """The save's check is bounded (no pixel decoding); the staff screen decodes fully, so garbage
     behind valid chunks is caught there, as a reason to show."""
