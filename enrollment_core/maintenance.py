@@ -70,10 +70,10 @@ def archive_completed(
 
 
 def forget_idle_abuse_counters(pool: Pool, login_lock_seconds: int) -> int:
-    """Delete rate-limit buckets left alone for their whole period (full again, the same as no row) and
+    """Delete rate-limit rows whose allowances are all whole again (the same as no row) and
     sign-in failure counts that no longer count; return how many rows went."""
     with pool.connection() as conn:
-        buckets = conn.execute(query("forget_full_rate_limit_buckets")).rowcount
+        buckets = conn.execute(query("forget_whole_rate_limits")).rowcount
         failures = conn.execute(
             query("forget_stale_sign_in_failures"), {"lock_seconds": login_lock_seconds}
         ).rowcount

@@ -1,17 +1,18 @@
 """Rate limits and quotas, kept in PostgreSQL so that they hold across API processes, the Streamlit app
 and machines (no other server).
 
-Each limit is a token bucket per (family, subject), a row of rate_limit_buckets: it holds up to
-`capacity` tokens and refills evenly over `period_seconds`; a request takes its cost (1, or its size in
-bytes) when the bucket holds enough, else it is refused with RateLimited and Retry-After. One statement
-(the take_rate_limit_tokens function) checks every bucket of one request and locks them, so limits stay
-exact under concurrency: take() sends it (one round trip), and the common save runs it inside its own
-statement (none). Subjects are client addresses, except for rejected sign-ins of an account
-(SIGNIN_FAILURES), keyed by the lower-case username. A caller that gives no client address (the CLI,
-benchmarks, tests driving the service) is not limited per address.
+Each client has one row of rate_limits: an address (IPv6: its /64 network), or an account for its
+rejected sign-ins. Every limit is "an amount per period" (config.RateLimitSettings), kept as the time
+the client's allowance is whole again: a request of cost c (1, or its size in bytes) moves that time
+c x period / amount later and is refused (RateLimited, with the wait) when it would then lie more than
+a period ahead, i.e. when the allowance is spent (the generic cell rate algorithm, a token bucket kept
+as one timestamp). take() decides all of a request's limits together in one statement (the
+charge_rate_limits function: one row read and written under its lock, so limits stay exact under
+concurrency): one round trip. A caller that gives no client address (the CLI, benchmarks, tests driving the
+service) is not limited per address.
 
 Settings: config.RateLimitSettings (environment variables RATE_LIMIT_*; 0 turns a limit off).
-Staff: blocks_for_address, blocks_for_user, recent_blocks to read; clear / clear_address to lift.
+Staff: blocks_for_address, blocks_for_user, recent_blocks to read; clear to lift.
 """
 
 from __future__ import annotations
@@ -19,14 +20,11 @@ from __future__ import annotations
 import functools
 import ipaddress
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-
-import orjson
-from psycopg.types.json import Jsonb
 
 from .config import RateLimitSettings
 from .database import Connection, Db, connection, execute_as_own_transaction, one
@@ -35,84 +33,43 @@ from .queries import query
 
 
 class Family(StrEnum):
-    """What a bucket limits."""
+    """One limit (its name in RateLimitSettings and in the rate_limits table)."""
 
-    LOOKUP = "lookup"  # username checks, per address
-    SAVE = "save"  # drawing steps saved, per address
-    SESSION = "session"  # enrollments started, per address
-    BYTES = "bytes"  # drawing data stored, per address (cost: the step's size in bytes)
-    SIGNIN = "signin"  # sign-in verifications, per address
+    LOOKUPS = "lookups"  # username checks, per address
+    SAVES = "saves"  # drawing steps saved, per address
+    SESSIONS = "sessions"  # enrollments started, per address
+    UPLOAD_BYTES = "upload_bytes"  # drawing data stored, per address (cost: the step's size in bytes)
+    SIGNINS = "signins"  # sign-in verifications, per address
     SIGNIN_FAILURES = "signin_failures"  # rejected sign-ins of one account, from every address
 
 
-ADDRESS_FAMILIES = (Family.LOOKUP, Family.SAVE, Family.SESSION, Family.BYTES, Family.SIGNIN)
-ACCOUNT_FAMILIES = (Family.SIGNIN_FAILURES,)
-
 # What a refused person reads: the reason, then "please wait ... and try again".
 _REASONS = {
-    Family.LOOKUP: "too many username checks from your network",
-    Family.SAVE: "too many drawings were saved from your network in a short time",
-    Family.SESSION: "too many enrollments were started from your network in the last hour",
-    Family.BYTES: "your network has sent too much drawing data in the last hour",
-    Family.SIGNIN: "too many sign-in attempts from your network",
+    Family.LOOKUPS: "too many username checks from your network",
+    Family.SAVES: "too many drawings were saved from your network in a short time",
+    Family.SESSIONS: "too many enrollments were started from your network in the last hour",
+    Family.UPLOAD_BYTES: "your network has sent too much drawing data in the last hour",
+    Family.SIGNINS: "too many sign-in attempts from your network",
     Family.SIGNIN_FAILURES: "this account has had many rejected sign-ins, so its sign-ins are slowed down",
 }
 
 
 @dataclass(frozen=True)
-class Charge:
-    """What one request takes from one bucket."""
+class Request:
+    """What one request costs one client (Limits makes them): its row's key, a cost per limit involved,
+    and charge_rate_limits' parameters."""
 
-    family: Family
-    subject: str
-    cost: float
-    capacity: float
-    period_seconds: float
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The configured limits, turned into charges for each kind of request."""
-
-    settings: RateLimitSettings
-
-    def _charge(self, family: Family, subject: str | None, cost: float = 1.0) -> list[Charge]:
-        if subject is None:  # no client address: not limited per address
-            return []
-        if family in ADDRESS_FAMILIES:
-            subject = address_subject(subject)
-        amount, period = {
-            Family.LOOKUP: (self.settings.lookups_per_hour, 3600),
-            Family.SAVE: (self.settings.saves_per_minute, 60),
-            Family.SESSION: (self.settings.sessions_per_hour, 3600),
-            Family.BYTES: (self.settings.upload_bytes_per_hour, 3600),
-            Family.SIGNIN: (self.settings.signins_per_hour, 3600),
-            Family.SIGNIN_FAILURES: (self.settings.account_failures_per_hour, 3600),
-        }[family]
-        if amount <= 0:  # this limit is off
-            return []
-        return [Charge(family, subject, float(cost), float(amount), float(period))]
-
-    def lookup(self, address: str | None) -> list[Charge]:
-        return self._charge(Family.LOOKUP, address)
-
-    def save(self, address: str | None, size_bytes: int, starts_session: bool) -> list[Charge]:
-        charges = self._charge(Family.SAVE, address) + self._charge(Family.BYTES, address, size_bytes)
-        if starts_session:
-            charges += self._charge(Family.SESSION, address)
-        return charges
-
-    def signin(self, address: str | None) -> list[Charge]:
-        return self._charge(Family.SIGNIN, address)
-
-    def account_failures(self, username: str, cost: float) -> list[Charge]:
-        """The account's allowance of rejected sign-ins: cost 0 asks whether any is left (before a
-        sign-in is verified), cost 1 spends one (after a rejection)."""
-        return self._charge(Family.SIGNIN_FAILURES, account_subject(username), cost)
+    subject: str  # address_key(...) or account_key(...)
+    costs: Mapping[Family, float]
+    parameters: Mapping[str, Any]
 
 
-def account_subject(username: str) -> str:
-    return username.strip().lower()
+def address_key(address: str) -> str:
+    return f"address {address_subject(address)}"
+
+
+def account_key(username: str) -> str:
+    return f"account {username.strip().lower()}"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -131,39 +88,75 @@ def address_subject(ip: str) -> str:
     return str(address)
 
 
-def take(conn: Connection, charges: Sequence[Charge], *, own_transaction: bool = True) -> None:
-    """Take every charge of one request, in one statement; raise RateLimited (naming the limit that
-    frees up last) when a bucket cannot give. own_transaction: the statement is its own transaction
-    (autocommit, one round trip); False runs it in the caller's transaction (its locks held until then).
-    A request refused by one bucket may still have spent from another of its buckets. (The common save
-    takes its charges inside its own statement instead: charges_parameter and raise_if_refused.)"""
-    if not charges:
-        return
-    sql, params = query("take_rate_limit_tokens"), {"charges": charges_parameter(charges)}
-    if own_transaction:
-        raise_if_refused(one(execute_as_own_transaction(conn, sql, params)))
-    else:
-        raise_if_refused(one(conn.execute(sql, params).fetchone()))
+def _key(address: str | None) -> str | None:
+    return address_key(address) if address else None  # no address: not limited per address
 
 
-def charges_parameter(charges: Sequence[Charge]) -> Jsonb | None:
-    """The charges as the take_rate_limit_tokens function's parameter (a JSON array, NULL for none)."""
-    rows = [
-        {
-            "family": c.family,
-            "subject": c.subject,
-            "cost": c.cost,
-            "capacity": c.capacity,
-            "period_seconds": c.period_seconds,
+@dataclass(frozen=True)
+class Limits:
+    """The configured limits: what each kind of request costs, and the statement's parameters."""
+
+    settings: RateLimitSettings
+
+    @functools.cached_property
+    def _amounts_and_periods(self) -> dict[str, str]:
+        every = [self.amount_and_period(family) for family in Family]
+        return {
+            "amounts": "{" + ",".join(str(max(amount, 1)) for amount, _ in every) + "}",
+            "periods": "{" + ",".join(str(period) for _, period in every) + "}",
         }
-        for c in charges
-    ]
-    return Jsonb(rows, dumps=orjson.dumps) if rows else None
+
+    def amount_and_period(self, family: Family) -> tuple[int, int]:
+        s = self.settings
+        return {
+            Family.LOOKUPS: (s.lookups_per_hour, 3600),
+            Family.SAVES: (s.saves_per_minute, 60),
+            Family.SESSIONS: (s.sessions_per_hour, 3600),
+            Family.UPLOAD_BYTES: (s.upload_bytes_per_hour, 3600),
+            Family.SIGNINS: (s.signins_per_hour, 3600),
+            Family.SIGNIN_FAILURES: (s.account_failures_per_hour, 3600),
+        }[family]
+
+    def _request(self, subject: str | None, costs: Mapping[Family, float]) -> Request | None:
+        charged = {f: float(c) for f, c in costs.items() if self.amount_and_period(f)[0] > 0}  # 0: off
+        if subject is None or not charged:
+            return None
+        # Every limit in the table's order: its cost (NULL: not involved), amount and period, as array
+        # literals: psycopg sends a string at once, where it would inspect a list item by item.
+        listed = ",".join("NULL" if (cost := charged.get(f)) is None else repr(cost) for f in Family)
+        params = {"subject": subject, "costs": f"{{{listed}}}", **self._amounts_and_periods}
+        return Request(subject, charged, params)
+
+    def lookup(self, address: str | None) -> Request | None:
+        return self._request(_key(address), {Family.LOOKUPS: 1})
+
+    def save(self, address: str | None, size_bytes: int, starts_session: bool) -> Request | None:
+        costs = {Family.SAVES: 1.0, Family.UPLOAD_BYTES: float(size_bytes)}
+        if starts_session:
+            costs[Family.SESSIONS] = 1.0
+        return self._request(_key(address), costs)
+
+    def signin(self, address: str | None) -> Request | None:
+        return self._request(_key(address), {Family.SIGNINS: 1})
+
+    def account_failures(self, username: str, cost: float) -> Request | None:
+        """The account's allowance of rejected sign-ins: cost 0 asks whether any is left (before a
+        sign-in is verified), cost 1 spends one (after a rejection)."""
+        return self._request(account_key(username), {Family.SIGNIN_FAILURES: cost})
 
 
-def raise_if_refused(row: Mapping[str, Any]) -> None:
-    """Raise RateLimited for a refusing row of take_rate_limit_tokens (allowed, retry_after_seconds,
-    refused_by)."""
+def take(conn: Connection, request: Request | None, *, own_transaction: bool = True) -> None:
+    """Charge one request on its client's limits; raise RateLimited (naming a limit that refused, with
+    the longest wait) when one does not fit, and then charge nothing. own_transaction: the statement is
+    its own transaction (autocommit, one round trip); False runs it in the caller's transaction (the
+    row stays locked until that ends)."""
+    if request is None:
+        return
+    sql = query("charge_rate_limits")
+    if own_transaction:
+        row = one(execute_as_own_transaction(conn, sql, request.parameters))
+    else:
+        row = one(conn.execute(sql, request.parameters).fetchone())
     if not row["allowed"]:
         raise refused(Family(row["refused_by"]), row["retry_after_seconds"])
 
@@ -190,72 +183,67 @@ def wait_words(seconds: int) -> str:
 
 
 @dataclass(frozen=True)
-class Bucket:
-    """One limit's state for one subject, as staff see it."""
+class ClientLimits:
+    """One client's limits as staff see them."""
 
-    family: Family
-    subject: str  # the client address, or the lower-case username (SIGNIN_FAILURES)
-    capacity: float  # requests (bytes for BYTES) per period
-    period_seconds: float
-    tokens_now: float  # what is left now
-    refused: int  # requests refused since this bucket was last full and idle
+    subject: str  # 'address 203.0.113.9' (IPv6: its /64) or 'account alice'
+    whole_again_at: dict[Family, datetime]  # the limits not whole now: when each is whole again
+    refused: int  # requests refused since the row was made
     last_refused_at: datetime | None
-    blocked_for_seconds: float  # > 0: a request like its latest one is refused until then
+    last_refused_limit: Family | None
+    blocked_until: datetime | None  # set while the latest request was refused and its wait runs
 
     @property
     def blocked(self) -> bool:
-        return self.blocked_for_seconds > 0
+        return self.blocked_until is not None
 
 
-def _buckets(rows: list[dict[str, Any]]) -> list[Bucket]:
-    return [
-        Bucket(
-            family=Family(r["family"]),
-            subject=r["subject"],
-            capacity=r["capacity"],
-            period_seconds=r["period_seconds"],
-            tokens_now=r["tokens_now"],
-            refused=r["refused"],
-            last_refused_at=r["last_refused_at"],
-            blocked_for_seconds=r["blocked_for_seconds"],
-        )
-        for r in rows
-    ]
+def _client_limits(row: Mapping[str, Any], now: datetime) -> ClientLimits:
+    whole = {f: row[f"{f}_full_at"] for f in Family if row[f"{f}_full_at"] and row[f"{f}_full_at"] > now}
+    blocked_until = None
+    if not row["last_allowed"] and row["last_refused_at"] is not None:
+        until = row["last_refused_at"] + timedelta(seconds=row["last_wait_seconds"] or 0)
+        blocked_until = until if until > now else None
+    limit = row["last_refused_limit"]
+    return ClientLimits(
+        subject=row["subject"],
+        whole_again_at=whole,
+        refused=row["refused"],
+        last_refused_at=row["last_refused_at"],
+        last_refused_limit=Family(limit) if limit else None,
+        blocked_until=blocked_until,
+    )
 
 
-def blocks_for_address(db: Db, address: str) -> list[Bucket]:
-    """Every bucket of this client address (look-ups, saves, sessions, bytes, sign-ins), as it stands
-    now; Bucket.blocked says whether it is refusing requests. No bucket: nothing used recently."""
-    families = [f.value for f in ADDRESS_FAMILIES]
+def _read(db: Db, sql: str, params: Mapping[str, Any]) -> list[ClientLimits]:
     with connection(db) as conn:
-        rows = conn.execute(query("rate_limit_buckets_of"), {"subjects": [address], "families": families})
-        return _buckets(rows.fetchall())
+        now = conn.execute("SELECT NOW() AS now").fetchone()
+        rows = conn.execute(sql, params).fetchall()
+    return [_client_limits(r, now["now"] if now else datetime.now().astimezone()) for r in rows]
 
 
-def blocks_for_user(db: Db, username: str) -> list[Bucket]:
-    """The account's bucket of rejected sign-ins (from every address): blocked means its sign-ins are
-    slowed down (refused until blocked_for_seconds pass). The account's per-address locks are in
-    sign_in_lockout.state_for_user."""
-    families = [f.value for f in ACCOUNT_FAMILIES]
-    params = {"subjects": [account_subject(username)], "families": families}
-    with connection(db) as conn:
-        return _buckets(conn.execute(query("rate_limit_buckets_of"), params).fetchall())
+def blocks_for_address(db: Db, address: str) -> ClientLimits | None:
+    """This client address's limits (look-ups, saves, sessions, upload bytes, sign-ins) as they stand;
+    None when it used none of them recently. ClientLimits.blocked: it is being refused now."""
+    found = _read(db, query("rate_limits_of"), {"subjects": [address_key(address)]})
+    return found[0] if found else None
 
 
-def recent_blocks(db: Db, within_seconds: int = 3600, limit: int = 100) -> list[Bucket]:
-    """Buckets that refused a request in the last `within_seconds`, latest refusal first."""
-    params = {"within_seconds": within_seconds, "limit": limit}
-    with connection(db) as conn:
-        return _buckets(conn.execute(query("recent_rate_limit_blocks"), params).fetchall())
+def blocks_for_user(db: Db, username: str) -> ClientLimits | None:
+    """The account's allowance of rejected sign-ins (from every address): blocked means its sign-ins are
+    slowed down (refused until blocked_until). Its per-address locks: sign_in_lockout.state_for_user."""
+    found = _read(db, query("rate_limits_of"), {"subjects": [account_key(username)]})
+    return found[0] if found else None
 
 
-def clear(db: Db, family: Family, subject: str) -> bool:
-    """Lift a block: the bucket is forgotten, which makes it full. True when there was one."""
+def recent_blocks(db: Db, within_seconds: int = 3600, limit: int = 100) -> list[ClientLimits]:
+    """Clients refused in the last `within_seconds`, latest refusal first."""
+    return _read(db, query("recent_rate_limit_blocks"), {"within_seconds": within_seconds, "limit": limit})
+
+
+def clear(db: Db, subject: str, family: Family | None = None) -> bool:
+    """Lift a block: make one limit of this client whole again (every limit when family is None).
+    subject: ClientLimits.subject (address_key(...) or account_key(...)). True when there was a row."""
+    params = {"subject": subject, "limit": family.value if family else None}
     with connection(db) as conn:  # a pool's connection commits on leaving; a caller's, when it commits
-        cur = conn.execute(query("clear_rate_limit_bucket"), {"family": family.value, "subject": subject})
-        return cur.rowcount > 0
-
-
-def clear_address(db: Db, address: str) -> int:
-    """Lift every block of this client address; return how many buckets were forgotten."""
-    return sum(clear(db, family, address) for family in ADDRESS_FAMILIES)
+        return conn.execute(query("clear_rate_limit"), params).rowcount > 0

@@ -243,20 +243,14 @@ class EnrollmentService:
             "last_ip": Jsonb({"last_ip": client.ip}, dumps=orjson.dumps),
             "ttl_seconds": self.settings.session_ttl_seconds,
         }
-        charges = self.limits.save(_address(client), drawing.stored_size, drawing.session_id is None)
+        cost = self.limits.save(_address(client), drawing.stored_size, drawing.session_id is None)
         with self.pool.connection() as conn:
-            if drawing.session_id is None:
-                rate_limits.take(conn, charges)  # one round trip, before anything is written
-            else:
-                # The common save takes the charges in its own statement (no round trip of their own).
-                saved = _save_next_step(conn, {**params, "charges": rate_limits.charges_parameter(charges)})
-                if saved is None:  # nothing happened, the charges neither
-                    rate_limits.take(conn, charges)
-                else:
-                    rate_limits.raise_if_refused(saved)
-                    if saved["flow_type"] is not None:
-                        progress = _progress_after(drawing, step_plan.total_steps(saved["flow_type"]))
-                        return SaveResult(drawing.session_id, progress, created=False, duplicate=False)
+            rate_limits.take(conn, cost)  # one round trip, before anything is written
+            if drawing.session_id is not None:
+                saved = _save_next_step(conn, params)
+                if saved is not None:
+                    progress = _progress_after(drawing, step_plan.total_steps(saved["flow_type"]))
+                    return SaveResult(drawing.session_id, progress, created=False, duplicate=False)
             row = one(execute_as_own_transaction(conn, query("save_step"), params))
         outcome = SaveOutcome(row["outcome"])
         if outcome in ACCEPTED:
@@ -397,7 +391,8 @@ class EnrollmentService:
             if lock.locked_until is not None:
                 raise sign_in_lockout.locked_error(lock.locked_until)
             try:
-                rate_limits.take(conn, self.limits.account_failures(name, cost=0), own_transaction=False)
+                check = self.limits.account_failures(name, cost=0)
+                rate_limits.take(conn, check, own_transaction=False)
             except RateLimited:
                 conn.commit()  # keep the refusal on the account's bucket for staff; nothing else changed
                 raise
@@ -430,8 +425,8 @@ class EnrollmentService:
                     conn, user["id"], address, settings.login_max_failures, settings.login_lock_seconds
                 )
                 # Spends from the allowance checked above (the row lock held since), so it cannot refuse.
-                charge = self.limits.account_failures(name, cost=1)
-                rate_limits.take(conn, charge, own_transaction=False)
+                spend = self.limits.account_failures(name, cost=1)
+                rate_limits.take(conn, spend, own_transaction=False)
         reason = decision.reason
         if lock.locked_until is not None:
             reason += (
@@ -525,10 +520,9 @@ _PROGRESS_FIELDS = tuple(Progress.__dataclass_fields__)
 
 
 def _save_next_step(conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The common save (sql/queries.sql save_next_step): its row (allowed by the limits; flow_type when
-    it saved the step), or None when it failed and changed nothing."""
+    """The common save (sql/queries.sql save_next_step), or None when it changed nothing."""
     try:
-        return one(execute_as_own_transaction(conn, query("save_next_step"), params))
+        return execute_as_own_transaction(conn, query("save_next_step"), params)
     except psycopg.errors.UniqueViolation:  # the step is there although step_count said otherwise
         return None
 

@@ -91,7 +91,7 @@ class LockoutState:
     failed_logins: int  # rejections in a row from every address since the last accepted sign-in
     last_failed_at: datetime | None
     addresses: list[AddressState]  # latest failure first
-    slowed_for_seconds: float  # > 0: the account's allowance of failures is spent; sign-ins wait
+    slowed_until: datetime | None  # set while the account's allowance of failures is spent: sign-ins wait
 
     @property
     def locked_addresses(self) -> list[AddressState]:
@@ -100,18 +100,20 @@ class LockoutState:
 
 def state_for_user(db: Db, username: str) -> LockoutState | None:
     """Which addresses are locked out of this account until when, every address's rejections in a row,
-    the account's recent failure count and its current slow-down; None when there is no such account."""
+    the account's recent failure count and its current slow-down (seen once a sign-in was refused for
+    it); None when there is no such account."""
     with connection(db) as conn:
         row = conn.execute(query("account_lockout_state"), {"username": username}).fetchone()
     if row is None:
         return None
-    slowed = max((b.blocked_for_seconds for b in blocks_for_user(db, username)), default=0.0)
+    account = blocks_for_user(db, username)
+    slowed = account.blocked_until if account is not None else None
     return LockoutState(
         username=row["username"],
         failed_logins=row["failed_logins"],
         last_failed_at=row["last_failed_at"],
         addresses=[_address_state(a) for a in row["addresses"]],
-        slowed_for_seconds=slowed,
+        slowed_until=slowed,
     )
 
 
@@ -128,6 +130,6 @@ def _address_state(item: dict[str, Any]) -> AddressState:
 def unlock(db: Db, username: str, address: str | None = None) -> int:
     """Lift the lock (and forget the rejections in a row) of one address on this account, or of every
     address when address is None; return how many addresses were unlocked. The account's slow-down is
-    lifted with rate_limits.clear(db, Family.SIGNIN_FAILURES, username.lower())."""
+    lifted with rate_limits.clear(db, rate_limits.account_key(username))."""
     with connection(db) as conn:
         return conn.execute(query("unlock_sign_in"), {"username": username, "address": address}).rowcount

@@ -28,7 +28,8 @@ class StaffActions:
         return how many were lifted. Reading: sign_in_lockout.state_for_user."""
         return sign_in_lockout.unlock(self.service.pool, username, address)
 
-    def clear_rate_limit(self, family: rate_limits.Family, subject: str) -> bool:
-        """Lift a rate-limit block (the bucket is full again); subject is the client address, or the
-        lower-case username for rate_limits.Family.SIGNIN_FAILURES. Reading: rate_limits.blocks_for_*."""
-        return rate_limits.clear(self.service.pool, family, subject)
+    def clear_rate_limit(self, subject: str, family: rate_limits.Family | None = None) -> bool:
+        """Lift a rate-limit block: one limit of this client made whole again, every limit when family
+        is None. subject: rate_limits.ClientLimits.subject ('address ...' or 'account ...').
+        Reading: rate_limits.blocks_for_address, blocks_for_user, recent_blocks."""
+        return rate_limits.clear(self.service.pool, subject, family)

@@ -14,23 +14,17 @@ SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(usern
 
 -- name: save_next_step
 -- Nearly every save: the next step of a live session of this user, as planned, in one statement and
--- one transaction (autocommit). Always one row: whether the rate limits allowed it, and flow_type when
--- the step was saved. The UPDATE takes the session's row lock (which serialises saves to one
+-- one transaction (autocommit). The UPDATE takes the session's row lock (which serialises saves to one
 -- session), checks it all against the row (owner, live, flow, plan, step_count = step - 1) and touches
 -- it (last activity, the client's IP, step_count); the INSERT adds the step. No row: nothing changed,
 -- and save_step decides (step 1, a retry, a refusal). A concurrent save of the same session makes the
 -- UPDATE wait and then re-check the row, so a retry finds step_count moved on. If the step is there
 -- although step_count said otherwise, the INSERT fails (unique step number) and nothing changes.
--- The request's rate-limit charges are taken first, in the same statement (no round trip of their own):
--- refused, and nothing is saved; allowed, and save_step needs not charge again.
-WITH verdict AS (
-    SELECT * FROM take_rate_limit_tokens(%(charges)s::jsonb)
-), session AS (
+WITH session AS (
     UPDATE temp_enrollments te
     SET updated_at = NOW(), metadata = te.metadata || %(last_ip)s, step_count = te.step_count + 1
-    FROM enrollment_step_plan sp, verdict
-    WHERE verdict.allowed
-      AND te.session_id = %(session_id)s
+    FROM enrollment_step_plan sp
+    WHERE te.session_id = %(session_id)s
       AND lower(te.username) = lower(%(username)s)
       AND te.status = 'in_progress'
       AND te.expires_at > NOW()
@@ -46,9 +40,7 @@ WITH verdict AS (
     FROM session
     RETURNING enrollment_id
 )
-SELECT verdict.allowed, verdict.retry_after_seconds, verdict.refused_by,
-       (SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id) AS flow_type
-FROM verdict;
+SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id;
 
 -- name: save_step
 -- One drawing step that save_next_step did not save, in one statement and one transaction
@@ -284,38 +276,39 @@ WHERE (locked_until IS NULL OR locked_until <= NOW())
 
 -- ============================== rate limits ==============================
 
--- name: take_rate_limit_tokens
--- One request's charges on the rate-limit buckets (see the function), in one round trip.
-SELECT * FROM take_rate_limit_tokens(%(charges)s::jsonb);
+-- name: charge_rate_limits
+-- One request's costs on its client's limits (enrollment_core.rate_limits.take; see the function).
+SELECT * FROM charge_rate_limits(%(subject)s, %(costs)s::float8[], %(amounts)s::float8[], %(periods)s::float8[]);
 
--- name: rate_limit_buckets_of
--- Staff: the buckets of these subjects (client addresses, or lower-case usernames), as they stand now;
--- blocked_for_seconds: how long until a request like the bucket's latest one would be allowed.
-SELECT family, subject, capacity, period_seconds,
-       rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds) AS tokens_now,
-       last_allowed, refused, last_refused_at,
-       GREATEST(0, (GREATEST(last_cost, 1) - rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds))
-                   * period_seconds / capacity) AS blocked_for_seconds
-FROM rate_limit_buckets
-WHERE subject = ANY(%(subjects)s) AND family = ANY(%(families)s)
-ORDER BY family, subject;
+-- name: rate_limits_of
+-- Staff: these clients' rows as they stand ('address ...' or 'account ...').
+SELECT * FROM rate_limits WHERE subject = ANY(%(subjects)s) ORDER BY subject;
 
 -- name: recent_rate_limit_blocks
--- Staff: buckets that refused a request since the cut-off, latest refusal first.
-SELECT family, subject, capacity, period_seconds,
-       rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds) AS tokens_now,
-       last_allowed, refused, last_refused_at,
-       GREATEST(0, (GREATEST(last_cost, 1) - rate_limit_tokens_now(tokens, refilled_at, capacity, period_seconds))
-                   * period_seconds / capacity) AS blocked_for_seconds
-FROM rate_limit_buckets
+-- Staff: clients refused since the cut-off, latest refusal first.
+SELECT * FROM rate_limits
 WHERE last_refused_at > NOW() - make_interval(secs => %(within_seconds)s)
 ORDER BY last_refused_at DESC
 LIMIT %(limit)s;
 
--- name: clear_rate_limit_bucket
--- Staff: forget a bucket, which makes it full again.
-DELETE FROM rate_limit_buckets WHERE family = %(family)s AND subject = %(subject)s;
+-- name: clear_rate_limit
+-- Staff: make one limit of a client whole again (limit NULL: every limit).
+UPDATE rate_limits r SET
+    lookups_full_at = CASE WHEN l.name IN ('lookups', 'all') THEN NULL ELSE r.lookups_full_at END,
+    saves_full_at = CASE WHEN l.name IN ('saves', 'all') THEN NULL ELSE r.saves_full_at END,
+    sessions_full_at = CASE WHEN l.name IN ('sessions', 'all') THEN NULL ELSE r.sessions_full_at END,
+    upload_bytes_full_at = CASE WHEN l.name IN ('upload_bytes', 'all') THEN NULL ELSE r.upload_bytes_full_at END,
+    signins_full_at = CASE WHEN l.name IN ('signins', 'all') THEN NULL ELSE r.signins_full_at END,
+    signin_failures_full_at = CASE WHEN l.name IN ('signin_failures', 'all') THEN NULL
+                                   ELSE r.signin_failures_full_at END,
+    last_allowed = true
+FROM (SELECT COALESCE(%(limit)s::text, 'all') AS name) l
+WHERE r.subject = %(subject)s;
 
--- name: forget_full_rate_limit_buckets
--- Hourly: a bucket left alone for its whole period is full again, the same as no row.
-DELETE FROM rate_limit_buckets WHERE refilled_at <= NOW() - make_interval(secs => period_seconds);
+-- name: forget_whole_rate_limits
+-- Hourly: a client whose allowances are all whole again and who was not refused in the last day is
+-- the same as no row.
+DELETE FROM rate_limits
+WHERE COALESCE(GREATEST(lookups_full_at, saves_full_at, sessions_full_at, upload_bytes_full_at,
+                        signins_full_at, signin_failures_full_at), '-infinity') <= NOW()
+  AND (last_refused_at IS NULL OR last_refused_at < NOW() - interval '1 day');

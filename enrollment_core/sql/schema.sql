@@ -149,7 +149,7 @@ CREATE INDEX idx_login_attempts_user_time ON login_attempts (user_id, attempted_
 
 -- Rejected sign-ins lock the pair (account, client address), never the account everywhere: an attacker
 -- cannot lock the owner out (NIST SP 800-63B 5.2.2). Failures of one account from many addresses slow
--- that account instead (the signin_failures bucket above) and users.failed_logins counts them for staff.
+-- that account instead (the signin_failures limit above) and users.failed_logins counts them for staff.
 CREATE TABLE sign_in_lockouts (
     user_id        INTEGER     NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     address        TEXT        NOT NULL,  -- the client address; '' when the caller gave none
@@ -191,25 +191,26 @@ CREATE TABLE dashboard_snapshots (
 
 -- ============================== abuse resistance ==============================
 
--- One token bucket per (family, subject): family is what is limited (lookup, save, session, bytes,
--- signin per client address; signin_failures per account), subject the client address or the
--- lower-case username. A bucket holds up to `capacity` tokens and refills at capacity / period_seconds
--- per second; a request takes its cost (1, or its size in bytes) when the bucket holds enough. A row
--- missing is a full bucket, so idle rows are deleted by the hourly maintenance.
--- UNLOGGED: every limited request writes here, and a counter need not survive a crash (it restarts
--- full) nor reach a standby; skipping the write-ahead log keeps the limit's round trip cheap.
-CREATE UNLOGGED TABLE rate_limit_buckets (
-    family          TEXT             NOT NULL,
-    subject         TEXT             NOT NULL,
-    capacity        DOUBLE PRECISION NOT NULL CHECK (capacity > 0),
-    period_seconds  DOUBLE PRECISION NOT NULL CHECK (period_seconds > 0),
-    tokens          DOUBLE PRECISION NOT NULL,  -- left as of refilled_at
-    refilled_at     TIMESTAMPTZ      NOT NULL,
-    last_cost       DOUBLE PRECISION NOT NULL,  -- what the latest request asked for
-    last_allowed    BOOLEAN          NOT NULL,  -- and whether it got it
-    refused         BIGINT           NOT NULL DEFAULT 0,  -- requests refused while this row existed
-    last_refused_at TIMESTAMPTZ,
-    PRIMARY KEY (family, subject)
+-- One row per client (an address, or an account for its rejected sign-ins), holding each of its limits
+-- as the time the client's allowance is whole again (the generic cell rate algorithm): a request of cost
+-- c (1, or its size in bytes) on a limit of `amount` per `period` moves that time c x period / amount
+-- later, and is refused when the time would then lie more than one period ahead (the whole allowance
+-- spent). NULL, or a time past, is a whole allowance.
+-- UNLOGGED: nearly every request writes here, and an allowance need not survive a crash (it restarts
+-- whole) nor reach a standby; skipping the write-ahead log keeps the check cheap.
+CREATE UNLOGGED TABLE rate_limits (
+    subject                 TEXT        PRIMARY KEY,  -- 'address 203.0.113.9', 'account alice'
+    lookups_full_at         TIMESTAMPTZ,
+    saves_full_at           TIMESTAMPTZ,
+    sessions_full_at        TIMESTAMPTZ,
+    upload_bytes_full_at    TIMESTAMPTZ,
+    signins_full_at         TIMESTAMPTZ,
+    signin_failures_full_at TIMESTAMPTZ,
+    refused                 BIGINT      NOT NULL DEFAULT 0,  -- requests refused while the row existed
+    last_allowed            BOOLEAN     NOT NULL DEFAULT true,  -- the latest request's decision
+    last_refused_at         TIMESTAMPTZ,
+    last_refused_limit      TEXT,              -- which limit refused it (the one that frees up last)
+    last_wait_seconds       DOUBLE PRECISION   -- and how long it had to wait
 );
 
 -- ============================== functions ==============================
@@ -308,59 +309,58 @@ BEGIN
 END;
 $$;
 
--- The tokens a bucket holds now: what it held, plus the refill since, up to its capacity.
-CREATE FUNCTION rate_limit_tokens_now(
-    p_tokens DOUBLE PRECISION, p_refilled_at TIMESTAMPTZ, p_capacity DOUBLE PRECISION,
-    p_period_seconds DOUBLE PRECISION
+-- One request's costs on one client's limits, decided together: allowed when every limit with a cost
+-- (p_costs[i], NULL: not involved; its need is GREATEST(cost, 1), so a cost of 0 only asks whether
+-- anything is left) can take it, and then all of them move; else nothing moves, the refusal is kept on
+-- the row, and the answer names the limit that frees up last and in how many seconds. Limits in the
+-- order of the table's columns: lookups, saves, sessions, upload_bytes, signins, signin_failures.
+-- The row lock makes concurrent requests of one client exact; a client's first request creates its row.
+CREATE FUNCTION charge_rate_limits(
+    p_subject TEXT, p_costs DOUBLE PRECISION[], p_amounts DOUBLE PRECISION[], p_periods DOUBLE PRECISION[]
 )
-RETURNS DOUBLE PRECISION
-LANGUAGE sql STABLE AS $$
-    SELECT LEAST(p_capacity,
-                 p_tokens + p_capacity * EXTRACT(EPOCH FROM NOW() - p_refilled_at) / p_period_seconds);
-$$;
-
--- One request's charges, in one statement (enrollment_core.rate_limits.take, and the save_next_step
--- statement, which saves a step in the same statement). p_charges: a JSON array of {family, subject,
--- cost, capacity, period_seconds}. Each bucket, refilled for the time since its last use, gives the
--- charge's cost when it holds GREATEST(cost, 1) (a cost of 0 only asks whether it is empty). Buckets
--- are locked in (family, subject) order, so two requests never wait on each other crosswise; each is
--- updated where it stands, so a request refused by one bucket may still have spent from another. One
--- row: allowed (also for no charges), else the refusing bucket that frees up last and in how many
--- seconds. PL/pgSQL: its plan is cached per connection on every PostgreSQL version.
-CREATE FUNCTION take_rate_limit_tokens(p_charges JSONB)
-RETURNS TABLE (allowed BOOLEAN, retry_after_seconds DOUBLE PRECISION, refused_by TEXT)
+RETURNS TABLE (allowed BOOLEAN, refused_by TEXT, retry_after_seconds DOUBLE PRECISION)
 LANGUAGE plpgsql AS $$
-#variable_conflict use_column
+DECLARE
+    v_names TEXT[] := ARRAY['lookups', 'saves', 'sessions', 'upload_bytes', 'signins', 'signin_failures'];
+    v_row   rate_limits%ROWTYPE;
+    v_full  TIMESTAMPTZ[];
+    v_start TIMESTAMPTZ;
+    v_wait  DOUBLE PRECISION;
 BEGIN
-    RETURN QUERY
-    WITH charge AS (
-        SELECT * FROM jsonb_to_recordset(p_charges)
-             AS c(family TEXT, subject TEXT, cost FLOAT8, capacity FLOAT8, period_seconds FLOAT8)
-    ), taken AS (
-        INSERT INTO rate_limit_buckets AS b
-            (family, subject, capacity, period_seconds, tokens, refilled_at, last_cost, last_allowed, refused,
-             last_refused_at)
-        SELECT c.family, c.subject, c.capacity, c.period_seconds,  -- a new bucket is full
-               c.capacity - CASE WHEN c.capacity >= GREATEST(c.cost, 1) THEN c.cost ELSE 0 END, NOW(), c.cost,
-               c.capacity >= GREATEST(c.cost, 1), (c.capacity < GREATEST(c.cost, 1))::int,
-               CASE WHEN c.capacity < GREATEST(c.cost, 1) THEN NOW() END
-        FROM charge c
-        ORDER BY c.family, c.subject
-        ON CONFLICT (family, subject) DO UPDATE SET
-            (capacity, period_seconds, last_cost, refilled_at, tokens, last_allowed, refused, last_refused_at) = (
-                SELECT EXCLUDED.capacity, EXCLUDED.period_seconds, EXCLUDED.last_cost, NOW(),
-                       state.tokens - CASE WHEN state.ok THEN EXCLUDED.last_cost ELSE 0 END, state.ok,
-                       b.refused + (NOT state.ok)::int, CASE WHEN state.ok THEN b.last_refused_at ELSE NOW() END
-                FROM (SELECT refilled.tokens, refilled.tokens >= GREATEST(EXCLUDED.last_cost, 1) AS ok
-                      FROM (SELECT rate_limit_tokens_now(b.tokens, b.refilled_at, EXCLUDED.capacity,
-                                                         EXCLUDED.period_seconds) AS tokens) refilled) state)
-        RETURNING b.family, b.last_allowed,
-                  CASE WHEN NOT b.last_allowed
-                       THEN (GREATEST(b.last_cost, 1) - b.tokens) * b.period_seconds / b.capacity END AS wait
-    )
-    SELECT COALESCE(bool_and(last_allowed), true) AS allowed, max(wait) AS retry_after_seconds,
-           (array_agg(family ORDER BY wait DESC NULLS LAST))[1] AS refused_by
-    FROM taken;
+    SELECT * INTO v_row FROM rate_limits r WHERE r.subject = p_subject FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO rate_limits (subject) VALUES (p_subject) ON CONFLICT (subject) DO NOTHING;
+        SELECT * INTO v_row FROM rate_limits r WHERE r.subject = p_subject FOR UPDATE;
+    END IF;
+    v_full := ARRAY[v_row.lookups_full_at, v_row.saves_full_at, v_row.sessions_full_at,
+                    v_row.upload_bytes_full_at, v_row.signins_full_at, v_row.signin_failures_full_at];
+    allowed := true;
+    FOR i IN 1..6 LOOP
+        CONTINUE WHEN p_costs[i] IS NULL;
+        v_start := GREATEST(v_full[i], NOW());
+        v_wait := EXTRACT(EPOCH FROM v_start - NOW())
+                  + GREATEST(p_costs[i], 1) * p_periods[i] / p_amounts[i] - p_periods[i];
+        IF v_wait > 0 THEN
+            IF allowed OR v_wait > retry_after_seconds THEN
+                refused_by := v_names[i];
+                retry_after_seconds := v_wait;
+            END IF;
+            allowed := false;
+        ELSE
+            v_full[i] := v_start + make_interval(secs => p_costs[i] * p_periods[i] / p_amounts[i]);
+        END IF;
+    END LOOP;
+    IF allowed THEN
+        UPDATE rate_limits r SET lookups_full_at = v_full[1], saves_full_at = v_full[2],
+            sessions_full_at = v_full[3], upload_bytes_full_at = v_full[4], signins_full_at = v_full[5],
+            signin_failures_full_at = v_full[6], last_allowed = true
+        WHERE r.subject = p_subject;
+    ELSE
+        UPDATE rate_limits r SET refused = r.refused + 1, last_allowed = false, last_refused_at = NOW(),
+            last_refused_limit = refused_by, last_wait_seconds = retry_after_seconds
+        WHERE r.subject = p_subject;
+    END IF;
+    RETURN NEXT;
 END;
 $$;
 
