@@ -6,10 +6,10 @@ rejected sign-ins. Every limit is "an amount per period" (config.RateLimitSettin
 the client's allowance is whole again: a request of cost c (1, or its size in bytes) moves that time
 c x period / amount later and is refused (RateLimited, with the wait) when it would then lie more than
 a period ahead, i.e. when the allowance is spent (the generic cell rate algorithm, a token bucket kept
-as one timestamp). take() decides all of a request's limits together in one statement (the
-charge_rate_limits function: one row read and written under its lock, so limits stay exact under
-concurrency): one round trip. A caller that gives no client address (the CLI, benchmarks, tests driving the
-service) is not limited per address.
+as one timestamp). One statement decides all of a request's limits together (the charge_rate_limits
+function: one row read and written under its lock, so limits stay exact under concurrency): take()
+sends it (one round trip), and the common save's own statement calls it first (none). A caller that
+gives no client address (the CLI, benchmarks, tests driving the service) is not limited per address.
 
 Settings: config.RateLimitSettings (environment variables RATE_LIMIT_*; 0 turns a limit off).
 Staff: blocks_for_address, blocks_for_user, recent_blocks to read; clear to lift.
@@ -102,8 +102,8 @@ class Limits:
     def _amounts_and_periods(self) -> dict[str, str]:
         every = [self.amount_and_period(family) for family in Family]
         return {
-            "amounts": "{" + ",".join(str(max(amount, 1)) for amount, _ in every) + "}",
-            "periods": "{" + ",".join(str(period) for _, period in every) + "}",
+            "limit_amounts": "{" + ",".join(str(max(amount, 1)) for amount, _ in every) + "}",
+            "limit_periods": "{" + ",".join(str(period) for _, period in every) + "}",
         }
 
     def amount_and_period(self, family: Family) -> tuple[int, int]:
@@ -124,7 +124,7 @@ class Limits:
         # Every limit in the table's order: its cost (NULL: not involved), amount and period, as array
         # literals: psycopg sends a string at once, where it would inspect a list item by item.
         listed = ",".join("NULL" if (cost := charged.get(f)) is None else repr(cost) for f in Family)
-        params = {"subject": subject, "costs": f"{{{listed}}}", **self._amounts_and_periods}
+        params = {"limit_subject": subject, "limit_costs": f"{{{listed}}}", **self._amounts_and_periods}
         return Request(subject, charged, params)
 
     def lookup(self, address: str | None) -> Request | None:
@@ -157,7 +157,21 @@ def take(conn: Connection, request: Request | None, *, own_transaction: bool = T
         row = one(execute_as_own_transaction(conn, sql, request.parameters))
     else:
         row = one(conn.execute(sql, request.parameters).fetchone())
-    if not row["allowed"]:
+    raise_if_refused(row)
+
+
+# The save statement's limit parameters when its request is not limited.
+NO_LIMITS = {"limit_subject": None, "limit_costs": None, "limit_amounts": None, "limit_periods": None}
+
+
+def parameters(request: Request | None) -> Mapping[str, Any]:
+    """The limit parameters of a statement that charges inside itself (save_next_step)."""
+    return NO_LIMITS if request is None else request.parameters
+
+
+def raise_if_refused(row: Mapping[str, Any]) -> None:
+    """RateLimited for a refusing row (allowed false; NULL: not limited)."""
+    if row["allowed"] is False:
         raise refused(Family(row["refused_by"]), row["retry_after_seconds"])
 
 

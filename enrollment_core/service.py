@@ -245,12 +245,17 @@ class EnrollmentService:
         }
         cost = self.limits.save(_address(client), drawing.stored_size, drawing.session_id is None)
         with self.pool.connection() as conn:
-            rate_limits.take(conn, cost)  # one round trip, before anything is written
-            if drawing.session_id is not None:
-                saved = _save_next_step(conn, params)
-                if saved is not None:
-                    progress = _progress_after(drawing, step_plan.total_steps(saved["flow_type"]))
-                    return SaveResult(drawing.session_id, progress, created=False, duplicate=False)
+            if drawing.session_id is None:
+                rate_limits.take(conn, cost)  # one round trip, before anything is written
+            else:  # the common save charges its limits in its own statement
+                saved = _save_next_step(conn, {**params, **rate_limits.parameters(cost)})
+                if saved is None:  # it failed: nothing happened, the limits neither
+                    rate_limits.take(conn, cost)
+                else:
+                    rate_limits.raise_if_refused(saved)
+                    if saved["flow_type"] is not None:
+                        progress = _progress_after(drawing, step_plan.total_steps(saved["flow_type"]))
+                        return SaveResult(drawing.session_id, progress, created=False, duplicate=False)
             row = one(execute_as_own_transaction(conn, query("save_step"), params))
         outcome = SaveOutcome(row["outcome"])
         if outcome in ACCEPTED:
@@ -520,9 +525,10 @@ _PROGRESS_FIELDS = tuple(Progress.__dataclass_fields__)
 
 
 def _save_next_step(conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The common save (sql/queries.sql save_next_step), or None when it changed nothing."""
+    """The common save (sql/queries.sql save_next_step): its row (the limits' verdict; flow_type when it
+    saved the step), or None when it failed and changed nothing."""
     try:
-        return execute_as_own_transaction(conn, query("save_next_step"), params)
+        return one(execute_as_own_transaction(conn, query("save_next_step"), params))
     except psycopg.errors.UniqueViolation:  # the step is there although step_count said otherwise
         return None
 

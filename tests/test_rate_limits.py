@@ -87,10 +87,11 @@ def test_a_request_is_charged_on_all_its_limits_or_none(
     take(service, limits.save(ADDRESS, 300, starts_session=False))  # what still fits is allowed
 
 
-def test_the_limit_costs_one_round_trip_per_request(
+def test_the_limit_costs_at_most_one_round_trip_per_request(
     service: EnrollmentService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each limited call sends exactly one statement more with the limits on than with them off."""
+    """Each limited call sends at most one statement more with the limits on than with them off: a name
+    check and a first step one, a later step none (its save statement charges the limits itself)."""
     statements: list[str] = []
     original = psycopg.Connection.execute
 
@@ -118,7 +119,8 @@ def test_the_limit_costs_one_round_trip_per_request(
             statements.clear()
             call(svc)
             counts.append(len(statements))
-        assert counts[0] >= 1 and counts[1] == counts[0] + 1, (name, counts, statements)
+        extra = 0 if name == "save step 2" else 1
+        assert counts[0] >= 1 and counts[1] == counts[0] + extra, (name, counts, statements)
 
 
 def test_staff_see_blocks_and_clear_them(service: EnrollmentService, db: psycopg.Connection) -> None:

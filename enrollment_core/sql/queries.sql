@@ -14,17 +14,24 @@ SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(usern
 
 -- name: save_next_step
 -- Nearly every save: the next step of a live session of this user, as planned, in one statement and
--- one transaction (autocommit). The UPDATE takes the session's row lock (which serialises saves to one
+-- one transaction (autocommit), its rate limits included (no round trip of their own). One row:
+-- allowed (NULL: no limits), refused_by and retry_after_seconds when refused, flow_type when saved. The UPDATE takes the session's row lock (which serialises saves to one
 -- session), checks it all against the row (owner, live, flow, plan, step_count = step - 1) and touches
 -- it (last activity, the client's IP, step_count); the INSERT adds the step. No row: nothing changed,
 -- and save_step decides (step 1, a retry, a refusal). A concurrent save of the same session makes the
 -- UPDATE wait and then re-check the row, so a retry finds step_count moved on. If the step is there
 -- although step_count said otherwise, the INSERT fails (unique step number) and nothing changes.
-WITH session AS (
+WITH verdict AS (
+    -- The request's rate limits first, in this same statement (charge_rate_limits; no subject: none).
+    SELECT * FROM charge_rate_limits(%(limit_subject)s, %(limit_costs)s::float8[], %(limit_amounts)s::float8[],
+                                     %(limit_periods)s::float8[])
+    WHERE %(limit_subject)s::text IS NOT NULL
+), session AS (
     UPDATE temp_enrollments te
     SET updated_at = NOW(), metadata = te.metadata || %(last_ip)s, step_count = te.step_count + 1
     FROM enrollment_step_plan sp
-    WHERE te.session_id = %(session_id)s
+    WHERE COALESCE((SELECT allowed FROM verdict), true)
+      AND te.session_id = %(session_id)s
       AND lower(te.username) = lower(%(username)s)
       AND te.status = 'in_progress'
       AND te.expires_at > NOW()
@@ -40,7 +47,10 @@ WITH session AS (
     FROM session
     RETURNING enrollment_id
 )
-SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id;
+SELECT verdict.allowed, verdict.refused_by, verdict.retry_after_seconds, saved.flow_type
+FROM (SELECT 1) AS always_one_row
+LEFT JOIN verdict ON true
+LEFT JOIN (SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id) saved ON true;
 
 -- name: save_step
 -- One drawing step that save_next_step did not save, in one statement and one transaction
@@ -278,7 +288,8 @@ WHERE (locked_until IS NULL OR locked_until <= NOW())
 
 -- name: charge_rate_limits
 -- One request's costs on its client's limits (enrollment_core.rate_limits.take; see the function).
-SELECT * FROM charge_rate_limits(%(subject)s, %(costs)s::float8[], %(amounts)s::float8[], %(periods)s::float8[]);
+SELECT * FROM charge_rate_limits(%(limit_subject)s, %(limit_costs)s::float8[], %(limit_amounts)s::float8[],
+                                 %(limit_periods)s::float8[]);
 
 -- name: rate_limits_of
 -- Staff: these clients' rows as they stand ('address ...' or 'account ...').
