@@ -39,6 +39,7 @@ STATUS_OF: dict[type[core.EnrollmentError], int] = {
     core.WrongFlow: 409,
     core.NoEnrolledSignatures: 409,
     core.AccountLocked: 423,
+    core.RateLimited: 429,
     core.EnrollmentError: 400,  # a refusal this table does not know yet: still the client's side
 }
 
@@ -91,6 +92,16 @@ def enrollment_error_response(exc: core.EnrollmentError) -> JSONResponse:
             json_field(exc.field),
             headers={"Retry-After": str(wait)},
             lockedUntil=until.isoformat(),
+        )
+    if isinstance(exc, core.RateLimited):
+        wait = exc.retry_after_seconds
+        return error_response(
+            429,
+            exc.code,
+            exc.message,
+            json_field(exc.field),
+            headers={"Retry-After": str(wait)},
+            retryAfter=wait,
         )
     return error_response(status_of(exc), exc.code, exc.message, json_field(exc.field))
 

@@ -1,6 +1,6 @@
 """The HTTP API of signature enrollment: the seed's JSON contract, served by FastAPI.
 
-    uvicorn api.main:app --host 127.0.0.1 --port 8000     (what ./dev start runs)
+    python -m api.serve        (what ./dev start runs: uvicorn, its workers and api/server.py's protocol)
 
 `app` opens the service (embedded PostgreSQL unless DATABASE_URL, schema migrated) when the server
 starts, runs the hourly maintenance (cleanup of expired sessions, archiving) while it runs, and closes
@@ -21,6 +21,7 @@ from enrollment_core import EnrollmentService, open_service
 from enrollment_core.config import Settings
 
 from .errors import install_error_handlers
+from .headers import SecurityHeaders
 from .limits import MAX_BODY_BYTES, BodySizeLimit
 from .routes import router
 
@@ -73,6 +74,7 @@ def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int 
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so every answer carries the headers
     app.include_router(router)
     return app
 

@@ -43,7 +43,14 @@ _ERROR_MEANINGS = {
     413: "payload_too_large: the body (over 3 MiB) or a field (signature, raw, metrics...) is too large.",
     415: "unsupported_media_type: the body is not sent as application/json.",
     422: "validation_error: a field is missing, of the wrong type, or invalid; `field` names it.",
-    423: "account_locked: too many rejected sign-ins; `lockedUntil` says until when (also Retry-After).",
+    423: (
+        "account_locked: too many rejected sign-ins from this client address; `lockedUntil` says until "
+        "when (also Retry-After). Sign-in from other addresses is not locked."
+    ),
+    429: (
+        "rate_limited: too many requests of this kind from this client address (or rejected sign-ins of "
+        "this account); nothing was done. Send it again after Retry-After seconds (`retryAfter`)."
+    ),
     503: "database_unavailable: nothing was saved; retry in a moment (Retry-After).",
 }
 _BODY_ERRORS = (400, 413, 415, 422, 503)
@@ -84,24 +91,24 @@ def _progress(progress: Progress) -> dict[str, Any]:
 @router.post(
     "/api/check-username",
     response_model=schemas.UsernameAvailability,
-    responses=_errors(*_BODY_ERRORS),
+    responses=_errors(*_BODY_ERRORS, 429),
     summary="Signup: is this username valid and free?",
     tags=["enrollment"],
 )
-def check_username(body: schemas.UsernameRequest, service: Service) -> dict[str, Any]:
-    check = service.check_username(body.username)
+def check_username(body: schemas.UsernameRequest, service: Service, client: Client) -> dict[str, Any]:
+    check = service.check_username(body.username, client)
     return {"username": check.username, "available": check.ok, "reason": check.reason, "code": check.code}
 
 
 @router.post(
     "/api/check-user-exists",
     response_model=schemas.UserExistence,
-    responses=_errors(*_BODY_ERRORS),
+    responses=_errors(*_BODY_ERRORS, 429),
     summary="Sign-in: is there an account with this username?",
     tags=["enrollment"],
 )
-def check_user_exists(body: schemas.UsernameRequest, service: Service) -> dict[str, Any]:
-    check = service.check_user_exists(body.username)
+def check_user_exists(body: schemas.UsernameRequest, service: Service, client: Client) -> dict[str, Any]:
+    check = service.check_user_exists(body.username, client)
     return {
         "username": check.username,
         "exists": check.ok,
@@ -117,7 +124,7 @@ def check_user_exists(body: schemas.UsernameRequest, service: Service) -> dict[s
 @router.post(
     "/api/save-drawing",
     response_model=schemas.SaveDrawingResponse,
-    responses=_errors(*_BODY_ERRORS, 404, 409, 410, 423),
+    responses=_errors(*_BODY_ERRORS, 404, 409, 410, 429),
     summary="Save one drawing step (starts the session on step 1 without sessionId)",
     tags=["enrollment"],
 )
@@ -186,7 +193,7 @@ def register(body: schemas.CompletionRequest, service: Service) -> dict[str, Any
 @router.post(
     "/login",
     response_model=schemas.LoginVerdict,
-    responses=_errors(*_BODY_ERRORS, 401, 404, 409, 410, 423),
+    responses=_errors(*_BODY_ERRORS, 401, 404, 409, 410, 423, 429),
     summary="Complete sign-in: verify the session's signature against the enrolled ones",
     tags=["completion"],
 )

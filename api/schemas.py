@@ -96,7 +96,7 @@ class SaveDrawingRequest(BaseModel):
     username: Text = Field(description=USERNAME_DOC)
     step: int = Field(
         description="Step number, from 1; steps are saved in order (signup 1-11, signin 1).",
-        json_schema_extra=_documented(minimum=1),
+        json_schema_extra=_documented(minimum=1, maximum=validation.MAX_STEP),
     )
     type: StepType = Field(description="The plan's type for this step.")
     instruction: Text | None = Field(
@@ -167,13 +167,17 @@ class UserExistence(BaseModel):
     username: str
     exists: bool = Field(description="Sign-in: an account is registered under this username.")
     reason: str | None = Field(
-        description="Why sign-in cannot start (null when it can): not registered, or locked."
+        description="Why sign-in cannot start (null when it can): not registered, or locked from here."
     )
     code: str | None = Field(
         description="validation_error, user_not_found or account_locked (null when sign-in can start)."
     )
     lockedUntil: datetime | None = Field(
-        default=None, description="Set when the account exists but is locked after repeated rejections."
+        default=None,
+        description=(
+            "Set when the account exists but this client address is locked out of it after repeated "
+            "rejections (other addresses are not)."
+        ),
     )
 
 
@@ -221,8 +225,12 @@ class LoginVerdict(BaseModel):
     sessionId: str
     reason: str = Field(description="The verdict in plain words (never a score: that would help a forger).")
     reasonCode: str = Field(description="match, no_match, replay or empty.")
-    failuresLeft: int = Field(description="Rejections left before the account locks.")
-    lockedUntil: datetime | None = Field(description="Set when this rejection locked the account.")
+    failuresLeft: int = Field(
+        description="Rejections from this client address left before it is locked out of the account."
+    )
+    lockedUntil: datetime | None = Field(
+        description="Set when this rejection locked this client address out of the account."
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -239,7 +247,11 @@ class ErrorBody(BaseModel):
         default=None, description="Only on a rejected /login (401): the verdict details."
     )
     lockedUntil: datetime | None = Field(
-        default=None, description="Only on account_locked (423): when sign-in is possible again."
+        default=None,
+        description="Only on account_locked (423): when sign-in from this address is possible again.",
+    )
+    retryAfter: int | None = Field(
+        default=None, description="Only on rate_limited (429): seconds to wait (as Retry-After)."
     )
 
 

@@ -6,7 +6,8 @@
 Each worker is a process of its own (its own interpreter lock, its own connection pool): with one
 worker, a 2-core machine serves saves from one core, because a save's Python work (JSON, validation)
 holds the interpreter lock. uvicorn runs on uvloop with httptools' HTTP parser (both installed by
-requirements.txt; uvicorn picks them): a third less CPU per request than asyncio and h11, measured.
+requirements.txt): a third less CPU per request than asyncio and h11, measured; the parser's protocol
+is api/server.py's, which cuts off slow requests (408) and answers unparseable ones in JSON.
 The access log is off unless asked for: a fifth of the API's CPU per save went into formatting and
 writing that line, and the proxy in front of the API usually logs requests anyway.
 `./dev bench http` measures the server started exactly this way.
@@ -21,6 +22,9 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 APP = "api.main:app"
+# uvicorn's httptools protocol with a deadline for slow requests and JSON answers to bad HTTP (server.py),
+# named as uvicorn imports it: every worker process imports it by this name.
+PROTOCOL = "api.server:GuardedHttpToolsProtocol"
 # Every worker has its own pool of up to DB_POOL_MAX_SIZE (10) connections: 6 workers and the two
 # Streamlit apps stay within PostgreSQL's default max_connections (100). Set API_WORKERS to go beyond.
 MAX_DEFAULT_WORKERS = 6
@@ -67,9 +71,9 @@ def main() -> None:
     host, port = os.environ.get("API_HOST") or "127.0.0.1", _env_int("API_PORT", 8000)
     workers, access_log = workers_from_env(), access_log_from_env()
     if workers == 1:  # one process: the event loop binds the socket itself, as TCP
-        uvicorn.run(APP, host=host, port=port, access_log=access_log)
+        uvicorn.run(APP, host=host, port=port, access_log=access_log, http=PROTOCOL)
         return
-    config = uvicorn.Config(APP, host=host, port=port, workers=workers, access_log=access_log)
+    config = uvicorn.Config(APP, host=host, port=port, workers=workers, access_log=access_log, http=PROTOCOL)
     Multiprocess(config, sockets=[tcp_listener(config)]).run()  # uvicorn.run's way, listener fixed
 
 

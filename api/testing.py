@@ -19,6 +19,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from .server import GuardedHttpToolsProtocol
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
@@ -33,6 +35,7 @@ def serve(
     """Serve `app` until the block ends; yields the base URL. `options` go to uvicorn.Config (e.g.
     forwarded_allow_ips)."""
     options.setdefault("log_level", "warning")
+    options.setdefault("http", GuardedHttpToolsProtocol)  # the production protocol (api/server.py)
     options.setdefault("proxy_headers", True)
     # Trust no proxy unless the caller says so: tests connect from 127.0.0.1, which uvicorn trusts by default.
     options.setdefault("forwarded_allow_ips", "")

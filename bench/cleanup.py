@@ -36,7 +36,7 @@ from .common import (
     table,
 )
 from .payloads import StepSample, signup_samples
-from .save_step import save_client
+from .save_step import BENCH_LIMITS, save_client
 
 MODES = ("batched", "paced", "one_call")
 PACED_PAUSE_RATIO = 1.0  # the paced mode's rest after each batch, as a multiple of its time
@@ -67,7 +67,7 @@ class Saver(_Background):
     def __init__(self, url: str, samples: list[list[StepSample]]) -> None:
         super().__init__("saver")
         self.pool = open_pool(url, 1, name="bench-saver")
-        self.service = EnrollmentService(self.pool, Settings(database_url=url))
+        self.service = EnrollmentService(self.pool, Settings(database_url=url, rate_limits=BENCH_LIMITS))
         self.samples = samples
         self.saves: list[tuple[float, float]] = []
         self.errors: list[str] = []

@@ -161,7 +161,7 @@ def save_latency(url: str, seconds: float) -> dict[str, float]:
     """save_drawing p50/p99 for one client on the loaded database."""
     pool = open_pool(url, 1, name="bench-growth")
     try:
-        service = EnrollmentService(pool, Settings(database_url=url))
+        service = EnrollmentService(pool, Settings(database_url=url, rate_limits=save_step.BENCH_LIMITS))
         samples = signup_samples(1)
         save_step.run_cell("save_drawing", 1, min(seconds, 1.0), pool, service, samples)  # warm-up
         cell = save_step.run_cell("save_drawing", 1, seconds, pool, service, samples)

@@ -26,9 +26,9 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from tqdm import tqdm
 
-from enrollment_core.config import Settings
+from enrollment_core.config import RateLimitSettings, Settings
 from enrollment_core.database import execute_as_own_transaction
-from enrollment_core.service import EnrollmentService, new_session_id
+from enrollment_core.service import ClientInfo, EnrollmentService, new_session_id
 from enrollment_core.validation import DrawingStep, parse_drawing_step
 
 from . import datagen
@@ -40,6 +40,16 @@ KINDS = ("save_drawing", "raw_insert")
 # gap between save_drawing and the raw INSERT splits into validation and database work.
 SPLIT_KIND = "save_validated"
 EXISTING_SESSIONS = 20_000  # stored before measuring (~110,000 steps), analysed
+# Saves are rate-limited per client address: each bench client is a phone with its own address
+# (198.18.0.0/15 is reserved for benchmarks), and the limits are set too high to refuse anything, so
+# the bench measures what checking them costs (one statement per save), not refusals.
+BENCH_LIMITS = RateLimitSettings(
+    saves_per_minute=10**9, sessions_per_hour=10**9, upload_bytes_per_hour=10**15
+)
+
+
+def bench_client(offset: int) -> ClientInfo:
+    return ClientInfo(user_agent="bench", ip=f"198.18.{offset // 250}.{offset % 250 + 1}")
 _user_numbers = itertools.count()  # unique usernames across threads, rounds and kinds
 
 
@@ -94,6 +104,7 @@ def save_client(
 ) -> None:
     """Enroll users one after another through the service until the deadline (validated: skip the
     validation, using each sample's DrawingStep made before the run)."""
+    client = bench_client(offset)
     for n in itertools.count(offset):
         username, session_id = _fresh_username(), None
         for sample in samples[n % len(samples)]:
@@ -107,7 +118,7 @@ def save_client(
                 command = dataclasses.replace(sample.payload, username=username, session_id=session_id)
                 save, request = service.save_drawing, command
             started = time.perf_counter()
-            session_id = save(request).session_id
+            session_id = save(request, client).session_id
             latencies.append(time.perf_counter() - started)
 
 
@@ -200,7 +211,8 @@ def measure(
     bar = tqdm(total=len(plan) * len(kinds_measured), desc="save bench", unit="cell", disable=not progress)
     pools = {c: open_pool(url, c, name=f"bench{c}") for c in clients_list}
     try:
-        services = {c: EnrollmentService(pools[c], Settings(database_url=url)) for c in clients_list}
+        settings = Settings(database_url=url, rate_limits=BENCH_LIMITS)
+        services = {c: EnrollmentService(pools[c], settings) for c in clients_list}
         for c in clients_list:  # warm-up: connections, caches, first-query planning
             run_cell("save_drawing", c, min(seconds, 1.0), pools[c], services[c], samples)
             run_cell("raw_insert", c, min(seconds, 1.0), pools[c], services[c], samples)
@@ -311,7 +323,7 @@ def profile_saves(url: str, samples: list[list[StepSample]], seconds: float) -> 
     """cProfile of one client saving for `seconds`: where a save's time goes (top functions)."""
     pool = open_pool(url, 1, name="bench-profile")
     try:
-        service = EnrollmentService(pool, Settings(database_url=url))
+        service = EnrollmentService(pool, Settings(database_url=url, rate_limits=BENCH_LIMITS))
         latencies: list[float] = []
         profiler = cProfile.Profile()
         profiler.enable()

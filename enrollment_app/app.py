@@ -10,7 +10,7 @@ from enrollment_app import flow, resources, screens  # installed (editable) by .
 st.set_page_config(page_title="Signature enrollment", page_icon="✍️", layout="centered")
 
 service = resources.get_service()
-where = flow.locate(st.query_params.to_dict(), service)
+where = flow.locate(st.query_params.to_dict(), service, check=screens.checked_name)
 
 if where.kind == "start":
     screens.start_screen(service, where)

@@ -10,7 +10,7 @@ The URL is the only state that survives a reload, a dropped connection or reopen
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from enrollment_core import errors, step_plan
 from enrollment_core.commands import SaveDrawing
-from enrollment_core.service import EnrollmentService, Progress, SessionInfo
+from enrollment_core.service import ClientInfo, EnrollmentService, Progress, SessionInfo, UsernameCheck
 from enrollment_core.step_plan import FlowType, Step
 
 FLOW_LABELS: dict[FlowType, str] = {"signup": "Create account", "signin": "Sign in"}
@@ -52,27 +52,37 @@ def plan_progress(flow_type: FlowType) -> Progress:
     return Progress(total, 0, None, None, total, False)
 
 
-def check_name(service: EnrollmentService, flow_type: FlowType, username: str):
-    """Signup: valid and free; signin: the user exists and is not locked (a UsernameCheck)."""
+def check_name(
+    service: EnrollmentService, flow_type: FlowType, username: str, client: ClientInfo | None = None
+) -> UsernameCheck:
+    """Signup: valid and free; signin: the user exists and is not locked from here. Rate-limited per
+    client address (RateLimited)."""
     if flow_type == "signup":
-        return service.check_username(username)
-    check = service.check_user_exists(username)
+        return service.check_username(username, client)
+    check = service.check_user_exists(username, client)
     if check.locked_until is not None:  # the account exists but cannot sign in yet
         return replace(check, ok=False)
     return check
 
 
-def locate(params: Mapping[str, str], service: EnrollmentService) -> Where:
-    """Read the URL's query parameters and the database into the screen to show."""
+NameCheck = Callable[[EnrollmentService, FlowType, str], UsernameCheck]
+
+
+def locate(params: Mapping[str, str], service: EnrollmentService, check: NameCheck = check_name) -> Where:
+    """Read the URL's query parameters and the database into the screen to show (check: how a name in
+    the URL is checked; the app passes one that remembers its answers between reruns)."""
     session_id = params.get("session")
     if session_id:
         return _locate_session(session_id, service)
     flow_type, username = params.get("flow"), params.get("user")
     if flow_type in step_plan.FLOW_TYPES and username:
-        check = check_name(service, flow_type, username)
-        if not check.ok:
-            return Where("start", flow_type, username, message=sentence(check.reason or "username refused"))
-        return Where("drawing", flow_type, check.username, progress=plan_progress(flow_type))
+        try:
+            checked = check(service, flow_type, username)
+        except errors.RateLimited as exc:  # too many checks from this address: say so, plainly
+            return Where("start", flow_type, username, message=sentence(exc.message))
+        if not checked.ok:
+            return Where("start", flow_type, username, message=sentence(checked.reason or "username refused"))
+        return Where("drawing", flow_type, checked.username, progress=plan_progress(flow_type))
     return Where("start", flow_type if flow_type in step_plan.FLOW_TYPES else None, username)
 
 

@@ -3,13 +3,14 @@ canvas.py, the rules in the core service."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
 
-from enrollment_core import EnrollmentService, LoginResult, errors, step_plan
-from enrollment_core.step_plan import Step
+from enrollment_core import EnrollmentService, LoginResult, UsernameCheck, errors, step_plan
+from enrollment_core.step_plan import FlowType, Step
 
 from . import canvas, canvas_widget, flow
 from .client import client_info
@@ -70,7 +71,11 @@ def start_screen(service: EnrollmentService, where: Where) -> None:
         )
         submitted = st.form_submit_button("Continue", type="primary", icon=":material/arrow_forward:")
     if submitted:
-        check = flow.check_name(service, flow_type, username)
+        try:
+            check = checked_name(service, flow_type, username)
+        except errors.RateLimited as exc:
+            st.warning(flow.sentence(exc.message), icon=":material/hourglass_top:")
+            return
         if check.ok:
             go(flow.start_params(flow_type, check.username))
         st.error(flow.sentence(check.reason or "This username cannot be used"), icon=":material/error:")
@@ -80,6 +85,20 @@ def start_screen(service: EnrollmentService, where: Where) -> None:
             st.caption("Check the spelling, or choose **Create account** to enroll this name.")
     elif where.message:
         st.error(where.message, icon=":material/error:")
+
+
+NAME_CHECK_SECONDS = 60  # how long an answer about a name is reused (each stroke reruns the page)
+
+
+def checked_name(service: EnrollmentService, flow_type: FlowType, username: str) -> UsernameCheck:
+    """flow.check_name for this browser's address, remembered for a minute: the page reruns on every
+    stroke, and each check counts against the address's limit of look-ups."""
+    checks = st.session_state.setdefault("name_checks", {})
+    asked_at, check = checks.get((flow_type, username), (0.0, None))
+    if check is None or time.monotonic() - asked_at > NAME_CHECK_SECONDS:
+        check = flow.check_name(service, flow_type, username, client_info())
+        checks[(flow_type, username)] = (time.monotonic(), check)
+    return check
 
 
 # ---------------------------------------------------------------- drawing steps
@@ -230,6 +249,7 @@ def finish_screen(service: EnrollmentService, where: Where) -> None:
     with st.spinner("Checking your signature…"):
         outcome = sign_in(service, where)
     if outcome is not None:
+        st.session_state.pop("name_checks", None)  # "Try again" asks afresh whether this address is locked
         st.session_state.setdefault("signin_outcomes", {})[where.session_id] = outcome
         signin_outcome_screen(where, outcome)
 
@@ -242,6 +262,12 @@ def sign_in(service: EnrollmentService, where: Where) -> dict[str, Any] | None:
         )
     except errors.AccountLocked as exc:
         return {"locked_until": exc.locked_until, "accepted": False}
+    except errors.RateLimited as exc:  # nothing was checked: the same drawing can be checked later
+        st.title("Please wait a moment")
+        st.warning(flow.sentence(exc.message), icon=":material/hourglass_top:")
+        if st.button("Check my signature again", type="primary", icon=":material/replay:"):
+            go(st.query_params.to_dict())
+        return None
     except (errors.SessionClosed, errors.SessionExpired, errors.SessionNotFound):
         go(st.query_params.to_dict())
         return None
@@ -301,7 +327,10 @@ def signin_outcome_screen(where: Where, outcome: dict[str, Any]) -> None:
         start_page_button()
         return
     left = outcome["failures_left"]
-    st.caption(f"{left} more rejected attempt{'s' if left != 1 else ''} will lock the account for a while.")
+    st.caption(
+        f"{left} more rejected attempt{'s' if left != 1 else ''} will lock the account "
+        "from this network for a while."
+    )
     if st.button("Try again", type="primary", icon=":material/replay:"):
         go(again)
     start_page_button()
@@ -317,10 +346,13 @@ def score_caption(outcome: dict[str, Any]) -> None:
 
 def locked_message(locked_until: datetime | None) -> str:
     if locked_until is None:
-        return "Too many rejected sign-ins: this account is locked for now. Please try again later."
+        return (
+            "Too many rejected sign-ins from this network: signing in to this account from here is "
+            "locked for now. Please try again later."
+        )
     minutes = flow.minutes_until(locked_until, datetime.now(UTC))
     return (
-        "Too many rejected sign-ins: this account is locked until "
+        "Too many rejected sign-ins from this network: signing in to this account from here is locked until "
         f"{flow.local_time(locked_until, st.context.timezone)} (about {minutes} min). Please try again then."
     )
 

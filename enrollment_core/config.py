@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -45,6 +45,41 @@ def duration_words(seconds: int, *, adjective: bool = False) -> str:
 
 
 @dataclass(frozen=True)
+class RateLimitSettings:
+    """How much one client address (or, for failures, one account) may ask for; 0 turns a limit off.
+    Each is a token bucket (enrollment_core.rate_limits): the full amount at once, then refilled evenly
+    over its period. Defaults fit a person enrolling and signing in, with room for a few people behind
+    one address (a home or office network)."""
+
+    lookups_per_hour: int = 120  # check-username and check-user-exists, per address
+    saves_per_minute: int = 60  # drawing steps saved, per address (a signup is 11)
+    sessions_per_hour: int = 30  # enrollments (signup or sign-in) started, per address
+    upload_bytes_per_hour: int = 50_000_000  # drawing data stored, per address (a signup is ~0.3-1 MB)
+    signins_per_hour: int = 30  # sign-in verifications (login), per address
+    # Rejected sign-ins of one account from all addresses together: past this the account is slowed
+    # (refused with Retry-After until a token refills), never locked.
+    account_failures_per_hour: int = 10
+
+    @classmethod
+    def off(cls) -> RateLimitSettings:
+        """No limits (tests of other behaviour, benchmarks that measure the limits' cost set their own)."""
+        return cls(**{name: 0 for name in cls.__dataclass_fields__})
+
+    @classmethod
+    def from_env(cls) -> RateLimitSettings:
+        return cls(
+            lookups_per_hour=_env_int("RATE_LIMIT_LOOKUPS_PER_HOUR", cls.lookups_per_hour),
+            saves_per_minute=_env_int("RATE_LIMIT_SAVES_PER_MINUTE", cls.saves_per_minute),
+            sessions_per_hour=_env_int("RATE_LIMIT_SESSIONS_PER_HOUR", cls.sessions_per_hour),
+            upload_bytes_per_hour=_env_int("RATE_LIMIT_UPLOAD_BYTES_PER_HOUR", cls.upload_bytes_per_hour),
+            signins_per_hour=_env_int("RATE_LIMIT_SIGNINS_PER_HOUR", cls.signins_per_hour),
+            account_failures_per_hour=_env_int(
+                "RATE_LIMIT_ACCOUNT_FAILURES_PER_HOUR", cls.account_failures_per_hour
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     # Where to connect. None means: start (or reuse) the embedded PostgreSQL under `embedded_data_dir`.
     database_url: str | None = None
@@ -61,11 +96,15 @@ class Settings:
     archive_after_seconds: int = 7 * 24 * 3600
     pool_min_size: int = 1
     pool_max_size: int = 10
-    # Sign-in: consecutive rejections before a lock, and how long the lock lasts.
+    # Sign-in: rejections in a row from one address before that address is locked out of the account,
+    # and how long the lock lasts (the owner elsewhere is not locked; see sign_in_lockout.py).
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
     # Sign-in: how many of the user's latest attempts a new one is compared with for replay.
     signin_replay_window: int = 20
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    # HTTP API: a request (headers and body) must arrive whole within this long, or it gets 408.
+    request_timeout_seconds: float = 15.0
 
     @property
     def session_lifetime(self) -> str:
@@ -90,4 +129,8 @@ class Settings:
             login_max_failures=_env_int("LOGIN_MAX_FAILURES", cls.login_max_failures, minimum=1),
             login_lock_seconds=_env_int("LOGIN_LOCK_SECONDS", cls.login_lock_seconds, minimum=1),
             signin_replay_window=_env_int("SIGNIN_REPLAY_WINDOW", cls.signin_replay_window, minimum=0),
+            rate_limits=RateLimitSettings.from_env(),
+            request_timeout_seconds=_env_float(
+                "API_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds, minimum=0.1
+            ),
         )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -18,6 +19,18 @@ log = logging.getLogger(__name__)
 # Every connection of the project's pools returns rows as dicts (column name -> value).
 Connection = psycopg.Connection[DictRow]
 Pool = ConnectionPool[Connection]
+# What staff readers take: the pool, or a caller's own connection (one transaction, e.g. in a test).
+Db = Pool | Connection
+
+
+@contextmanager
+def connection(db: Db) -> Iterator[Connection]:
+    """A connection from the pool (committed when the block ends), or the caller's own."""
+    if isinstance(db, ConnectionPool):
+        with db.connection() as conn:
+            yield conn
+    else:
+        yield db
 
 
 def database_url(settings: Settings) -> str:

@@ -84,7 +84,8 @@ class WrongFlow(EnrollmentError):
 
 
 class AccountLocked(EnrollmentError):
-    """Too many rejected sign-ins in a row; the account is locked until `locked_until`."""
+    """Too many rejected sign-ins in a row from this client address: signing in to this account from
+    here is locked until `locked_until` (from elsewhere it is not)."""
 
     code = "account_locked"
 
@@ -97,3 +98,18 @@ class NoEnrolledSignatures(EnrollmentError):
     """The account has no usable enrolled signatures to verify a sign-in against."""
 
     code = "no_enrolled_signatures"
+
+
+class RateLimited(EnrollmentError):
+    """Too many requests of one kind from this client address (or rejected sign-ins of this account):
+    refused, and nothing was done; the same request may be sent again after `retry_after_seconds`.
+    `limit` names the limit (enrollment_core.rate_limits.Family)."""
+
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after_seconds: int, limit: str, field: str | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_seconds = retry_after_seconds
+        self.limit = limit

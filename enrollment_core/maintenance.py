@@ -72,16 +72,29 @@ def archive_completed(
         _rest(started, pause_ratio)
 
 
+def forget_idle_abuse_counters(pool: Pool, login_lock_seconds: int) -> int:
+    """Delete rate-limit rows whose allowances are all whole again (the same as no row) and
+    sign-in failure counts that no longer count; return how many rows went."""
+    with pool.connection() as conn:
+        buckets = conn.execute(query("forget_whole_rate_limits")).rowcount
+        failures = conn.execute(
+            query("forget_stale_sign_in_failures"), {"lock_seconds": login_lock_seconds}
+        ).rowcount
+    return buckets + failures
+
+
 def run_cleanup_if_due(
     pool: Pool,
     interval_seconds: int,
     batch_size: int = 5000,
     archive_after_seconds: int = 0,
     pause_ratio: float = 0.0,
+    login_lock_seconds: int = 900,
 ) -> int | None:
     """Run the cleanup (and, when archive_after_seconds > 0, the archiving of completed sessions older
-    than that) if no instance has run it within the interval. Returns the number of expired sessions
-    removed, or None when another instance holds the lock or ran it recently."""
+    than that, and the forgetting of idle abuse counters) if no instance has run it within the
+    interval. Returns the number of expired sessions removed, or None when another instance holds the
+    lock or ran it recently."""
     with pool.connection() as conn:
         conn.autocommit = True
         try:
@@ -100,12 +113,15 @@ def run_cleanup_if_due(
                     if archive_after_seconds
                     else 0
                 )
+                forgotten = forget_idle_abuse_counters(pool, login_lock_seconds)
                 result = {"removed": removed, "archived": archived}
                 conn.execute(query("record_periodic_result"), {"job": CLEANUP_JOB, "result": Jsonb(result)})
                 log.info(
-                    "periodic maintenance: %d expired sessions removed, %d completed archived",
+                    "periodic maintenance: %d expired sessions removed, %d completed archived, "
+                    "%d idle rate-limit and sign-in counters forgotten",
                     removed,
                     archived,
+                    forgotten,
                 )
                 return removed
             finally:
@@ -125,9 +141,11 @@ class PeriodicCleanup:
         batch_size: int = 5000,
         archive_after_seconds: int = 0,
         pause_ratio: float = 0.0,
+        login_lock_seconds: int = 900,
     ) -> None:
         self.pool = pool
         self.pause_ratio = pause_ratio
+        self.login_lock_seconds = login_lock_seconds
         self.interval_seconds = interval_seconds
         self.batch_size = batch_size
         self.archive_after_seconds = archive_after_seconds
@@ -153,6 +171,7 @@ class PeriodicCleanup:
                     self.batch_size,
                     self.archive_after_seconds,
                     self.pause_ratio,
+                    self.login_lock_seconds,
                 )
             except Exception:  # a database hiccup must not kill the thread; the next round retries
                 log.exception("periodic cleanup failed")

@@ -5,13 +5,11 @@ tests/test_save_outcome.py checks that every outcome the SQL can return is liste
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from . import validation
 from .errors import (
-    AccountLocked,
     EnrollmentError,
     SessionClosed,
     SessionExpired,
@@ -30,7 +28,6 @@ class SaveOutcome(StrEnum):
     DUPLICATE = "duplicate"  # a retry of a saved step with the same content; nothing written
     USERNAME_TAKEN = "username_taken"
     USER_NOT_FOUND = "user_not_found"
-    ACCOUNT_LOCKED = "account_locked"
     NOT_FOUND = "not_found"
     WRONG_FLOW = "wrong_flow"
     NOT_IN_PLAN = "not_in_plan"
@@ -41,13 +38,6 @@ class SaveOutcome(StrEnum):
 
 
 ACCEPTED = frozenset({SaveOutcome.CREATED, SaveOutcome.SAVED, SaveOutcome.DUPLICATE})
-
-
-def locked_error(locked_until: datetime) -> AccountLocked:
-    return AccountLocked(
-        f"too many rejected sign-ins: this account is locked until {locked_until:%H:%M UTC}; try again later",
-        locked_until=locked_until,
-    )
 
 
 def session_not_found() -> SessionNotFound:
@@ -80,7 +70,6 @@ REFUSALS: dict[SaveOutcome, Refusal] = {
     SaveOutcome.USER_NOT_FOUND: lambda d, _: UserNotFound(
         f"no account is registered as {d.username!r}", field="username"
     ),
-    SaveOutcome.ACCOUNT_LOCKED: lambda _, row: locked_error(row["locked_until"]),
     SaveOutcome.NOT_FOUND: lambda _d, _r: session_not_found(),
     SaveOutcome.WRONG_FLOW: lambda d, row: ValidationError(
         f"the flow type is {d.flow_type!r} but this session is a {row['flow_type']} session",

@@ -18,13 +18,14 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from . import step_plan, strokes, validation, verification
+from . import rate_limits, sign_in_lockout, step_plan, strokes, validation, verification
 from .commands import SaveDrawing
 from .config import Settings
 from .database import Connection, Pool, execute_as_own_transaction, one
 from .errors import (
     EnrollmentIncomplete,
     NoEnrolledSignatures,
+    RateLimited,
     SessionClosed,
     SessionNotFound,
     StepConflict,
@@ -35,7 +36,8 @@ from .errors import (
 )
 from .maintenance import PeriodicCleanup, archive_completed, cleanup_expired
 from .queries import query
-from .save_outcome import ACCEPTED, SaveOutcome, locked_error, refusal, session_expired, session_not_found
+from .rate_limits import Limits
+from .save_outcome import ACCEPTED, SaveOutcome, refusal, session_expired, session_not_found
 from .status import SessionStatus, effective_status
 from .step_plan import FlowType
 from .validation import DrawingStep
@@ -48,7 +50,8 @@ def new_session_id() -> str:
 
 @dataclass(frozen=True)
 class ClientInfo:
-    """What the request says about the device; stored as device_info and metadata."""
+    """What the request says about the device; stored as device_info and metadata. The address also
+    keys the rate limits and sign-in locks (none given: not limited per address)."""
 
     user_agent: str | None = None
     ip: str | None = None
@@ -82,7 +85,7 @@ class UsernameCheck:
     ok: bool  # signup: valid and free; signin: the user exists
     reason: str | None = None
     code: str | None = None
-    locked_until: datetime | None = None  # signin: the account exists but is locked until then
+    locked_until: datetime | None = None  # signin: the account exists but this address is locked out
 
 
 @dataclass(frozen=True)
@@ -126,14 +129,15 @@ class LoginResult:
     threshold: float | None
     reason: str
     reason_code: str  # match, no_match, replay, empty
-    failures_left: int  # rejections left before the account locks
-    locked_until: datetime | None  # set when this rejection locked the account
+    failures_left: int  # rejections left before this address is locked out of the account
+    locked_until: datetime | None  # set when this rejection locked this address out of the account
 
 
 class EnrollmentService:
     def __init__(self, pool: Pool, settings: Settings | None = None) -> None:
         self.pool = pool
         self.settings = settings or Settings.from_env()
+        self.limits = Limits(self.settings.rate_limits)
         self._maintenance: PeriodicCleanup | None = None
 
     def start_background_maintenance(self) -> PeriodicCleanup:
@@ -147,6 +151,7 @@ class EnrollmentService:
                 s.cleanup_batch_size,
                 s.archive_after_seconds,
                 s.cleanup_pause_ratio,
+                s.login_lock_seconds,
             ).start()
         return self._maintenance
 
@@ -166,31 +171,41 @@ class EnrollmentService:
 
     # ---------------------------------------------------------------- usernames
 
-    def check_username(self, username: Any) -> UsernameCheck:
-        """Signup: is this a valid username that nobody has registered (case-insensitively)?"""
+    def check_username(self, username: Any, client: ClientInfo | None = None) -> UsernameCheck:
+        """Signup: is this a valid username that nobody has registered (case-insensitively)? Limited per
+        client address (RateLimited), before the name is looked up."""
         refused = _invalid_username(username)
         if refused:
             return refused
         name = username.strip()
         with self.pool.connection() as conn:
+            rate_limits.take(conn, self.limits.lookup(_address(client)))
             taken = conn.execute(query("find_user"), {"username": name}).fetchone()
         if taken:
             return UsernameCheck(name, False, f"username {name!r} is already taken", "username_taken")
         return UsernameCheck(name, True)
 
-    def check_user_exists(self, username: Any) -> UsernameCheck:
-        """Signin: is there a registered user with this username?"""
+    def check_user_exists(self, username: Any, client: ClientInfo | None = None) -> UsernameCheck:
+        """Signin: is there a registered user with this username (and is this client's address locked
+        out of it)? Limited per client address (RateLimited), before the name is looked up."""
         refused = _invalid_username(username)
         if refused:
             return refused
         name = username.strip()
+        address = sign_in_lockout.address_key(_address(client))
         with self.pool.connection() as conn:
+            rate_limits.take(conn, self.limits.lookup(_address(client)))
             user = conn.execute(query("find_user"), {"username": name}).fetchone()
-            lock = conn.execute(query("find_user_lock"), {"username": name}).fetchone() if user else None
+            lock = (
+                conn.execute(query("sign_in_lock_by_username"), {"username": name, "address": address})
+                .fetchone()
+                if user
+                else None
+            )
         if not user:
             return UsernameCheck(name, False, f"no account is registered as {name!r}", "user_not_found")
         if lock:  # say so before the person draws, not after
-            error = locked_error(lock["locked_until"])
+            error = sign_in_lockout.locked_error(lock["locked_until"])
             return UsernameCheck(user["username"], True, error.message, error.code, lock["locked_until"])
         return UsernameCheck(user["username"], True)
 
@@ -199,7 +214,8 @@ class EnrollmentService:
     def save_drawing(self, command: SaveDrawing, client: ClientInfo | None = None) -> SaveResult:
         """Save one step (the seed's save-drawing). Without session_id it starts a session for step 1;
         with it, it continues that session. Re-sending a saved step with the same content is a no-op
-        that returns the same answer."""
+        that returns the same answer. Limited per client address (saves, sessions started, bytes
+        stored: RateLimited) once the step is valid."""
         return self.save_validated_drawing(validation.parse_drawing_step(command), client)
 
     def save_validated_drawing(self, drawing: DrawingStep, client: ClientInfo | None = None) -> SaveResult:
@@ -227,12 +243,19 @@ class EnrollmentService:
             "last_ip": Jsonb({"last_ip": client.ip}, dumps=orjson.dumps),
             "ttl_seconds": self.settings.session_ttl_seconds,
         }
+        cost = self.limits.save(_address(client), drawing.stored_size, drawing.session_id is None)
         with self.pool.connection() as conn:
-            if drawing.session_id is not None:
-                saved = _save_next_step(conn, params)
-                if saved is not None:
-                    progress = _progress_after(drawing, step_plan.total_steps(saved["flow_type"]))
-                    return SaveResult(drawing.session_id, progress, created=False, duplicate=False)
+            if drawing.session_id is None:
+                rate_limits.take(conn, cost)  # one round trip, before anything is written
+            else:  # the common save charges its limits in its own statement
+                saved = _save_next_step(conn, {**params, **rate_limits.parameters(cost)})
+                if saved is None:  # it failed: nothing happened, the limits neither
+                    rate_limits.take(conn, cost)
+                else:
+                    rate_limits.raise_if_refused(saved)
+                    if saved["flow_type"] is not None:
+                        progress = _progress_after(drawing, step_plan.total_steps(saved["flow_type"]))
+                        return SaveResult(drawing.session_id, progress, created=False, duplicate=False)
             row = one(execute_as_own_transaction(conn, query("save_step"), params))
         outcome = SaveOutcome(row["outcome"])
         if outcome in ACCEPTED:
@@ -345,8 +368,11 @@ class EnrollmentService:
         client: ClientInfo | None = None,
     ) -> LoginResult:
         """Verify the signature drawn in a complete signin session against the user's enrolled
-        signatures. Records the attempt; after `login_max_failures` rejections in a row the account is
-        locked for `login_lock_seconds` (AccountLocked). Each signin session gives one verdict."""
+        signatures. Records the attempt. After `login_max_failures` rejections in a row from one client
+        address, that address is locked out of the account for `login_lock_seconds` (AccountLocked);
+        the owner elsewhere is not. Rejections from every address together slow the account down
+        (RateLimited once its allowance is spent), and sign-ins are limited per address. Each signin
+        session gives one verdict (a refused one can be sent again)."""
         name = validation.clean_username(username)
         session_id = validation.clean_session_id(session_id)
         if use_temporary_data is not True:
@@ -355,15 +381,26 @@ class EnrollmentService:
                 field="use_temporary_data",
             )
         client = client or ClientInfo()
+        address = sign_in_lockout.address_key(client.ip)
+        settings = self.settings
         with self.pool.connection() as conn:
+            rate_limits.take(conn, self.limits.signin(client.ip))
             row = self._locked_session(conn, session_id, name)
             if row["flow_type"] != "signin":
                 raise WrongFlow("this is a signup session; login needs a sign-in session", field="session_id")
             user = conn.execute(query("lock_user"), {"username": name}).fetchone()
             if user is None:
                 raise UserNotFound(f"no account is registered as {name!r}", field="username")
-            if user["is_locked"]:
-                raise locked_error(user["locked_until"])
+            # Under the user's row lock, so exact: this address's lock, then the account's allowance.
+            lock = sign_in_lockout.lock_of(conn, user["id"], address, settings.login_lock_seconds)
+            if lock.locked_until is not None:
+                raise sign_in_lockout.locked_error(lock.locked_until)
+            try:
+                check = self.limits.account_failures(name, cost=0)
+                rate_limits.take(conn, check, own_transaction=False)
+            except RateLimited:
+                conn.commit()  # keep the refusal on the account's bucket for staff; nothing else changed
+                raise
             outcome = one(conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone())
             if not outcome["success"]:
                 _raise_for_completion(outcome, conn)
@@ -390,20 +427,24 @@ class EnrollmentService:
                     "method": decision.method,
                 },
             )
-            after = one(
-                conn.execute(
-                    query("record_login_outcome"),
-                    {
-                        "user_id": user["id"],
-                        "accepted": decision.accepted,
-                        "max_failures": self.settings.login_max_failures,
-                        "lock_seconds": self.settings.login_lock_seconds,
-                    },
-                ).fetchone()
-            )
+            outcome_params = {"user_id": user["id"], "accepted": decision.accepted}
+            conn.execute(query("record_login_outcome"), outcome_params)
+            if decision.accepted:
+                sign_in_lockout.record_success(conn, user["id"], address)
+                lock = sign_in_lockout.AddressLock(0, None)
+            else:
+                lock = sign_in_lockout.record_failure(
+                    conn, user["id"], address, settings.login_max_failures, settings.login_lock_seconds
+                )
+                # Spends from the allowance checked above (the row lock held since), so it cannot refuse.
+                spend = self.limits.account_failures(name, cost=1)
+                rate_limits.take(conn, spend, own_transaction=False)
         reason = decision.reason
-        if after["locked_until"] is not None:
-            reason += f"; too many attempts, the account is locked until {after['locked_until']:%H:%M UTC}"
+        if lock.locked_until is not None:
+            reason += (
+                "; too many attempts: signing in to this account from your network is locked until "
+                f"{lock.locked_until:%H:%M UTC}"
+            )
         return LoginResult(
             accepted=decision.accepted,
             username=user["username"],
@@ -412,18 +453,21 @@ class EnrollmentService:
             threshold=decision.threshold,
             reason=reason,
             reason_code=decision.reason_code,
-            failures_left=max(0, self.settings.login_max_failures - after["failed_logins"]),
-            locked_until=after["locked_until"],
+            failures_left=max(0, settings.login_max_failures - lock.failures),
+            locked_until=lock.locked_until,
         )
 
     def get_login_result(self, session_id: Any) -> LoginResult | None:
         """The verdict already given for a sign-in session (None before login), e.g. to show it again
-        when its link is reopened; failures_left and locked_until are the account's state now."""
+        when its link is reopened; failures_left and locked_until are those of the address the sign-in
+        came from, now."""
         session_id = validation.clean_session_id(session_id)
         with self.pool.connection() as conn:
             row = conn.execute(query("login_verdict"), {"session_id": session_id}).fetchone()
-        if row is None:
-            return None
+            if row is None:
+                return None
+            address = sign_in_lockout.address_key(row["ip"])
+            lock = sign_in_lockout.lock_of(conn, row["user_id"], address, self.settings.login_lock_seconds)
         return LoginResult(
             accepted=row["accepted"],
             username=row["username"],
@@ -432,8 +476,8 @@ class EnrollmentService:
             threshold=row["threshold"],
             reason=verification.REASONS.get(row["reason_code"]) or row["reason_code"],
             reason_code=row["reason_code"],
-            failures_left=max(0, self.settings.login_max_failures - row["failed_logins"]),
-            locked_until=row["locked_until"],
+            failures_left=max(0, self.settings.login_max_failures - lock.failures),
+            locked_until=lock.locked_until,
         )
 
     # ---------------------------------------------------------------- maintenance
@@ -457,6 +501,10 @@ def _invalid_username(username: Any) -> UsernameCheck | None:
     if problem is None:
         return None
     return UsernameCheck(validation.printable(username), False, f"username {problem}", "validation_error")
+
+
+def _address(client: ClientInfo | None) -> str | None:
+    return client.ip if client is not None else None
 
 
 def _raise_for_completion(outcome: Mapping[str, Any], conn: Connection) -> None:
@@ -488,9 +536,10 @@ _PROGRESS_FIELDS = tuple(Progress.__dataclass_fields__)
 
 
 def _save_next_step(conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The common save (sql/queries.sql save_next_step), or None when it changed nothing."""
+    """The common save (sql/queries.sql save_next_step): its row (the limits' verdict; flow_type when it
+    saved the step), or None when it failed and changed nothing."""
     try:
-        return execute_as_own_transaction(conn, query("save_next_step"), params)
+        return one(execute_as_own_transaction(conn, query("save_next_step"), params))
     except psycopg.errors.UniqueViolation:  # the step is there although step_count said otherwise
         return None
 

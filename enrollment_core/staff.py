@@ -11,7 +11,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from . import monitoring
+from . import monitoring, rate_limits, sign_in_lockout
 from .database import one
 from .errors import ValidationError
 from .queries import query
@@ -21,10 +21,12 @@ STAFF_NAME_MAX_LENGTH = 100  # staff_actions.staff_name
 
 
 class StaffAction(StrEnum):
-    """staff_actions.action. Unlocking an account and clearing a sign-in block come with issue 14."""
+    """staff_actions.action."""
 
     CLEANUP = "cleanup"
     ARCHIVE = "archive"
+    UNLOCK_SIGN_IN = "unlock_sign_in"
+    CLEAR_RATE_LIMIT = "clear_rate_limit"
 
 
 def clean_staff_name(name: Any) -> str:
@@ -68,6 +70,31 @@ class StaffActions:
         )
         monitoring.refresh_snapshot(self.service.pool)
         return moved
+
+    def unlock_sign_in(self, username: str, address: str | None = None) -> int:
+        """Lift the sign-in lock of one client address on this account (every address's when None);
+        return how many were lifted. Reading: sign_in_lockout.state_for_user."""
+        target = f"{username} from {address}" if address else username
+        return self._logged(
+            StaffAction.UNLOCK_SIGN_IN,
+            target,
+            lambda: sign_in_lockout.unlock(self.service.pool, username, address),
+            "unlocked",
+            {"username": username, "address": address},
+        )
+
+    def clear_rate_limit(self, subject: str, family: rate_limits.Family | None = None) -> bool:
+        """Lift a rate-limit block: one limit of this client made whole again, every limit when family
+        is None. subject: rate_limits.ClientLimits.subject ('address ...' or 'account ...').
+        Reading: rate_limits.blocks_for_address, blocks_for_user, recent_blocks."""
+        cleared = self._logged(
+            StaffAction.CLEAR_RATE_LIMIT,
+            subject,
+            lambda: int(rate_limits.clear(self.service.pool, subject, family)),
+            "cleared",
+            {"limit": str(family) if family else "all"},
+        )
+        return bool(cleared)
 
     def _logged(
         self,

@@ -4,8 +4,6 @@ and in the README."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import hashlib
 import json
@@ -18,7 +16,7 @@ from typing import Any, cast
 import orjson
 import xxhash
 
-from . import step_plan, strokes
+from . import images, step_plan, strokes
 from .commands import SaveDrawing
 from .errors import PayloadTooLarge, ValidationError
 from .step_plan import FlowType, StepType
@@ -29,6 +27,7 @@ SIGNATURE_MAX_CHARS = 1_500_000  # a data URL of about 1.1 MB of image; a 2x can
 RAW_MAX_BYTES = 1_000_000  # raw stroke data, as compact JSON
 METRICS_MAX_BYTES = 16_384
 INSTRUCTION_MAX_CHARS = 500
+MAX_STEP = max(step_plan.total_steps(flow) for flow in step_plan.FLOW_TYPES)  # the longest plan's last
 USER_AGENT_MAX_CHARS = 512  # longer user agents are truncated, not refused
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -39,7 +38,6 @@ _SESSION_ID = re.compile(SESSION_ID_PATTERN)
 SIGNATURE_PREFIX_PATTERN = r"^data:image/(png|jpeg|webp);base64,"
 _DATA_URL = re.compile(SIGNATURE_PREFIX_PATTERN[1:])
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-_MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff", "webp": b"RIFF"}
 MIN_IMAGE_BYTES = 60  # smaller than any real PNG of a drawing
 # PostgreSQL cannot store NUL (in text or jsonb), and an unpaired surrogate is not Unicode at all
 # (Python's JSON decoder lets "\ud800" through): both would fail deep in the database.
@@ -145,25 +143,22 @@ def clean_flow_type(flow_type: Any, field: str = "flow_type") -> FlowType:
     return cast(FlowType, flow_type)
 
 
-def _base64_head_and_size(data: bytes, start: int) -> tuple[bytes | None, int]:
-    """(the first 12 decoded bytes, the decoded size) of the strict base64 text data[start:], or
-    (None, 0) when it is not base64. Every character is checked by one C pass over the whole data
-    URL, without copying the ~26 kB image out of it or decoding it: what that pass leaves must be
-    what the prefix data[:start] leaves, then the padding."""
+def base64_size(data: bytes, start: int) -> int | None:
+    """The decoded size of the strict, padded base64 text data[start:], or None when it is not that.
+    Every character is checked by one C pass over the whole data URL, without copying or decoding the
+    ~25 kB image: what that pass leaves must be what the prefix data[:start] leaves, then the padding."""
     size = len(data) - start
     padding = 2 if data.endswith(b"==") else 1 if data.endswith(b"=") else 0
     left_by_prefix = data[:start].translate(None, _BASE64_ALPHABET)
     if size % 4 or data.translate(None, _BASE64_ALPHABET) != left_by_prefix + b"=" * padding:
-        return None, 0
-    try:
-        return base64.b64decode(data[start : start + 16], validate=True), (size - padding) * 3 // 4
-    except binascii.Error:  # e.g. "A===" : padding where none can be
-        return None, 0
+        return None
+    return (size - padding) * 3 // 4
 
 
 def check_signature(data_url: Any, field: str = "signature") -> bytes:
-    """Check that this is a PNG/JPEG/WebP image as a base64 data URL, within the size limit, whose bytes
-    really are that image type; return it as the ASCII bytes the check made (the content hash's input)."""
+    """Check that this is a PNG/JPEG/WebP image as a base64 data URL, within the size limits, whose bytes
+    are that image type (images.check_base64: the structure, the header and the pixel limit, without
+    decoding the pixels); return it as the ASCII bytes the check made (the content hash's input)."""
     if not isinstance(data_url, str) or not data_url:
         raise ValidationError(f"{field} is required: a data:image/png;base64,... URL", field=field)
     if len(data_url) > SIGNATURE_MAX_CHARS:
@@ -179,13 +174,15 @@ def check_signature(data_url: Any, field: str = "signature") -> bytes:
     kind = match.group(1)
     # isascii reads a flag of the string, not its characters.
     data = data_url.encode("ascii") if data_url.isascii() else None
-    head, size = _base64_head_and_size(data, match.end()) if data else (None, 0)
-    if head is None or data is None:
+    size = base64_size(data, match.end()) if data else None
+    if size is None or data is None:
         raise ValidationError(f"{field} is not a valid base64 data URL", field=field)
     if size < MIN_IMAGE_BYTES:
         raise ValidationError(f"{field} is empty or too small to be a drawing", field=field)
-    if not head.startswith(_MAGIC[kind]):
-        raise ValidationError(f"{field} says image/{kind} but its bytes are not a {kind} image", field=field)
+    try:
+        images.check_base64(kind, memoryview(data)[match.end() :], size)
+    except images.ImageProblem as problem:
+        raise ValidationError(f"{field}: {problem}", field=field) from None
     return data
 
 
@@ -207,6 +204,11 @@ class DrawingStep:
     # The signature as the ASCII bytes its check made, for the content hash: set by parse_drawing_step
     # only (not an init field, so dataclasses.replace cannot carry it over to another signature).
     signature_bytes: bytes = dataclasses.field(init=False, repr=False, compare=False, default=b"")
+
+    @property
+    def stored_size(self) -> int:
+        """About what the step takes in the database, in bytes (the upload quota's cost)."""
+        return len(self.signature) + len(self.raw_json) + len(self.metrics_json) + len(self.instruction)
 
     @cached_property
     def content_hash(self) -> str:
@@ -235,8 +237,10 @@ def parse_drawing_step(command: SaveDrawing) -> DrawingStep:
     flow_type = None if flow_type is None else clean_flow_type(flow_type)
 
     step = command.step
-    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
-        raise ValidationError("step must be a positive integer step number", field="step")
+    # Bounded here, not by the database: 2**31 does not fit the INTEGER parameter and would fail there.
+    if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= MAX_STEP:
+        message = f"step must be a positive integer step number between 1 and {MAX_STEP}"
+        raise ValidationError(message, field="step")
     step_type = command.type
     if step_type not in step_plan.STEP_TYPES:
         raise ValidationError(f"type must be one of {', '.join(step_plan.STEP_TYPES)}", field="type")

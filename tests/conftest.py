@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from enrollment_core import embedded_postgres, migrations
-from enrollment_core.config import Settings
+from enrollment_core.config import RateLimitSettings, Settings
 from enrollment_core.database import create_pool
 from enrollment_core.service import EnrollmentService
 
@@ -100,7 +100,11 @@ def db_url(server_url: str, template_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, pool_min_size=1, pool_max_size=8)
+    # No rate limits: tests of other behaviour send far more from one address than a person would.
+    # The limits themselves are tested with their defaults and tight settings (tests/test_abuse_*.py).
+    return Settings(
+        database_url=db_url, pool_min_size=1, pool_max_size=8, rate_limits=RateLimitSettings.off()
+    )
 
 
 @pytest.fixture

@@ -208,7 +208,7 @@ def strict_service(db_url: str, settings: Settings) -> Iterator[EnrollmentServic
         pool.close()
 
 
-def test_signin_login_accepts_the_owner_and_locks_out_forgeries(
+def test_signin_login_accepts_the_owner_and_locks_out_the_forgers_address(
     strict_service: EnrollmentService, db: psycopg.Connection
 ) -> None:
     with (
@@ -248,9 +248,8 @@ def test_signin_login_accepts_the_owner_and_locks_out_forgeries(
         body = assert_error(rejected, 401, "signature_rejected", "sessionId")
         assert body["login"]["failuresLeft"] == 0 and body["login"]["lockedUntil"] is not None
 
-        locked = http.post(
-            "/api/save-drawing", json=drawing_json("mary_jane", 1, flow_type="signin", sample=60)
-        )
+        # This address is locked out of the account (others are not: tests/test_abuse_api.py).
+        locked = http.post("/login", json={"username": "mary_jane", "sessionId": signin(sample=60)})
         body = assert_error(locked, 423, "account_locked", "username")
         assert body["lockedUntil"] and int(locked.headers["Retry-After"]) > 0
         # The client can tell before the person draws.
@@ -359,8 +358,11 @@ def test_step_conflicts_are_409(http: httpx.Client) -> None:
 
 def test_username_taken_is_409(http: httpx.Client) -> None:
     session_id = register_user(http, "taken_user")
-    again = http.post("/api/save-drawing", json=seed_drawing("Taken_User", 1))
+    again = http.post("/api/save-drawing", json=seed_drawing("Taken_User", 1, flow_type="signup"))
     assert_error(again, 409, "username_taken", "username")
+    # Without flowType (the design note's client), a registered name starts a sign-in instead.
+    signin = http.post("/api/save-drawing", json=seed_drawing("Taken_User", 1))
+    assert signin.status_code == 200 and signin.json()["progress"]["total_steps"] == 1
     twice = http.post("/register", json={"username": "taken_user", "sessionId": session_id})
     assert_error(twice, 409, "session_closed", "sessionId")
 

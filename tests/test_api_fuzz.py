@@ -24,7 +24,7 @@ from api.export_openapi import OPENAPI_PATH
 from api.main import create_app
 from api.schemas import SAVE_DRAWING_EXAMPLE
 from api.testing import serve
-from enrollment_core.config import Settings
+from enrollment_core.config import RateLimitSettings, Settings
 from enrollment_core.database import create_pool
 from enrollment_core.service import EnrollmentService
 from tests.conftest import create_test_database, drop_test_database
@@ -55,7 +55,8 @@ statuses_seen: defaultdict[str, Counter[int]] = defaultdict(Counter)
 def fuzz_api(server_url: str, template_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """One server and one database for all the fuzzing (fuzzing does not need isolation per case)."""
     name, url = create_test_database(server_url, template_url)
-    config = Settings(database_url=url, pool_min_size=1, pool_max_size=8)
+    # No rate limits: fuzzing sends thousands of requests from one address (limits: test_abuse_api.py).
+    config = Settings(database_url=url, pool_min_size=1, pool_max_size=8, rate_limits=RateLimitSettings.off())
     pool = create_pool(url, config, name="fuzz")
     try:
         with serve(create_app(EnrollmentService(pool, config))) as base_url:
@@ -150,3 +151,43 @@ def test_any_text_in_a_valid_drawing_is_stored_or_refused_never_a_server_error(
         assert answer.json()  # always a JSON body
     if saved.status_code == 422:
         assert saved.json()["error"]["field"] in ("instruction", "metrics", "raw"), saved.text
+
+
+# Every number a client sends, over the whole int64 range and beyond: the step (an INTEGER column),
+# metric values and stroke coordinates (JSON). Each is stored or refused with a 4xx naming the field,
+# never a 500 (2**31 as a step used to be NumericValueOutOfRange).
+BOUNDARIES = [0, 1, 11, 12, 100, 2**31 - 1, 2**31, 2**32, 2**40, 2**53 + 1, 2**63 - 1, 2**63, 2**64, 10**30]
+any_integer = st.sampled_from(BOUNDARIES + [-b for b in BOUNDARIES]) | st.integers(-(2**70), 2**70)
+
+
+@given(step=any_integer, metric=any_integer, coordinate=any_integer)
+@settings(
+    max_examples=MAX_EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_any_integer_in_a_drawing_is_stored_or_refused_naming_its_field(
+    fuzz_api: str, step: int, metric: int, coordinate: int
+) -> None:
+    stroke = [list(point) for point in SAVE_DRAWING_EXAMPLE["raw"]["strokes"][0]]
+    stroke[3] = [coordinate, coordinate]
+    first = {**SAVE_DRAWING_EXAMPLE, "username": "number_fuzzer"}
+    with httpx.Client(base_url=fuzz_api, timeout=60) as http:  # a session to continue (a retry after 1)
+        session_id = http.post("/api/save-drawing", json=first).json()["sessionId"]
+    bodies = [
+        ("step", {**first, "step": step}),
+        ("step", {**first, "step": step, "sessionId": session_id}),  # continuing: reaches the database
+        ("metrics", {**first, "metrics": {"n": metric}}),
+        ("raw", {**first, "raw": {"strokes": [stroke]}}),
+    ]
+    with httpx.Client(base_url=fuzz_api, timeout=60) as http:
+        for field, body in bodies:
+            answer = http.post("/api/save-drawing", json=body)
+            cases_sent["property: any integer"] += 1
+            statuses_seen["property: any integer"][answer.status_code] += 1
+            assert answer.status_code in (200, 409, 413, 422), answer.text
+            if answer.status_code == 422:  # a step in range may still not be a signature's step: type
+                named = ("step", "type") if field == "step" else (field,)
+                assert answer.json()["error"]["field"] in named, answer.text

@@ -29,12 +29,14 @@ def test_served_openapi_document_is_the_checked_in_one(service) -> None:
 def test_every_operation_documents_its_error_statuses() -> None:
     document = generate()
     expected = {
-        ("post", "/api/check-username"): {"200", "400", "413", "415", "422", "503"},
-        ("post", "/api/check-user-exists"): {"200", "400", "413", "415", "422", "503"},
-        ("post", "/api/save-drawing"): {"200", "400", "404", "409", "410", "413", "415", "422", "423", "503"},
+        ("post", "/api/check-username"): {"200", "400", "413", "415", "422", "429", "503"},
+        ("post", "/api/check-user-exists"): {"200", "400", "413", "415", "422", "429", "503"},
+        ("post", "/api/save-drawing"): {"200", "400", "404", "409", "410", "413", "415", "422", "429", "503"},
         ("get", "/api/progress/{sessionId}"): {"200", "404", "410", "413", "422", "503"},
         ("post", "/register"): {"201", "400", "404", "409", "410", "413", "415", "422", "503"},
-        ("post", "/login"): {"200", "400", "401", "404", "409", "410", "413", "415", "422", "423", "503"},
+        ("post", "/login"): {
+            "200", "400", "401", "404", "409", "410", "413", "415", "422", "423", "429", "503"
+        },  # fmt: skip
         ("get", "/healthz"): {"200", "413", "503"},
     }
     found = {

@@ -3,6 +3,7 @@ hand-built rows) says."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from bench import dashboard_workload, datagen
 from enrollment_core import monitoring, step_plan
 from enrollment_core.queries import query
+from enrollment_core.sample_drawings import sample_drawing
 from tests.test_dashboard_app import add_session
 
 
@@ -150,7 +152,9 @@ def test_session_detail_has_every_step_with_its_png(db) -> None:
 
 
 def test_decode_data_url() -> None:
-    assert monitoring.decode_data_url("data:image/png;base64,aGk=") == ("image/png", b"hi")
+    png = sample_drawing("ada", 1).signature
+    assert monitoring.decode_data_url(png) == ("image/png", base64.b64decode(png.split(",", 1)[1]))
+    assert monitoring.decode_data_url("data:image/png;base64,aGk=") is None  # "hi" is no PNG
     assert monitoring.decode_data_url("data:image/png;base64,%%%") is None
     assert monitoring.decode_data_url("not a data url") is None
 

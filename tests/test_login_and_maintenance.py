@@ -52,29 +52,30 @@ def test_a_replayed_enrolled_signature_is_rejected(service, db):
     assert not verdict.accepted and verdict.reason_code == "replay"
 
 
-def test_repeated_rejections_lock_the_account_and_the_lock_expires(db_url, db):
+def test_repeated_rejections_lock_that_address_out_and_the_lock_expires(db_url, db):
     settings = Settings(database_url=db_url, login_max_failures=2, login_lock_seconds=600)
+    eve, owner = ClientInfo("UA", "203.0.113.66"), ClientInfo("UA", "198.51.100.7")
     with create_pool(db_url, settings) as pool:
         service = EnrollmentService(pool, settings)
         register_user(service, "alice")
-        first = service.login("alice", draw_signin(service, "alice", person="eve"))
+        first = service.login("alice", draw_signin(service, "alice", person="eve"), client=eve)
         assert (first.accepted, first.failures_left, first.locked_until) == (False, 1, None)
-        second = service.login("alice", draw_signin(service, "alice", person="eve", sample=2))
+        second = service.login("alice", draw_signin(service, "alice", person="eve", sample=2), client=eve)
         assert second.locked_until is not None and "locked until" in second.reason
-        # Locked: a new sign-in is refused before the person draws anything.
+        # Locked for that address: its next sign-in is refused before any verification...
         with pytest.raises(errors.AccountLocked) as info:
-            draw_signin(service, "alice")
+            service.login("alice", draw_signin(service, "alice"), client=eve)
         assert info.value.locked_until == second.locked_until
-        check = service.check_user_exists("alice")  # and the start screen can say so first
+        check = service.check_user_exists("alice", eve)  # ...and its start screen can say so first
         assert (check.ok, check.code, check.locked_until) == (True, "account_locked", second.locked_until)
+        # Not for the owner elsewhere.
+        assert service.check_user_exists("alice", owner).locked_until is None
 
-        db.execute("UPDATE users SET locked_until = NOW() - interval '1 second'")
-        after_lock = service.login("alice", draw_signin(service, "alice"))
+        db.execute("UPDATE sign_in_lockouts SET locked_until = NOW() - interval '1 second'")
+        after_lock = service.login("alice", draw_signin(service, "alice"), client=eve)
         assert after_lock.accepted and after_lock.failures_left == 2
-        assert db.execute("SELECT failed_logins, locked_until FROM users").fetchone() == {
-            "failed_logins": 0,
-            "locked_until": None,
-        }
+        assert db.execute("SELECT failed_logins FROM users").fetchone() == {"failed_logins": 0}
+        assert db.execute("SELECT count(*) AS n FROM sign_in_lockouts").fetchone() == {"n": 0}
 
 
 def test_a_signin_session_gives_one_verdict_and_needs_its_own_flow(service):

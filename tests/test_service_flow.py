@@ -254,7 +254,7 @@ _TINY_PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n").de
         ("signature", "data:text/plain;base64,aGVsbG8=", errors.ValidationError, "data URL"),
         ("signature", "data:image/png;base64,!!!", errors.ValidationError, "data URL"),
         ("signature", _TINY_PNG, errors.ValidationError, "empty or too small"),
-        ("signature", "data:image/png;base64," + "QUFB" * 100, errors.ValidationError, "not a png"),
+        ("signature", "data:image/png;base64," + "QUFB" * 100, errors.ValidationError, "not a PNG image"),
         ("signature", "data:image/png;base64," + "A" * 1_600_000, errors.PayloadTooLarge, "limit"),
         ("raw", _DELETE, errors.ValidationError, "raw is required"),
         ("raw", {"objects": []}, errors.ValidationError, "empty or too small"),

@@ -3,16 +3,13 @@ drill-down with its drawings."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 import pandas as pd
 
-from .. import step_plan
+from .. import images, step_plan
 from ..queries import query
 from ..status import effective_status
 from .rows import Db, connection, fetch, to_frame
@@ -136,11 +133,14 @@ class SavedStep:
     step_number: int
     step_type: str
     instruction: str
-    image: bytes | None  # the decoded drawing; None when signature_data is not a readable data URL
+    image: bytes | None  # the drawing's image file, checked to decode; None when it cannot be shown
     image_mime: str | None
     metrics: dict[str, Any]
     completed_at: datetime
     seconds_spent: float
+    # Why the stored image cannot be shown, in plain words (not a data URL, not the type it claims,
+    # too many pixels, corrupt); None when `image` is set.
+    image_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,18 +163,23 @@ class SessionDetail:
         return step_plan.total_steps(self.flow_type)
 
 
-_DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,(.*)$", re.DOTALL)
+def read_stored_image(url: str) -> tuple[str, bytes] | str:
+    """(mime type, image bytes) of a stored data URL that decodes as the image it claims, within the
+    pixel limit (images.MAX_PIXELS, checked from the header before decoding); otherwise the reason it
+    cannot be shown, in plain words. Never raises: stored data may predate today's checks, or come
+    from another writer."""
+    try:
+        decoded = images.read_data_url(url)
+    except images.ImageProblem as problem:
+        return f"The drawing cannot be shown: {problem}."
+    return decoded.info.mime, decoded.data
 
 
 def decode_data_url(url: str) -> tuple[str, bytes] | None:
-    """(mime type, bytes) of a base64 image data URL, or None if it is not one."""
-    match = _DATA_URL.match(url or "")
-    if not match:
-        return None
-    try:
-        return match.group(1), base64.b64decode(match.group(2), validate=True)
-    except (binascii.Error, ValueError):
-        return None
+    """(mime type, bytes) of a stored image data URL that can be shown, or None (read_stored_image
+    says why)."""
+    result = read_stored_image(url)
+    return None if isinstance(result, str) else result
 
 
 def session_detail(db: Db, session_id: str) -> SessionDetail | None:
@@ -188,17 +193,20 @@ def session_detail(db: Db, session_id: str) -> SessionDetail | None:
     h = header[0]
     saved = []
     for s in steps:
-        decoded = decode_data_url(s["signature_data"])
+        image = read_stored_image(s["signature_data"])
+        problem = image if isinstance(image, str) else None
+        mime, data = (None, None) if isinstance(image, str) else image
         saved.append(
             SavedStep(
                 step_number=s["step_number"],
                 step_type=s["step_type"],
                 instruction=s["instruction"],
-                image=decoded[1] if decoded else None,
-                image_mime=decoded[0] if decoded else None,
+                image=data,
+                image_mime=mime,
                 metrics=dict(s["metrics"] or {}),
                 completed_at=s["completed_at"],
                 seconds_spent=float(s["seconds_spent"]),
+                image_problem=problem,
             )
         )
     status = effective_status(h["status"], h["is_expired"])

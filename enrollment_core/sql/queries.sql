@@ -14,17 +14,24 @@ SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(usern
 
 -- name: save_next_step
 -- Nearly every save: the next step of a live session of this user, as planned, in one statement and
--- one transaction (autocommit). The UPDATE takes the session's row lock (which serialises saves to one
+-- one transaction (autocommit), its rate limits included (no round trip of their own). One row:
+-- allowed (NULL: no limits), refused_by and retry_after_seconds when refused, flow_type when saved. The UPDATE takes the session's row lock (which serialises saves to one
 -- session), checks it all against the row (owner, live, flow, plan, step_count = step - 1) and touches
 -- it (last activity, the client's IP, step_count); the INSERT adds the step. No row: nothing changed,
 -- and save_step decides (step 1, a retry, a refusal). A concurrent save of the same session makes the
 -- UPDATE wait and then re-check the row, so a retry finds step_count moved on. If the step is there
 -- although step_count said otherwise, the INSERT fails (unique step number) and nothing changes.
-WITH session AS (
+WITH verdict AS (
+    -- The request's rate limits first, in this same statement (charge_rate_limits; no subject: none).
+    SELECT * FROM charge_rate_limits(%(limit_subject)s, %(limit_costs)s::float8[], %(limit_amounts)s::float8[],
+                                     %(limit_periods)s::float8[])
+    WHERE %(limit_subject)s::text IS NOT NULL
+), session AS (
     UPDATE temp_enrollments te
     SET updated_at = NOW(), metadata = te.metadata || %(last_ip)s, step_count = te.step_count + 1
     FROM enrollment_step_plan sp
-    WHERE te.session_id = %(session_id)s
+    WHERE COALESCE((SELECT allowed FROM verdict), true)
+      AND te.session_id = %(session_id)s
       AND lower(te.username) = lower(%(username)s)
       AND te.status = 'in_progress'
       AND te.expires_at > NOW()
@@ -40,7 +47,10 @@ WITH session AS (
     FROM session
     RETURNING enrollment_id
 )
-SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id;
+SELECT verdict.allowed, verdict.refused_by, verdict.retry_after_seconds, saved.flow_type
+FROM (SELECT 1) AS always_one_row
+LEFT JOIN verdict ON true
+LEFT JOIN (SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id) saved ON true;
 
 -- name: save_step
 -- One drawing step that save_next_step did not save, in one statement and one transaction
@@ -202,19 +212,12 @@ SELECT count(*) AS n FROM temp_enrollments;
 -- ============================== sign-in ==============================
 
 -- name: lock_user
--- Serialises sign-ins of one user, so the count of rejections in a row is exact.
-SELECT id, username, failed_logins, locked_until, locked_until > NOW() AS is_locked
-FROM users
-WHERE lower(username) = lower(%(username)s)
-FOR UPDATE;
-
--- name: find_user_lock
-SELECT locked_until FROM users WHERE lower(username) = lower(%(username)s) AND locked_until > NOW();
+-- Serialises sign-ins of one user, so counts of rejections (the account's, and each address's) are exact.
+SELECT id, username, failed_logins FROM users WHERE lower(username) = lower(%(username)s) FOR UPDATE;
 
 -- name: login_verdict
--- The verdict already given for a sign-in session, with the account's lock state now.
-SELECT a.accepted, a.reason_code, a.score, a.threshold, u.username, u.failed_logins,
-       CASE WHEN u.locked_until > NOW() THEN u.locked_until END AS locked_until
+-- The verdict already given for a sign-in session, and the address it came from.
+SELECT a.accepted, a.reason_code, a.score, a.threshold, a.ip, u.id AS user_id, u.username
 FROM login_attempts a
 JOIN users u ON u.id = a.user_id
 WHERE a.session_id = %(session_id)s;
@@ -234,17 +237,108 @@ ORDER BY attempted_at DESC
 LIMIT %(limit)s;
 
 -- name: record_login_outcome
--- A success clears the rejections in a row; a rejection counts one more and, at the limit, locks.
--- An expired lock starts the count afresh.
-UPDATE users SET
-    failed_logins = CASE WHEN %(accepted)s THEN 0
-                         WHEN locked_until <= NOW() THEN 1
-                         ELSE failed_logins + 1 END,
-    locked_until  = CASE WHEN %(accepted)s THEN NULL
-                         WHEN (CASE WHEN locked_until <= NOW() THEN 1 ELSE failed_logins + 1 END)
-                              >= %(max_failures)s
-                         THEN NOW() + make_interval(secs => %(lock_seconds)s)
-                         WHEN locked_until <= NOW() THEN NULL
-                         ELSE locked_until END
-WHERE id = %(user_id)s
-RETURNING failed_logins, locked_until;
+-- The account's rejections in a row, from any address (staff see them; a success clears them).
+UPDATE users SET failed_logins = CASE WHEN %(accepted)s THEN 0 ELSE failed_logins + 1 END
+WHERE id = %(user_id)s;
+
+-- ============================== sign-in lockout (per account and address) ==============================
+
+-- name: sign_in_lock
+-- Whether this address is locked out of this account now, and its rejections in a row that still count
+-- (a failure older than the lock's length no longer does).
+SELECT CASE WHEN locked_until > NOW() THEN locked_until END AS locked_until,
+       CASE WHEN locked_until > NOW() OR last_failed_at > NOW() - make_interval(secs => %(lock_seconds)s)
+            THEN failures ELSE 0 END AS failures
+FROM sign_in_lockouts
+WHERE user_id = %(user_id)s AND address = %(address)s;
+
+-- name: sign_in_lock_by_username
+-- check-user-exists: the lock of this address on this account, if any.
+SELECT l.locked_until
+FROM sign_in_lockouts l JOIN users u ON u.id = l.user_id
+WHERE lower(u.username) = lower(%(username)s) AND l.address = %(address)s AND l.locked_until > NOW();
+
+-- name: record_sign_in_failure
+-- One more rejection from this address: counted in a row while each comes within the lock's length of
+-- the previous one (and not after an expired lock); at the limit the pair is locked.
+INSERT INTO sign_in_lockouts AS l (user_id, address, failures, last_failed_at, locked_until)
+VALUES (%(user_id)s, %(address)s, 1, NOW(),
+        CASE WHEN 1 >= %(max_failures)s THEN NOW() + make_interval(secs => %(lock_seconds)s) END)
+ON CONFLICT (user_id, address) DO UPDATE SET
+    (failures, last_failed_at, locked_until) = (
+        SELECT counted.n, NOW(),
+               CASE WHEN counted.n >= %(max_failures)s THEN NOW() + make_interval(secs => %(lock_seconds)s) END
+        FROM (SELECT CASE WHEN l.locked_until <= NOW()
+                            OR l.last_failed_at <= NOW() - make_interval(secs => %(lock_seconds)s)
+                          THEN 1 ELSE l.failures + 1 END AS n) counted)
+RETURNING failures, locked_until;
+
+-- name: clear_sign_in_failures
+-- An accepted sign-in clears its address's count (and lock) on this account.
+DELETE FROM sign_in_lockouts WHERE user_id = %(user_id)s AND address = %(address)s;
+
+-- name: account_lockout_state
+-- Staff: an account's rejections in a row (any address), and each address's count and lock.
+SELECT u.id AS user_id, u.username, u.failed_logins,
+       (SELECT max(a.attempted_at) FROM login_attempts a WHERE a.user_id = u.id AND NOT a.accepted)
+           AS last_failed_at,
+       COALESCE(json_agg(json_build_object(
+           'address', l.address, 'failures', l.failures, 'last_failed_at', l.last_failed_at,
+           'locked_until', CASE WHEN l.locked_until > NOW() THEN l.locked_until END)
+           ORDER BY l.last_failed_at DESC) FILTER (WHERE l.user_id IS NOT NULL), '[]') AS addresses
+FROM users u
+LEFT JOIN sign_in_lockouts l ON l.user_id = u.id
+WHERE lower(u.username) = lower(%(username)s)
+GROUP BY u.id;
+
+-- name: unlock_sign_in
+-- Staff: lift this address's lock on the account (all addresses' when address is NULL).
+DELETE FROM sign_in_lockouts l USING users u
+WHERE u.id = l.user_id AND lower(u.username) = lower(%(username)s)
+  AND (%(address)s::text IS NULL OR l.address = %(address)s);
+
+-- name: forget_stale_sign_in_failures
+-- Hourly: rows whose lock has expired and whose last failure no longer counts are as good as absent.
+DELETE FROM sign_in_lockouts
+WHERE (locked_until IS NULL OR locked_until <= NOW())
+  AND last_failed_at <= NOW() - make_interval(secs => %(lock_seconds)s);
+
+-- ============================== rate limits ==============================
+
+-- name: charge_rate_limits
+-- One request's costs on its client's limits (enrollment_core.rate_limits.take; see the function).
+SELECT * FROM charge_rate_limits(%(limit_subject)s, %(limit_costs)s::float8[], %(limit_amounts)s::float8[],
+                                 %(limit_periods)s::float8[]);
+
+-- name: rate_limits_of
+-- Staff: these clients' rows as they stand ('address ...' or 'account ...').
+SELECT * FROM rate_limits WHERE subject = ANY(%(subjects)s) ORDER BY subject;
+
+-- name: recent_rate_limit_blocks
+-- Staff: clients refused since the cut-off, latest refusal first.
+SELECT * FROM rate_limits
+WHERE last_refused_at > NOW() - make_interval(secs => %(within_seconds)s)
+ORDER BY last_refused_at DESC
+LIMIT %(limit)s;
+
+-- name: clear_rate_limit
+-- Staff: make one limit of a client whole again (limit NULL: every limit).
+UPDATE rate_limits r SET
+    lookups_full_at = CASE WHEN l.name IN ('lookups', 'all') THEN NULL ELSE r.lookups_full_at END,
+    saves_full_at = CASE WHEN l.name IN ('saves', 'all') THEN NULL ELSE r.saves_full_at END,
+    sessions_full_at = CASE WHEN l.name IN ('sessions', 'all') THEN NULL ELSE r.sessions_full_at END,
+    upload_bytes_full_at = CASE WHEN l.name IN ('upload_bytes', 'all') THEN NULL ELSE r.upload_bytes_full_at END,
+    signins_full_at = CASE WHEN l.name IN ('signins', 'all') THEN NULL ELSE r.signins_full_at END,
+    signin_failures_full_at = CASE WHEN l.name IN ('signin_failures', 'all') THEN NULL
+                                   ELSE r.signin_failures_full_at END,
+    last_allowed = true
+FROM (SELECT COALESCE(%(limit)s::text, 'all') AS name) l
+WHERE r.subject = %(subject)s;
+
+-- name: forget_whole_rate_limits
+-- Hourly: a client whose allowances are all whole again and who was not refused in the last day is
+-- the same as no row.
+DELETE FROM rate_limits
+WHERE COALESCE(GREATEST(lookups_full_at, saves_full_at, sessions_full_at, upload_bytes_full_at,
+                        signins_full_at, signin_failures_full_at), '-infinity') <= NOW()
+  AND (last_refused_at IS NULL OR last_refused_at < NOW() - interval '1 day');

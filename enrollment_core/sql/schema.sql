@@ -106,10 +106,14 @@ CREATE TABLE users (
     username              VARCHAR(255) NOT NULL,
     created_at            TIMESTAMPTZ  NOT NULL DEFAULT NOW(),
     enrollment_session_id VARCHAR(255) NOT NULL,  -- the signup session the account was made from
-    -- Rejections in a row since the last accepted sign-in (reset by a success or an expired lock).
+    -- Rejected sign-ins in a row, from any address, since the last accepted one: shown to staff. The
+    -- locks are per (account, address), in sign_in_lockouts.
     failed_logins         INTEGER      NOT NULL DEFAULT 0,
+    -- Unused since 0012 (an account-wide lock let anyone lock anyone out); a later migration drops it
+    -- once no process of the previous release runs.
     locked_until          TIMESTAMPTZ
 );
+COMMENT ON COLUMN users.locked_until IS 'unused since 0012_abuse_resistance (see sign_in_lockouts)';
 -- Case-insensitive unique usernames: "John_Doe" and "john_doe" are the same person.
 CREATE UNIQUE INDEX idx_users_username_lower ON users (lower(username));
 
@@ -146,6 +150,19 @@ CREATE TABLE login_attempts (
     method       VARCHAR(16)            -- how it was verified: 'timed' (pen timing) or 'shape'
 );
 CREATE INDEX idx_login_attempts_user_time ON login_attempts (user_id, attempted_at DESC);
+
+-- Rejected sign-ins lock the pair (account, client address), never the account everywhere: an attacker
+-- cannot lock the owner out (NIST SP 800-63B 5.2.2). Failures of one account from many addresses slow
+-- that account instead (the signin_failures limit above) and users.failed_logins counts them for staff.
+CREATE TABLE sign_in_lockouts (
+    user_id        INTEGER     NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    address        TEXT        NOT NULL,  -- the client address; '' when the caller gave none
+    -- Rejections in a row from this address, each within the lock's length of the previous one.
+    failures       INTEGER     NOT NULL,
+    last_failed_at TIMESTAMPTZ NOT NULL,
+    locked_until   TIMESTAMPTZ,           -- set when failures reached the limit (LOGIN_MAX_FAILURES)
+    PRIMARY KEY (user_id, address)
+);
 
 -- ============================== maintenance and statistics ==============================
 
@@ -205,12 +222,36 @@ CREATE TABLE staff_actions (
     acted_at   TIMESTAMPTZ  NOT NULL DEFAULT NOW(),
     staff_name VARCHAR(100) NOT NULL CONSTRAINT staff_actions_staff_name_check
                    CHECK (length(btrim(staff_name)) > 0),
-    action     VARCHAR(32)  NOT NULL,  -- 'cleanup', 'archive' (enrollment_core.staff.StaffAction)
+    action     VARCHAR(32)  NOT NULL,  -- 'cleanup', 'archive', 'unlock_sign_in', 'clear_rate_limit' (enrollment_core.staff.StaffAction)
     target     TEXT,                   -- what it acted on, when not everything (a username, an address)
     succeeded  BOOLEAN      NOT NULL,
     result     JSONB        NOT NULL DEFAULT '{}'::jsonb  -- e.g. {"removed": 4}, {"error": "..."}
 );
 CREATE INDEX idx_staff_actions_acted_at ON staff_actions (acted_at DESC);
+
+-- ============================== abuse resistance ==============================
+
+-- One row per client (an address, or an account for its rejected sign-ins), holding each of its limits
+-- as the time the client's allowance is whole again (the generic cell rate algorithm): a request of cost
+-- c (1, or its size in bytes) on a limit of `amount` per `period` moves that time c x period / amount
+-- later, and is refused when the time would then lie more than one period ahead (the whole allowance
+-- spent). NULL, or a time past, is a whole allowance.
+-- UNLOGGED: nearly every request writes here, and an allowance need not survive a crash (it restarts
+-- whole) nor reach a standby; skipping the write-ahead log keeps the check cheap.
+CREATE UNLOGGED TABLE rate_limits (
+    subject                 TEXT        PRIMARY KEY,  -- 'address 203.0.113.9', 'account alice'
+    lookups_full_at         TIMESTAMPTZ,
+    saves_full_at           TIMESTAMPTZ,
+    sessions_full_at        TIMESTAMPTZ,
+    upload_bytes_full_at    TIMESTAMPTZ,
+    signins_full_at         TIMESTAMPTZ,
+    signin_failures_full_at TIMESTAMPTZ,
+    refused                 BIGINT      NOT NULL DEFAULT 0,  -- requests refused while the row existed
+    last_allowed            BOOLEAN     NOT NULL DEFAULT true,  -- the latest request's decision
+    last_refused_at         TIMESTAMPTZ,
+    last_refused_limit      TEXT,              -- which limit refused it (the one that frees up last)
+    last_wait_seconds       DOUBLE PRECISION   -- and how long it had to wait
+);
 
 -- ============================== functions ==============================
 
@@ -325,6 +366,78 @@ BEGIN
 END;
 $$;
 
+-- One request's costs on one client's limits, decided together: allowed when every limit with a cost
+-- (p_costs[i], NULL: not involved; its need is GREATEST(cost, 1), so a cost of 0 only asks whether
+-- anything is left) can take it, and then all of them move; else nothing moves, the refusal is kept on
+-- the row, and the answer names the limit that frees up last and in how many seconds. Limits in the
+-- order of the table's columns: lookups, saves, sessions, upload_bytes, signins, signin_failures.
+-- The row lock makes concurrent requests of one client exact; a client's first request creates its row.
+CREATE FUNCTION charge_rate_limits(
+    p_subject TEXT, p_costs DOUBLE PRECISION[], p_amounts DOUBLE PRECISION[], p_periods DOUBLE PRECISION[]
+)
+RETURNS TABLE (allowed BOOLEAN, refused_by TEXT, retry_after_seconds DOUBLE PRECISION)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_names TEXT[] := ARRAY['lookups', 'saves', 'sessions', 'upload_bytes', 'signins', 'signin_failures'];
+    v_row   rate_limits%ROWTYPE;
+    v_full  TIMESTAMPTZ[];
+    v_start TIMESTAMPTZ;
+    v_wait  DOUBLE PRECISION;
+BEGIN
+    SELECT * INTO v_row FROM rate_limits r WHERE r.subject = p_subject FOR UPDATE;
+    IF NOT FOUND THEN
+        INSERT INTO rate_limits (subject) VALUES (p_subject) ON CONFLICT (subject) DO NOTHING;
+        SELECT * INTO v_row FROM rate_limits r WHERE r.subject = p_subject FOR UPDATE;
+    END IF;
+    v_full := ARRAY[v_row.lookups_full_at, v_row.saves_full_at, v_row.sessions_full_at,
+                    v_row.upload_bytes_full_at, v_row.signins_full_at, v_row.signin_failures_full_at];
+    allowed := true;
+    FOR i IN 1..6 LOOP
+        CONTINUE WHEN p_costs[i] IS NULL;
+        v_start := GREATEST(v_full[i], NOW());
+        v_wait := EXTRACT(EPOCH FROM v_start - NOW())
+                  + GREATEST(p_costs[i], 1) * p_periods[i] / p_amounts[i] - p_periods[i];
+        IF v_wait > 0 THEN
+            IF allowed OR v_wait > retry_after_seconds THEN
+                refused_by := v_names[i];
+                retry_after_seconds := v_wait;
+            END IF;
+            allowed := false;
+        ELSE
+            v_full[i] := v_start + make_interval(secs => p_costs[i] * p_periods[i] / p_amounts[i]);
+        END IF;
+    END LOOP;
+    IF allowed THEN
+        UPDATE rate_limits r SET lookups_full_at = v_full[1], saves_full_at = v_full[2],
+            sessions_full_at = v_full[3], upload_bytes_full_at = v_full[4], signins_full_at = v_full[5],
+            signin_failures_full_at = v_full[6], last_allowed = true
+        WHERE r.subject = p_subject;
+    ELSE
+        UPDATE rate_limits r SET refused = r.refused + 1, last_allowed = false, last_refused_at = NOW(),
+            last_refused_limit = refused_by, last_wait_seconds = retry_after_seconds
+        WHERE r.subject = p_subject;
+    END IF;
+    RETURN NEXT;
+END;
+$$;
+
+-- Another writer's INSERT with the note's columns only (no content_hash) gets one computed here. Its
+-- recipe differs from the service's, which is fine: a re-sent step whose hash differs is still a
+-- retry when its content is the same column by column (save_enrollment_step).
+CREATE FUNCTION fill_step_content_hash() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.content_hash := encode(sha256(convert_to(concat_ws(E'\x1f', NEW.step_number, NEW.step_type,
+        NEW.instruction, NEW.signature_data, NEW.raw_data::text, NEW.metrics::text), 'UTF8')), 'hex');
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER temp_enrollment_steps_fill_content_hash
+    BEFORE INSERT ON temp_enrollment_steps
+    FOR EACH ROW WHEN (NEW.content_hash IS NULL)
+    EXECUTE FUNCTION fill_step_content_hash();
+
 -- One drawing step that the save_next_step statement (sql/queries.sql) did not save: step 1 (a new
 -- session), a retry, a refusal, or a session whose step_count is behind its rows. One statement, its
 -- own transaction. The service validates the payload first; this decides what needs the database,
@@ -334,11 +447,14 @@ $$;
 -- Outcomes (enrollment_core.save_outcome.SaveOutcome maps each to a result or a typed error): created
 -- (step 1 started a new session, p_new_session_id), saved, duplicate (this exact step is already saved:
 -- a retry; for step 1, the retried session's id), and refusals that change nothing: username_taken,
--- user_not_found, account_locked (locked_until), not_found, wrong_flow (flow_type = the session's flow),
--- not_in_plan (flow_type), conflict (the step is saved with other content), completed, expired,
--- out_of_order (expected_step). Progress columns are set for created, saved and duplicate. A re-sent
--- step is a retry when its content hash matches, or else when its content is the same column by
--- column (a step saved before the hash's recipe changed, re-sent after).
+-- user_not_found, not_found, wrong_flow (flow_type = the session's flow), not_in_plan (flow_type),
+-- conflict (the step is saved with other content), completed, expired (also for a retry: an expired
+-- session takes nothing), out_of_order (expected_step). Progress columns are set for created, saved and
+-- duplicate; locked_until is always NULL (sign-in locks are per address since 0012, checked by login).
+-- A first step without a flow type signs in a registered username and signs up a new one (the design
+-- note's client sends none). A re-sent step is a retry when its content hash matches, or else when its
+-- content is the same column by column (a step saved before the hash's recipe changed, or written by
+-- another writer, whose hash the trigger above computes its own way).
 CREATE FUNCTION save_enrollment_step(
     p_session_id     VARCHAR,   -- NULL: step 1 of a new session
     p_new_session_id VARCHAR,   -- the id to give a new session
@@ -374,23 +490,19 @@ DECLARE
     v_session     temp_enrollments%ROWTYPE;
     v_plan        enrollment_step_plan%ROWTYPE;
     v_user_id     BIGINT;
-    v_locked      TIMESTAMPTZ;
     v_saved_steps INTEGER;
     v_saved_hash  VARCHAR;
 BEGIN
     IF p_session_id IS NULL THEN
-        flow_type := COALESCE(p_flow_type, 'signup');
         -- One session start per username at a time, so a retried first step cannot race itself.
         PERFORM pg_advisory_xact_lock(hashtext(lower(p_username)));
-        SELECT u.id, u.locked_until INTO v_user_id, v_locked
-        FROM users u WHERE lower(u.username) = lower(p_username);
+        SELECT u.id INTO v_user_id FROM users u WHERE lower(u.username) = lower(p_username);
+        -- No flow type (the design note's client): a registered username signs in, a new one signs up.
+        flow_type := COALESCE(p_flow_type, CASE WHEN v_user_id IS NULL THEN 'signup' ELSE 'signin' END);
         IF flow_type = 'signup' AND v_user_id IS NOT NULL THEN
             outcome := 'username_taken';
         ELSIF flow_type = 'signin' AND v_user_id IS NULL THEN
             outcome := 'user_not_found';
-        ELSIF flow_type = 'signin' AND v_locked > NOW() THEN
-            outcome := 'account_locked';
-            locked_until := v_locked;
         END IF;
         IF outcome IS NOT NULL THEN
             RETURN NEXT;
@@ -452,6 +564,13 @@ BEGIN
         outcome := 'wrong_flow';
     ELSIF NOT FOUND OR v_plan.step_type <> p_step_type THEN
         outcome := 'not_in_plan';
+    ELSIF v_session.status <> 'completed'
+          AND (v_session.status = 'expired' OR v_session.expires_at <= NOW()) THEN
+        -- Before the retry check: a step re-sent to an expired session is refused like any other.
+        -- Remembered even though the step is refused.
+        UPDATE temp_enrollments te SET status = 'expired', updated_at = NOW()
+        WHERE te.id = v_session.id AND te.status = 'in_progress';
+        outcome := 'expired';
     ELSE
         -- Read after the row lock, so exact: is this step saved (a retry or a conflict), how many are.
         SELECT count(*), max(s.content_hash) FILTER (WHERE s.step_number = p_step_number)
@@ -471,11 +590,6 @@ BEGIN
                 THEN 'duplicate' ELSE 'conflict' END;
         ELSIF v_session.status = 'completed' THEN
             outcome := 'completed';
-        ELSIF v_session.status = 'expired' OR v_session.expires_at <= NOW() THEN
-            -- Remembered even though the step is refused.
-            UPDATE temp_enrollments te SET status = 'expired', updated_at = NOW()
-            WHERE te.id = v_session.id AND te.status = 'in_progress';
-            outcome := 'expired';
         ELSIF p_step_number <> v_saved_steps + 1 THEN
             outcome := 'out_of_order';
             expected_step := v_saved_steps + 1;
