@@ -47,6 +47,7 @@ from enrollment_core.config import PROJECT_ROOT
 from . import datagen
 from .common import Results, cpu_seconds_by_pid, fmt, median, ms, percentile, process_cpu_seconds, table
 from .payloads import signup_samples
+from .save_step import BENCH_LIMITS, bench_client
 
 KINDS = ("http", "in_process")
 EXISTING_SESSIONS = 20_000
@@ -55,6 +56,14 @@ WRK = "wrk"  # Debian's package; ./dev bench installs it
 USER_AGENT = "bench-http (in process)"
 PERCENTILES = ("p50", "p90", "p99")
 _tags = itertools.count()  # keeps the usernames of each cell apart
+# Both kinds run with BENCH_LIMITS (save_step.py): limits checked on every save, none ever refusing; each
+# client is a phone with its own address (wrk sends it as X-Forwarded-For, which uvicorn trusts from
+# 127.0.0.1 by default), so no two clients share a rate-limit row.
+BENCH_LIMITS_ENV = {
+    "RATE_LIMIT_SAVES_PER_MINUTE": str(BENCH_LIMITS.saves_per_minute),
+    "RATE_LIMIT_SESSIONS_PER_HOUR": str(BENCH_LIMITS.sessions_per_hour),
+    "RATE_LIMIT_UPLOAD_BYTES_PER_HOUR": str(BENCH_LIMITS.upload_bytes_per_hour),
+}
 
 
 @dataclass
@@ -143,8 +152,8 @@ def api_server(
     """`python -m api.serve` on a free port with `workers` workers on database `url`; yields (base URL,
     pid). Ready when every worker has logged its start-up and /healthz answers."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "API_WORKERS": str(workers), "API_PORT": str(port),
-           "API_HOST": "127.0.0.1"}  # fmt: skip
+    env = {**os.environ, **BENCH_LIMITS_ENV, "DATABASE_URL": url, "API_WORKERS": str(workers),
+           "API_PORT": str(port), "API_HOST": "127.0.0.1"}  # fmt: skip
     with log_path.open("wb") as log:
         command = [sys.executable, "-m", "api.serve"]
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -198,13 +207,14 @@ def run_wrk(base: str, clients: int, seconds: float, bodies: Path, persons: int,
 # ---------------------------------------------------------------- the service in process
 
 
-def _enroll(service, client, tails: list[list[bytes]], number: int, start_at: float, seconds: float,
+def _enroll(service, tails: list[list[bytes]], number: int, start_at: float, seconds: float,
             tag: str, latencies: list[float], refusals: list[str]) -> None:  # fmt: skip
     """Client `number`: enroll users one after another through the service, as save_drawing.lua does
     through the API."""
     from enrollment_core import EnrollmentError
 
     deadline, person = start_at + seconds, (number - 1) % len(tails)
+    client = dataclasses.replace(bench_client(number - 1), user_agent=USER_AGENT)  # as wrk's connection
     time.sleep(max(0.0, start_at - time.monotonic()))
     for enrolled in itertools.count(1):
         username, session_id = f"{tag}t{number}n{enrolled}", None
@@ -227,13 +237,12 @@ def _enroll(service, client, tails: list[list[bytes]], number: int, start_at: fl
 def _in_process_worker(conn: Connection, database_url: str, tails: list[list[bytes]]) -> None:
     """One process like one API worker: its own service; on each order, one thread per client number
     saves steps from `start_at` for `seconds` (time.monotonic is one clock for every process)."""
-    os.environ["DATABASE_URL"] = database_url
+    os.environ.update(BENCH_LIMITS_ENV, DATABASE_URL=database_url)
     from api.main import freeze_startup_objects
-    from enrollment_core import ClientInfo, open_service
+    from enrollment_core import open_service
 
     service = open_service(background_cleanup=True)  # as api.main's lifespan opens it ...
     freeze_startup_objects()  # ... and then keeps start-up objects out of garbage collections
-    client = ClientInfo(user_agent=USER_AGENT, ip="127.0.0.1")
     conn.send("ready")
     try:
         while (order := conn.recv()) is not None:
@@ -243,7 +252,7 @@ def _in_process_worker(conn: Connection, database_url: str, tails: list[list[byt
             threads = [
                 threading.Thread(
                     target=_enroll,
-                    args=(service, client, tails, n, start_at, seconds, tag, latencies[i], refusals),
+                    args=(service, tails, n, start_at, seconds, tag, latencies[i], refusals),
                 )
                 for i, n in enumerate(numbers)
             ]

@@ -50,6 +50,8 @@ BENCH_LIMITS = RateLimitSettings(
 
 def bench_client(offset: int) -> ClientInfo:
     return ClientInfo(user_agent="bench", ip=f"198.18.{offset // 250}.{offset % 250 + 1}")
+
+
 _user_numbers = itertools.count()  # unique usernames across threads, rounds and kinds
 
 
