@@ -18,6 +18,7 @@ import streamlit as st
 from enrollment_core import errors
 from enrollment_core.config import RateLimitSettings, Settings
 from enrollment_core.database import create_pool
+from enrollment_core.demo_data import DemoSignIns, seed_demo_data, seed_demo_sign_ins
 from enrollment_core.service import ClientInfo, EnrollmentService
 from tests.flows import draw_signin, register_user
 from tests.test_dashboard_app import HOSTILE, click, signed_in_app
@@ -248,3 +249,32 @@ def test_client_text_in_blocks_and_the_log_stays_text(
     assert row["target"] == f"{hostile} from {HOSTILE[1]}" and row["result"]["unlocked"] == 1
     at.switch_page("app_pages/maintenance.py").run()
     assert list(at.dataframe[-1].value["result"]) == [f"Unlocked sign-in for {hostile} from {HOSTILE[1]}"]
+
+
+def test_demo_sign_ins_give_every_verdict_and_a_locked_person(
+    env: str, db, real: EnrollmentService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """./dev start's demo data: real sign-ins (accepted, no match, a replay) and one user locked out of
+    one address, which the People page shows."""
+    summary = seed_demo_data(real.pool, sessions=40)
+    assert len(summary.usernames) == summary.users >= 3
+    made = seed_demo_sign_ins(real, summary.usernames)
+    first, second, third = summary.usernames[:3]
+    assert made == DemoSignIns(accepted=2, no_match=6, replays=1, locked=(third, "198.51.100.23"))
+    attempts = db.execute(
+        "SELECT u.username, a.reason_code, a.ip FROM login_attempts a JOIN users u ON u.id = a.user_id"
+        " ORDER BY a.id"
+    ).fetchall()
+    assert [(a["username"], a["reason_code"]) for a in attempts] == [
+        (first, "match"),
+        (first, "replay"),
+        (second, "match"),
+        (second, "no_match"),
+        *[(third, "no_match")] * 5,
+    ]
+    at = find(signed_in_app(monkeypatch, "app_pages/people.py"), third)
+    [lock] = [w.value for w in at.warning]
+    assert lock.startswith("Locked out from 198\\.51\\.100\\.23 until ")
+    assert list(at.dataframe[0].value["reason"]) == ["Does not match"] * 5
+    at = find(at, first)
+    assert list(at.dataframe[0].value["reason"]) == ["Copy of an enrolled signature", "Matches"]
