@@ -208,3 +208,58 @@ def _address_limits(
             break
     found = (rate_limits.blocks_for_address(db, ip) for ip in seen.values())
     return [client for client in found if client is not None]
+
+
+# ---------------------------------------------------------------- everyone refused now
+
+
+@dataclass(frozen=True)
+class RefusedNow:
+    """One account or address refused now, for the list staff see without knowing a name. who and what
+    are shown in table cells (text, never Markdown), so they are not escaped."""
+
+    who: str
+    what: str
+    until: datetime
+    username: str | None  # the person to open (a lock, a slowed account)
+    fix: Fix | None  # an address's Clear block (an address is not a person)
+
+
+def refused_now(db: Db, now: datetime, limit: int = 50) -> list[RefusedNow]:
+    """Addresses locked out of an account, accounts slowed and addresses over a limit, now; the
+    latest to end first. Rate limits refused in the last hour are looked at (recent_blocks)."""
+    found = [
+        RefusedNow(
+            lock.username,
+            f"Locked out from {lock.address or 'an unknown address'} after "
+            f"{words.count(lock.failures, 'rejected sign-in')} in a row",
+            lock.locked_until,
+            lock.username,
+            None,
+        )
+        for lock in sign_in_lockout.locked_now(db, limit)
+    ]
+    for client in rate_limits.recent_blocks(db, int(RECENT.total_seconds()), limit):
+        if client.blocked_until is None or client.blocked_until <= now:
+            continue
+        limit_code = client.last_refused_limit.value if client.last_refused_limit else None
+        if client.subject.startswith("account "):
+            username = client.subject.removeprefix("account ")
+            what = "Sign-ins slowed: too many rejected sign-ins from every address"
+            found.append(RefusedNow(username, what, client.blocked_until, username, None))
+        else:
+            address = client.subject.removeprefix("address ")
+            where = formatting.plain(address)
+            fix = Fix(
+                "clear",
+                f"Clear block on {where}…",
+                f"Clear the {words.limit_name(limit_code)} for address {where}? Everyone behind that "
+                "address gets its whole allowance back at once.",
+                "Clear block",
+                subject=client.subject,
+                limit=limit_code,
+                shown_as=f"address {where}",
+            )
+            what = f"Refused: {words.limit_reason(limit_code)} from it"
+            found.append(RefusedNow(f"address {address}", what, client.blocked_until, None, fix))
+    return sorted(found, key=lambda r: r.until, reverse=True)[:limit]

@@ -278,3 +278,27 @@ def test_demo_sign_ins_give_every_verdict_and_a_locked_person(
     assert list(at.dataframe[0].value["reason"]) == ["Does not match"] * 5
     at = find(at, first)
     assert list(at.dataframe[0].value["reason"]) == ["Copy of an enrolled signature", "Matches"]
+
+
+def test_everyone_refused_now_is_listed_before_any_search(
+    env: str, db, real: EnrollmentService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = signed_in_app(monkeypatch, "app_pages/people.py")
+    assert any(c.value.startswith("Nobody is refused now") for c in at.caption)
+    strict = EnrollmentService(
+        real.pool, replace(real.settings, rate_limits=RateLimitSettings(signins_per_hour=1))
+    )
+    register_user(strict, "farid")
+    forge(strict, "farid", 1, ClientInfo("UA", "203.0.113.40"))  # its one sign-in this hour
+    with pytest.raises(errors.RateLimited):
+        strict.login("farid", draw_signin(strict, "farid"), client=ClientInfo("UA", "203.0.113.40"))
+    register_user(real, "grace")
+    forge(real, "grace", 5)
+    at.run()
+    refused = at.dataframe[0].value
+    assert sorted(zip(refused["who"], refused["what"])) == [
+        ("address 203.0.113.40", "Refused: too many sign-in attempts from it"),
+        ("grace", "Locked out from 203.0.113.5 after 5 rejected sign-ins in a row"),
+    ]
+    assert all(left.endswith(" min left") for left in refused["left"])
+    assert "Click a person to open them, or an address to clear its block." in [c.value for c in at.caption]

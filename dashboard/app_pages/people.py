@@ -16,6 +16,7 @@ SESSIONS, CHOSEN_SESSION = "person_sessions", "person_chosen_session"
 SIGNATURES_PER_ROW = 5
 PENDING_FIX = "person_pending_fix"  # the Unlock / Clear block waiting for its confirmation
 FIX_RESULT = "person_fix_result"  # ("done" | "nothing", what it did), shown until another search
+REFUSED_TABLE, REFUSED_ROWS = "refused_now", "refused_now_rows"  # the list shown before any search
 
 
 def _new_search() -> None:
@@ -61,10 +62,7 @@ def lock_and_blocks(person: monitoring.Person) -> None:
         data.pool(), person.account.username, person.attempts, data.service().settings, now
     )
     pending = st.session_state.get(PENDING_FIX)
-    result = st.session_state.get(FIX_RESULT)
-    if result:
-        kind, message = result
-        (st.success if kind == "done" else st.info)(message, icon=":material/check_circle:")
+    fix_result()
     if not found.blocks:
         st.success("Nothing stops this person from signing in.", icon=":material/lock_open:")
     for number, block in enumerate(found.blocks):
@@ -87,14 +85,80 @@ def lock_and_blocks(person: monitoring.Person) -> None:
         )
     for note in found.notes:
         st.caption(note)
-    if pending is not None:
-        with st.container(border=True):
-            st.warning(pending.question, icon=":material/help:")
-            with st.container(horizontal=True):  # sized to their labels: never cut
-                st.button(pending.confirm, type="primary", on_click=_run_fix, key="confirm_sign_in_fix")
-                st.button("Cancel", on_click=_cancel_fix, key="cancel_sign_in_fix")
+    confirmation()
     staff_name = formatting.plain(auth.staff_name())
     st.caption(f"Actions are recorded in the staff log (Maintenance) as {staff_name}.")
+
+
+def fix_result() -> None:
+    result = st.session_state.get(FIX_RESULT)
+    if result:
+        kind, message = result
+        (st.success if kind == "done" else st.info)(message, icon=":material/check_circle:")
+
+
+def confirmation() -> None:
+    """The action waiting for its confirmation, if any: what exactly it will do, Confirm or Cancel."""
+    pending: sign_in_blocks.Fix | None = st.session_state.get(PENDING_FIX)
+    if pending is None:
+        return
+    with st.container(border=True):
+        st.warning(pending.question, icon=":material/help:")
+        with st.container(horizontal=True):  # sized to their labels: never cut
+            st.button(pending.confirm, type="primary", on_click=_run_fix, key="confirm_sign_in_fix")
+            st.button("Cancel", on_click=_cancel_fix, key="cancel_sign_in_fix")
+
+
+def refused_now() -> None:
+    """Who is refused now, without knowing a name: click a person to open them, an address to clear
+    its block."""
+    st.markdown("**Refused now**")
+    now = datetime.now(UTC)
+    rows = sign_in_blocks.refused_now(data.pool(), now)
+    st.session_state[REFUSED_ROWS] = rows
+    fix_result()
+    if not rows:
+        st.caption(
+            "Nobody is refused now: no address is locked out of an account, no account is slowed and no "
+            "address is over a limit."
+        )
+        return
+    shown = pd.DataFrame(
+        {
+            "who": [r.who for r in rows],
+            "what": [r.what for r in rows],
+            "until": formatting.localize_columns(pd.DataFrame({"u": [r.until for r in rows]}), ["u"])["u"],
+            "left": [formatting.time_left((r.until - now).total_seconds()) for r in rows],
+        }
+    )
+    st.dataframe(
+        shown,
+        key=REFUSED_TABLE,
+        on_select=_open_refused,
+        selection_mode="single-row",
+        hide_index=True,
+        column_config={
+            "who": st.column_config.TextColumn("Who"),
+            "what": st.column_config.TextColumn("Why", width="large"),
+            "until": st.column_config.DatetimeColumn("Until", format="HH:mm"),
+            "left": st.column_config.TextColumn("Left"),
+        },
+    )
+    st.caption("Click a person to open them, or an address to clear its block.")
+    confirmation()
+
+
+def _open_refused() -> None:
+    rows: list[sign_in_blocks.RefusedNow] = st.session_state.get(REFUSED_ROWS, [])
+    picked = st.session_state[REFUSED_TABLE]["selection"]["rows"]
+    if not picked or picked[0] >= len(rows):
+        return
+    row = rows[picked[0]]
+    if row.username is not None:
+        st.session_state[SEARCH_KEY] = row.username
+        _new_search()
+    elif row.fix is not None:
+        _ask(row.fix)
 
 
 def _ask(fix: sign_in_blocks.Fix) -> None:
@@ -363,3 +427,5 @@ else:
         "Type a username or a session id to see that person's account, sign-in attempts and sessions.",
         icon=":material/person_search:",
     )
+    with st.container(border=True):
+        refused_now()

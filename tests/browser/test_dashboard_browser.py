@@ -332,7 +332,17 @@ def test_staff_unlock_a_locked_person(dashboard_url: str, db, browser) -> None:
     sign_in(watched, dashboard_url)
     set_refresh_off(watched)
     open_page(watched, "People")
+    # Before any search: who is refused now; a click on the person opens them.
+    page.get_by_text("Click a person to open them").wait_for(timeout=30_000)
+    refused = page.locator('[data-testid="stDataFrame"]').first
+    page.screenshot(path=str(ARTIFACTS / "dashboard_6_people_refused_now_1280.png"), full_page=True)
+    click_table_row(page, refused, 0)
+    page.get_by_role("heading", name=PERSON).wait_for(timeout=30_000)
+    page.get_by_text("Attempt of").wait_for(timeout=30_000)
+    wait_until_idle(page)
+    # Found by name too (the search box now holds the name the row opened).
     search = page.locator('input[aria-label="Username or session id"]')
+    assert search.input_value() == PERSON
     search.fill(PERSON)
     search.press("Enter")
     page.get_by_text("Attempt of").wait_for(timeout=30_000)
