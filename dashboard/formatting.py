@@ -38,6 +38,14 @@ def when(value: datetime | None) -> str:
     return local.strftime("%d %b %H:%M")
 
 
+def until(value: datetime, now: datetime) -> str:
+    """'14:32 (12 min left)' today (viewer's time zone), '29 Nov 09:15 (1 h 05 min left)' on another day."""
+    local = value.astimezone(viewer_timezone())
+    today = local.date() == now.astimezone(local.tzinfo).date()
+    clock = local.strftime("%H:%M" if today else "%d %b %H:%M")
+    return f"{clock} ({time_left(max(0.0, (value - now).total_seconds()))})"
+
+
 def localize_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """The same frame with these timestamp columns converted to the viewer's time zone."""
     frame = frame.copy()

@@ -18,7 +18,31 @@ REASONS = {
     "empty": "Empty or too small",
 }
 
-STAFF_ACTIONS = {"cleanup": "Cleanup of expired sessions", "archive": "Archive of completed sessions"}
+STAFF_ACTIONS = {
+    "cleanup": "Cleanup of expired sessions",
+    "archive": "Archive of completed sessions",
+    "unlock_sign_in": "Sign-in unlocked",
+    "clear_rate_limit": "Sign-in limit cleared",
+}
+
+# Each rate limit (rate_limits.Family): what the client did too much of, and the limit's name.
+LIMIT_REASONS = {
+    "lookups": "too many username checks",
+    "saves": "too many drawings saved in a short time",
+    "sessions": "too many enrollments started",
+    "upload_bytes": "too much drawing data sent",
+    "signins": "too many sign-in attempts",
+    "signin_failures": "too many rejected sign-ins",
+}
+LIMIT_NAMES = {
+    "lookups": "username-check limit",
+    "saves": "drawing-save limit",
+    "sessions": "enrollment-start limit",
+    "upload_bytes": "drawing-data limit",
+    "signins": "sign-in limit",
+    "signin_failures": "limit on rejected sign-ins",
+    "all": "every limit",
+}
 
 # What each table holds, for the Maintenance page.
 TABLES = {
@@ -42,6 +66,14 @@ def reason(code: str) -> str:
 
 def staff_action(code: str) -> str:
     return STAFF_ACTIONS.get(code, code)
+
+
+def limit_reason(code: str | None) -> str:
+    return LIMIT_REASONS.get(code or "", "too many requests")
+
+
+def limit_name(code: str | None) -> str:
+    return LIMIT_NAMES.get(code or "all", code or "every limit")
 
 
 def table(name: str) -> str:

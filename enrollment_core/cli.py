@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import database, embedded_postgres, migrations
 from .config import Settings
-from .demo_data import seed_demo_data
+from .demo_data import seed_demo_data, seed_demo_sign_ins
 from .queries import query
 from .service import EnrollmentService
 
@@ -72,8 +72,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"demo data not added: the database already has {existing} session(s)")
                 return 0
             summary = seed_demo_data(pool, args.sessions, args.seed, settings.session_ttl_seconds / 3600)
+            sign_ins = seed_demo_sign_ins(EnrollmentService(pool, settings), summary.usernames)
         print(
             f"added {summary.sessions} demo sessions, {summary.steps} steps, {summary.users} registered users"
+        )
+        locked = f"; {sign_ins.locked[0]} locked out from {sign_ins.locked[1]}" if sign_ins.locked else ""
+        print(
+            f"demo sign-ins: {sign_ins.accepted} accepted, {sign_ins.no_match} not matching, "
+            f"{sign_ins.replays} replay{locked}"
         )
     elif args.command == "db-url":
         print(database.database_url(settings))

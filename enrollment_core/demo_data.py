@@ -7,6 +7,7 @@ written with the demo_* named queries rather than through save_drawing, which st
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,10 +16,11 @@ from tqdm import tqdm
 
 from . import step_plan
 from .database import Connection, Pool, one
+from .errors import AccountLocked, RateLimited
 from .maintenance import CLEANUP_JOB
 from .queries import query
 from .sample_drawings import sample_drawing
-from .service import new_session_id
+from .service import ClientInfo, EnrollmentService, new_session_id
 from .step_plan import FlowType
 from .validation import parse_drawing_step
 
@@ -61,6 +63,7 @@ class DemoSummary:
     sessions: int
     steps: int
     users: int
+    usernames: tuple[str, ...] = ()  # the registered demo users, in the order they were made
 
 
 def _state_mix(rng: random.Random) -> tuple[FlowType, str]:
@@ -165,4 +168,53 @@ def seed_demo_data(
             query("mark_periodic_job_run"),
             {"job": CLEANUP_JOB, "result": Jsonb({"removed": 0, "note": "demo data seeded"})},
         )
-    return DemoSummary(sessions=sessions, steps=total_steps, users=users)
+    return DemoSummary(sessions=sessions, steps=total_steps, users=users, usernames=tuple(registered))
+
+
+@dataclass(frozen=True)
+class DemoSignIns:
+    accepted: int
+    no_match: int
+    replays: int
+    locked: tuple[str, str] | None  # (username, client address) locked out, if the demo had the users
+
+
+# Documentation addresses (RFC 5737), one per demo device.
+OWN_PHONE, OWN_LAPTOP, OTHER_NETWORK = "192.0.2.20", "192.0.2.21", "192.0.2.22"
+FORGER_NETWORK = "198.51.100.23"
+
+
+def seed_demo_sign_ins(service: EnrollmentService, usernames: Sequence[str]) -> DemoSignIns:
+    """Real sign-ins of the first three registered demo users, through the service (real verdicts,
+    locks and limits, stamped now), so the dashboard's People page has something to show: the first
+    signs in, then sends the same drawing again (a replay); the second signs in, then someone else
+    draws for them from another network (no match); the third gets forged sign-ins from one address
+    until it is locked out of the account (LOGIN_MAX_FAILURES, for LOGIN_LOCK_SECONDS). Deterministic
+    drawings; a dozen verifications."""
+    accepted = no_match = replays = 0
+    locked: tuple[str, str] | None = None
+
+    def sign_in(username: str, address: str, sample: int, person: str | None = None) -> str:
+        command = sample_drawing(username, 1, flow_type="signin", sample=sample, person=person)
+        session_id = service.save_drawing(command).session_id
+        result = service.login(username, session_id, client=ClientInfo(USER_AGENTS[sample % 3], address))
+        return result.reason_code
+
+    if len(usernames) >= 1:
+        first = usernames[0]
+        accepted += sign_in(first, OWN_PHONE, 1001) == "match"
+        replays += sign_in(first, OWN_PHONE, 1001) == "replay"  # the very same drawing again
+    if len(usernames) >= 2:
+        second = usernames[1]
+        accepted += sign_in(second, OWN_LAPTOP, 1002) == "match"
+        no_match += sign_in(second, OTHER_NETWORK, 1003, person="demo_forger") == "no_match"
+    if len(usernames) >= 3:
+        third = usernames[2]
+        for sample in range(service.settings.login_max_failures):
+            try:
+                no_match += sign_in(third, FORGER_NETWORK, 1010 + sample, person="demo_forger") == "no_match"
+            except (AccountLocked, RateLimited):  # locked already, or the account slowed first
+                break
+        if service.check_user_exists(third, ClientInfo(None, FORGER_NETWORK)).code == "account_locked":
+            locked = (third, FORGER_NETWORK)
+    return DemoSignIns(accepted=accepted, no_match=no_match, replays=replays, locked=locked)

@@ -10,7 +10,8 @@
 An accepted sign-in clears its address's count and the account's count.
 
 login (service.py) uses lock_of, record_failure and record_success inside its transaction, after
-locking the user's row, so counts are exact under concurrency. Staff: state_for_user and unlock.
+locking the user's row, so counts are exact under concurrency. Staff: state_for_user, locked_now and
+unlock.
 """
 
 from __future__ import annotations
@@ -125,6 +126,23 @@ def _address_state(item: dict[str, Any]) -> AddressState:
         last_failed_at=datetime.fromisoformat(item["last_failed_at"]),
         locked_until=datetime.fromisoformat(until) if until else None,
     )
+
+
+@dataclass(frozen=True)
+class Lock:
+    """One address locked out of one account now."""
+
+    username: str
+    address: str  # '' when the sign-ins came with no client address
+    failures: int
+    locked_until: datetime
+
+
+def locked_now(db: Db, limit: int = 50) -> list[Lock]:
+    """Every (account, address) pair locked out now, the latest lock first, at most `limit`."""
+    with connection(db) as conn:
+        rows = conn.execute(query("sign_in_locks_now"), {"limit": limit}).fetchall()
+    return [Lock(r["username"], r["address"], r["failures"], r["locked_until"]) for r in rows]
 
 
 def unlock(db: Db, username: str, address: str | None = None) -> int:

@@ -522,7 +522,9 @@ def test_a_person_found_by_name_shows_their_attempts_and_sessions(
     # Every session, whatever became of it: the sign-up, three sign-ins, the cleaned-up sign-up.
     assert sorted(sessions["status"]) == ["Completed"] * 4 + ["Expired, cleaned up"]
     assert "2 of 11 steps" in list(sessions["steps"])
-    assert any("not shown on this page yet" in c for c in captions(at))  # lock state: issue 14
+    # Two rejections in a row from one address: counted, not locked (tests/test_dashboard_sign_in_blocks.py).
+    assert "Nothing stops this person from signing in." in [s.value for s in at.success]
+    assert any(c.startswith("From 203\\.0\\.113\\.9: 2 rejected sign-ins in a row") for c in captions(at))
 
     # Another attempt chosen: its drawing replaces the latest's.
     at.text_input(key="person_search").input(person).run()  # by the session id of an attempt

@@ -265,7 +265,10 @@ def test_cli_cleanup_archive_and_migrate(db_url, db, service):
 
 
 def test_demo_data_covers_every_state_and_both_flows(db_url, db, service):
-    assert "added 60 demo sessions" in _cli(db_url, "seed-demo", "--sessions", "60")
+    seeded = _cli(db_url, "seed-demo", "--sessions", "60")
+    assert "added 60 demo sessions" in seeded
+    assert "demo sign-ins: 2 accepted, 6 not matching, 1 replay; " in seeded
+    assert seeded.rstrip().endswith("locked out from 198.51.100.23")
     states = db.execute(
         "SELECT DISTINCT flow_type, CASE WHEN status = 'in_progress' AND expires_at < NOW()"
         " THEN 'backlog' ELSE status END AS state FROM temp_enrollments"

@@ -157,7 +157,8 @@ def actions() -> None:
     st.caption(f"Actions are recorded in the staff log below as {formatting.plain(auth.staff_name())}.")
 
 
-def _result_text(action: str, succeeded: bool, result: dict) -> str:
+def _result_text(action: str, target: str | None, succeeded: bool, result: dict) -> str:
+    """A log line's outcome in words; shown in a table cell, so client text (a username) stays text."""
     if not succeeded:
         return f"Failed: {result.get('error', 'unknown error')}"
     if action == "cleanup":
@@ -165,6 +166,14 @@ def _result_text(action: str, succeeded: bool, result: dict) -> str:
     if action == "archive":
         hours = result.get("older_than_seconds", 0) / 3600
         return f"Moved {words.count(result.get('moved', 0), 'completed session')} older than {hours:g} h"
+    if action == "unlock_sign_in":
+        address = result.get("address")
+        where = "every address" if address is None else address or "an unknown address"
+        done = f"Unlocked sign-in for {result.get('username', target)} from {where}"
+        return done if result.get("unlocked") else f"{done} (nothing was locked any more)"
+    if action == "clear_rate_limit":
+        done = f"Cleared the {words.limit_name(result.get('limit'))} for {target}"
+        return done if result.get("cleared") else f"{done} (it was whole again already)"
     return ", ".join(f"{key}: {value}" for key, value in result.items())
 
 
@@ -182,7 +191,8 @@ def staff_log() -> None:
             "what": log["action"].map(words.staff_action),
             "on": log["target"].fillna("all"),
             "result": [
-                _result_text(a, ok, r) for a, ok, r in zip(log["action"], log["succeeded"], log["result"])
+                _result_text(a, t, ok, r)
+                for a, t, ok, r in zip(log["action"], log["target"], log["succeeded"], log["result"])
             ],
         }
     )

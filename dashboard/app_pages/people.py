@@ -2,19 +2,26 @@
 enrolled drawings, every sign-in attempt with its verdict and drawing beside the enrolled signatures,
 and every enrollment session whatever became of it. Answers "why can't this person sign in?"."""
 
+from datetime import UTC, datetime
+
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, formatting, selection, session_view, view, words
-from enrollment_core import monitoring
+from dashboard import auth, data, formatting, selection, session_view, sign_in_blocks, view, words
+from enrollment_core import monitoring, rate_limits
 
 SEARCH_KEY = "person_search"
 ATTEMPTS, CHOSEN_ATTEMPT = "person_attempts", "person_chosen_attempt"  # by its sign-in session id
 SESSIONS, CHOSEN_SESSION = "person_sessions", "person_chosen_session"
 SIGNATURES_PER_ROW = 5
+PENDING_FIX = "person_pending_fix"  # the Unlock / Clear block waiting for its confirmation
+FIX_RESULT = "person_fix_result"  # ("done" | "nothing", what it did), shown until another search
+REFUSED_TABLE, REFUSED_ROWS = "refused_now", "refused_now_rows"  # the list shown before any search
 
 
 def _new_search() -> None:
+    st.session_state.pop(PENDING_FIX, None)
+    st.session_state.pop(FIX_RESULT, None)
     selection.reset(ATTEMPTS, CHOSEN_ATTEMPT)
     selection.reset(SESSIONS, CHOSEN_SESSION)
 
@@ -42,11 +49,148 @@ def account_cards(person: monitoring.Person) -> None:
         attempts.caption(f"Latest {formatting.when(latest['attempted_at'])}, {verdict}")
 
 
-def lock_and_blocks() -> None:
-    # >>> Lock state and sign-in blocks go here (issue 14 rebuilds the lockout per username and client
-    # address and adds rate limits): the current lock and blocks, with Unlock / Clear block actions that
-    # ask for confirmation and write the staff log (StaffActions). Until that lands, only this note.
-    st.caption("Account lock and sign-in blocks are not shown on this page yet.")
+def lock_and_blocks(person: monitoring.Person) -> None:
+    """What stops this person from signing in now, in words, each with the action that lifts it (asked
+    for, confirmed, then run and logged under the staff member's name); the result and the state read
+    afresh follow at once."""
+    st.markdown("**Sign-in locks and limits**")
+    if person.account is None:
+        st.caption("Only a registered person can sign in.")
+        return
+    now = datetime.now(UTC)
+    found = sign_in_blocks.read(
+        data.pool(), person.account.username, person.attempts, data.service().settings, now
+    )
+    pending = st.session_state.get(PENDING_FIX)
+    fix_result()
+    if not found.blocks:
+        st.success("Nothing stops this person from signing in.", icon=":material/lock_open:")
+    for number, block in enumerate(found.blocks):
+        icon = ":material/lock:" if block.kind == "lock" else ":material/hourglass_top:"
+        st.warning(block.text, icon=icon)
+        st.button(
+            block.fix.button,
+            key=f"sign_in_fix_{number}",
+            on_click=_ask,
+            args=(block.fix,),
+            disabled=pending is not None,
+        )
+    if found.unlock_all is not None:
+        st.button(
+            found.unlock_all.button,
+            key="sign_in_fix_all",
+            on_click=_ask,
+            args=(found.unlock_all,),
+            disabled=pending is not None,
+        )
+    for note in found.notes:
+        st.caption(note)
+    confirmation()
+    staff_name = formatting.plain(auth.staff_name())
+    st.caption(f"Actions are recorded in the staff log (Maintenance) as {staff_name}.")
+
+
+def fix_result() -> None:
+    result = st.session_state.get(FIX_RESULT)
+    if result:
+        kind, message = result
+        (st.success if kind == "done" else st.info)(message, icon=":material/check_circle:")
+
+
+def confirmation() -> None:
+    """The action waiting for its confirmation, if any: what exactly it will do, Confirm or Cancel."""
+    pending: sign_in_blocks.Fix | None = st.session_state.get(PENDING_FIX)
+    if pending is None:
+        return
+    with st.container(border=True):
+        st.warning(pending.question, icon=":material/help:")
+        with st.container(horizontal=True):  # sized to their labels: never cut
+            st.button(pending.confirm, type="primary", on_click=_run_fix, key="confirm_sign_in_fix")
+            st.button("Cancel", on_click=_cancel_fix, key="cancel_sign_in_fix")
+
+
+def refused_now() -> None:
+    """Who is refused now, without knowing a name: click a person to open them, an address to clear
+    its block."""
+    st.markdown("**Refused now**")
+    now = datetime.now(UTC)
+    rows = sign_in_blocks.refused_now(data.pool(), now)
+    st.session_state[REFUSED_ROWS] = rows
+    fix_result()
+    if not rows:
+        st.caption(
+            "Nobody is refused now: no address is locked out of an account, no account is slowed and no "
+            "address is over a limit."
+        )
+        return
+    shown = pd.DataFrame(
+        {
+            "who": [r.who for r in rows],
+            "what": [r.what for r in rows],
+            "until": formatting.localize_columns(pd.DataFrame({"u": [r.until for r in rows]}), ["u"])["u"],
+            "left": [formatting.time_left((r.until - now).total_seconds()) for r in rows],
+        }
+    )
+    st.dataframe(
+        shown,
+        key=REFUSED_TABLE,
+        on_select=_open_refused,
+        selection_mode="single-row",
+        hide_index=True,
+        column_config={
+            "who": st.column_config.TextColumn("Who"),
+            "what": st.column_config.TextColumn("Why", width="large"),
+            "until": st.column_config.DatetimeColumn("Until", format="HH:mm"),
+            "left": st.column_config.TextColumn("Left"),
+        },
+    )
+    st.caption("Click a person to open them, or an address to clear its block.")
+    confirmation()
+
+
+def _open_refused() -> None:
+    rows: list[sign_in_blocks.RefusedNow] = st.session_state.get(REFUSED_ROWS, [])
+    picked = st.session_state[REFUSED_TABLE]["selection"]["rows"]
+    if not picked or picked[0] >= len(rows):
+        return
+    row = rows[picked[0]]
+    if row.username is not None:
+        st.session_state[SEARCH_KEY] = row.username
+        _new_search()
+    elif row.fix is not None:
+        _ask(row.fix)
+
+
+def _ask(fix: sign_in_blocks.Fix) -> None:
+    st.session_state[PENDING_FIX] = fix
+    st.session_state.pop(FIX_RESULT, None)
+
+
+def _cancel_fix() -> None:
+    st.session_state.pop(PENDING_FIX, None)
+
+
+def _run_fix() -> None:
+    fix: sign_in_blocks.Fix | None = st.session_state.pop(PENDING_FIX, None)
+    if fix is None:
+        return
+    staff = data.staff()
+    name = formatting.plain(fix.username)
+    if fix.kind == "unlock":
+        unlocked = staff.unlock_sign_in(fix.username, fix.address)
+        st.session_state[FIX_RESULT] = (
+            ("done", f"Unlocked sign-in for {name} {fix.shown_as}.")
+            if unlocked
+            else ("nothing", f"Nothing to unlock for {name} {fix.shown_as}: the lock had already ended.")
+        )
+    else:
+        family = rate_limits.Family(fix.limit) if fix.limit else None
+        cleared = staff.clear_rate_limit(fix.subject, family)
+        st.session_state[FIX_RESULT] = (
+            ("done", f"Cleared the {words.limit_name(fix.limit)} for {fix.shown_as}.")
+            if cleared
+            else ("nothing", f"Nothing to clear for {fix.shown_as}: its limit was already whole again.")
+        )
 
 
 def attempts_table(person: monitoring.Person) -> str | None:
@@ -254,7 +398,8 @@ def person_page(search: str) -> None:
     if person.searched_session_id:
         st.caption(f"Found by the session id {formatting.plain(person.searched_session_id)}.")
     account_cards(person)
-    lock_and_blocks()
+    with st.container(border=True):
+        lock_and_blocks(person)
     enrolled = monitoring.enrolled_drawings(db, person.account.user_id) if person.account else []
     with st.container(border=True):
         sign_in_attempts(person, enrolled)
@@ -282,3 +427,5 @@ else:
         "Type a username or a session id to see that person's account, sign-in attempts and sessions.",
         icon=":material/person_search:",
     )
+    with st.container(border=True):
+        refused_now()

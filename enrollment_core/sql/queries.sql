@@ -291,6 +291,15 @@ LEFT JOIN sign_in_lockouts l ON l.user_id = u.id
 WHERE lower(u.username) = lower(%(username)s)
 GROUP BY u.id;
 
+-- name: sign_in_locks_now
+-- Staff: the (account, address) pairs locked out now, the latest lock first (a small table: the hourly
+-- maintenance forgets a pair once its lock has ended).
+SELECT u.username, l.address, l.failures, l.locked_until
+FROM sign_in_lockouts l JOIN users u ON u.id = l.user_id
+WHERE l.locked_until > NOW()
+ORDER BY l.locked_until DESC, u.username, l.address
+LIMIT %(limit)s;
+
 -- name: unlock_sign_in
 -- Staff: lift this address's lock on the account (all addresses' when address is NULL).
 DELETE FROM sign_in_lockouts l USING users u

@@ -1,7 +1,8 @@
 """The dashboard in a real headless Chromium on demo data plus a person who signed in: sign in with a name,
 the charts render, a row click shows its drawings at once with automatic refresh off, Clear works, a
-person found by name shows their sign-in attempts beside the enrolled signatures, cleanup is logged
-under the name. Text that came from a client stays text (no request to an outside host, no <img>), no
+person found by name shows their sign-in attempts beside the enrolled signatures and the lock of the
+address they were forged from, Unlock asks first and then the lock is gone, cleanup is logged under the
+name. Text that came from a client stays text (no request to an outside host, no <img>), no
 label or button is cut, and no request leaves the machine. Screenshots at 390, 1280, 1440 and 1920 px
 go to artifacts/ (look at them)."""
 
@@ -36,6 +37,7 @@ STAFF = "Sam Support"
 HOSTILE = "![x](http://attacker.example/pixel.png)<img src=x onerror=alert(1)>"
 HOSTILE_SESSION = "sess_hostile" + "h" * 24
 PERSON = "Frida_K"
+LOCKED_ADDRESS = "203.0.113.9"
 ATTEMPT_DEVICE = "Mozilla/5.0 (Linux; Android 15; Pixel 9) Chrome/131.0 Mobile"
 
 
@@ -76,9 +78,10 @@ def dashboard_url(db_url: str, db, tmp_path: Path) -> Iterator[str]:
         service.login(
             PERSON, draw_signin(service, PERSON), client=ClientInfo("iPhone Safari", "198.51.100.7")
         )
-        for sample in (60, 61):
+        # Five forged sign-ins in a row from one address: that address is locked out of the account.
+        for sample in range(60, 65):
             rejected = draw_signin(service, PERSON, person="mallory", sample=sample)
-            service.login(PERSON, rejected, client=ClientInfo(ATTEMPT_DEVICE, "203.0.113.9"))
+            service.login(PERSON, rejected, client=ClientInfo(ATTEMPT_DEVICE, LOCKED_ADDRESS))
     add_hostile_session(db)
     env = {
         **os.environ,
@@ -320,6 +323,56 @@ def test_staff_find_a_session_and_a_person_and_clean_up(dashboard_url: str, db, 
     page.screenshot(path=str(ARTIFACTS / "dashboard_4_after_cleanup_1440.png"), full_page=True)
 
     assert watched.outside_requests() == []  # icon, fonts, everything served by the app itself
+
+
+def test_staff_unlock_a_locked_person(dashboard_url: str, db, browser) -> None:
+    """Found by name: the attempts and the lock in words; Unlock asks first, then the lock is gone."""
+    watched = Watched(browser, 1280)
+    page = watched.page
+    sign_in(watched, dashboard_url)
+    set_refresh_off(watched)
+    open_page(watched, "People")
+    # Before any search: who is refused now; a click on the person opens them.
+    page.get_by_text("Click a person to open them").wait_for(timeout=30_000)
+    refused = page.locator('[data-testid="stDataFrame"]').first
+    page.screenshot(path=str(ARTIFACTS / "dashboard_6_people_refused_now_1280.png"), full_page=True)
+    click_table_row(page, refused, 0)
+    page.get_by_role("heading", name=PERSON).wait_for(timeout=30_000)
+    page.get_by_text("Attempt of").wait_for(timeout=30_000)
+    wait_until_idle(page)
+    # Found by name too (the search box now holds the name the row opened).
+    search = page.locator('input[aria-label="Username or session id"]')
+    assert search.input_value() == PERSON
+    search.fill(PERSON)
+    search.press("Enter")
+    page.get_by_text("Attempt of").wait_for(timeout=30_000)
+    wait_until_idle(page)
+    lock = page.get_by_text(f"Locked out from {LOCKED_ADDRESS} until")
+    assert lock.count() == 1 and "after 5 rejected sign-ins in a row" in lock.inner_text()
+    assert page.locator('[data-testid="stDataFrame"]').first.is_visible()  # the attempts
+    page.get_by_role("button", name=f"Unlock {LOCKED_ADDRESS}…").click()
+    confirm = page.get_by_role("button", name="Unlock", exact=True)
+    confirm.wait_for(timeout=10_000)
+    page.get_by_text(f"Unlock sign-in for {PERSON} from {LOCKED_ADDRESS}?").wait_for()
+    wait_until_idle(page)
+    assert cut_texts(page) == []
+    assert db.execute("SELECT count(*) AS n FROM staff_actions").fetchone()["n"] == 0
+    page.screenshot(path=str(ARTIFACTS / "dashboard_6_people_unlock_confirm_1280.png"), full_page=True)
+    confirm.click()
+    page.get_by_text(f"Unlocked sign-in for {PERSON} from {LOCKED_ADDRESS}.").wait_for(timeout=30_000)
+    page.get_by_text("Nothing stops this person from signing in.").wait_for(timeout=10_000)
+    wait_until_idle(page)
+    assert page.get_by_text("Locked out from").count() == 0
+    row = db.execute("SELECT staff_name, action, target, succeeded FROM staff_actions").fetchone()
+    assert row == {
+        "staff_name": STAFF,
+        "action": "unlock_sign_in",
+        "target": f"{PERSON} from {LOCKED_ADDRESS}",
+        "succeeded": True,
+    }
+    assert_no_errors(page)
+    page.screenshot(path=str(ARTIFACTS / "dashboard_6_people_unlocked_1280.png"), full_page=True)
+    assert watched.outside_requests() == []
 
 
 @pytest.mark.parametrize("width", [390, 1280, 1440, 1920])
