@@ -52,8 +52,7 @@ def step_card(step: monitoring.SavedStep) -> None:
     with st.container(border=True):
         st.markdown(f"**Step {step.step_number}** · {step.step_type.capitalize()}")
         st.caption(formatting.plain(step.instruction))
-        # The issue-14 decoder says why an image is missing (image_problem); older ones only give None.
-        drawing(step.image, getattr(step, "image_problem", None))
+        drawing(step.image, step.image_problem)
         if step.step_number == 1:
             spent = "first drawing: it starts the session"
         else:

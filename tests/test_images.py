@@ -164,3 +164,20 @@ def test_the_drill_down_shows_a_good_image(db: psycopg.Connection) -> None:
     step = monitoring.session_detail(db, store_step(db, signature)).steps[0]  # type: ignore[union-attr]
     assert step.image_problem is None and step.image_mime == "image/png"
     assert step.image == base64.b64decode(signature.split(",", 1)[1])
+
+
+def test_an_enrolled_drawing_that_cannot_be_read_says_why(db: psycopg.Connection) -> None:
+    """The People page's enrolled signatures: a bad stored image gives the reason, a good one its bytes."""
+    user_id = db.execute(
+        "INSERT INTO users (username, enrollment_session_id) VALUES ('stored_una', 'sess_x') RETURNING id"
+    ).fetchone()["id"]
+    good = sample_drawing("stored_una", 1).signature
+    for step, data in ((1, good), (2, "data:image/png;base64," + base64.b64encode(BOMB).decode())):
+        db.execute(
+            "INSERT INTO user_enrolled_drawings (user_id, step_number, step_type, instruction, "
+            " signature_data, captured_at) VALUES (%s, %s, 'signature', 'Sign', %s, now())",
+            (user_id, step, data),
+        )
+    first, second = monitoring.enrolled_drawings(db, user_id)
+    assert first.image == base64.b64decode(good.split(",", 1)[1]) and first.image_problem is None
+    assert second.image is None and second.image_problem and "pixels" in second.image_problem

@@ -270,7 +270,7 @@ def attempt_beside_signatures(
         detail = monitoring.session_detail(data.pool(), attempt["session_id"])
         if detail is not None and detail.steps:
             step = detail.steps[0]
-            session_view.drawing(step.image, getattr(step, "image_problem", None))
+            session_view.drawing(step.image, step.image_problem)
         else:
             where = "archived" if attempt["summarised"] else "removed"
             st.info(
@@ -285,7 +285,7 @@ def attempt_beside_signatures(
             st.warning("This account has no enrolled signature.", icon=":material/warning:")
         for column, signature in zip(st.columns(max(1, len(signatures))), signatures):
             with column:
-                session_view.drawing(signature.image)
+                session_view.drawing(signature.image, signature.image_problem)
 
 
 def sign_in_attempts(person: monitoring.Person, enrolled: list[monitoring.EnrolledDrawing]) -> None:
@@ -376,7 +376,7 @@ def enrolled_gallery(enrolled: list[monitoring.EnrolledDrawing]) -> None:
                 with column:
                     st.markdown(f"**Step {drawn.step_number}** · {drawn.step_type.capitalize()}")
                     st.caption(formatting.plain(drawn.instruction))
-                    session_view.drawing(drawn.image)
+                    session_view.drawing(drawn.image, drawn.image_problem)
 
 
 @st.fragment(run_every=view.refresh_seconds())

@@ -14,7 +14,7 @@ from .. import step_plan
 from ..queries import query
 from ..status import SessionStatus, effective_status
 from .rows import Db, connection, fetch, to_frame
-from .sessions import decode_data_url
+from .sessions import read_stored_image
 
 SESSION_LIMIT = 200  # a person's sessions listed, newest first
 ATTEMPT_LIMIT = 100  # a person's sign-in attempts listed, newest first
@@ -39,8 +39,9 @@ class EnrolledDrawing:
     step_number: int
     step_type: str
     instruction: str
-    image: bytes | None  # None when the stored data URL cannot be read
+    image: bytes | None  # None when the stored data URL cannot be read ...
     captured_at: datetime
+    image_problem: str | None = None  # ... and then why, in plain words
 
 
 @dataclass(frozen=True)
@@ -173,13 +174,14 @@ def enrolled_drawings(db: Db, user_id: int) -> list[EnrolledDrawing]:
     """A user's enrolled drawings with their images (the signatures are what sign-in compares with)."""
     drawings = []
     for row in fetch(db, query("person_enrolled_drawings"), {"user_id": user_id}):
-        decoded = decode_data_url(row["signature_data"])
+        decoded = read_stored_image(row["signature_data"])
         drawings.append(
             EnrolledDrawing(
                 step_number=row["step_number"],
                 step_type=row["step_type"],
                 instruction=row["instruction"],
-                image=decoded[1] if decoded else None,
+                image=None if isinstance(decoded, str) else decoded[1],
+                image_problem=decoded if isinstance(decoded, str) else None,
                 captured_at=row["captured_at"],
             )
         )
