@@ -279,11 +279,10 @@ def sign_in(service: EnrollmentService, where: Where) -> dict[str, Any] | None:
 
 
 def outcome_of(result: LoginResult) -> dict[str, Any]:
-    """What the result screen shows of a sign-in verdict."""
+    """What the result screen shows of a sign-in verdict: never the score or the threshold (they would
+    tell a forger how close they came; staff see them in the dashboard)."""
     return {
         "accepted": result.accepted,
-        "score": result.score,
-        "threshold": result.threshold,
         "reason": result.reason,
         "reason_code": result.reason_code,
         "failures_left": result.failures_left,
@@ -311,7 +310,6 @@ def signin_outcome_screen(where: Where, outcome: dict[str, Any]) -> None:
     if outcome["accepted"]:
         st.title("Signed in")
         st.success(f"Signature verified. Welcome back, **{where.username}**!", icon=":material/verified:")
-        score_caption(outcome)
         start_page_button("Done")
         return
     if outcome.get("reason") is None:  # locked before this attempt could be checked
@@ -321,7 +319,6 @@ def signin_outcome_screen(where: Where, outcome: dict[str, Any]) -> None:
         return
     st.title("Sign-in rejected")
     st.error(flow.sentence(outcome["reason"]), icon=":material/block:")
-    score_caption(outcome)
     if outcome["locked_until"] is not None:
         st.warning(locked_message(outcome["locked_until"]), icon=":material/lock:")
         start_page_button()
@@ -334,14 +331,6 @@ def signin_outcome_screen(where: Where, outcome: dict[str, Any]) -> None:
     if st.button("Try again", type="primary", icon=":material/replay:"):
         go(again)
     start_page_button()
-
-
-def score_caption(outcome: dict[str, Any]) -> None:
-    if outcome.get("score") is not None and outcome.get("threshold") is not None:
-        st.caption(
-            f"Match score {outcome['score']:.2f} (accepted at {outcome['threshold']:.2f} or below; "
-            "lower is closer to your enrolled signatures)."
-        )
 
 
 def locked_message(locked_until: datetime | None) -> str:
