@@ -47,11 +47,12 @@ def widget_key(key: str) -> str:
 
 
 def drawing_pad(
-    key: str, step_type: StepType, initial_objects: list[dict] | None, revision: int
+    key: str, step_type: StepType, initial_objects: list[dict[str, Any]] | None, revision: int
 ) -> CanvasValue:
     """Show a freedraw canvas. `initial_objects` + `revision` redraw it (our Undo/Clear): the canvas
     reloads whenever this initial drawing changes, and the revision makes every reload a change."""
-    from streamlit_drawable_canvas import st_canvas
+    # The canvas package ships no type information (no py.typed); st_canvas's result is read as Any.
+    from streamlit_drawable_canvas import st_canvas  # type: ignore[import-untyped]
 
     timing = state.pad_timing(key)
     timing.redraw(initial_objects, revision)

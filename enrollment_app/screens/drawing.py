@@ -22,7 +22,8 @@ STEP_HINTS = {
 
 def drawing_screen(service: EnrollmentService, where: Where) -> None:
     step, progress = where.step, where.progress
-    assert step is not None and progress is not None  # locate() gives both for a drawing step
+    # locate() gives the flow, its step and the progress for a drawing step
+    assert where.flow_type is not None and step is not None and progress is not None
     st.caption(f"{FLOW_LABELS[where.flow_type]} · **{where.username}**")
     show_flash()
     welcome_back(where)

@@ -23,7 +23,7 @@ def start_screen(service: EnrollmentService, where: Where) -> None:
         flow_type = st.segmented_control(
             "What would you like to do?",
             options=list(step_plan.FLOW_TYPES),
-            format_func=FLOW_LABELS.get,
+            format_func=lambda choice: FLOW_LABELS[choice],
             default=where.flow_type or "signup",
             required=True,
         )
@@ -33,6 +33,7 @@ def start_screen(service: EnrollmentService, where: Where) -> None:
         )
         submitted = st.form_submit_button("Continue", type="primary", icon=":material/arrow_forward:")
     if submitted:
+        assert flow_type is not None  # required=True: one is always chosen
         continue_with(service, flow_type, username)
     elif where.message:  # the URL named a flow and a name that cannot be used (now)
         st.error(where.message, icon=":material/error:")
