@@ -18,7 +18,10 @@ from enrollment_app.state import LockedBeforeChecking, SignInVerdict
 from enrollment_core import LoginResult
 
 APP_DIR = Path(__file__).resolve().parent.parent / "enrollment_app"
-LATER = datetime.now(UTC) + timedelta(minutes=15)
+
+
+def in_15_minutes() -> datetime:
+    return datetime.now(UTC) + timedelta(minutes=15)
 
 
 def login_result(**changes: Any) -> LoginResult:
@@ -76,7 +79,7 @@ def test_rejected_with_attempts_left() -> None:
 
 
 def test_rejected_and_locked_by_this_rejection() -> None:
-    at = shown(SignInVerdict.of(login_result(failures_left=0, locked_until=LATER)))
+    at = shown(SignInVerdict.of(login_result(failures_left=0, locked_until=in_15_minutes())))
     assert at.title[0].value == "Sign-in rejected"
     assert at.error[0].value == "Does not match your enrolled signature."
     assert "locked until" in at.warning[0].value and "(about 15 min)" in at.warning[0].value
@@ -84,7 +87,7 @@ def test_rejected_and_locked_by_this_rejection() -> None:
 
 
 def test_locked_before_checking_is_its_own_screen() -> None:
-    at = shown(LockedBeforeChecking(LATER))
+    at = shown(LockedBeforeChecking(in_15_minutes()))
     assert at.title[0].value == "Account locked"
     assert "locked until" in at.error[0].value
     assert not at.caption  # no reason and no attempts left: nothing was checked
