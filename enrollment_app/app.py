@@ -11,16 +11,4 @@ st.set_page_config(page_title="Signature enrollment", page_icon="✍️", layout
 
 service = resources.get_service()
 where = flow.locate(st.query_params.to_dict(), service, check=screens.checked_name)
-
-if where.kind == "start":
-    screens.start_screen(service, where)
-elif where.kind == "drawing":
-    screens.drawing_screen(service, where)
-elif where.kind == "finish":
-    screens.finish_screen(service, where)
-elif where.kind == "completed":
-    screens.completed_screen(service, where)
-elif where.kind == "expired":
-    screens.expired_screen(service, where)
-else:
-    screens.missing_screen(where)
+screens.show(service, where)

@@ -103,7 +103,7 @@ def prepare_drawing(
     in the raw JSON as "strokes"; `untimed` counts objects the pen recorder has no stroke for and
     `in_flight` says it has one the canvas has not reported yet."""
     what = {"signature": "your signature", "shape": "the shape", "drawing": "the drawing"}[step_type]
-    if object_count(json_data) == 0:
+    if json_data is None or object_count(json_data) == 0:
         return NotReady(f"The canvas is empty. Draw {what} in the white area, then save.")
     if in_flight:  # the canvas reports a stroke ~0.2 s after the pen lifts
         return NotReady("Your last stroke is still on its way to the server. Please tap Save again.")

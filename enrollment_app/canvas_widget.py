@@ -19,9 +19,8 @@ import streamlit as st
 
 from enrollment_core.step_plan import StepType
 
-from . import canvas
+from . import canvas, state
 from .pen_recorder import pen_recorder
-from .timed_strokes import PadTiming
 
 # The container holding the canvas and the recorder; the recorder finds the canvas inside it.
 PAD_BOX_KEY = "drawing_pad_box"
@@ -47,30 +46,22 @@ def widget_key(key: str) -> str:
     return "pad-" + hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
-def _pad_timing(key: str) -> PadTiming:
-    """The timing state of the pad on screen (a new one whenever another pad is shown)."""
-    held = st.session_state.get("pad_timing")
-    if held is None or held[0] != key:
-        held = (key, PadTiming())
-        st.session_state["pad_timing"] = held
-    return held[1]
-
-
 def drawing_pad(
-    key: str, step_type: StepType, initial_objects: list[dict] | None, revision: int
+    key: str, step_type: StepType, initial_objects: list[dict[str, Any]] | None, revision: int
 ) -> CanvasValue:
     """Show a freedraw canvas. `initial_objects` + `revision` redraw it (our Undo/Clear): the canvas
     reloads whenever this initial drawing changes, and the revision makes every reload a change."""
-    from streamlit_drawable_canvas import st_canvas
+    # The canvas package ships no type information (no py.typed); st_canvas's result is read as Any.
+    from streamlit_drawable_canvas import st_canvas  # type: ignore[import-untyped]
 
-    timing = _pad_timing(key)
+    timing = state.pad_timing(key)
     timing.redraw(initial_objects, revision)
     canvas_key = widget_key(key)
     recorder_key = f"{canvas_key}-pen"
     # Ready: the canvas has reported its background (it has loaded) and the recorder has reported
     # itself attached, in their widget states (read before they are drawn: they decide how).
-    loaded = (st.session_state.get(canvas_key) or {}).get("backgroundFit") is not None
-    ready = loaded and bool((st.session_state.get(recorder_key) or {}).get("attached"))
+    loaded = state.widget_value(canvas_key).get("backgroundFit") is not None
+    ready = loaded and bool(state.widget_value(recorder_key).get("attached"))
     initial = None if initial_objects is None else {"objects": initial_objects, "revision": revision}
     with st.container(key=PAD_BOX_KEY, gap=None):
         result = st_canvas(

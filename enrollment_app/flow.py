@@ -93,15 +93,15 @@ def _locate_session(session_id: str, service: EnrollmentService) -> Where:
     except (errors.SessionNotFound, errors.ValidationError):
         # Unknown, mistyped, or expired long ago and removed by the cleanup.
         return Where("missing", session_id=session_id)
-    where = dict(flow_type=info.flow_type, username=info.username, session_id=session_id,
-                 progress=progress, session=info)
     if info.status == "expired":
-        return Where("expired", **where)
-    if info.status == "completed":
-        return Where("completed", **where)
-    if progress.is_complete:  # every step saved, but register/login did not happen (or its answer was lost)
-        return Where("finish", **where)
-    return Where("drawing", **where)
+        kind: Kind = "expired"
+    elif info.status == "completed":
+        kind = "completed"
+    elif progress.is_complete:  # every step saved, but register/login did not happen (or its answer was lost)
+        kind = "finish"
+    else:
+        kind = "drawing"
+    return Where(kind, info.flow_type, info.username, session_id, progress=progress, session=info)
 
 
 def save_command(

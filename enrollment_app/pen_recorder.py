@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from streamlit.components.v2.types import ComponentRenderer
 
 from . import canvas
 
@@ -19,7 +20,7 @@ _JS = Path(__file__).with_name("pen_recorder.js")
 
 
 @cache
-def _component():
+def _component() -> ComponentRenderer:
     # Registered once per process, on first use (registering at import time would run in AppTest too).
     return st.components.v2.component(
         "signature_enrollment.pen_recorder", js=_JS.read_text(encoding="utf-8"), isolate_styles=True

@@ -58,8 +58,8 @@ def _point(raw: Any) -> Point | None:
         return None
     x, y = _finite(raw[0], MAX_ABS_COORD), _finite(raw[1], MAX_ABS_COORD)
     time, pressure = _finite(raw[2], MAX_ABS_TIME), _finite(raw[3], 1.0)
-    tilts = [_finite(v, 90.0) for v in raw[4:]]
-    if None in (x, y, time, pressure) or None in tilts:
+    tilts = [tilt for tilt in (_finite(v, 90.0) for v in raw[4:]) if tilt is not None]
+    if x is None or y is None or time is None or pressure is None or len(tilts) != len(raw) - 4:
         return None
     return (x, y, time, max(pressure, 0.0), *tilts)
 

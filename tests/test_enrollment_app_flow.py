@@ -420,6 +420,18 @@ def signin(app: AppTest, pad: FakePad, username: str, objects: list[dict[str, An
     return save(app)
 
 
+def assert_no_score_shown(at: AppTest, db: psycopg.Connection) -> None:
+    """The verdict screen never shows the verifier's score or threshold (issue 13.3: they would tell a
+    forger how close they came), neither in words nor as the numbers of the latest attempt."""
+    shown = texts(at).lower()
+    assert "score" not in shown and "threshold" not in shown, shown
+    attempt = db.execute("SELECT score, threshold FROM login_attempts ORDER BY id DESC LIMIT 1").fetchone()
+    assert attempt["score"] is not None and attempt["threshold"] is not None
+    for number in (attempt["score"], attempt["threshold"]):
+        for shape in (f"{number:.2f}", f"{number:.3f}"):
+            assert shape not in shown, (shape, shown)
+
+
 def test_signin_with_the_enrolled_signature_is_accepted(
     app: AppTest, pad: FakePad, service: EnrollmentService, db: psycopg.Connection
 ) -> None:
@@ -428,19 +440,20 @@ def test_signin_with_the_enrolled_signature_is_accepted(
     assert_no_exception(app)
     assert app.title[0].value == "Signed in"
     assert "Welcome back, **mia**!" in app.success[0].value
-    assert "Match score" in texts(app)
     attempt = db.execute("SELECT accepted FROM login_attempts").fetchone()
     assert attempt["accepted"] is True
+    assert_no_score_shown(app, db)
 
 
 def test_signin_with_another_signature_is_rejected_with_the_reason_and_can_be_retried(
-    app: AppTest, pad: FakePad, service: EnrollmentService
+    app: AppTest, pad: FakePad, service: EnrollmentService, db: psycopg.Connection
 ) -> None:
     register_user(service, "noah")
     signin(app, pad, "noah", step_drawing("signin", 1, "somebody else"))
     assert app.title[0].value == "Sign-in rejected"
-    assert app.error[0].value  # the service's reason, as a sentence
+    assert app.error[0].value == "Does not match your enrolled signature."  # the plain reason
     assert "more rejected attempts will lock the account" in texts(app)
+    assert_no_score_shown(app, db)
     first_session = app.query_params["session"]
     button(app, "Try again").click().run()
     assert dict(app.query_params) == {"flow": "signin", "user": "noah"}
@@ -474,7 +487,7 @@ def test_signin_locked_after_repeated_rejections_says_until_when(
 
 
 def test_reopening_a_used_signin_link_shows_its_verdict_again(
-    app: AppTest, pad: FakePad, service: EnrollmentService
+    app: AppTest, pad: FakePad, service: EnrollmentService, db: psycopg.Connection
 ) -> None:
     register_user(service, "pia")
     signin(app, pad, "pia", step_drawing("signin", 1, "someone_else", sample=4))
@@ -485,6 +498,7 @@ def test_reopening_a_used_signin_link_shows_its_verdict_again(
     assert_no_exception(reopened)
     assert reopened.title[0].value == "Sign-in rejected"
     assert reopened.error[0].value == "Does not match your enrolled signature."
+    assert_no_score_shown(reopened, db)
     button(reopened, "Try again").click().run()
     assert dict(reopened.query_params) == {"flow": "signin", "user": "pia"}
 

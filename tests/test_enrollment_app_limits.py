@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from enrollment_app import resources, screens
+from enrollment_app import client, resources
 from enrollment_core.config import RateLimitSettings
 from enrollment_core.service import ClientInfo, EnrollmentService
 from tests.flows import draw_signin
@@ -39,7 +39,7 @@ def limited_app(service: EnrollmentService, monkeypatch: pytest.MonkeyPatch) -> 
         settings = replace(service.settings, rate_limits=RateLimitSettings(**limits))
         limited = EnrollmentService(service.pool, settings)
         monkeypatch.setattr(resources, "get_service", lambda: limited)
-        monkeypatch.setattr(screens, "client_info", lambda: ClientInfo("TestBrowser", "192.0.2.77"))
+        monkeypatch.setattr(client, "client_info", lambda: ClientInfo("TestBrowser", "192.0.2.77"))
         return AppTest.from_file(APP, default_timeout=TIMEOUT)
 
     return make

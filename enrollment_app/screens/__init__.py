@@ -1,0 +1,43 @@
+"""The screens of the enrollment app, one module per stage of the flow:
+
+  start.py       choose Create account or Sign in and a username
+  drawing.py     a drawing step: the pad, Undo / Clear, Save and continue
+  done.py        the end: account created, or the sign-in's outcome (also when its link is reopened)
+  problems.py    expired, not found, something went wrong, locked, please wait
+  navigation.py  going to another screen (the URL is the state), a confirmation for the next one
+
+Which screen to show is decided in flow.py (from the URL and the database); what a tab remembers
+between reruns is in state.py; the rules are the core service's.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from enrollment_core import EnrollmentService
+
+from ..flow import Where
+from .done import completed_screen, finish_screen
+from .drawing import drawing_screen
+from .problems import expired_screen, missing_screen
+from .start import checked_name, start_screen
+
+__all__ = ["checked_name", "show"]
+
+
+def show(service: EnrollmentService, where: Where) -> None:
+    """Draw the screen for this place in the flow."""
+    if where.kind == "start":
+        start_screen(service, where)
+    elif where.kind == "drawing":
+        drawing_screen(service, where)
+    elif where.kind == "finish":
+        finish_screen(service, where)
+    elif where.kind == "completed":
+        completed_screen(service, where)
+    elif where.kind == "expired":
+        expired_screen(service, where)
+    elif where.kind == "missing":
+        missing_screen(where)
+    else:
+        assert_never(where.kind)

@@ -1,0 +1,159 @@
+"""The end of the flow: every step is saved, so the account is created (signup) or the signature is
+checked (sign-in), and the person sees the outcome: account created, signed in, rejected with the
+reason and the attempts left, or locked for this network until when. Never the verifier's score or
+threshold: they would tell a forger how close they came (staff see them in the dashboard)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from enrollment_core import EnrollmentService, errors, step_plan
+
+from .. import client, flow, state
+from ..flow import Where
+from ..state import LockedBeforeChecking, SignInOutcome, SignInVerdict
+from .navigation import go, start_page_button, stay
+from .problems import locked_message, problem_screen, wait_screen
+
+SESSION_GONE = (errors.SessionClosed, errors.SessionExpired, errors.SessionNotFound)
+
+
+def finish_screen(service: EnrollmentService, where: Where) -> None:
+    """Every step is saved: register (signup) or verify (signin). Also reached after a reload that
+    lost the answer, so this is the one place that completes a session."""
+    if where.flow_type == "signup":
+        create_account(service, where)
+    else:
+        check_signature(service, where)
+
+
+def create_account(service: EnrollmentService, where: Where) -> None:
+    try:
+        with st.spinner("Creating your account…"):
+            service.register(where.username, where.session_id, use_temporary_data=True)
+    except errors.UsernameUnavailable:
+        problem_screen(
+            f"Someone registered the username '{where.username}' while you were drawing, so "
+            "this enrollment cannot become an account. Please start again with another name."
+        )
+    except SESSION_GONE:
+        stay()  # locate() shows what became of the session
+    else:
+        signup_done_screen(where, celebrate=True)
+
+
+def check_signature(service: EnrollmentService, where: Where) -> None:
+    """Call login once, keep its outcome for this tab (it cannot be asked again after a rerun), show it."""
+    session_id = where.session_id
+    assert session_id is not None  # locate() names the session of every finished flow
+    outcome: SignInOutcome
+    try:
+        with st.spinner("Checking your signature…"):
+            result = service.login(
+                where.username, session_id, use_temporary_data=True, client=client.client_info()
+            )
+    except errors.AccountLocked as exc:
+        outcome = LockedBeforeChecking(exc.locked_until)
+    except errors.RateLimited as exc:  # nothing was checked: the same drawing can be checked later
+        wait_screen(exc.message)
+        return
+    except SESSION_GONE:
+        stay()
+    except errors.EnrollmentError as exc:
+        reason = flow.error_message(exc, service.settings.session_lifetime)
+        problem_screen(f"Your signature could not be checked: {reason}")
+        return
+    else:
+        outcome = SignInVerdict.of(result)
+    state.forget_name_checks()  # "Try again" asks afresh whether this address is locked
+    state.remember_sign_in(session_id, outcome)
+    sign_in_outcome_screen(where, outcome)
+
+
+# ---------------------------------------------------------------- outcomes
+
+
+def signup_done_screen(where: Where, celebrate: bool = False) -> None:
+    if celebrate:  # only at the moment the account is created, not when the link is reopened
+        st.balloons()
+    st.title("Account created")
+    st.success(f"Welcome, **{where.username}**! Your account is ready.", icon=":material/verified:")
+    steps = where.progress.total_steps if where.progress else step_plan.total_steps("signup")
+    st.write(
+        f"Your signature and drawings ({steps} steps) are saved. "
+        "Next time, sign in by drawing your signature."
+    )
+    if st.button("Sign in now", type="primary", icon=":material/login:"):
+        go(sign_in_params(where))
+    start_page_button()
+
+
+def sign_in_outcome_screen(where: Where, outcome: SignInOutcome) -> None:
+    if isinstance(outcome, LockedBeforeChecking):
+        locked_screen(outcome)
+    elif outcome.accepted:
+        signed_in_screen(where)
+    else:
+        rejected_screen(where, outcome)
+
+
+def signed_in_screen(where: Where) -> None:
+    st.title("Signed in")
+    st.success(f"Signature verified. Welcome back, **{where.username}**!", icon=":material/verified:")
+    start_page_button("Done")
+
+
+def rejected_screen(where: Where, verdict: SignInVerdict) -> None:
+    st.title("Sign-in rejected")
+    st.error(flow.sentence(verdict.reason), icon=":material/block:")
+    if verdict.locked_until is not None:  # this rejection locked signing in from here
+        st.warning(locked_message(verdict.locked_until), icon=":material/lock:")
+        start_page_button()
+        return
+    left = verdict.failures_left
+    st.caption(
+        f"{left} more rejected attempt{'s' if left != 1 else ''} will lock the account "
+        "from this network for a while."
+    )
+    if st.button("Try again", type="primary", icon=":material/replay:"):
+        go(sign_in_params(where))
+    start_page_button()
+
+
+def locked_screen(outcome: LockedBeforeChecking) -> None:
+    st.title("Account locked")
+    st.error(locked_message(outcome.locked_until), icon=":material/lock:")
+    start_page_button()
+
+
+def sign_in_params(where: Where) -> dict[str, str]:
+    """The URL of a new sign-in attempt by the same person (step 1, nothing drawn)."""
+    assert where.username is not None  # every session has its username
+    return flow.start_params("signin", where.username)
+
+
+# ---------------------------------------------------------------- reopened links
+
+
+def completed_screen(service: EnrollmentService, where: Where) -> None:
+    """Reopening the link of a finished enrollment."""
+    if where.flow_type == "signup":
+        signup_done_screen(where)
+        return
+    session_id = where.session_id
+    assert session_id is not None  # locate() names the session of every completed flow
+    outcome = state.remembered_sign_in(session_id)
+    if outcome is None:  # reopened after a reload or in another tab: the database kept the verdict
+        verdict = service.get_login_result(session_id)
+        outcome = SignInVerdict.of(verdict) if verdict else None
+    if outcome is not None:
+        sign_in_outcome_screen(where, outcome)
+        return
+    st.title("Sign-in already checked")
+    st.info(
+        "This sign-in attempt was already used. To sign in again, draw your signature once more.",
+        icon=":material/info:",
+    )
+    if st.button("Sign in again", type="primary", icon=":material/login:"):
+        go(sign_in_params(where))
+    start_page_button()

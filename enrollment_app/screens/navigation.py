@@ -1,0 +1,37 @@
+"""Moving between screens: the page URL is the state (see flow.py), so going somewhere is writing the
+URL and running the app again. A confirmation can ride along to the next screen."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import streamlit as st
+
+from .. import state
+
+
+def go(params: dict[str, str] | None = None) -> NoReturn:
+    """Show the place in the flow these URL parameters name (none: the start page). Ends this run."""
+    st.query_params.from_dict(params or {})
+    st.rerun(scope="app")
+
+
+def stay() -> NoReturn:
+    """Show the place in the flow the URL names now, afresh (locate() decides what it has become)."""
+    go(st.query_params.to_dict())
+
+
+def flash(message: str) -> None:
+    """A short confirmation for the next screen (a toast: it does not push the canvas down)."""
+    state.set_flash(message)
+
+
+def show_flash() -> None:
+    message = state.take_flash()
+    if message:
+        st.toast(message, icon=":material/check_circle:")
+
+
+def start_page_button(label: str = "Back to the start page", key: str = "to_start") -> None:
+    if st.button(label, key=key, icon=":material/home:"):
+        go()

@@ -1,0 +1,69 @@
+"""When the flow cannot go on: an expired enrollment, a link that leads nowhere, something that went
+wrong, signing in locked from this network, or a limit that says to wait. Each says what happened in
+plain words and offers the way back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from enrollment_core import EnrollmentService
+
+from .. import flow
+from ..flow import Where
+from .navigation import go, start_page_button, stay
+
+
+def expired_screen(service: EnrollmentService, where: Where) -> None:
+    st.title("This enrollment has expired")
+    ended = flow.local_time(where.session.expires_at if where.session else None, st.context.timezone)
+    st.warning(
+        f"Enrollment sessions last {service.settings.session_lifetime}; this one ended at {ended}. "
+        "The drawings saved in it will be "
+        "deleted. Please start again.",
+        icon=":material/timer_off:",
+    )
+    if where.flow_type is not None and where.username is not None:
+        if st.button(f"Start again as {where.username}", type="primary", icon=":material/restart_alt:"):
+            go(flow.start_params(where.flow_type, where.username))
+    start_page_button()
+
+
+def missing_screen(where: Where) -> None:
+    st.title("Enrollment not found")
+    st.warning(
+        "We could not find this enrollment. The link may be mistyped, or the enrollment expired and was "
+        "removed. Please start again.",
+        icon=":material/search_off:",
+    )
+    start_page_button("Start again")
+
+
+def problem_screen(message: str) -> None:
+    st.title("Something went wrong")
+    st.error(message, icon=":material/error:")
+    start_page_button("Start again", key="problem_to_start")
+
+
+def wait_screen(message: str) -> None:
+    """Too many sign-ins from this network (or of this account) for now: nothing was checked, so the
+    same drawing can be checked once the wait is over."""
+    st.title("Please wait a moment")
+    st.warning(flow.sentence(message), icon=":material/hourglass_top:")
+    if st.button("Check my signature again", type="primary", icon=":material/replay:"):
+        stay()
+
+
+def locked_message(locked_until: datetime | None) -> str:
+    """Signing in to this account from this network is locked (after repeated rejections): until when."""
+    if locked_until is None:
+        return (
+            "Too many rejected sign-ins from this network: signing in to this account from here is "
+            "locked for now. Please try again later."
+        )
+    minutes = flow.minutes_until(locked_until, datetime.now(UTC))
+    return (
+        "Too many rejected sign-ins from this network: signing in to this account from here is locked until "
+        f"{flow.local_time(locked_until, st.context.timezone)} (about {minutes} min). Please try again then."
+    )
