@@ -4,6 +4,7 @@ invariances, replays (of enrolled samples and across sign-ins) and profile handl
 import json
 import math
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -328,3 +329,21 @@ def test_any_drawing_gets_a_decision(drawing: list[np.ndarray], sort_times: bool
     assert decision.reason_code in ("match", "no_match", "replay", "empty")
     assert not math.isnan(decision.score)
     assert len(attempt_fingerprint(drawing)) == FINGERPRINT_BYTES
+
+
+def test_a_drawing_whose_times_span_years_is_fingerprinted_in_bounded_memory() -> None:
+    # Validation bounds each time value (|t| <= 1e14 ms), not the span between two strokes: a sign-in
+    # sent with strokes 3 years apart once made the replay fingerprint allocate 34.5 GiB (a point per
+    # 10 ms of the span). Now the grid has at most MAX_TIMED_SAMPLES points, whatever the span.
+    years = 3 * 365 * 24 * 3600 * 1000.0
+    first = np.array([[0.0, 0.0, 0.0], [10.0, 5.0, 40.0], [20.0, 0.0, 80.0], [30.0, 8.0, 120.0]])
+    second = first + np.array([40.0, 0.0, years])
+    tracemalloc.start()
+    try:
+        decision = verify(LINE_PROFILE, [first, second])
+        fingerprint_bytes = attempt_fingerprint([first, second])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert decision.method in ("timed", "shape") and len(fingerprint_bytes) == FINGERPRINT_BYTES
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB"

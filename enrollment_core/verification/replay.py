@@ -44,7 +44,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from enrollment_core.strokes import Stroke
-from enrollment_core.verification.features import SAMPLE_MS, has_timing, ink_points, normalise, time_resample
+from enrollment_core.verification.features import (
+    MAX_TIMED_SAMPLES,
+    SAMPLE_MS,
+    has_timing,
+    ink_points,
+    normalise,
+    time_resample,
+)
 
 FINGERPRINT_VERSION = 1
 FINGERPRINT_BINS = 32
@@ -121,7 +128,10 @@ def fingerprint(strokes: list[Stroke]) -> Fingerprint:
     t = np.maximum.accumulate(np.concatenate([s[:, 2] for s in strokes if len(s)]))
     keep = np.concatenate([[True], np.diff(t) > 0])  # np.interp wants increasing times
     t, xy = t[keep] - t[0], points[keep]
-    grid = np.linspace(0.0, t[-1], max(FINGERPRINT_BINS, int(t[-1] / SAMPLE_MS) + 1))
+    # Every SAMPLE_MS over the whole span, pen lifts included, but never more than MAX_TIMED_SAMPLES
+    # points: times may span years (validation only bounds each value), and the grid would follow.
+    samples = min(MAX_TIMED_SAMPLES, int(t[-1] / SAMPLE_MS) + 1)
+    grid = np.linspace(0.0, t[-1], max(FINGERPRINT_BINS, samples))
     path = np.column_stack([np.interp(grid, t, xy[:, 0]), np.interp(grid, t, xy[:, 1])])
     return Fingerprint(order, normalise(_bin_means(path)), float(t[-1]), _pen_down_speed(strokes))
 
