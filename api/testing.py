@@ -1,7 +1,8 @@
-"""Run the API on a real uvicorn server in a background thread (for tests and local tools).
+"""Run the API on a real uvicorn server (for tests and benchmarks).
 
-    with serve(create_app(service)) as base_url:
+    with serve(create_app(service)) as base_url:           # in a background thread
         httpx.post(f"{base_url}/api/check-username", json={"username": "john_doe"})
+    with serve_command(database_url, 2, log_path) as (base_url, pid):   # as ./dev start runs it
 
 A real server, not an in-process transport: the body limit, headers, chunked bodies and the client
 address go through uvicorn exactly as in production.
@@ -9,15 +10,23 @@ address go through uvicorn exactly as in production.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+
+from enrollment_core.config import PROJECT_ROOT
 
 from .server import GuardedHttpToolsProtocol
 
@@ -56,3 +65,51 @@ def serve(
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextmanager
+def serve_command(
+    database_url: str,
+    workers: int,
+    log_path: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    startup_seconds: float = 90,
+) -> Iterator[tuple[str, int]]:
+    """`python -m api.serve` (what ./dev start runs) on a free port with `workers` workers on
+    `database_url`, its output in `log_path`, `env` added to the environment; yields (base URL, pid).
+    Ready when every worker has logged its start-up and /healthz answers; stopped as Ctrl-C stops it."""
+    port = free_port()
+    environment = {**os.environ, **(env or {}), "DATABASE_URL": database_url, "API_WORKERS": str(workers),
+                   "API_PORT": str(port), "API_HOST": "127.0.0.1"}  # fmt: skip
+    with log_path.open("wb") as log:
+        command = [sys.executable, "-m", "api.serve"]
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_seconds
+        while True:
+            started = log_path.read_text(errors="replace").count("Application startup complete")
+            if started >= workers and _healthy(base):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API server did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield base, process.pid
+    finally:
+        process.send_signal(signal.SIGINT)  # uvicorn's graceful stop: workers close their pools
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def _healthy(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False

@@ -22,15 +22,11 @@ import math
 import multiprocessing
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -40,9 +36,8 @@ import psycopg
 from tqdm import tqdm
 
 from api import serve
-from api.testing import free_port
+from api.testing import serve_command
 from api.wire import save_drawing_command, save_drawing_json
-from enrollment_core.config import PROJECT_ROOT
 
 from . import datagen
 from .common import Results, cpu_seconds_by_pid, fmt, median, ms, percentile, process_cpu_seconds, table
@@ -123,7 +118,7 @@ def write_bodies(tails: list[list[bytes]], directory: Path) -> None:
             (directory / f"{p}-{s}.json").write_bytes(tail)
 
 
-# ---------------------------------------------------------------- the API server, as ./dev start runs it
+# ---------------------------------------------------------------- the API server's processes
 
 
 def descendants(pid: int) -> list[int]:
@@ -143,46 +138,6 @@ def descendants(pid: int) -> list[int]:
         found.append(current)
         todo.extend(children.get(current, []))
     return found
-
-
-@contextmanager
-def api_server(
-    url: str, workers: int, log_path: Path, startup_seconds: float = 90
-) -> Iterator[tuple[str, int]]:
-    """`python -m api.serve` on a free port with `workers` workers on database `url`; yields (base URL,
-    pid). Ready when every worker has logged its start-up and /healthz answers."""
-    port = free_port()
-    env = {**os.environ, **BENCH_LIMITS_ENV, "DATABASE_URL": url, "API_WORKERS": str(workers),
-           "API_PORT": str(port), "API_HOST": "127.0.0.1"}  # fmt: skip
-    with log_path.open("wb") as log:
-        command = [sys.executable, "-m", "api.serve"]
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + startup_seconds
-        while True:
-            started = log_path.read_text(errors="replace").count("Application startup complete")
-            if started >= workers and _healthy(base):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API server did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield base, process.pid
-    finally:
-        process.send_signal(signal.SIGINT)  # uvicorn's graceful stop: workers close their pools
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-
-
-def _healthy(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
 
 
 def run_wrk(base: str, clients: int, seconds: float, bodies: Path, persons: int, steps: int) -> dict:
@@ -385,7 +340,8 @@ def measure_workers(
     plan = [(r, c) for r in range(rounds) for c in clients_list]
     pool, meter = InProcess(url, workers, tails), DatabaseCpu(url)
     try:
-        with api_server(url, workers, log_dir / f"api-{workers}-workers.log") as (base, pid):
+        log_path = log_dir / f"api-{workers}-workers.log"
+        with serve_command(url, workers, log_path, env=BENCH_LIMITS_ENV) as (base, pid):
             warm = max(clients_list)  # connections, pools, caches, plans of every process
             run_wrk(base, warm, max(1.0, min(seconds, 2.0)), bodies, persons, steps)
             pool.run(warm, min(seconds, 2.0))

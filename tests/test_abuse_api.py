@@ -8,16 +8,14 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import os
 import random
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,9 +26,9 @@ from psycopg.types.json import Jsonb
 
 from api.main import create_app
 from api.server import guarded_protocol
-from api.testing import free_port, serve
+from api.testing import serve, serve_command
 from enrollment_core import rate_limits, sign_in_lockout
-from enrollment_core.config import PROJECT_ROOT, RateLimitSettings, Settings
+from enrollment_core.config import RateLimitSettings, Settings
 from enrollment_core.database import create_pool
 from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.service import EnrollmentService
@@ -489,24 +487,13 @@ def test_10_slow_requests_are_cut_off_and_others_are_served(db_url: str) -> None
     assert answers[301] == b""  # nothing was asked: closed without an answer
 
 
-def test_10_the_api_command_runs_the_guarded_protocol(db_url: str) -> None:
+def test_10_the_api_command_runs_the_guarded_protocol(db_url: str, tmp_path: Path) -> None:
     """`python -m api.serve` (what ./dev start runs), with two worker processes: its answers to a request
     uvicorn cannot parse are the API's JSON error with the security headers, and a request that stops
     half way gets 408 once the configured deadline has passed."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": db_url, "API_PORT": str(port), "API_WORKERS": "2",
-           "API_REQUEST_TIMEOUT_SECONDS": "1", "PYTHONPATH": str(PROJECT_ROOT)}
-    server = subprocess.Popen([sys.executable, "-m", "api.serve"], cwd=PROJECT_ROOT, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "api.serve did not start"
-            time.sleep(0.2)
+    deadline = {"API_REQUEST_TIMEOUT_SECONDS": "1"}
+    with serve_command(db_url, 2, tmp_path / "api.log", env=deadline) as (base_url, _):
+        port = int(base_url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(b"POST /api/check-username HTTP/1.1\r\nHost: x\r\nContent-Length: 12x\r\n\r\n{}")
             answer = _read_all(sock)
@@ -519,9 +506,6 @@ def test_10_the_api_command_runs_the_guarded_protocol(db_url: str) -> None:
             answer = _read_all(sock)
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert 0.5 < time.monotonic() - started < 5
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _read_all(sock: socket.socket) -> bytes:
