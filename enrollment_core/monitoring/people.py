@@ -174,14 +174,14 @@ def enrolled_drawings(db: Db, user_id: int) -> list[EnrolledDrawing]:
     """A user's enrolled drawings with their images (the signatures are what sign-in compares with)."""
     drawings = []
     for row in fetch(db, query("person_enrolled_drawings"), {"user_id": user_id}):
-        decoded = read_stored_image(row["signature_data"])
+        image = read_stored_image(row["signature_data"])
         drawings.append(
             EnrolledDrawing(
                 step_number=row["step_number"],
                 step_type=row["step_type"],
                 instruction=row["instruction"],
-                image=None if isinstance(decoded, str) else decoded[1],
-                image_problem=decoded if isinstance(decoded, str) else None,
+                image=image.data,
+                image_problem=image.problem,
                 captured_at=row["captured_at"],
             )
         )

@@ -163,23 +163,31 @@ class SessionDetail:
         return step_plan.total_steps(self.flow_type)
 
 
-def read_stored_image(url: str) -> tuple[str, bytes] | str:
-    """(mime type, image bytes) of a stored data URL that decodes as the image it claims, within the
-    pixel limit (images.MAX_PIXELS, checked from the header before decoding); otherwise the reason it
-    cannot be shown, in plain words. Never raises: stored data may predate today's checks, or come
-    from another writer."""
+@dataclass(frozen=True)
+class StoredImage:
+    """A stored drawing as a staff screen can show it: its image file, or why it cannot be shown."""
+
+    mime: str | None
+    data: bytes | None
+    problem: str | None  # in plain words; mime and data are None then
+
+
+def read_stored_image(url: str) -> StoredImage:
+    """A stored data URL that decodes as the image it claims, within the pixel limit (images.MAX_PIXELS,
+    checked from the header before decoding); otherwise the reason it cannot be shown. Never raises:
+    stored data may predate today's checks, or come from another writer."""
     try:
         decoded = images.read_data_url(url)
     except images.ImageProblem as problem:
-        return f"The drawing cannot be shown: {problem}."
-    return decoded.info.mime, decoded.data
+        return StoredImage(None, None, f"The drawing cannot be shown: {problem}.")
+    return StoredImage(decoded.info.mime, decoded.data, None)
 
 
 def decode_data_url(url: str) -> tuple[str, bytes] | None:
     """(mime type, bytes) of a stored image data URL that can be shown, or None (read_stored_image
     says why)."""
-    result = read_stored_image(url)
-    return None if isinstance(result, str) else result
+    image = read_stored_image(url)
+    return None if image.mime is None or image.data is None else (image.mime, image.data)
 
 
 def session_detail(db: Db, session_id: str) -> SessionDetail | None:
@@ -194,19 +202,17 @@ def session_detail(db: Db, session_id: str) -> SessionDetail | None:
     saved = []
     for s in steps:
         image = read_stored_image(s["signature_data"])
-        problem = image if isinstance(image, str) else None
-        mime, data = (None, None) if isinstance(image, str) else image
         saved.append(
             SavedStep(
                 step_number=s["step_number"],
                 step_type=s["step_type"],
                 instruction=s["instruction"],
-                image=data,
-                image_mime=mime,
+                image=image.data,
+                image_mime=image.mime,
                 metrics=dict(s["metrics"] or {}),
                 completed_at=s["completed_at"],
                 seconds_spent=float(s["seconds_spent"]),
-                image_problem=problem,
+                image_problem=image.problem,
             )
         )
     status = effective_status(h["status"], h["is_expired"])
