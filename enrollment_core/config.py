@@ -80,6 +80,54 @@ class RateLimitSettings:
 
 
 @dataclass(frozen=True)
+class DatabaseLimits:
+    """How long anything may wait on the database, so that a request fails fast (503, nothing written)
+    instead of hanging when PostgreSQL is down, locked or overloaded. Defaults fit the API: a save takes
+    a few milliseconds, so seconds are already far beyond a healthy wait (docs/performance.md, Faults)."""
+
+    # A request waits at most this long for a pooled connection (then 503 + Retry-After).
+    pool_timeout_seconds: float = 3.0
+    # Requests waiting for a connection, per pool; one more is refused at once (503), not queued.
+    pool_max_waiting: int = 20
+    # A reconnection attempt to a database that went away is given up after this long, and the next
+    # request starts a new one at once: psycopg_pool's own back-off doubles without a cap (1, 2, 4 ... 32 s).
+    reconnect_seconds: float = 2.0
+    # Opening a connection (libpq's connect_timeout; it counts whole seconds, at least 2).
+    connect_timeout_seconds: int = 2
+    # Per statement and per lock wait on the product's connections (PostgreSQL's statement_timeout and
+    # lock_timeout): a held table lock or a runaway query costs a request this, not an open-ended wait.
+    statement_timeout_seconds: float = 5.0
+    lock_timeout_seconds: float = 2.0
+    # A transaction left open and idle this long is ended by the server (its locks released).
+    idle_in_transaction_seconds: float = 10.0
+    # The cleanup, the archiving and the dashboard's snapshot work on many rows: their own, longer limits.
+    maintenance_statement_timeout_seconds: float = 300.0
+    maintenance_lock_timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> DatabaseLimits:
+        return cls(
+            pool_timeout_seconds=_env_float("DB_POOL_TIMEOUT_SECONDS", cls.pool_timeout_seconds, 0.1),
+            pool_max_waiting=_env_int("DB_POOL_MAX_WAITING", cls.pool_max_waiting),
+            reconnect_seconds=_env_float("DB_RECONNECT_SECONDS", cls.reconnect_seconds, 0.1),
+            connect_timeout_seconds=_env_int("DB_CONNECT_TIMEOUT_SECONDS", cls.connect_timeout_seconds, 2),
+            statement_timeout_seconds=_env_float(
+                "DB_STATEMENT_TIMEOUT_SECONDS", cls.statement_timeout_seconds
+            ),
+            lock_timeout_seconds=_env_float("DB_LOCK_TIMEOUT_SECONDS", cls.lock_timeout_seconds),
+            idle_in_transaction_seconds=_env_float(
+                "DB_IDLE_IN_TRANSACTION_SECONDS", cls.idle_in_transaction_seconds
+            ),
+            maintenance_statement_timeout_seconds=_env_float(
+                "MAINTENANCE_STATEMENT_TIMEOUT_SECONDS", cls.maintenance_statement_timeout_seconds
+            ),
+            maintenance_lock_timeout_seconds=_env_float(
+                "MAINTENANCE_LOCK_TIMEOUT_SECONDS", cls.maintenance_lock_timeout_seconds
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     # Where to connect. None means: start (or reuse) the embedded PostgreSQL under `embedded_data_dir`.
     database_url: str | None = None
@@ -103,8 +151,12 @@ class Settings:
     # Sign-in: how many of the user's latest attempts a new one is compared with for replay.
     signin_replay_window: int = 20
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    database_limits: DatabaseLimits = field(default_factory=DatabaseLimits)
     # HTTP API: a request (headers and body) must arrive whole within this long, or it gets 408.
     request_timeout_seconds: float = 15.0
+    # HTTP API: requests one worker process handles at once; one more is answered 503 at once (load
+    # shedding), instead of joining a queue that only grows. The health checks are never refused.
+    max_in_flight: int = 32
 
     @property
     def session_lifetime(self) -> str:
@@ -130,7 +182,9 @@ class Settings:
             login_lock_seconds=_env_int("LOGIN_LOCK_SECONDS", cls.login_lock_seconds, minimum=1),
             signin_replay_window=_env_int("SIGNIN_REPLAY_WINDOW", cls.signin_replay_window, minimum=0),
             rate_limits=RateLimitSettings.from_env(),
+            database_limits=DatabaseLimits.from_env(),
             request_timeout_seconds=_env_float(
                 "API_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds, minimum=0.1
             ),
+            max_in_flight=_env_int("API_MAX_IN_FLIGHT", cls.max_in_flight, minimum=1),
         )

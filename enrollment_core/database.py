@@ -3,22 +3,48 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import embedded_postgres, migrations
-from .config import Settings
+from .config import DatabaseLimits, Settings
+from .queries import query
 
 log = logging.getLogger(__name__)
 
 # Every connection of the project's pools returns rows as dicts (column name -> value).
 Connection = psycopg.Connection[DictRow]
-Pool = ConnectionPool[Connection]
+
+
+class Pool(ConnectionPool[Connection]):
+    """psycopg's pool, with each connection checked as it is handed out and a broken one replaced at
+    once: after a PostgreSQL restart every pooled connection is broken, and psycopg's own check slept
+    1, 2, 4 s... between them (its reconnection back-off), which held requests for seconds after the
+    database was back. `limits` are the timeouts its connections were configured with."""
+
+    def __init__(self, *args: Any, limits: DatabaseLimits, **kwargs: Any) -> None:
+        self.limits = limits
+        super().__init__(*args, **kwargs)
+
+    def getconn(self, timeout: float | None = None) -> Connection:
+        wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            conn = super().getconn(timeout=left)
+            try:
+                ConnectionPool.check_connection(conn)
+            except psycopg.Error:
+                self.putconn(conn)  # broken: the pool drops it and opens a replacement in the background
+                continue
+            return conn
+        raise PoolTimeout(f"couldn't get a working connection after {wait:.2f} sec")
+
 # What staff readers take: the pool, or a caller's own connection (one transaction, e.g. in a test).
 Db = Pool | Connection
 
@@ -50,20 +76,63 @@ def prepare_database(settings: Settings) -> str:
 
 
 def create_pool(url: str, settings: Settings, *, name: str = "enrollment") -> Pool:
-    """A pool whose connections are checked before use, so a PostgreSQL restart costs one reconnect,
-    not an error to the user."""
-    pool: Pool = ConnectionPool(
+    """A pool whose waits are all bounded (settings.database_limits, see config.DatabaseLimits): a
+    request waits a few seconds at most for a connection, a full queue is refused at once
+    (psycopg_pool.TooManyRequests), each statement and lock wait has a time limit, and a database
+    that comes back is reconnected to within about a second. Connections are checked before use, so a
+    PostgreSQL restart costs a reconnect, not an error to the user."""
+    limits = settings.database_limits
+    pool = Pool(
         url,
+        limits=limits,
         connection_class=Connection,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
-        kwargs={"row_factory": dict_row},
-        check=ConnectionPool.check_connection,
+        kwargs={"row_factory": dict_row, "connect_timeout": limits.connect_timeout_seconds},
+        configure=lambda conn: _set_session_limits(conn, limits),
+        timeout=limits.pool_timeout_seconds,
+        max_waiting=limits.pool_max_waiting,
+        reconnect_timeout=limits.reconnect_seconds,
         name=name,
         open=True,
     )
     pool.wait(timeout=30)
     return pool
+
+
+def _ms(seconds: float) -> str:
+    return str(round(seconds * 1000))  # PostgreSQL's unit for these settings; 0 turns a limit off
+
+
+def _set_session_limits(conn: Connection, limits: DatabaseLimits) -> None:
+    """The pool's configure hook: this connection's time limits, in one round trip, as it opens."""
+    conn.autocommit = True  # the pool wants the connection idle, not in a transaction, afterwards
+    conn.execute(
+        query("set_session_limits"),
+        {
+            "statement_timeout": _ms(limits.statement_timeout_seconds),
+            "lock_timeout": _ms(limits.lock_timeout_seconds),
+            "idle_in_transaction_timeout": _ms(limits.idle_in_transaction_seconds),
+        },
+    )
+    conn.autocommit = False
+
+
+def allow_long_transaction(conn: psycopg.Connection[Any], limits: DatabaseLimits) -> None:
+    """For the rest of this transaction, the longer time limits of work over many rows (cleanup,
+    archiving, the dashboard's snapshot) instead of a request's."""
+    conn.execute(
+        query("set_transaction_limits"),
+        {
+            "statement_timeout": _ms(limits.maintenance_statement_timeout_seconds),
+            "lock_timeout": _ms(limits.maintenance_lock_timeout_seconds),
+        },
+    )
+
+
+def limits_of(db: object) -> DatabaseLimits:
+    """The limits of the pool `db` (a caller's own connection, e.g. in a test: the defaults)."""
+    return db.limits if isinstance(db, Pool) else DatabaseLimits()
 
 
 def one(row: dict[str, Any] | None) -> dict[str, Any]:

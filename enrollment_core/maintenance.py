@@ -13,7 +13,7 @@ import time
 
 from psycopg.types.json import Jsonb
 
-from .database import Pool, one
+from .database import Pool, allow_long_transaction, one
 from .queries import query
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ def cleanup_expired(pool: Pool, batch_size: int = 5000, pause_ratio: float = 0.0
     while True:
         started = time.monotonic()
         with pool.connection() as conn:
+            allow_long_transaction(conn, pool.limits)
             # The batch's commit need not wait for its WAL to reach the disk: a crash could only undo
             # the last batches, which the next run deletes again. Saves' commits still wait for theirs.
             conn.execute("SET LOCAL synchronous_commit = off")
@@ -62,6 +63,7 @@ def archive_completed(
     while True:
         started = time.monotonic()
         with pool.connection() as conn:
+            allow_long_transaction(conn, pool.limits)
             count = conn.execute(
                 query("archive_completed_batch"),
                 {"older_than_seconds": older_than_seconds, "batch_size": batch_size},
@@ -76,6 +78,7 @@ def forget_idle_abuse_counters(pool: Pool, login_lock_seconds: int) -> int:
     """Delete rate-limit rows whose allowances are all whole again (the same as no row) and
     sign-in failure counts that no longer count; return how many rows went."""
     with pool.connection() as conn:
+        allow_long_transaction(conn, pool.limits)
         buckets = conn.execute(query("forget_whole_rate_limits")).rowcount
         failures = conn.execute(
             query("forget_stale_sign_in_failures"), {"lock_seconds": login_lock_seconds}

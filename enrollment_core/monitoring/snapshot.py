@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from ..database import allow_long_transaction, limits_of
 from ..maintenance import CLEANUP_JOB
 from ..queries import query
 from .rows import Db, connection, fetch
@@ -97,6 +98,7 @@ def refresh_snapshot(db: Db, wait: bool = True) -> bool:
         with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
             if own_transaction:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            allow_long_transaction(conn, limits_of(db))  # seconds at 1 M sessions: not a request's limits
             if wait:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (SNAPSHOT_LOCK_KEY,))
             else:

@@ -8,6 +8,18 @@
 -- The database answers and holds the enrollment schema.
 SELECT to_regclass('temp_enrollments') IS NOT NULL AS schema_ready;
 
+-- name: set_session_limits
+-- Each pooled connection's time limits, set once as it opens (enrollment_core.database.create_pool):
+-- a statement, a lock wait and an idle open transaction may last this long (milliseconds; 0 = no limit).
+SELECT set_config('statement_timeout', %(statement_timeout)s, false),
+       set_config('lock_timeout', %(lock_timeout)s, false),
+       set_config('idle_in_transaction_session_timeout', %(idle_in_transaction_timeout)s, false);
+
+-- name: set_transaction_limits
+-- The longer limits of maintenance work over many rows, for the current transaction only.
+SELECT set_config('statement_timeout', %(statement_timeout)s, true),
+       set_config('lock_timeout', %(lock_timeout)s, true);
+
 -- name: find_user
 -- A registered user by case-insensitive username (uses idx_users_username_lower).
 SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(username)s);
