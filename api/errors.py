@@ -48,6 +48,12 @@ MALFORMED_JSON = "malformed_json"
 UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
 SIGNATURE_REJECTED = "signature_rejected"
 DATABASE_UNAVAILABLE = "database_unavailable"
+SERVER_BUSY = "server_busy"
+# Seconds a client is asked to wait before retrying: PostgreSQL back after a crash is reconnected to
+# within about a second (enrollment_core.database), and a shed request can be sent again at once.
+DATABASE_RETRY_AFTER = "2"
+BUSY_RETRY_AFTER = "1"
+SERVER_BUSY_MESSAGE = "the server is busy right now; nothing was saved, please retry in a moment"
 INTERNAL_ERROR = "internal_error"
 _HTTP_CODES = {
     400: "bad_request",
@@ -177,13 +183,22 @@ async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_database_down(_: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable: %s", exc)
-    return error_response(
-        503,
-        DATABASE_UNAVAILABLE,
-        "the database is unavailable right now; nothing was saved, please retry in a moment",
-        headers={"Retry-After": "5"},
-    )
+    """The database is down, or did not answer within its limits (a connection within
+    DB_POOL_TIMEOUT_SECONDS, a statement or lock wait within its timeout). The transaction was rolled
+    back: nothing of the request was saved, and sending it again is safe."""
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    if isinstance(exc, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
+        message = "the database did not answer in time; nothing was saved, please retry in a moment"
+    else:
+        message = "the database is unavailable right now; nothing was saved, please retry in a moment"
+    return error_response(503, DATABASE_UNAVAILABLE, message, headers={"Retry-After": DATABASE_RETRY_AFTER})
+
+
+async def _on_pool_full(_: Request, exc: Exception) -> JSONResponse:
+    """More requests wait for a database connection than DB_POOL_MAX_WAITING: refused at once rather
+    than queued (load shedding)."""
+    log.warning("request shed: %s", exc)
+    return error_response(503, SERVER_BUSY, SERVER_BUSY_MESSAGE, headers={"Retry-After": BUSY_RETRY_AFTER})
 
 
 async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -196,5 +211,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(psycopg.OperationalError, _on_database_down)
+    app.add_exception_handler(psycopg.errors.IdleInTransactionSessionTimeout, _on_database_down)
+    app.add_exception_handler(psycopg_pool.TooManyRequests, _on_pool_full)
     app.add_exception_handler(psycopg_pool.PoolTimeout, _on_database_down)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -25,7 +25,10 @@ class BodyTooLarge(Exception):
     """Raised into the application when the streamed body passes the limit."""
 
 
-async def send_error(send: Send, status: int, code: str, message: str) -> None:
+async def send_error(
+    send: Send, status: int, code: str, message: str, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """Answer with the API's error body from a pure ASGI middleware (before the app runs)."""
     body = json.dumps(
         {"error": {"code": code, "message": message, "field": None}}, separators=(",", ":")
     ).encode()
@@ -33,7 +36,11 @@ async def send_error(send: Send, status: int, code: str, message: str) -> None:
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})

@@ -23,6 +23,8 @@ from enrollment_core.config import Settings
 from .errors import install_error_handlers
 from .headers import SecurityHeaders
 from .limits import MAX_BODY_BYTES, BodySizeLimit
+from .load_shedding import InFlightLimit
+from .readiness import ReadinessProbe
 from .routes import router
 
 DESCRIPTION = """\
@@ -52,17 +54,23 @@ def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if service is not None:  # injected (tests): its owner opens and closes it
             app.state.service = service
-            yield
+            app.state.readiness = ReadinessProbe(service.pool.conninfo)
+            try:
+                yield
+            finally:
+                await app.state.readiness.close()
             return
         # Opening may start the embedded database and migrate: blocking work, kept off the event loop.
         # background_cleanup: the hourly cleanup and archiving run while the API runs (once per interval
         # across all instances); close() stops them and closes the pool.
         own = await to_thread.run_sync(lambda: open_service(background_cleanup=True))
         app.state.service = own
+        app.state.readiness = ReadinessProbe(own.pool.conninfo)
         freeze_startup_objects()  # a server process from here on; tests (service given) keep theirs
         try:
             yield
         finally:
+            await app.state.readiness.close()
             await to_thread.run_sync(own.close)
 
     settings = service.settings if service is not None else Settings.from_env()
@@ -74,6 +82,8 @@ def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int 
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
+    # Outside the body limit: a shed request is answered before its body is read.
+    app.add_middleware(InFlightLimit, max_in_flight=settings.max_in_flight)
     app.add_middleware(SecurityHeaders)  # added last: outermost, so every answer carries the headers
     app.include_router(router)
     return app

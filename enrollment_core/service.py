@@ -162,13 +162,6 @@ class EnrollmentService:
             self._maintenance = None
         self.pool.close()
 
-    def health(self, timeout: float = 5.0) -> bool:
-        """Whether the database answers (within `timeout` seconds for a connection) and holds the
-        enrollment schema. Raises psycopg's errors when it does not answer."""
-        with self.pool.connection(timeout=timeout) as conn:
-            row = conn.execute(query("health_check")).fetchone()
-        return bool(row and row["schema_ready"])
-
     # ---------------------------------------------------------------- usernames
 
     def check_username(self, username: Any, client: ClientInfo | None = None) -> UsernameCheck:

@@ -478,8 +478,9 @@ def test_unknown_routes_and_methods_use_the_error_body(http: httpx.Client) -> No
     assert wrong_method.json()["error"]["message"] == "GET is not allowed on /api/save-drawing; allowed: POST"
 
 
-def test_health_checks_the_database(http: httpx.Client) -> None:
-    assert http.get("/healthz").json() == {"status": "ok", "database": "ok"}
+def test_liveness_and_readiness(http: httpx.Client) -> None:
+    assert http.get("/healthz").json() == {"status": "ok"}
+    assert http.get("/readyz").json() == {"status": "ready", "database": "ok"}
 
 
 def test_app_opens_and_closes_its_own_service(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

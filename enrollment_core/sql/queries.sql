@@ -4,9 +4,10 @@
 
 -- ============================== enrollment flow ==============================
 
--- name: health_check
--- The database answers and holds the enrollment schema.
-SELECT to_regclass('temp_enrollments') IS NOT NULL AS schema_ready;
+-- name: readiness_check
+-- /readyz: the database answers, holds the schema, and the sessions table can be read now (a lock that
+-- would stall every save makes this wait, and so fail, within the probe's lock_timeout).
+SELECT count(*) AS rows FROM (SELECT 1 FROM temp_enrollments LIMIT 1) AS any_session;
 
 -- name: set_session_limits
 -- Each pooled connection's time limits, set once as it opens (enrollment_core.database.create_pool):

@@ -1,0 +1,69 @@
+"""Readiness: can this API save a drawing right now? Answered from the event loop on a connection of its
+own, so the answer comes in well under a second even when every pooled connection and worker thread is
+busy with saves (a probe queued behind them would time out, and a load balancer would take a busy but
+healthy server out of service).
+
+The probe reads the sessions table under a short lock_timeout, so a held table lock that stalls every
+save makes the server "not ready" too, instead of "ok" while nothing can be saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import psycopg
+
+from enrollment_core.queries import query
+
+log = logging.getLogger(__name__)
+
+# The whole probe (connecting included) answers within this many seconds.
+PROBE_SECONDS = 0.5
+
+
+class ReadinessProbe:
+    def __init__(self, conninfo: str | Callable[[], str], timeout: float = PROBE_SECONDS) -> None:
+        """conninfo: the pool's (psycopg_pool accepts a string or a function returning one)."""
+        self.conninfo = conninfo
+        self.timeout = timeout
+        self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        self._lock = asyncio.Lock()  # one probe at a time on the one connection
+
+    async def problem(self) -> str | None:
+        """None when the database answers and its sessions table can be read now; otherwise why not,
+        in words for the person reading the load balancer's log."""
+        try:
+            async with asyncio.timeout(self.timeout), self._lock:
+                await self._check()
+            return None
+        except TimeoutError:
+            reason = f"the database did not answer within {self.timeout:g} seconds"
+        except psycopg.errors.UndefinedTable:
+            reason = "the database has no enrollment schema yet"
+        except psycopg.errors.LockNotAvailable:
+            reason = "the sessions table is locked: saves cannot finish now"
+        except psycopg.Error as exc:
+            reason = f"the database is unavailable ({type(exc).__name__})"
+        await self.close()  # a connection in an unknown state is not reused: the next probe reconnects
+        return reason
+
+    async def _check(self) -> None:
+        if self._conn is None or self._conn.closed:
+            conninfo = self.conninfo() if callable(self.conninfo) else self.conninfo
+            self._conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=2)
+            limit = str(round(self.timeout * 1000))  # milliseconds: the server gives up with us
+            await self._conn.execute(
+                query("set_session_limits"),
+                {"statement_timeout": limit, "lock_timeout": limit, "idle_in_transaction_timeout": limit},
+            )
+        await self._conn.execute(query("readiness_check"))
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except psycopg.Error:
+                log.debug("closing the readiness connection failed", exc_info=True)
