@@ -53,10 +53,11 @@ class ReadinessProbe:
         if self._conn is None or self._conn.closed:
             conninfo = self.conninfo() if callable(self.conninfo) else self.conninfo
             self._conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=2)
-            limit = str(round(self.timeout * 1000))  # milliseconds: the server gives up with us
+            # The server gives up before we do, a lock wait first, so that a held lock is named as such.
+            statement, lock = str(round(self.timeout * 600)), str(round(self.timeout * 400))  # ms
+            limits = {"statement_timeout": statement, "lock_timeout": lock}
             await self._conn.execute(
-                query("set_session_limits"),
-                {"statement_timeout": limit, "lock_timeout": limit, "idle_in_transaction_timeout": limit},
+                query("set_session_limits"), {**limits, "idle_in_transaction_timeout": statement}
             )
         await self._conn.execute(query("readiness_check"))
 

@@ -121,3 +121,18 @@ def db(db_url: str) -> Iterator[psycopg.Connection]:
     """A plain autocommit connection to the test database, for assertions in SQL."""
     with psycopg.connect(db_url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
         yield conn
+
+
+@pytest.fixture
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """An embedded PostgreSQL of this test's own, migrated: (data directory, URL). For tests that stop,
+    restart or kill the server, which would break every other test on the session-wide one (also when
+    TEST_DATABASE_URL names a server: that one is never touched)."""
+    data_dir = tmp_path_factory.mktemp("pgr") / "data"  # short: the Unix socket lives in this directory
+    url = embedded_postgres.ensure_running(data_dir)
+    try:
+        migrations.migrate(url)
+        yield data_dir, url
+    finally:
+        embedded_postgres.stop(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)

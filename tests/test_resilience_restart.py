@@ -1,37 +1,22 @@
 """PostgreSQL restarts in the middle of an enrollment: nothing saved is lost and the flow resumes.
 
-This test runs its OWN embedded server (in a temporary directory), because restarting the session-wide
+These tests run their OWN embedded server (conftest.py own_server), because restarting the session-wide
 server of conftest.py would break every other test running against it.
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from enrollment_core import embedded_postgres, migrations
+from enrollment_core import embedded_postgres
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
 from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.service import EnrollmentService
 from enrollment_core.validation import parse_drawing_step
-
-
-@pytest.fixture
-def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
-    data_dir = tmp_path_factory.mktemp("pgr") / "data"  # short: the Unix socket lives in this directory
-    url = embedded_postgres.ensure_running(data_dir)
-    try:
-        migrations.migrate(url)
-        yield data_dir, url
-    finally:
-        embedded_postgres.stop(data_dir)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _saved_steps(url: str, session_id: str) -> list[tuple[int, str]]:
@@ -93,17 +78,14 @@ def test_a_save_while_the_server_is_down_fails_cleanly_and_the_retry_succeeds(ow
         service = EnrollmentService(pool, settings)
         payloads = [sample_drawing("racer", n) for n in range(1, 12)]
         session_id = service.save_drawing(payloads[0]).session_id
-        pool.timeout = 3  # the product waits up to 30 s for a connection; the test need not
         embedded_postgres.stop(data_dir)
-        # The server is down: the save waits for a connection, then fails with an honest error
-        # (PoolTimeout is an OperationalError; the API maps it to 503) and saves nothing.
+        # The server is down: the save waits for a connection (DB_POOL_TIMEOUT_SECONDS), then fails
+        # with an honest error (PoolTimeout is an OperationalError; the API maps it to 503) and saves
+        # nothing.
         with pytest.raises(psycopg.OperationalError):
             service.save_drawing(replace(payloads[1], session_id=session_id))
         # restart(), not ensure_running(): in this process the server handle still believes it runs.
         embedded_postgres.restart(data_dir)
-        # Back to the product's wait: the pool's reconnection backs off while the server is down,
-        # so on a loaded machine the first new connection can take longer than the 3 s above.
-        pool.timeout = 30.0  # psycopg_pool's default, which the product uses
         for payload in payloads[1:]:  # the client retries step 2 and carries on
             service.save_drawing(replace(payload, session_id=session_id))
         assert [n for n, _ in _saved_steps(url, session_id)] == list(range(1, 12))

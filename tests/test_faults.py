@@ -1,0 +1,340 @@
+"""Faults against the running API (real uvicorn, loopback): PostgreSQL killed under load, a held table
+lock, and a burst beyond what a worker takes. What a client meets must be bounded: a 503 with
+Retry-After within the configured wait, never a hang; the first success soon after the database is
+back; and every acknowledged step saved exactly once.
+
+The kill -9 test runs its own embedded server (conftest.py own_server); the others use the test database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from api.main import create_app
+from api.testing import serve
+from enrollment_core.config import PROJECT_ROOT, DatabaseLimits, RateLimitSettings, Settings
+from enrollment_core.database import create_pool
+from enrollment_core.service import EnrollmentService
+from tests.flows import drawing_json
+
+# Slack for a shared 2-core machine on top of each configured bound.
+SLACK_SECONDS = 1.5
+
+
+@contextmanager
+def running_api(url: str, settings: Settings) -> Iterator[tuple[str, EnrollmentService]]:
+    pool = create_pool(url, settings, name="faults")
+    service = EnrollmentService(pool, settings)
+    try:
+        with serve(create_app(service)) as base:
+            yield base, service
+    finally:
+        pool.close()
+
+
+def _settings(url: str, **limits: Any) -> Settings:
+    return Settings(
+        database_url=url,
+        pool_min_size=1,
+        pool_max_size=4,
+        rate_limits=RateLimitSettings.off(),
+        database_limits=DatabaseLimits(**limits),
+    )
+
+
+# --------------------------------------------------------------------------- PostgreSQL killed
+
+
+@dataclass
+class Answer:
+    sent: float
+    received: float
+    status: int  # 0: no HTTP answer (connection error)
+    retry_after: str | None = None
+
+
+@dataclass
+class Traffic:
+    """What the clients did: every answer, and every step the API acknowledged (2xx)."""
+
+    answers: list[Answer] = field(default_factory=list)
+    acknowledged: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _enroll_until(stop: threading.Event, base: str, client: int, traffic: Traffic) -> None:
+    """Enroll people one after another, retrying each step until it is acknowledged (as a phone does)."""
+    with httpx.Client(base_url=base, timeout=15) as http:
+        person = 0
+        while not stop.is_set():
+            username, session_id, step = f"fault_{client}_{person}", None, 1
+            while step <= 11 and not stop.is_set():
+                body = drawing_json(username, step, session_id=session_id)
+                sent = time.monotonic()
+                try:
+                    answer = http.post("/api/save-drawing", json=body)
+                    status, retry_after = answer.status_code, answer.headers.get("retry-after")
+                except httpx.TransportError:
+                    status, retry_after = 0, None
+                with traffic.lock:
+                    traffic.answers.append(Answer(sent, time.monotonic(), status, retry_after))
+                if status == 200:
+                    session_id = answer.json()["sessionId"]
+                    with traffic.lock:
+                        traffic.acknowledged[(session_id, step)] = body
+                    step += 1
+                else:
+                    assert status in (0, 503), answer.text  # a fault is never anything else
+                    time.sleep(0.05)  # a short wait instead of Retry-After: the test measures recovery
+            person += 1
+
+
+def _postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "postmaster.pid").read_text().split()[0])
+
+
+def _start_server_in_new_process(data_dir: Path) -> None:
+    """As `enrollment migrate` would after a crash: a new process finds the stale postmaster.pid and
+    starts the server again (this process's server handle still believes the old one runs)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"ENROLLMENT_PGDATA": str(data_dir)}
+    subprocess.run(
+        [sys.executable, "-m", "enrollment_core", "db-url"], cwd=PROJECT_ROOT, env=env, check=True,
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+def _wait_until_accepting(url: str, timeout: float = 30) -> float:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=2):
+                return time.monotonic()
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _stop_server(data_dir: Path) -> None:
+    """Fast shutdown of whichever postmaster runs now (the fixture's handle knows only the killed one)."""
+    try:
+        pid = _postmaster_pid(data_dir)
+        os.kill(pid, signal.SIGINT)
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def test_postgres_killed_under_load_clients_get_503s_then_recover_within_2_s(own_server) -> None:
+    data_dir, url = own_server
+    settings = _settings(url)  # the product's default limits
+    limits = settings.database_limits
+    traffic, stop = Traffic(), threading.Event()
+    try:
+        with running_api(url, settings) as (base, _), ThreadPoolExecutor(6) as clients:
+            running = [clients.submit(_enroll_until, stop, base, n, traffic) for n in range(6)]
+            time.sleep(1.5)
+            os.kill(_postmaster_pid(data_dir), signal.SIGKILL)  # not a clean stop
+            killed = time.monotonic()
+            time.sleep(limits.pool_timeout_seconds + 1)  # long enough for requests to meet the wait
+            _start_server_in_new_process(data_dir)
+            back = _wait_until_accepting(url)
+            deadline = back + 10
+            while time.monotonic() < deadline and not any(
+                a.status == 200 and a.sent >= back for a in traffic.answers
+            ):
+                time.sleep(0.01)
+            time.sleep(1.0)  # a little traffic after recovery
+            stop.set()
+            for client in running:
+                client.result(timeout=60)
+    finally:
+        stop.set()
+        _stop_server(data_dir)
+        _start_server_in_new_process(data_dir)  # for the fixture's own stop and for the checks below
+
+    during = [a for a in traffic.answers if killed <= a.sent < back]
+    assert during and all(a.status in (0, 503, 200) for a in during)
+    # A success needs the database: only a request still waiting for a connection when it came back.
+    assert all(a.received >= back - 0.5 for a in during if a.status == 200)
+    refused = [a for a in during if a.status == 503]
+    assert refused, "clients met the outage without a 503"
+    assert all(a.retry_after for a in refused)
+    # Every request during the outage was answered within the bounded wait, never a hang.
+    longest = max(a.received - a.sent for a in during)
+    assert longest <= limits.pool_timeout_seconds + SLACK_SECONDS, longest
+    # The first success after the database accepts connections again comes within 2 s.
+    first_ok = min(a.received for a in traffic.answers if a.status == 200 and a.sent >= back)
+    assert first_ok - back <= 2.0, first_ok - back
+
+    # Every acknowledged step is stored, once, with the content that was sent.
+    with psycopg.connect(url) as conn:
+        stored = {
+            (session_id, step): signature
+            for session_id, step, signature in conn.execute(
+                "SELECT te.session_id, s.step_number, s.signature_data FROM temp_enrollment_steps s"
+                " JOIN temp_enrollments te ON te.id = s.enrollment_id"
+            )
+        }
+        counts = conn.execute(
+            "SELECT count(*) FILTER (WHERE te.step_count <> (SELECT count(*) FROM temp_enrollment_steps s"
+            " WHERE s.enrollment_id = te.id)) FROM temp_enrollments te"
+        ).fetchone()
+    assert len(traffic.acknowledged) > 20
+    for key, body in traffic.acknowledged.items():
+        assert stored.get(key) == body["signature"], key
+    assert counts == (0,)  # no session whose count says otherwise than its steps: nothing half-saved
+
+
+# --------------------------------------------------------------------------- a held table lock
+
+
+@pytest.mark.parametrize("table", ["temp_enrollments", "temp_enrollment_steps"])
+def test_a_held_table_lock_gives_503_after_lock_timeout_and_nothing_half_saved(
+    db_url: str, table: str
+) -> None:
+    """A 15 s LOCK TABLE stalled every save for 15 s. Now a save waits lock_timeout, answers 503, and
+    leaves the session as it was (a lock on the steps table lets the session's UPDATE through first:
+    it must be rolled back too); /readyz says not ready within a second; after the lock the retried
+    save succeeds."""
+    lock_timeout = 0.5
+    with running_api(db_url, _settings(db_url, lock_timeout_seconds=lock_timeout)) as (base, _):
+        with httpx.Client(base_url=base, timeout=15) as http, psycopg.connect(db_url) as holder:
+            first = http.post("/api/save-drawing", json=drawing_json("locked_lou", 1))
+            session_id = first.json()["sessionId"]
+            holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")  # held until rollback
+
+            started = time.monotonic()
+            second = drawing_json("locked_lou", 2, session_id=session_id)
+            blocked = http.post("/api/save-drawing", json=second)
+            waited = time.monotonic() - started
+            assert blocked.status_code == 503, blocked.text
+            assert blocked.json()["error"]["code"] == "database_unavailable"
+            assert blocked.headers["retry-after"] == "2"
+            assert lock_timeout <= waited <= lock_timeout + SLACK_SECONDS
+
+            started = time.monotonic()
+            ready = http.get("/readyz")
+            assert time.monotonic() - started < 1.0 + SLACK_SECONDS
+            if table == "temp_enrollments":  # what the probe reads
+                assert ready.status_code == 503 and "locked" in ready.json()["error"]["message"]
+            assert http.get("/healthz").json() == {"status": "ok"}
+            holder.rollback()
+
+            progress = http.get(f"/api/progress/{session_id}").json()["progress"]
+            assert progress["completed_steps"] == 1  # the refused save left nothing behind
+            retried = http.post("/api/save-drawing", json=second)
+            assert retried.status_code == 200 and retried.json()["duplicate"] is False
+            assert http.get("/readyz").status_code == 200
+
+
+def test_a_slow_statement_is_cut_off_by_statement_timeout(db_url: str) -> None:
+    """The pool's connections carry the configured limits (set by its configure hook)."""
+    settings = _settings(db_url, statement_timeout_seconds=0.3, lock_timeout_seconds=0.2)
+    pool = create_pool(db_url, settings, name="limits")
+    try:
+        with pool.connection() as conn:
+            row = conn.execute(
+                "SELECT current_setting('statement_timeout') AS statement,"
+                " current_setting('lock_timeout') AS lock,"
+                " current_setting('idle_in_transaction_session_timeout') AS idle"
+            ).fetchone()
+            assert row == {"statement": "300ms", "lock": "200ms", "idle": "10s"}
+        with pytest.raises(psycopg.errors.QueryCanceled), pool.connection() as conn:
+            conn.execute("SELECT pg_sleep(5)")
+        with pool.connection() as conn:  # the connection is fine afterwards
+            assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+    finally:
+        pool.close()
+
+
+# --------------------------------------------------------------------------- bursts
+
+
+def _hold_saves(http: httpx.Client, db_url: str) -> tuple[psycopg.Connection, list[dict[str, Any]]]:
+    """Sessions to save into, and a connection holding a lock that makes their saves wait."""
+    bodies = []
+    for n in range(40):
+        first = http.post("/api/save-drawing", json=drawing_json(f"burst_{n}", 1))
+        bodies.append(drawing_json(f"burst_{n}", 2, session_id=first.json()["sessionId"]))
+    holder = psycopg.connect(db_url)
+    holder.execute("LOCK TABLE temp_enrollments IN ACCESS EXCLUSIVE MODE")
+    return holder, bodies
+
+
+def _burst(base: str, bodies: list[dict[str, Any]]) -> list[tuple[int, str | None, float]]:
+    def post(body: dict[str, Any]) -> tuple[int, str | None, float]:
+        started = time.monotonic()
+        answer = httpx.post(f"{base}/api/save-drawing", json=body, timeout=30)
+        code = answer.json()["error"]["code"] if answer.status_code >= 400 else None
+        return answer.status_code, code, time.monotonic() - started
+
+    with ThreadPoolExecutor(len(bodies)) as senders:
+        return list(senders.map(post, bodies))
+
+
+@pytest.mark.parametrize("layer", ["in_flight", "pool_queue"])
+def test_a_burst_beyond_capacity_is_refused_at_once_and_health_stays_fast(db_url: str, layer: str) -> None:
+    """40 saves at once while each one that gets through waits on a lock. in_flight: the worker takes 6
+    (API_MAX_IN_FLIGHT); pool_queue: the pool has 4 connections and lets 4 more wait
+    (DB_POOL_MAX_WAITING). Either way the rest are refused with 503 server_busy at once, the health
+    checks answer meanwhile, and the accepted ones finish once the lock goes."""
+    lock_wait = 3.0
+    settings = _settings(db_url, lock_timeout_seconds=lock_wait + 5, pool_max_waiting=4)
+    admitted = 4 + 4
+    if layer == "in_flight":
+        settings = Settings(**{**settings.__dict__, "max_in_flight": 6})
+        admitted = 6
+    with running_api(db_url, settings) as (base, _), httpx.Client(base_url=base, timeout=15) as http:
+        holder, bodies = _hold_saves(http, db_url)
+        probes: list[tuple[str, int, float]] = []
+
+        def probe_health() -> None:
+            time.sleep(1.0)  # while the burst is held
+            for path in ("/healthz", "/readyz", "/healthz"):
+                started = time.monotonic()
+                status = httpx.get(f"{base}{path}", timeout=10).status_code
+                probes.append((path, status, time.monotonic() - started))
+
+        release = threading.Timer(lock_wait, holder.rollback)
+        prober = threading.Thread(target=probe_health)
+        release.start()
+        prober.start()
+        try:
+            results = _burst(base, bodies)
+        finally:
+            release.join()
+            prober.join()
+            holder.close()
+
+    refused = [r for r in results if r[0] == 503]
+    saved = [r for r in results if r[0] == 200]
+    assert len(saved) == admitted and len(refused) == len(bodies) - admitted, results
+    assert {code for _, code, _ in refused} == {"server_busy"}
+    assert max(seconds for *_, seconds in refused) < 1.0 + SLACK_SECONDS  # at once, not after the lock
+    assert min(seconds for *_, seconds in saved) >= lock_wait - 0.5  # those waited for the lock
+    assert [(path, status) for path, status, _ in probes] == [
+        ("/healthz", 200), ("/readyz", 503), ("/healthz", 200)
+    ]  # readiness tells the truth: the lock stalls saves
+    assert max(seconds for *_, seconds in probes) < 1.0 + SLACK_SECONDS
