@@ -37,7 +37,8 @@ _ERROR_MEANINGS = {
     404: "session_not_found (unknown, removed, or another user's session) or user_not_found.",
     409: (
         "username_taken, step_conflict (not the next step, or a saved step with different content), "
-        "session_closed (already completed), enrollment_incomplete, wrong_flow, no_enrolled_signatures."
+        "session_closed (already completed; register and login answer a retry with the first result "
+        "instead), enrollment_incomplete, wrong_flow, no_enrolled_signatures."
     ),
     410: f"session_expired: the session passed its {_LIFETIME} lifetime; start again.",
     413: "payload_too_large: the body (over 3 MiB) or a field (signature, raw, metrics...) is too large.",
@@ -182,6 +183,10 @@ def get_progress(
     response_model=schemas.RegisterResponse,
     responses=_errors(*_BODY_ERRORS, 404, 409, 410),
     summary="Complete signup: create the account from the session's drawings",
+    description=(
+        "Idempotent: the same request sent again once the account exists (the answer was lost) gets the "
+        "identical 201 and creates nothing; another username for this session is 404."
+    ),
     tags=["completion"],
 )
 def register(body: schemas.CompletionRequest, service: Service) -> dict[str, Any]:
@@ -199,6 +204,11 @@ def register(body: schemas.CompletionRequest, service: Service) -> dict[str, Any
     response_model=schemas.LoginVerdict,
     responses=_errors(*_BODY_ERRORS, 401, 404, 409, 410, 423, 429),
     summary="Complete sign-in: verify the session's signature against the enrolled ones",
+    description=(
+        "Idempotent: the same request sent again once the session has its verdict gets that verdict again "
+        "(200, or 401 with the same reason), before any rate limit, and records, counts and spends "
+        "nothing; failuresLeft and lockedUntil are those of now. Another username for this session is 404."
+    ),
     tags=["completion"],
 )
 def login(body: schemas.CompletionRequest, service: Service, client: Client) -> Any:

@@ -320,7 +320,10 @@ class EnrollmentService:
 
     def register(self, username: Any, session_id: Any, use_temporary_data: bool = True) -> Registration:
         """Turn a complete signup session into a user: completes the session, creates the user and
-        copies the drawings, all in one transaction (so a refusal leaves the session usable)."""
+        copies the drawings, all in one transaction (so a refusal leaves the session usable).
+        Idempotent: the same request again, once the session made its account (the answer was lost, or
+        both were sent at once: the second waits on the session's lock until the first commits),
+        returns the same Registration and writes nothing."""
         name = validation.clean_username(username)
         session_id = validation.clean_session_id(session_id)
         if use_temporary_data is not True:
@@ -334,6 +337,13 @@ class EnrollmentService:
                 raise WrongFlow(
                     "this is a sign-in session; register needs a signup session", field="session_id"
                 )
+            if row["status"] == SessionStatus.COMPLETED:
+                done = conn.execute(
+                    query("registration_of_session"), {"username": name, "session_id": session_id}
+                ).fetchone()
+                if done is not None:
+                    return Registration(done["id"], done["username"], session_id, done["drawings"])
+                # Completed but no account from it (deleted since): refused below as already used.
             outcome = one(conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone())
             if not outcome["success"]:
                 _raise_for_completion(outcome, conn)
@@ -365,7 +375,9 @@ class EnrollmentService:
         address, that address is locked out of the account for `login_lock_seconds` (AccountLocked);
         the owner elsewhere is not. Rejections from every address together slow the account down
         (RateLimited once its allowance is spent), and sign-ins are limited per address. Each signin
-        session gives one verdict (a refused one can be sent again)."""
+        session gives one verdict (a refused one can be sent again). Idempotent: the same request
+        once the verdict is recorded returns that verdict again (as get_login_result: failures_left and
+        locked_until as they are now), and records, counts and charges nothing."""
         name = validation.clean_username(username)
         session_id = validation.clean_session_id(session_id)
         if use_temporary_data is not True:
@@ -377,10 +389,22 @@ class EnrollmentService:
         address = sign_in_lockout.address_key(client.ip)
         settings = self.settings
         with self.pool.connection() as conn:
+            # A retry is answered before the per-address limit, so a client resending after a lost answer
+            # is not told to wait. It gives an attacker nothing: it needs the session id (192 random
+            # bits) and the owner's username, and only repeats a verdict, never verifies anything anew.
+            verdict = execute_as_own_transaction(conn, query("login_verdict"), {"session_id": session_id})
+            if verdict is not None and verdict["username"].lower() == name.lower():
+                return self._recorded_login(conn, session_id, verdict)
             rate_limits.take(conn, self.limits.signin(client.ip))
             row = self._locked_session(conn, session_id, name)
             if row["flow_type"] != "signin":
                 raise WrongFlow("this is a signup session; login needs a sign-in session", field="session_id")
+            if row["status"] == SessionStatus.COMPLETED:
+                # A retry sent while the first was being verified: it waited on the session's lock until
+                # the verdict was committed (it was charged on the per-address limit above, not knowing).
+                verdict = conn.execute(query("login_verdict"), {"session_id": session_id}).fetchone()
+                if verdict is not None:
+                    return self._recorded_login(conn, session_id, verdict)
             user = conn.execute(query("lock_user"), {"username": name}).fetchone()
             if user is None:
                 raise UserNotFound(f"no account is registered as {name!r}", field="username")
@@ -432,19 +456,13 @@ class EnrollmentService:
                 # Spends from the allowance checked above (the row lock held since), so it cannot refuse.
                 spend = self.limits.account_failures(name, cost=1)
                 rate_limits.take(conn, spend, own_transaction=False)
-        reason = decision.reason
-        if lock.locked_until is not None:
-            reason += (
-                "; too many attempts: signing in to this account from your network is locked until "
-                f"{lock.locked_until:%H:%M UTC}"
-            )
         return LoginResult(
             accepted=decision.accepted,
             username=user["username"],
             session_id=session_id,
             score=_finite(decision.score),
             threshold=decision.threshold,
-            reason=reason,
+            reason=_verdict_reason(decision.reason, lock.locked_until),
             reason_code=decision.reason_code,
             failures_left=max(0, settings.login_max_failures - lock.failures),
             locked_until=lock.locked_until,
@@ -457,18 +475,25 @@ class EnrollmentService:
         session_id = validation.clean_session_id(session_id)
         with self.pool.connection() as conn:
             row = conn.execute(query("login_verdict"), {"session_id": session_id}).fetchone()
-            if row is None:
-                return None
-            address = sign_in_lockout.address_key(row["ip"])
-            lock = sign_in_lockout.lock_of(conn, row["user_id"], address, self.settings.login_lock_seconds)
+            return None if row is None else self._recorded_login(conn, session_id, row)
+
+    def _recorded_login(self, conn: Connection, session_id: str, verdict: Mapping[str, Any]) -> LoginResult:
+        """A recorded verdict (a login_verdict row) as login gave it; failures_left and locked_until
+        are those of the address the sign-in came from, now (the same as then unless that address
+        signed in again meanwhile)."""
+        address = sign_in_lockout.address_key(verdict["ip"])
+        lock = sign_in_lockout.lock_of(conn, verdict["user_id"], address, self.settings.login_lock_seconds)
+        # login words a lock only in a rejection's reason (an accepted sign-in has just cleared it).
+        notice = None if verdict["accepted"] else lock.locked_until
+        reason = verification.REASONS.get(verdict["reason_code"]) or verdict["reason_code"]
         return LoginResult(
-            accepted=row["accepted"],
-            username=row["username"],
+            accepted=verdict["accepted"],
+            username=verdict["username"],
             session_id=session_id,
-            score=row["score"],
-            threshold=row["threshold"],
-            reason=verification.REASONS.get(row["reason_code"]) or row["reason_code"],
-            reason_code=row["reason_code"],
+            score=verdict["score"],
+            threshold=verdict["threshold"],
+            reason=_verdict_reason(reason, notice),
+            reason_code=verdict["reason_code"],
             failures_left=max(0, self.settings.login_max_failures - lock.failures),
             locked_until=lock.locked_until,
         )
@@ -507,6 +532,16 @@ def _raise_for_completion(outcome: Mapping[str, Any], conn: Connection) -> None:
     if outcome["status"] == "completed":
         raise SessionClosed("this enrollment session was already used", field="session_id")
     raise EnrollmentIncomplete(outcome["message"], field="session_id")
+
+
+def _verdict_reason(reason: str, locked_until: datetime | None) -> str:
+    """The verdict's words, and the lock when the address is locked out of the account after it."""
+    if locked_until is None:
+        return reason
+    return (
+        f"{reason}; too many attempts: signing in to this account from your network is locked until "
+        f"{locked_until:%H:%M UTC}"
+    )
 
 
 def _verify(

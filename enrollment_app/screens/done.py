@@ -43,7 +43,7 @@ def create_account(service: EnrollmentService, where: Where) -> None:
 
 
 def check_signature(service: EnrollmentService, where: Where) -> None:
-    """Call login once, keep its outcome for this tab (it cannot be asked again after a rerun), show it."""
+    """Call login once, keep its outcome for this tab (a rerun shows it without asking again), show it."""
     session_id = where.session_id
     assert session_id is not None  # locate() names the session of every finished flow
     outcome: SignInOutcome

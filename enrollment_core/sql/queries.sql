@@ -98,6 +98,14 @@ SELECT * FROM complete_enrollment(%(session_id)s);
 INSERT INTO users (username, enrollment_session_id) VALUES (%(username)s, %(session_id)s)
 RETURNING id, username, created_at;
 
+-- name: registration_of_session
+-- register, sent again after it succeeded: the account this signup session made, and how many drawings
+-- it holds (what register answered). Found by its username (idx_users_username_lower), then the session.
+SELECT u.id, u.username,
+       (SELECT count(*) FROM user_enrolled_drawings d WHERE d.user_id = u.id) AS drawings
+FROM users u
+WHERE lower(u.username) = lower(%(username)s) AND u.enrollment_session_id = %(session_id)s;
+
 -- name: copy_steps_to_user
 -- register: the enrolled drawings outlive the temporary session.
 INSERT INTO user_enrolled_drawings
@@ -229,7 +237,8 @@ SELECT count(*) AS n FROM temp_enrollments;
 SELECT id, username, failed_logins FROM users WHERE lower(username) = lower(%(username)s) FOR UPDATE;
 
 -- name: login_verdict
--- The verdict already given for a sign-in session, and the address it came from.
+-- The verdict already given for a sign-in session, and the address it came from (login answers a retry
+-- with it; login_attempts.session_id is unique, so there is at most one).
 SELECT a.accepted, a.reason_code, a.score, a.threshold, a.ip, u.id AS user_id, u.username
 FROM login_attempts a
 JOIN users u ON u.id = a.user_id
