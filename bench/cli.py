@@ -6,6 +6,7 @@ save      save_drawing vs raw INSERT at 1/4/16 clients: rate, p50/p99, ratio
 queries   monitoring + dashboard queries and table size as the data grows 10k -> 100k -> 1M sessions
 cleanup   cleanup of 1M expired sessions, batched vs one call, and the longest concurrent save meanwhile
 http      save-drawing through the API server (uvicorn + wrk) vs the service in process, 1/4/16 clients
+overload  the API at 1x and 2x the requests it takes at once: load shedding vs queueing, p99, health probes
 app       the enrollment app in headless Chromium: tap Save -> next step's pad drawn, p50 / p90
 verify    time of one sign-in verification, timed and shape (needs no database)
 """
@@ -20,10 +21,10 @@ from pathlib import Path
 
 from enrollment_core.config import PROJECT_ROOT
 
-from . import app_roundtrip, cleanup, http_save, queries, save_step, verify
+from . import app_roundtrip, cleanup, http_save, overload, queries, save_step, verify
 from .common import RESULTS_DIR, scratch_database, server_url
 
-BENCHMARKS = ("save", "queries", "cleanup", "http", "app", "verify")
+BENCHMARKS = ("save", "queries", "cleanup", "http", "overload", "app", "verify")
 
 
 def _sizes(text: str) -> list[int]:
@@ -113,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
                     workers=args.workers,
                     existing=args.existing,
                 )
+        elif name == "overload":
+            with scratch_database(server, "overload", keep=args.keep) as url:
+                results = overload.run(url, quick=args.quick, rounds=args.rounds, seconds=args.seconds)
         elif name == "app":
             with scratch_database(server, "app", keep=args.keep) as url:
                 results = app_roundtrip.run(url, quick=args.quick, enrollments=args.enrollments)

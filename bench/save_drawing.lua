@@ -66,8 +66,22 @@ function request()
    return wrk.format("POST", "/api/save-drawing", h, head .. tails[person][step])
 end
 
-function response(status, _, body)
+-- After a refusal with Retry-After (503 busy, 429), wait as a phone does before the next request (wrk
+-- does not count the wait in the latency); hammering back at once would measure a retry storm instead.
+local wait_ms = 0
+
+function delay()
+   local ms = wait_ms
+   wait_ms = 0
+   return ms
+end
+
+function response(status, headers, body)
    if status ~= 200 then
+      local retry_after = tonumber(headers["Retry-After"] or headers["retry-after"] or "")
+      if retry_after then
+         wait_ms = retry_after * 1000
+      end
       refused = refused + 1
       if first_refusal == "" then
          first_refusal = status .. " " .. string.sub(body, 1, 300)

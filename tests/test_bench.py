@@ -67,6 +67,22 @@ def test_quick_http_bench_saves_through_the_server_and_in_process(server_url, tm
     assert {d for d in _databases(server_url) - before if d.startswith("bench_")} == set()
 
 
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (./dev test installs it)")
+def test_quick_overload_bench_loads_the_server_with_and_without_shedding(server_url, tmp_path, capsys):
+    before = _databases(server_url)
+    assert main(["overload", "--quick", "--server-url", server_url, "--out", str(tmp_path)]) == 0
+    assert "shedding / queueing, same round:" in capsys.readouterr().out
+    (path,) = tmp_path.glob("overload-quick-*.json")
+    cells = json.loads(path.read_text())["cells"]
+    assert sorted((c["variant"], c["clients"]) for c in cells) == [
+        ("queueing", 4), ("queueing", 8), ("shedding", 4), ("shedding", 8)
+    ]
+    for cell in cells:  # saves went through, and the probes were answered
+        assert cell["saves_per_second"] > 0 and math.isfinite(cell["healthz_p99_ms"]), cell
+    assert all(c["refused_share"] == 0 for c in cells if c["variant"] == "queueing")
+    assert {d for d in _databases(server_url) - before if d.startswith("bench_")} == set()
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(app_roundtrip.CHROMIUM).exists(), reason="Debian's chromium is not installed")
 def test_quick_app_bench_times_each_save_in_the_browser(server_url, tmp_path, capsys):
