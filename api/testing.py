@@ -3,6 +3,7 @@
     with serve(create_app(service)) as base_url:           # in a background thread
         httpx.post(f"{base_url}/api/check-username", json={"username": "john_doe"})
     with serve_command(database_url, 2, log_path) as (base_url, pid):   # as ./dev start runs it
+    phones = Phones(base_url, 6).start(); ...; phones.stop()   # clients enrolling, retrying each step
 
 A real server, not an in-process transport: the body limit, headers, chunked bodies and the client
 address go through uvicorn exactly as in production.
@@ -19,16 +20,21 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
 from enrollment_core.config import PROJECT_ROOT
+from enrollment_core.sample_drawings import sample_drawing
 
 from .server import GuardedHttpToolsProtocol
+from .wire import save_drawing_json
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -113,3 +119,78 @@ def _healthy(base: str) -> bool:
             return bool(answer.status == 200)
     except OSError:
         return False
+
+
+@dataclass(frozen=True)
+class Answer:
+    sent: float  # time.monotonic()
+    received: float
+    status: int  # 0: no HTTP answer (the connection failed)
+    retry_after: str | None = None
+
+
+@dataclass
+class Phones:
+    """`count` clients, each enrolling people one after another through save-drawing and retrying each
+    step until it is acknowledged, as the mobile client does (after `retry_wait` seconds, not
+    Retry-After: faults are measured by how soon a retry succeeds). Records every answer and the body of
+    every acknowledged step, by (session id, step)."""
+
+    base_url: str
+    count: int
+    retry_wait: float = 0.05
+    answers: list[Answer] = field(default_factory=list)
+    acknowledged: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _running: list[Future[None]] = field(default_factory=list)
+    _pool: ThreadPoolExecutor | None = None
+
+    def start(self) -> Phones:
+        self._pool = ThreadPoolExecutor(self.count, thread_name_prefix="phone")
+        self._running = [self._pool.submit(self._enroll, n) for n in range(self.count)]
+        return self
+
+    def stop(self) -> None:
+        """Stop after each phone's current request; raises what a phone raised (an unexpected answer)."""
+        self._stop.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        for phone in self._running:
+            phone.result()
+
+    def first_success_after(self, moment: float, timeout: float = 30) -> float | None:
+        """When the first 2xx to a request sent at or after `moment` arrived (waits up to `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                times = [a.received for a in self.answers if a.status == 200 and a.sent >= moment]
+            if times or time.monotonic() > deadline:
+                return min(times, default=None)
+            time.sleep(0.01)
+
+    def _enroll(self, number: int) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=15) as http:
+            person = 0
+            while not self._stop.is_set():
+                username, session_id, step = f"phone{number}_{person}_{os.getpid()}", None, 1
+                while step <= 11 and not self._stop.is_set():
+                    body = save_drawing_json(sample_drawing(username, step, session_id=session_id))
+                    sent = time.monotonic()
+                    try:
+                        answer = http.post("/api/save-drawing", json=body)
+                        status, retry_after = answer.status_code, answer.headers.get("retry-after")
+                    except httpx.TransportError:
+                        status, retry_after = 0, None
+                    with self._lock:
+                        self.answers.append(Answer(sent, time.monotonic(), status, retry_after))
+                    if status == 200:
+                        session_id = answer.json()["sessionId"]
+                        with self._lock:
+                            self.acknowledged[(session_id, step)] = body
+                        step += 1
+                    elif status in (0, 503):  # a fault: the same step again
+                        time.sleep(self.retry_wait)
+                    else:
+                        raise AssertionError(f"unexpected answer {status}: {answer.text[:500]}")
+                person += 1

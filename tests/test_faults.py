@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import psycopg
 import pytest
 
 from api.main import create_app
-from api.testing import serve
+from api.testing import Phones, serve
 from enrollment_core.config import PROJECT_ROOT, DatabaseLimits, RateLimitSettings, Settings
 from enrollment_core.database import create_pool
 from enrollment_core.service import EnrollmentService
@@ -58,50 +57,6 @@ def _settings(url: str, **limits: Any) -> Settings:
 
 
 # --------------------------------------------------------------------------- PostgreSQL killed
-
-
-@dataclass
-class Answer:
-    sent: float
-    received: float
-    status: int  # 0: no HTTP answer (connection error)
-    retry_after: str | None = None
-
-
-@dataclass
-class Traffic:
-    """What the clients did: every answer, and every step the API acknowledged (2xx)."""
-
-    answers: list[Answer] = field(default_factory=list)
-    acknowledged: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _enroll_until(stop: threading.Event, base: str, client: int, traffic: Traffic) -> None:
-    """Enroll people one after another, retrying each step until it is acknowledged (as a phone does)."""
-    with httpx.Client(base_url=base, timeout=15) as http:
-        person = 0
-        while not stop.is_set():
-            username, session_id, step = f"fault_{client}_{person}", None, 1
-            while step <= 11 and not stop.is_set():
-                body = drawing_json(username, step, session_id=session_id)
-                sent = time.monotonic()
-                try:
-                    answer = http.post("/api/save-drawing", json=body)
-                    status, retry_after = answer.status_code, answer.headers.get("retry-after")
-                except httpx.TransportError:
-                    status, retry_after = 0, None
-                with traffic.lock:
-                    traffic.answers.append(Answer(sent, time.monotonic(), status, retry_after))
-                if status == 200:
-                    session_id = answer.json()["sessionId"]
-                    with traffic.lock:
-                        traffic.acknowledged[(session_id, step)] = body
-                    step += 1
-                else:
-                    assert status in (0, 503), answer.text  # a fault is never anything else
-                    time.sleep(0.05)  # a short wait instead of Retry-After: the test measures recovery
-            person += 1
 
 
 def _postmaster_pid(data_dir: Path) -> int:
@@ -150,31 +105,25 @@ def test_postgres_killed_under_load_clients_get_503s_then_recover_within_2_s(own
     data_dir, url = own_server
     settings = _settings(url)  # the product's default limits
     limits = settings.database_limits
-    traffic, stop = Traffic(), threading.Event()
     try:
-        with running_api(url, settings) as (base, _), ThreadPoolExecutor(6) as clients:
-            running = [clients.submit(_enroll_until, stop, base, n, traffic) for n in range(6)]
-            time.sleep(1.5)
-            os.kill(_postmaster_pid(data_dir), signal.SIGKILL)  # not a clean stop
-            killed = time.monotonic()
-            time.sleep(limits.pool_timeout_seconds + 1)  # long enough for requests to meet the wait
-            _start_server_in_new_process(data_dir)
-            back = _wait_until_accepting(url)
-            deadline = back + 10
-            while time.monotonic() < deadline and not any(
-                a.status == 200 and a.sent >= back for a in traffic.answers
-            ):
-                time.sleep(0.01)
-            time.sleep(1.0)  # a little traffic after recovery
-            stop.set()
-            for client in running:
-                client.result(timeout=60)
+        with running_api(url, settings) as (base, _):
+            phones = Phones(base, 6).start()
+            try:
+                time.sleep(1.5)
+                os.kill(_postmaster_pid(data_dir), signal.SIGKILL)  # not a clean stop
+                killed = time.monotonic()
+                time.sleep(limits.pool_timeout_seconds + 1)  # long enough for requests to meet the wait
+                _start_server_in_new_process(data_dir)
+                back = _wait_until_accepting(url)
+                first_ok = phones.first_success_after(back)
+                time.sleep(1.0)  # a little traffic after recovery
+            finally:
+                phones.stop()
     finally:
-        stop.set()
         _stop_server(data_dir)
         _start_server_in_new_process(data_dir)  # for the fixture's own stop and for the checks below
 
-    during = [a for a in traffic.answers if killed <= a.sent < back]
+    during = [a for a in phones.answers if killed <= a.sent < back]
     assert during and all(a.status in (0, 503, 200) for a in during)
     # A success needs the database: only a request still waiting for a connection when it came back.
     assert all(a.received >= back - 0.5 for a in during if a.status == 200)
@@ -185,8 +134,7 @@ def test_postgres_killed_under_load_clients_get_503s_then_recover_within_2_s(own
     longest = max(a.received - a.sent for a in during)
     assert longest <= limits.pool_timeout_seconds + SLACK_SECONDS, longest
     # The first success after the database accepts connections again comes within 2 s.
-    first_ok = min(a.received for a in traffic.answers if a.status == 200 and a.sent >= back)
-    assert first_ok - back <= 2.0, first_ok - back
+    assert first_ok is not None and first_ok - back <= 2.0, first_ok and first_ok - back
 
     # Every acknowledged step is stored, once, with the content that was sent.
     with psycopg.connect(url) as conn:
@@ -201,8 +149,8 @@ def test_postgres_killed_under_load_clients_get_503s_then_recover_within_2_s(own
             "SELECT count(*) FILTER (WHERE te.step_count <> (SELECT count(*) FROM temp_enrollment_steps s"
             " WHERE s.enrollment_id = te.id)) FROM temp_enrollments te"
         ).fetchone()
-    assert len(traffic.acknowledged) > 20
-    for key, body in traffic.acknowledged.items():
+    assert len(phones.acknowledged) > 20
+    for key, body in phones.acknowledged.items():
         assert stored.get(key) == body["signature"], key
     assert counts == (0,)  # no session whose count says otherwise than its steps: nothing half-saved
 
