@@ -105,6 +105,8 @@ class Settings:
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     # HTTP API: a request (headers and body) must arrive whole within this long, or it gets 408.
     request_timeout_seconds: float = 15.0
+    # How often the supervisor of `./dev start` checks that the embedded server answers (db_supervisor.py).
+    db_check_interval_seconds: float = 0.5
 
     @property
     def session_lifetime(self) -> str:
@@ -132,5 +134,8 @@ class Settings:
             rate_limits=RateLimitSettings.from_env(),
             request_timeout_seconds=_env_float(
                 "API_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds, minimum=0.1
+            ),
+            db_check_interval_seconds=_env_float(
+                "DB_CHECK_INTERVAL_SECONDS", cls.db_check_interval_seconds, minimum=0.05
             ),
         )
