@@ -238,12 +238,13 @@ def run(data_dir: Path, interval: float, *, verbose: bool = False) -> None:
     log.info("supervisor stopped; the embedded PostgreSQL keeps running")
 
 
-def wait_until_answers(data_dir: Path, timeout: float) -> float:
-    """Poll (every 10 ms) until the server accepts connections; return how long that took. Raises
-    TimeoutError after `timeout` seconds."""
+def wait_until_answers(data_dir: Path, timeout: float, *, other_than: int | None = None) -> float:
+    """Poll (every 10 ms) until the server accepts connections, from a postmaster other than the pid
+    `other_than` if given (one just killed); return how long that took. TimeoutError after `timeout` s."""
     started = time.monotonic()
     while True:
-        if check(data_dir).state is State.ANSWERS:
+        health = check(data_dir)
+        if health.state is State.ANSWERS and (other_than is None or health.pid != other_than):
             return time.monotonic() - started
         if time.monotonic() - started > timeout:
             raise TimeoutError(f"the embedded PostgreSQL in {data_dir} did not answer within {timeout:g} s")

@@ -104,7 +104,7 @@ def test_a_killed_server_is_restarted_with_its_data_and_the_log_says_so(supervis
     supervised.wait_for_log("embedded PostgreSQL answers")
 
     killed = _kill_postmaster(supervised.data_dir)
-    took = db_supervisor.wait_until_answers(supervised.data_dir, timeout=BOUND_SECONDS)
+    took = db_supervisor.wait_until_answers(supervised.data_dir, BOUND_SECONDS, other_than=killed)
     print(f"kill -9 -> accepting connections again: {took:.2f} s")
 
     with psycopg.connect(supervised.url) as conn:
@@ -119,7 +119,7 @@ def test_a_killed_server_is_restarted_with_its_data_and_the_log_says_so(supervis
 
     # And again: every exit is noticed, not only the first.
     killed_again = _kill_postmaster(supervised.data_dir)
-    db_supervisor.wait_until_answers(supervised.data_dir, timeout=BOUND_SECONDS)
+    db_supervisor.wait_until_answers(supervised.data_dir, BOUND_SECONDS, other_than=killed_again)
     supervised.wait_for_log(rf"embedded PostgreSQL exited \(pid {killed_again}\); restarted in")
 
 
@@ -150,7 +150,7 @@ def test_a_deliberate_stop_is_not_undone_and_a_later_start_is_supervised_again(s
     pid = _postmaster_pid(supervised.data_dir)
     supervised.wait_for_log(rf"embedded PostgreSQL answers \(pid {pid}\)")
     _kill_postmaster(supervised.data_dir)
-    db_supervisor.wait_until_answers(supervised.data_dir, timeout=BOUND_SECONDS)
+    db_supervisor.wait_until_answers(supervised.data_dir, BOUND_SECONDS, other_than=pid)
     supervised.wait_for_log(rf"exited \(pid {pid}\); restarted in")
 
 
@@ -174,7 +174,7 @@ def test_a_failed_restart_is_logged_and_retried_with_a_growing_wait(own_server, 
     thread.start()
     try:
         killed = _kill_postmaster(data_dir)
-        db_supervisor.wait_until_answers(data_dir, timeout=BOUND_SECONDS)
+        db_supervisor.wait_until_answers(data_dir, BOUND_SECONDS, other_than=killed)
         deadline = time.monotonic() + BOUND_SECONDS
         while "restarted in" not in caplog.text and time.monotonic() < deadline:
             time.sleep(0.02)
