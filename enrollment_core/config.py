@@ -157,6 +157,8 @@ class Settings:
     # HTTP API: requests one worker process handles at once; one more is answered 503 at once (load
     # shedding), instead of joining a queue that only grows. The health checks are never refused.
     max_in_flight: int = 32
+    # How often the supervisor of `./dev start` checks that the embedded server answers (db_supervisor.py).
+    db_check_interval_seconds: float = 0.5
 
     @property
     def session_lifetime(self) -> str:
@@ -187,4 +189,7 @@ class Settings:
                 "API_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds, minimum=0.1
             ),
             max_in_flight=_env_int("API_MAX_IN_FLIGHT", cls.max_in_flight, minimum=1),
+            db_check_interval_seconds=_env_float(
+                "DB_CHECK_INTERVAL_SECONDS", cls.db_check_interval_seconds, minimum=0.05
+            ),
         )

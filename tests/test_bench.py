@@ -44,6 +44,16 @@ def test_quick_bench_runs_every_benchmark_and_drops_its_databases(server_url, tm
     assert {d for d in after - before if d.startswith("bench_")} == set()
 
 
+def test_quick_restart_bench_kills_its_own_server_under_the_supervisor_and_removes_it(tmp_path, capsys):
+    assert main(["restart", "--quick", "--out", str(tmp_path)]) == 0
+    assert "=== restart (quick) ===" in capsys.readouterr().out
+    (path,) = tmp_path.glob("restart-quick-*.json")
+    figures = json.loads(path.read_text())
+    assert figures["kills"] == 2 and len(figures["seconds"]) == 2
+    assert len(figures["supervisor_restart_s"]) == 2  # the supervisor logged each restart
+    assert not Path(figures["data_dir"]).exists()
+
+
 def _databases(server_url: str) -> set[str]:
     with psycopg.connect(server_url, autocommit=True) as conn:
         return {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
