@@ -84,7 +84,7 @@ def serve_command(
 ) -> Iterator[tuple[str, int]]:
     """`python -m api.serve` (what ./dev start runs) on a free port with `workers` workers on
     `database_url`, its output in `log_path`, `env` added to the environment; yields (base URL, pid).
-    Ready when every worker has logged its start-up and /healthz answers; stopped as Ctrl-C stops it."""
+    Ready when every worker has logged its start-up and /readyz answers; stopped as Ctrl-C stops it."""
     port = free_port()
     environment = {**os.environ, **(env or {}), "DATABASE_URL": database_url, "API_WORKERS": str(workers),
                    "API_PORT": str(port), "API_HOST": "127.0.0.1"}  # fmt: skip
@@ -98,7 +98,7 @@ def serve_command(
         deadline = time.monotonic() + startup_seconds
         while True:
             started = log_path.read_text(errors="replace").count("Application startup complete")
-            if started >= workers and _healthy(base):
+            if started >= workers and _ready(base):
                 break
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the API server did not start:\n{log_path.read_text()[-3000:]}")
@@ -113,9 +113,9 @@ def serve_command(
             process.wait(timeout=30)
 
 
-def _healthy(base: str) -> bool:
+def _ready(base: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{base}/healthz", timeout=2) as answer:
+        with urllib.request.urlopen(f"{base}/readyz", timeout=2) as answer:
             return bool(answer.status == 200)
     except OSError:
         return False

@@ -1,12 +1,13 @@
-"""`python -m bench [save|queries|cleanup|http|app|verify|restart ...] [--quick]` (or `./dev bench ...`): run
-benchmarks on scratch databases (created and dropped by the bench) on the embedded server, or on the
-server of DATABASE_URL / --server-url. Without a name, all of them run one after another.
+"""`python -m bench [name ...] [--quick]` (or `./dev bench ...`): run benchmarks on scratch databases
+(created and dropped by the bench) on the embedded server, or on the server of DATABASE_URL /
+--server-url. Without a name, all of them run one after another.
 
 save      save_drawing vs raw INSERT at 1/4/16 clients: rate, p50/p99, ratio
 queries   monitoring + dashboard queries and table size as the data grows 10k -> 100k -> 1M sessions
 cleanup   cleanup of 1M expired sessions, batched vs one call, and the longest concurrent save meanwhile
 http      save-drawing through the API server (uvicorn + wrk) vs the service in process, 1/4/16 clients
 overload  the API at 1x and 2x the requests it takes at once: load shedding vs queueing, p99, health probes
+recovery  PostgreSQL killed under load: what the API's clients meet, first 2xx after it is back (own server)
 app       the enrollment app in headless Chromium: tap Save -> next step's pad drawn, p50 / p90
 verify    time of one sign-in verification, timed and shape (needs no database)
 restart   kill -9 of the embedded server under ./dev start's supervisor -> accepting connections again
@@ -23,10 +24,10 @@ from pathlib import Path
 
 from enrollment_core.config import PROJECT_ROOT
 
-from . import app_roundtrip, cleanup, db_restart, http_save, overload, queries, save_step, verify
+from . import app_roundtrip, cleanup, db_restart, http_save, overload, queries, recovery, save_step, verify
 from .common import RESULTS_DIR, scratch_database, server_url
 
-BENCHMARKS = ("save", "queries", "cleanup", "http", "overload", "app", "verify", "restart")
+BENCHMARKS = ("save", "queries", "cleanup", "http", "overload", "recovery", "app", "verify", "restart")
 
 
 def _sizes(text: str) -> list[int]:
@@ -88,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     names = args.names or list(BENCHMARKS)
 
     logging.basicConfig(level=logging.WARNING)
-    server = server_url(args.server_url) if set(names) - {"verify", "restart"} else "(none needed)"
+    # verify needs no database; recovery and restart run a server of their own (they kill it).
+    own_server = {"verify", "recovery", "restart"}
+    server = server_url(args.server_url) if set(names) - own_server else "(none needed)"
     print(f"server: {server}   disk free: {shutil.disk_usage(PROJECT_ROOT).free / 1e9:.0f} GB")
     for name in names:
         started = time.perf_counter()
@@ -122,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "app":
             with scratch_database(server, "app", keep=args.keep) as url:
                 results = app_roundtrip.run(url, quick=args.quick, enrollments=args.enrollments)
+        elif name == "recovery":
+            results = recovery.run(quick=args.quick)
         elif name == "verify":
             results = verify.run(quick=args.quick)
         elif name == "restart":
