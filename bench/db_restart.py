@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import tempfile
 import time
 from pathlib import Path
@@ -59,10 +58,8 @@ def run(quick: bool = False, kills: int | None = None) -> Results:
                 _wait_for_log(log_path, r"answers \(pid|restarted in", round_number + 1)
                 # Kills spread over the check cycle: noticing takes from ~0 to one interval.
                 time.sleep(interval * (1 + (round_number + 0.5) / kills))
-                postmaster = embedded_postgres.read_postmaster(data_dir)
-                assert postmaster is not None and postmaster.process == "running", postmaster
-                os.kill(postmaster.pid, signal.SIGKILL)
-                took = db_supervisor.wait_until_answers(data_dir, BOUND_SECONDS, other_than=postmaster.pid)
+                killed = embedded_postgres.crash(data_dir)
+                took = db_supervisor.wait_until_answers(data_dir, BOUND_SECONDS, other_than=killed)
                 with psycopg.connect(url) as conn:
                     kept = conn.execute("SELECT note FROM witness").fetchall()
                 assert kept == [("written before the kills",)], kept

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -29,7 +28,7 @@ from pathlib import Path
 import psycopg
 
 from api.testing import Phones, serve_command
-from enrollment_core import embedded_postgres, migrations
+from enrollment_core import db_supervisor, embedded_postgres, migrations
 
 from .common import Results, fmt, table
 from .http_save import load_average
@@ -55,18 +54,6 @@ class Outage:
     retry_after: list[str]
 
 
-def _accepting(url: str, timeout: float = 60) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(url, connect_timeout=2):
-                return time.monotonic()
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
 def _lost(url: str, phones: Phones) -> int:
     with psycopg.connect(url) as conn:
         stored = {
@@ -86,13 +73,12 @@ def measure(data_dir: Path, url: str, variant: str, outage: float, scratch: Path
         phones = Phones(base, PHONES).start()
         try:
             time.sleep(2)
-            postmaster = embedded_postgres.read_postmaster(data_dir)
-            assert postmaster is not None
-            os.kill(postmaster.pid, signal.SIGKILL)
+            embedded_postgres.crash(data_dir)
             killed = time.monotonic()
             time.sleep(outage)
-            embedded_postgres.ensure_running(data_dir)
-            back = _accepting(url)
+            embedded_postgres.ensure_running(data_dir)  # as ./dev start's supervisor would
+            db_supervisor.wait_until_answers(data_dir, 60)
+            back = time.monotonic()
             first_ok = phones.first_success_after(back, timeout=60)
             time.sleep(1)
         finally:

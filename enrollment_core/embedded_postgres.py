@@ -9,6 +9,8 @@ server keeps running after the process that started it exits, so every app and c
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +147,16 @@ def stop(data_dir: Path) -> None:
     if postmaster is None or postmaster.process != "running":
         return  # nothing to stop (and a new handle would start the server first)
     _running_server(data_dir).stop()
+
+
+def crash(data_dir: Path) -> int:
+    """Kill the running postmaster with SIGKILL, as a crash would (tests and benchmarks of recovery);
+    return its pid."""
+    postmaster = read_postmaster(data_dir.expanduser().resolve())
+    if postmaster is None or postmaster.process != "running":
+        raise RuntimeError(f"no running embedded PostgreSQL in {data_dir}")
+    os.kill(postmaster.pid, signal.SIGKILL)
+    return postmaster.pid
 
 
 def stopped_on_purpose(data_dir: Path) -> bool:

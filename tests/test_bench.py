@@ -93,6 +93,17 @@ def test_quick_overload_bench_loads_the_server_with_and_without_shedding(server_
     assert {d for d in _databases(server_url) - before if d.startswith("bench_")} == set()
 
 
+def test_quick_recovery_bench_kills_its_own_server_and_loses_nothing(tmp_path, capsys):
+    assert main(["recovery", "--quick", "--out", str(tmp_path)]) == 0
+    assert "=== recovery (quick) ===" in capsys.readouterr().out
+    (path,) = tmp_path.glob("recovery-quick-*.json")
+    outages = json.loads(path.read_text())["outages"]
+    assert sorted(o["variant"] for o in outages) == ["bounded", "psycopg_pool"]
+    for outage in outages:  # the phones recovered, and every acknowledged step is stored as sent
+        assert math.isfinite(outage["recovery_seconds"]) and outage["acknowledged"] > 0, outage
+        assert outage["lost"] == 0, outage
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(app_roundtrip.CHROMIUM).exists(), reason="Debian's chromium is not installed")
 def test_quick_app_bench_times_each_save_in_the_browser(server_url, tmp_path, capsys):

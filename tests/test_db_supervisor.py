@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -91,9 +90,7 @@ def _postmaster_pid(data_dir: Path) -> int:
 
 
 def _kill_postmaster(data_dir: Path) -> int:
-    pid = _postmaster_pid(data_dir)  # the first line of postmaster.pid
-    os.kill(pid, signal.SIGKILL)
-    return pid
+    return embedded_postgres.crash(data_dir)
 
 
 def test_a_killed_server_is_restarted_with_its_data_and_the_log_says_so(supervised):

@@ -8,16 +8,11 @@ The kill -9 test runs its own embedded server (conftest.py own_server); the othe
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +21,8 @@ import pytest
 
 from api.main import create_app
 from api.testing import Phones, serve
-from enrollment_core.config import PROJECT_ROOT, DatabaseLimits, RateLimitSettings, Settings
+from enrollment_core import db_supervisor, embedded_postgres
+from enrollment_core.config import DatabaseLimits, RateLimitSettings, Settings
 from enrollment_core.database import create_pool
 from enrollment_core.service import EnrollmentService
 from tests.flows import drawing_json
@@ -59,69 +55,24 @@ def _settings(url: str, **limits: Any) -> Settings:
 # --------------------------------------------------------------------------- PostgreSQL killed
 
 
-def _postmaster_pid(data_dir: Path) -> int:
-    return int((data_dir / "postmaster.pid").read_text().split()[0])
-
-
-def _start_server_in_new_process(data_dir: Path) -> None:
-    """As `enrollment migrate` would after a crash: a new process finds the stale postmaster.pid and
-    starts the server again (this process's server handle still believes the old one runs)."""
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"ENROLLMENT_PGDATA": str(data_dir)}
-    subprocess.run(
-        [sys.executable, "-m", "enrollment_core", "db-url"], cwd=PROJECT_ROOT, env=env, check=True,
-        capture_output=True, timeout=60,
-    )  # fmt: skip
-
-
-def _wait_until_accepting(url: str, timeout: float = 30) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(url, connect_timeout=2):
-                return time.monotonic()
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
-def _stop_server(data_dir: Path) -> None:
-    """Fast shutdown of whichever postmaster runs now (the fixture's handle knows only the killed one)."""
-    try:
-        pid = _postmaster_pid(data_dir)
-        os.kill(pid, signal.SIGINT)
-    except (FileNotFoundError, ProcessLookupError, ValueError):
-        return
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-
-
 def test_postgres_killed_under_load_clients_get_503s_then_recover_within_2_s(own_server) -> None:
     data_dir, url = own_server
     settings = _settings(url)  # the product's default limits
     limits = settings.database_limits
-    try:
-        with running_api(url, settings) as (base, _):
-            phones = Phones(base, 6).start()
-            try:
-                time.sleep(1.5)
-                os.kill(_postmaster_pid(data_dir), signal.SIGKILL)  # not a clean stop
-                killed = time.monotonic()
-                time.sleep(limits.pool_timeout_seconds + 1)  # long enough for requests to meet the wait
-                _start_server_in_new_process(data_dir)
-                back = _wait_until_accepting(url)
-                first_ok = phones.first_success_after(back)
-                time.sleep(1.0)  # a little traffic after recovery
-            finally:
-                phones.stop()
-    finally:
-        _stop_server(data_dir)
-        _start_server_in_new_process(data_dir)  # for the fixture's own stop and for the checks below
+    with running_api(url, settings) as (base, _):
+        phones = Phones(base, 6).start()
+        try:
+            time.sleep(1.5)
+            embedded_postgres.crash(data_dir)  # kill -9, not a clean stop
+            killed = time.monotonic()
+            time.sleep(limits.pool_timeout_seconds + 1)  # long enough for requests to meet the wait
+            embedded_postgres.ensure_running(data_dir)  # as ./dev start's supervisor does
+            db_supervisor.wait_until_answers(data_dir, 30)
+            back = time.monotonic()
+            first_ok = phones.first_success_after(back)
+            time.sleep(1.0)  # a little traffic after recovery
+        finally:
+            phones.stop()
 
     during = [a for a in phones.answers if killed <= a.sent < back]
     assert during and all(a.status in (0, 503, 200) for a in during)
