@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -10,7 +11,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolTimeout, TooManyRequests
 
 from . import embedded_postgres, migrations
 from .config import DatabaseLimits, Settings
@@ -23,17 +24,38 @@ Connection = psycopg.Connection[DictRow]
 
 
 class Pool(ConnectionPool[Connection]):
-    """psycopg's pool, with each connection checked as it is handed out and a broken one replaced at
-    once: after a PostgreSQL restart every pooled connection is broken, and psycopg's own check slept
-    1, 2, 4 s... between them (its reconnection back-off), which held requests for seconds after the
-    database was back. `limits` are the timeouts its connections were configured with."""
+    """psycopg's pool with two changes, both found by killing PostgreSQL under load:
 
-    def __init__(self, *args: Any, limits: DatabaseLimits, **kwargs: Any) -> None:
+    - each connection is checked as it is handed out and a broken one replaced at once: after a
+      restart every pooled connection is broken, and psycopg's own check slept 1, 2, 4 s... between
+      them (its reconnection back-off), holding requests for seconds after the database was back;
+    - the queue bound (`max_waiting`) counts the requests waiting now. psycopg_pool's own counts
+      requests that gave up waiting too, until a connection is returned: after an outage longer than
+      its reconnection attempts, the queue stayed "full" of them, every request was refused at once,
+      and, none being queued, none asked for a new connection: it never reconnected.
+
+    `limits` are the timeouts its connections were configured with."""
+
+    def __init__(self, *args: Any, limits: DatabaseLimits, max_waiting: int = 0, **kwargs: Any) -> None:
         self.limits = limits
+        self.max_waiting_requests = max_waiting
+        self._waiting_now = 0
+        self._waiting_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
     def getconn(self, timeout: float | None = None) -> Connection:
-        wait = self.timeout if timeout is None else timeout
+        with self._waiting_lock:
+            if self.max_waiting_requests and self._waiting_now >= self.max_waiting_requests:
+                waiting = f"{self._waiting_now} requests waiting"
+                raise TooManyRequests(f"the pool {self.name!r} has already {waiting}")
+            self._waiting_now += 1
+        try:
+            return self._working_connection(self.timeout if timeout is None else timeout)
+        finally:
+            with self._waiting_lock:
+                self._waiting_now -= 1
+
+    def _working_connection(self, wait: float) -> Connection:
         deadline = time.monotonic() + wait
         while (left := deadline - time.monotonic()) > 0:
             conn = super().getconn(timeout=left)
@@ -44,6 +66,7 @@ class Pool(ConnectionPool[Connection]):
                 continue
             return conn
         raise PoolTimeout(f"couldn't get a working connection after {wait:.2f} sec")
+
 
 # What staff readers take: the pool, or a caller's own connection (one transaction, e.g. in a test).
 Db = Pool | Connection

@@ -56,8 +56,11 @@ def _settings(url: str, **limits: Any) -> Settings:
 
 
 def test_postgres_killed_under_load_clients_get_503s_then_recover_within_2_s(own_server) -> None:
+    """Shorter waits than the defaults, so that the outage outlasts several of them: 4 pool waits, 8
+    reconnection attempts, and many more requests than may queue (it once left the pool refusing
+    everything, never reconnecting, after outages longer than its reconnection attempts)."""
     data_dir, url = own_server
-    settings = _settings(url)  # the product's default limits
+    settings = _settings(url, pool_timeout_seconds=1.0, reconnect_seconds=0.5, pool_max_waiting=4)
     limits = settings.database_limits
     with running_api(url, settings) as (base, _):
         phones = Phones(base, 6).start()
@@ -65,7 +68,7 @@ def test_postgres_killed_under_load_clients_get_503s_then_recover_within_2_s(own
             time.sleep(1.5)
             embedded_postgres.crash(data_dir)  # kill -9, not a clean stop
             killed = time.monotonic()
-            time.sleep(limits.pool_timeout_seconds + 1)  # long enough for requests to meet the wait
+            time.sleep(4 * limits.pool_timeout_seconds)
             embedded_postgres.ensure_running(data_dir)  # as ./dev start's supervisor does
             db_supervisor.wait_until_answers(data_dir, 30)
             back = time.monotonic()
