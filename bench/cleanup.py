@@ -18,6 +18,7 @@ import psycopg
 
 from enrollment_core import migrations
 from enrollment_core.config import Settings
+from enrollment_core.database import allow_long_transaction
 from enrollment_core.maintenance import cleanup_expired
 from enrollment_core.service import EnrollmentService
 
@@ -157,6 +158,7 @@ def run_mode(
                 removed = cleanup_expired(pool, batch_size, pause_ratio if mode == "paced" else 0.0)
             else:
                 with pool.connection() as conn:
+                    allow_long_transaction(conn, pool.limits)  # as the product's batches: maintenance limits
                     removed = conn.execute(bench_query("cleanup_in_one_call")).fetchone()["removed"]
             finished = time.perf_counter()
             time.sleep(0.3 if quick else 1.0)

@@ -17,11 +17,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import ConnectionPool
 
 from enrollment_core import embedded_postgres, migrations
 from enrollment_core.config import PROJECT_ROOT, Settings
-from enrollment_core.database import create_pool
+from enrollment_core.database import Pool, create_pool
 from enrollment_core.queries import load_file
 
 BENCH_SQL = Path(__file__).with_name("bench.sql")
@@ -92,7 +91,7 @@ def database_name(url: str) -> str:
     return conninfo_to_dict(url)["dbname"]
 
 
-def open_pool(url: str, size: int, name: str = "bench") -> ConnectionPool:
+def open_pool(url: str, size: int, name: str = "bench") -> Pool:
     """The product's pool (create_pool, with its connection check), sized for `size` clients."""
     return create_pool(url, Settings(database_url=url, pool_min_size=size, pool_max_size=size), name=name)
 
