@@ -11,7 +11,7 @@ import sys
 import textwrap
 import threading
 
-from enrollment_core.config import PROJECT_ROOT, Settings
+from enrollment_core.config import PROJECT_ROOT, DatabaseLimits, Settings
 from enrollment_core.database import create_pool
 from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.service import EnrollmentService
@@ -69,7 +69,10 @@ def _twice_at_once(send) -> tuple:
 
 
 def test_twenty_users_enrolling_at_once_with_every_step_sent_twice(db_url, db):
-    settings = Settings(database_url=db_url, pool_min_size=4, pool_max_size=12)
+    # All 40 threads may wait for a connection at once: this is about correctness under concurrency,
+    # not load shedding (tests/test_faults.py), so none is turned away.
+    limits = DatabaseLimits(pool_max_waiting=2 * USERS)
+    settings = Settings(database_url=db_url, pool_min_size=4, pool_max_size=12, database_limits=limits)
     pool = create_pool(db_url, settings, name="crowd")
     service = EnrollmentService(pool, settings)
     usernames = [f"crowd_{i:02d}" for i in range(USERS)]
@@ -116,7 +119,7 @@ def test_twenty_users_enrolling_at_once_with_every_step_sent_twice(db_url, db):
 OTHER_SERVER = textwrap.dedent(
     """
     import json, os, sys
-    from enrollment_core.config import Settings
+    from enrollment_core.config import DatabaseLimits, Settings
     from enrollment_core.database import create_pool
     from enrollment_core.sample_drawings import sample_drawing
     from enrollment_core.service import EnrollmentService
