@@ -132,6 +132,11 @@ def last_place(params: Mapping[str, str]) -> Where | None:
     return held[1] if held is not None and held[0] == dict(params) else None
 
 
+def forget_place() -> None:
+    """The flow moves on: the place shown is not one to draw again (a saved step keeps its URL)."""
+    st.session_state.pop(PLACE, None)
+
+
 # ---------------------------------------------------------------- where this tab joined a session
 
 
