@@ -210,8 +210,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(core.EnrollmentError, _on_enrollment_error)
     app.add_exception_handler(RequestValidationError, _on_request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    app.add_exception_handler(psycopg.OperationalError, _on_database_down)
-    app.add_exception_handler(psycopg.errors.IdleInTransactionSessionTimeout, _on_database_down)
+    for unavailable in core.DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _on_database_down)
+    # An OperationalError too, but its own answer: Starlette picks the handler of the nearest class in
+    # the exception's MRO, so this one wins over the OperationalError handler above.
     app.add_exception_handler(psycopg_pool.TooManyRequests, _on_pool_full)
-    app.add_exception_handler(psycopg_pool.PoolTimeout, _on_database_down)
     app.add_exception_handler(Exception, _on_unexpected)

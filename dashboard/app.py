@@ -9,7 +9,7 @@ import streamlit as st
 
 # Imported by package name (installed editable by ./dev): module names like "auth" would otherwise
 # clash with other apps' modules in the same process.
-from dashboard import auth, data, formatting, view
+from dashboard import auth, data, formatting, outage, view
 
 # A local file: a Material icon as page icon makes the browser fetch it from Google's font server.
 ICON = Path(__file__).resolve().parent / "icon.png"
@@ -38,4 +38,4 @@ with st.sidebar:
         auth.sign_out()
         st.rerun()
 
-page.run()
+outage.run_page(page)

@@ -11,6 +11,8 @@ from psycopg_pool import ConnectionPool
 
 from dashboard import auth
 from enrollment_core import EnrollmentService, monitoring, open_service
+from enrollment_core.config import DatabaseLimits
+from enrollment_core.errors import DATABASE_UNAVAILABLE
 from enrollment_core.staff import StaffActions
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,12 @@ def pool() -> ConnectionPool:
     return service().pool
 
 
+def limits() -> DatabaseLimits:
+    """The time limits of the dashboard's connections (read from the environment, as open_service does:
+    also known when the service could not be opened)."""
+    return DatabaseLimits.from_env()
+
+
 def _refresh_snapshots(stop: threading.Event, db: ConnectionPool) -> None:
     while not stop.wait(SNAPSHOT_CHECK_SECONDS):
         try:
@@ -67,4 +75,7 @@ def start_background_refresh() -> None:
     """Keep the dashboard's snapshot fresh from a daemon thread (one per process), unless background work
     is off (DASHBOARD_BACKGROUND_CLEANUP=0: tests, read-only use); readers then refresh it themselves."""
     if os.environ.get("DASHBOARD_BACKGROUND_CLEANUP", "1") != "0":
-        _snapshot_refresher(os.environ.get("DATABASE_URL") or None)
+        try:
+            _snapshot_refresher(os.environ.get("DATABASE_URL") or None)
+        except DATABASE_UNAVAILABLE as error:  # no database to open yet: pages say so, the next run retries
+            log.warning("dashboard snapshot refresher not started: %s: %s", type(error).__name__, error)

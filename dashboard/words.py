@@ -1,7 +1,13 @@
-"""The words staff read: the database's codes (flow, status, verdict reason, staff action, table) in plain
-words, in one place. An unknown code (a newer release's) is shown as it is rather than hidden."""
+"""The words staff read: the database's codes (flow, status, verdict reason, staff action, table) and
+why the database did not answer, in plain words, in one place. An unknown code (a newer release's) is
+shown as it is rather than hidden."""
 
 from __future__ import annotations
+
+import psycopg
+import psycopg_pool
+
+from enrollment_core.config import DatabaseLimits
 
 FLOWS = {"signup": "Sign-up", "signin": "Sign-in"}
 
@@ -88,3 +94,19 @@ def count(n: int, thing: str) -> str:
 def steps(done: int, total: int) -> str:
     """'3 of 11 steps', '1 of 1 step'."""
     return f"{done} of {total} step{'' if total == 1 else 's'}"
+
+
+def database_down(error: BaseException, limits: DatabaseLimits) -> str:
+    """Why the database did not answer (an errors.DATABASE_UNAVAILABLE), as a clause for "The database is
+    not answering right now (…)"; limits: those of the dashboard's connections."""
+    if isinstance(error, psycopg_pool.TooManyRequests):
+        return f"more than {limits.pool_max_waiting} requests were already waiting for a connection"
+    if isinstance(error, psycopg_pool.PoolTimeout):
+        return f"no connection to it within {limits.pool_timeout_seconds:g} s: it may be down or overloaded"
+    if isinstance(error, psycopg.errors.LockNotAvailable):
+        return "a table it needs stayed locked by other work longer than a page waits"
+    if isinstance(error, psycopg.errors.QueryCanceled):
+        return "a query ran past its time limit"
+    if isinstance(error, psycopg.errors.IdleInTransactionSessionTimeout):
+        return "it ended a transaction that had been left waiting"
+    return "it cannot be reached: it may be down or restarting"

@@ -5,10 +5,13 @@ The page URL holds the state (see flow.py), so a reload or a reopened link conti
 
 import streamlit as st
 
-from enrollment_app import flow, resources, screens  # installed (editable) by ./dev, like the core
+from enrollment_app import resources, screens  # installed (editable) by ./dev, like the core
+from enrollment_core.errors import DATABASE_UNAVAILABLE
 
 st.set_page_config(page_title="Signature enrollment", page_icon="✍️", layout="centered")
 
-service = resources.get_service()
-where = flow.locate(st.query_params.to_dict(), service, check=screens.checked_name)
-screens.show(service, where)
+try:
+    service = resources.get_service()
+    screens.show(service, screens.place(service, st.query_params.to_dict()))
+except DATABASE_UNAVAILABLE as error:  # the place in the flow, or what its screen shows, could not be read
+    screens.unreachable_screen(error)

@@ -10,6 +10,7 @@ The URL is the only state that survives a reload, a dropped connection or reopen
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from enrollment_core import errors, step_plan
 from enrollment_core.commands import SaveDrawing
 from enrollment_core.service import ClientInfo, EnrollmentService, Progress, SessionInfo, UsernameCheck
 from enrollment_core.step_plan import FlowType, Step
+
+log = logging.getLogger(__name__)
 
 FLOW_LABELS: dict[FlowType, str] = {"signup": "Create account", "signin": "Sign in"}
 
@@ -86,6 +89,22 @@ def locate(params: Mapping[str, str], service: EnrollmentService, check: NameChe
     return Where("start", flow_type if flow_type in step_plan.FLOW_TYPES else None, username)
 
 
+def locate_or_last(
+    params: Mapping[str, str], service: EnrollmentService, check: NameCheck, last: Where | None
+) -> Where:
+    """locate(); when the database cannot answer, `last` (what this tab showed for the same URL) if it
+    is a drawing step: the page is drawn as it was, so the pad keeps its drawing (a page drawn without
+    the pad would lose it), and saving the step says whether it was saved. Otherwise the error goes on
+    to the app, which says that it cannot reach its server."""
+    try:
+        return locate(params, service, check)
+    except errors.DATABASE_UNAVAILABLE as exc:
+        if last is None or last.kind != "drawing":
+            raise
+        log.warning("database unavailable, showing the last drawing step: %s: %s", type(exc).__name__, exc)
+        return last
+
+
 def _locate_session(session_id: str, service: EnrollmentService) -> Where:
     try:
         info = service.get_session(session_id)
@@ -147,6 +166,44 @@ def error_message(error: errors.EnrollmentError, session_lifetime: str) -> str:
     if isinstance(error, errors.StepConflict):
         return "This step was already saved, perhaps in another tab. Continuing from where you are."
     return sentence(error.message)
+
+
+# ---------------------------------------------------------------- when our server cannot answer
+# (its database is down, restarting or too busy): what was not done, what is kept, what to do. In plain
+# words, without "database": the person only needs to know that it is not their doing.
+
+UNREACHABLE = "We could not reach our server just now"
+UNREACHABLE_TITLE = "We can't reach our server right now"
+UNREACHABLE_SCREEN = (
+    "This is on our side, not yours, and it usually passes within moments. Nothing you saved is lost: "
+    "tap **Try again** in a moment to continue where you were."
+)
+NAME_NOT_CHECKED = (
+    f"{UNREACHABLE}, so your username is not checked yet. Please tap **Continue** again in a moment."
+)
+ACCOUNT_NOT_CREATED = (
+    f"{UNREACHABLE}, so your account is not created yet. All your drawings are saved: "
+    "tap **Try again** in a moment."
+)
+SIGNATURE_NOT_CHECKED = (
+    f"{UNREACHABLE}, so your signature is not checked yet. Your drawing is saved: tap **Try again** "
+    "in a moment."
+)
+
+
+def step_not_saved(where: Where) -> str:
+    """The save of this step did not reach the database: the drawing is still on the pad."""
+    earlier = where.progress.completed_steps if where.progress else 0
+    if earlier == 0:
+        kept = ""
+    elif earlier == 1:
+        kept = " The step you saved before is safe."
+    else:
+        kept = f" The {earlier} steps you saved before are safe."
+    return (
+        f"{UNREACHABLE}, so this step is not saved yet. Your drawing is still here: tap "
+        f"**Save and continue** again in a moment.{kept}"
+    )
 
 
 def local_time(moment: datetime | None, tz_name: str | None) -> str:

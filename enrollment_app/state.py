@@ -2,9 +2,10 @@
 
 Where the person is in the flow is not kept here: the page URL holds it (flow.py), so a reload or a
 reopened link continues. This is only what makes the reruns pleasant: a confirmation for the next
-screen, name checks reused for a minute, which step a tab arrived at, the pad's Undo/Clear, how the
-pad's strokes were drawn, and the sign-in verdict (the service cannot tell it twice). Every key of
-st.session_state the app uses is named below, and read or written only through these functions.
+screen, name checks reused for a minute, the place last shown (drawn again while the database cannot
+answer), which step a tab arrived at, the pad's Undo/Clear, how the pad's strokes were drawn, and the
+sign-in verdict (the service cannot tell it twice). Every key of st.session_state the app uses is named
+below, and read or written only through these functions.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import streamlit as st
 from enrollment_core import LoginResult, UsernameCheck
 from enrollment_core.step_plan import FlowType
 
+from .flow import Where
 from .timed_strokes import PadTiming
 
 # The keys of st.session_state (the widgets' own states are keyed by their widget keys).
@@ -29,6 +31,7 @@ ARRIVALS = "arrivals"
 PAD = "pad"
 PAD_TIMING = "pad_timing"
 SIGN_IN_VERDICTS = "sign_in_verdicts"
+PLACE = "place"
 
 NAME_CHECK_SECONDS = 60  # how long an answer about a name is reused (each stroke reruns the page)
 
@@ -113,6 +116,25 @@ def remember_name_check(flow_type: FlowType, username: str, check: UsernameCheck
 def forget_name_checks() -> None:
     """Ask afresh next time (e.g. after a sign-in: whether this address is locked may have changed)."""
     st.session_state.pop(NAME_CHECKS, None)
+
+
+# ---------------------------------------------------------------- the place last shown
+
+
+def remember_place(params: Mapping[str, str], where: Where) -> None:
+    """The place in the flow this tab shows for these URL parameters (only the latest is kept)."""
+    st.session_state[PLACE] = (dict(params), where)
+
+
+def last_place(params: Mapping[str, str]) -> Where | None:
+    """The place this tab showed last, if it was for these same URL parameters."""
+    held = cast("tuple[dict[str, str], Where] | None", st.session_state.get(PLACE))
+    return held[1] if held is not None and held[0] == dict(params) else None
+
+
+def forget_place() -> None:
+    """The flow moves on: the place shown is not one to draw again (a saved step keeps its URL)."""
+    st.session_state.pop(PLACE, None)
 
 
 # ---------------------------------------------------------------- where this tab joined a session

@@ -8,6 +8,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import psycopg
+
+# The database could not answer the request: PostgreSQL is down or restarting, or it did not answer
+# within its limits (no pooled connection within DB_POOL_TIMEOUT_SECONDS: psycopg_pool.PoolTimeout; a
+# statement or lock wait cut off: QueryCanceled, LockNotAvailable; a transaction left idle ended by the
+# server: IdleInTransactionSessionTimeout), or too many requests already wait for a connection
+# (psycopg_pool.TooManyRequests). The transaction was rolled back: nothing of the request was saved, so
+# it can be sent again once the database answers. All are psycopg.OperationalError subclasses except
+# IdleInTransactionSessionTimeout (an InternalError), hence a tuple, for `except DATABASE_UNAVAILABLE:`.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.errors.IdleInTransactionSessionTimeout,
+)
+
 
 class EnrollmentError(Exception):
     """Base class: a request the flow refuses. Nothing was changed in the database."""

@@ -4,6 +4,7 @@ figures refreshed, so the next screen shows its effect)."""
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Callable
 from enum import StrEnum
@@ -13,9 +14,11 @@ from psycopg.types.json import Jsonb
 
 from . import monitoring, rate_limits, sign_in_lockout
 from .database import one
-from .errors import ValidationError
+from .errors import DATABASE_UNAVAILABLE, ValidationError
 from .queries import query
 from .service import EnrollmentService
+
+log = logging.getLogger(__name__)
 
 STAFF_NAME_MAX_LENGTH = 100  # staff_actions.staff_name
 
@@ -56,7 +59,7 @@ class StaffActions:
     def run_cleanup(self) -> int:
         """Delete every expired, never-completed session now (each leaves its summary); return how many."""
         removed = self._logged(StaffAction.CLEANUP, None, self.service.cleanup_expired, "removed", {})
-        monitoring.refresh_snapshot(self.service.pool)
+        self._refresh_figures()
         return removed
 
     def run_archive(self, older_than_seconds: int) -> int:
@@ -68,7 +71,7 @@ class StaffActions:
             "moved",
             {"older_than_seconds": older_than_seconds},
         )
-        monitoring.refresh_snapshot(self.service.pool)
+        self._refresh_figures()
         return moved
 
     def unlock_sign_in(self, username: str, address: str | None = None) -> int:
@@ -95,6 +98,15 @@ class StaffActions:
             {"limit": str(family) if family else "all"},
         )
         return bool(cleared)
+
+    def _refresh_figures(self) -> None:
+        """Recount the dashboard's figures, so that the next screen shows the action's effect. When the
+        database cannot answer that now, the action is done all the same (and said so): the figures are
+        recounted by the next refresh instead."""
+        try:
+            monitoring.refresh_snapshot(self.service.pool)
+        except DATABASE_UNAVAILABLE as error:
+            log.warning("figures not refreshed after a staff action: %s: %s", type(error).__name__, error)
 
     def _logged(
         self,

@@ -125,3 +125,35 @@ def test_what_a_tab_remembers_survives_reruns(reruns: int) -> None:
     assert said[2].startswith("UsernameCheck(username='ann', ok=True")
     at.button[0].click().run()
     assert [m.value for m in at.markdown][-1] == "None"
+
+
+def place_page() -> None:
+    """Remembers a place on "remember", moves on with go() on "go"; says what it remembers each run."""
+    import streamlit as st
+
+    from enrollment_app import state
+    from enrollment_app.flow import Where
+    from enrollment_app.screens.navigation import go
+
+    here = {"session": "sess_a"}
+    st.write(repr(state.last_place(here)))
+    st.write(repr(state.last_place({"session": "sess_b"})))
+    if st.button("remember"):
+        state.remember_place(here, Where("drawing", "signup", "ann", "sess_a"))
+    if st.button("go"):
+        go(here)  # e.g. a step saved: the same URL, the next step
+
+
+def test_the_place_shown_is_remembered_for_its_url_until_the_flow_moves_on() -> None:
+    """What the app draws again while the database cannot answer (flow.locate_or_last): the step this
+    tab showed for the URL, never one it has left (a saved step keeps its URL: ?session=...)."""
+    at = AppTest.from_function(place_page, default_timeout=30).run()
+    assert [m.value for m in at.markdown] == ["None", "None"]
+    at.button[0].click().run()
+    at.run()
+    said = [m.value for m in at.markdown]
+    assert said[0].startswith("Where(kind='drawing', flow_type='signup', username='ann', session_id='sess_a'")
+    assert said[1] == "None"  # another URL
+    at.button[1].click().run()
+    assert [m.value for m in at.markdown] == ["None", "None"]
+    assert dict(at.query_params) == {"session": "sess_a"}

@@ -4,15 +4,18 @@ logged under the signed-in person's name), and the staff log."""
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, charts, data, formatting, view, words
+from dashboard import auth, charts, data, formatting, outage, view, words
 from enrollment_core import monitoring
+from enrollment_core.errors import DATABASE_UNAVAILABLE
 
 PENDING_KEY = "maintenance_pending"  # "cleanup" | "archive" while waiting for a confirmation
-RESULT_KEY = "maintenance_result"  # the last action's outcome, shown after the rerun
+# The last action's outcome, ("done" | "failed", in words), shown after the rerun.
+RESULT_KEY = "maintenance_result"
 KEPT = "Each one leaves a summary without drawings, so the figures on Overview do not change."
 
 
 @st.fragment(run_every=view.refresh_seconds())
+@outage.section(refreshes=True)
 def storage() -> None:
     sizes = monitoring.table_sizes(data.pool())
     sizes = sizes.assign(holds=sizes["table_name"].map(words.table))
@@ -82,18 +85,45 @@ def cancel() -> None:
     st.session_state.pop(PENDING_KEY, None)
 
 
+# Both work in batches, each committed: when the database stops answering half-way, those stay done.
 def run_cleanup() -> None:
-    removed = data.staff().run_cleanup()
-    st.session_state[RESULT_KEY] = f"Cleanup removed {removed:,} expired session(s) and their drawings."
     st.session_state.pop(PENDING_KEY, None)
+    try:
+        removed = data.staff().run_cleanup()
+    except DATABASE_UNAVAILABLE as error:
+        st.session_state[RESULT_KEY] = (
+            "failed",
+            outage.not_done(
+                "Cleanup did not run to the end",
+                error,
+                "Sessions it had already removed stay removed; run it again when the database answers.",
+            ),
+        )
+        return
+    st.session_state[RESULT_KEY] = (
+        "done",
+        f"Cleanup removed {removed:,} expired session(s) and their drawings.",
+    )
 
 
 def run_archive(older_than_hours: float) -> None:
-    moved = data.staff().run_archive(int(older_than_hours * 3600))
-    st.session_state[RESULT_KEY] = (
-        f"Archive moved {moved:,} completed session(s) older than {older_than_hours:g} h to the archive."
-    )
     st.session_state.pop(PENDING_KEY, None)
+    try:
+        moved = data.staff().run_archive(int(older_than_hours * 3600))
+    except DATABASE_UNAVAILABLE as error:
+        st.session_state[RESULT_KEY] = (
+            "failed",
+            outage.not_done(
+                "Archive did not run to the end",
+                error,
+                "Sessions it had already moved stay archived; run it again when the database answers.",
+            ),
+        )
+        return
+    st.session_state[RESULT_KEY] = (
+        "done",
+        f"Archive moved {moved:,} completed session(s) older than {older_than_hours:g} h to the archive.",
+    )
 
 
 def confirmation(message: str, confirm_label: str, on_confirm, args: tuple, key: str) -> None:
@@ -105,6 +135,7 @@ def confirmation(message: str, confirm_label: str, on_confirm, args: tuple, key:
             st.button("Cancel", on_click=cancel, key=f"cancel_{key}")
 
 
+@outage.section()
 def actions() -> None:
     st.markdown("**Cleanup and archive**")
     older_than_hours = st.number_input(
@@ -152,8 +183,17 @@ def actions() -> None:
             (older_than_hours,),
             "archive",
         )
+
+
+def action_result() -> None:
+    """What the last cleanup or archive did, or that the database did not answer it: outside actions(),
+    which shows the database's notice instead when it cannot read the database either."""
     if st.session_state.get(RESULT_KEY):
-        st.success(st.session_state[RESULT_KEY], icon=":material/check_circle:")
+        kind, message = st.session_state[RESULT_KEY]
+        if kind == "done":
+            st.success(message, icon=":material/check_circle:")
+        else:
+            st.error(message, icon=":material/cloud_off:")
     st.caption(f"Actions are recorded in the staff log below as {formatting.plain(auth.staff_name())}.")
 
 
@@ -178,6 +218,7 @@ def _result_text(action: str, target: str | None, succeeded: bool, result: dict)
 
 
 @st.fragment(run_every=view.refresh_seconds())
+@outage.section(refreshes=True)
 def staff_log() -> None:
     st.markdown("**Staff log**")
     log = monitoring.staff_log(data.pool())
@@ -218,6 +259,7 @@ with st.container(border=True):
 
 with st.container(border=True):
     actions()
+    action_result()
 
 with st.container(border=True):
     staff_log()

@@ -3,7 +3,7 @@ figure about the past counts the summaries cleanup and archive leave, so running
 
 import streamlit as st
 
-from dashboard import charts, data, formatting, view, words
+from dashboard import charts, data, formatting, outage, view, words
 from enrollment_core import monitoring
 
 CARD_WINDOW_HOURS = monitoring.CARD_WINDOW_HOURS
@@ -67,6 +67,7 @@ def chart_card(title: str, caption: str, frame, build, empty_message: str) -> No
 
 
 @st.fragment(run_every=view.refresh_seconds())
+@outage.section(refreshes=True)
 def live_overview() -> None:
     pool = data.pool()
     hours = view.window_hours()

@@ -7,15 +7,16 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, data, formatting, selection, session_view, sign_in_blocks, view, words
+from dashboard import auth, data, formatting, outage, selection, session_view, sign_in_blocks, view, words
 from enrollment_core import monitoring, rate_limits
+from enrollment_core.errors import DATABASE_UNAVAILABLE
 
 SEARCH_KEY = "person_search"
 ATTEMPTS, CHOSEN_ATTEMPT = "person_attempts", "person_chosen_attempt"  # by its sign-in session id
 SESSIONS, CHOSEN_SESSION = "person_sessions", "person_chosen_session"
 SIGNATURES_PER_ROW = 5
 PENDING_FIX = "person_pending_fix"  # the Unlock / Clear block waiting for its confirmation
-FIX_RESULT = "person_fix_result"  # ("done" | "nothing", what it did), shown until another search
+FIX_RESULT = "person_fix_result"  # ("done" | "nothing" | "failed", what it did), shown until another search
 REFUSED_TABLE, REFUSED_ROWS = "refused_now", "refused_now_rows"  # the list shown before any search
 
 
@@ -92,9 +93,17 @@ def lock_and_blocks(person: monitoring.Person) -> None:
 
 def fix_result() -> None:
     result = st.session_state.get(FIX_RESULT)
-    if result:
+    if result and result[0] != "failed":
         kind, message = result
         (st.success if kind == "done" else st.info)(message, icon=":material/check_circle:")
+
+
+def fix_not_done() -> None:
+    """An Unlock / Clear block the database did not answer: said above the part that offered it, which
+    shows the database's notice instead when it cannot read the database either."""
+    result = st.session_state.get(FIX_RESULT)
+    if result and result[0] == "failed":
+        st.error(result[1], icon=":material/cloud_off:")
 
 
 def confirmation() -> None:
@@ -109,6 +118,7 @@ def confirmation() -> None:
             st.button("Cancel", on_click=_cancel_fix, key="cancel_sign_in_fix")
 
 
+@outage.section()
 def refused_now() -> None:
     """Who is refused now, without knowing a name: click a person to open them, an address to clear
     its block."""
@@ -174,23 +184,28 @@ def _run_fix() -> None:
     fix: sign_in_blocks.Fix | None = st.session_state.pop(PENDING_FIX, None)
     if fix is None:
         return
-    staff = data.staff()
     name = formatting.plain(fix.username)
+    try:
+        st.session_state[FIX_RESULT] = _fixed(fix, name)
+    except DATABASE_UNAVAILABLE as error:
+        if fix.kind == "unlock":
+            what = f"Sign-in was not unlocked for {name} {fix.shown_as}"
+        else:
+            what = f"The {words.limit_name(fix.limit)} for {fix.shown_as} was not cleared"
+        st.session_state[FIX_RESULT] = ("failed", outage.not_done(what, error))
+
+
+def _fixed(fix: sign_in_blocks.Fix, name: str) -> tuple[str, str]:
+    """Run the fix; what it did, for fix_result()."""
+    staff = data.staff()
     if fix.kind == "unlock":
-        unlocked = staff.unlock_sign_in(fix.username, fix.address)
-        st.session_state[FIX_RESULT] = (
-            ("done", f"Unlocked sign-in for {name} {fix.shown_as}.")
-            if unlocked
-            else ("nothing", f"Nothing to unlock for {name} {fix.shown_as}: the lock had already ended.")
-        )
-    else:
-        family = rate_limits.Family(fix.limit) if fix.limit else None
-        cleared = staff.clear_rate_limit(fix.subject, family)
-        st.session_state[FIX_RESULT] = (
-            ("done", f"Cleared the {words.limit_name(fix.limit)} for {fix.shown_as}.")
-            if cleared
-            else ("nothing", f"Nothing to clear for {fix.shown_as}: its limit was already whole again.")
-        )
+        if staff.unlock_sign_in(fix.username, fix.address):
+            return ("done", f"Unlocked sign-in for {name} {fix.shown_as}.")
+        return ("nothing", f"Nothing to unlock for {name} {fix.shown_as}: the lock had already ended.")
+    family = rate_limits.Family(fix.limit) if fix.limit else None
+    if staff.clear_rate_limit(fix.subject, family):
+        return ("done", f"Cleared the {words.limit_name(fix.limit)} for {fix.shown_as}.")
+    return ("nothing", f"Nothing to clear for {fix.shown_as}: its limit was already whole again.")
 
 
 def attempts_table(person: monitoring.Person) -> str | None:
@@ -381,6 +396,12 @@ def enrolled_gallery(enrolled: list[monitoring.EnrolledDrawing]) -> None:
 
 @st.fragment(run_every=view.refresh_seconds())
 def person_page(search: str) -> None:
+    fix_not_done()
+    person_details(search)
+
+
+@outage.section(refreshes=True)
+def person_details(search: str) -> None:
     db = data.pool()
     try:
         person = monitoring.find_person(db, search)
@@ -428,4 +449,5 @@ else:
         icon=":material/person_search:",
     )
     with st.container(border=True):
+        fix_not_done()
         refused_now()

@@ -5,7 +5,7 @@ without automatic refresh: a widget inside a fragment reruns only its own fragme
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, formatting, selection, session_view, view, words
+from dashboard import data, formatting, outage, selection, session_view, view, words
 from enrollment_core import monitoring
 
 SCOPE_LABELS = {"live": "Live", "overdue": "Expired", "all": "Both"}
@@ -132,6 +132,7 @@ def drill_down() -> None:
 
 
 @st.fragment(run_every=view.refresh_seconds())
+@outage.section(refreshes=True)
 def sessions_and_drawings(filter: monitoring.SessionFilter) -> None:
     with st.container(border=True):
         page = monitoring.in_progress_sessions(data.pool(), filter)

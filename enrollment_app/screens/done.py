@@ -13,7 +13,7 @@ from .. import client, flow, state
 from ..flow import Where
 from ..state import LockedBeforeChecking, SignInOutcome, SignInVerdict
 from .navigation import go, start_page_button, stay
-from .problems import locked_message, problem_screen, wait_screen
+from .problems import locked_message, problem_screen, unreachable_screen, wait_screen
 
 SESSION_GONE = (errors.SessionClosed, errors.SessionExpired, errors.SessionNotFound)
 
@@ -38,6 +38,8 @@ def create_account(service: EnrollmentService, where: Where) -> None:
         )
     except SESSION_GONE:
         stay()  # locate() shows what became of the session
+    except errors.DATABASE_UNAVAILABLE as exc:  # nothing done; Try again registers (this screen again)
+        unreachable_screen(exc, "Your account is not created yet", flow.ACCOUNT_NOT_CREATED)
     else:
         signup_done_screen(where, celebrate=True)
 
@@ -59,6 +61,9 @@ def check_signature(service: EnrollmentService, where: Where) -> None:
         return
     except SESSION_GONE:
         stay()
+    except errors.DATABASE_UNAVAILABLE as exc:  # nothing checked: Try again checks it
+        unreachable_screen(exc, "Your signature is not checked yet", flow.SIGNATURE_NOT_CHECKED)
+        return
     except errors.EnrollmentError as exc:
         reason = flow.error_message(exc, service.settings.session_lifetime)
         problem_screen(f"Your signature could not be checked: {reason}")

@@ -11,7 +11,7 @@ from enrollment_core.step_plan import Step
 from .. import canvas, canvas_widget, client, flow, state
 from ..flow import FLOW_LABELS, Where
 from .navigation import flash, go, show_flash, stay
-from .problems import locked_message
+from .problems import locked_message, unreachable
 
 STEP_HINTS = {
     "signature": "Sign above the line, as on paper.",
@@ -123,6 +123,8 @@ def save_step(
         result = service.save_drawing(command, client.client_info())
     except errors.EnrollmentError as exc:
         save_refused(service, exc)
+    except errors.DATABASE_UNAVAILABLE as exc:  # nothing saved; the page, and the pad's drawing, stay
+        unreachable(exc, flow.step_not_saved(where))
     else:
         step_saved(step, result)
 

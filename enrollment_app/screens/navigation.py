@@ -12,6 +12,8 @@ from .. import state
 
 def go(params: dict[str, str] | None = None) -> NoReturn:
     """Show the place in the flow these URL parameters name (none: the start page). Ends this run."""
+    # Located afresh: after a save the URL may stay the same, but the step shown before is done.
+    state.forget_place()
     st.query_params.from_dict(params or {})
     st.rerun(scope="app")
 

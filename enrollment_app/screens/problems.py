@@ -1,9 +1,10 @@
 """When the flow cannot go on: an expired enrollment, a link that leads nowhere, something that went
-wrong, signing in locked from this network, or a limit that says to wait. Each says what happened in
-plain words and offers the way back."""
+wrong, our server that cannot be reached, signing in locked from this network, or a limit that says to
+wait. Each says what happened in plain words and offers the way back."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import streamlit as st
@@ -13,6 +14,8 @@ from enrollment_core import EnrollmentService
 from .. import flow
 from ..flow import Where
 from .navigation import go, start_page_button, stay
+
+log = logging.getLogger(__name__)
 
 
 def expired_screen(service: EnrollmentService, where: Where) -> None:
@@ -44,6 +47,23 @@ def problem_screen(message: str) -> None:
     st.title("Something went wrong")
     st.error(message, icon=":material/error:")
     start_page_button("Start again", key="problem_to_start")
+
+
+def unreachable(error: Exception, message: str) -> None:
+    """The database did not answer this action (nothing of it was saved): say so, and what to do; the
+    details are for the log."""
+    log.warning("database unavailable: %s: %s", type(error).__name__, error)
+    st.warning(message, icon=":material/cloud_off:")
+
+
+def unreachable_screen(error: Exception, title: str = flow.UNREACHABLE_TITLE,
+                       message: str = flow.UNREACHABLE_SCREEN) -> None:
+    """Instead of the screen, when the database did not answer what it needs."""
+    st.title(title)
+    unreachable(error, message)
+    # A click runs the app again, which asks the server afresh: nothing more to do here (asking again
+    # from the button as well would ask twice per click).
+    st.button("Try again", type="primary", icon=":material/refresh:", key="unreachable_try_again")
 
 
 def wait_screen(message: str) -> None:

@@ -11,6 +11,7 @@ from enrollment_core.step_plan import FlowType
 from .. import client, flow, state
 from ..flow import FLOW_LABELS, Where
 from .navigation import go
+from .problems import unreachable
 
 
 def start_screen(service: EnrollmentService, where: Where) -> None:
@@ -45,6 +46,9 @@ def continue_with(service: EnrollmentService, flow_type: FlowType, username: str
         check = checked_name(service, flow_type, username)
     except errors.RateLimited as exc:
         st.warning(flow.sentence(exc.message), icon=":material/hourglass_top:")
+        return
+    except errors.DATABASE_UNAVAILABLE as exc:
+        unreachable(exc, flow.NAME_NOT_CHECKED)
         return
     if check.ok:
         go(flow.start_params(flow_type, check.username))

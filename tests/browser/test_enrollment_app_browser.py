@@ -696,3 +696,60 @@ def test_desktop_signup_with_the_mouse_then_sign_in(browser, app_url: str, db: p
     assert [(a["accepted"], a["reason_code"]) for a in attempts] == [(True, "match"), (False, "no_match")]
     for signin in saved_steps(db, "dee_desk", "signin"):
         assert_timed(signin["raw_data"], "mouse")
+
+
+# ---------------------------------------------------------------- the tests: the database not answering
+
+
+def test_a_save_refused_by_a_locked_table_keeps_the_drawing_on_the_pad(
+    browser, app_url: str, app_db: str, db: psycopg.Connection
+) -> None:
+    """The save of step 2 meets temp_enrollments locked by another connection: after the app's lock
+    wait (DB_LOCK_TIMEOUT_SECONDS, 2 s by default, once to locate the session and once to save) the
+    page says so in plain words, and the real canvas still holds every stroke, ink included; saved once
+    the lock is gone, with its timed strokes. The link opened in another tab meanwhile says that the
+    server cannot be reached, with Try again."""
+    context = phone(browser, 390)
+    page, errors = open_page(context)
+    finger = touch_stroker(context, page)
+    try:
+        begin(page, app_url, "Create account", "lockie", touch=True)
+        wait_for_step(page, 1)
+        draw(page, finger, signature("lockie", 1))
+        press(page, "Save and continue", touch=True)
+        wait_for_step(page, 2)
+        strokes = signature("lockie", 2)
+        draw(page, finger, strokes)
+        ink = ink_pixels(page)
+        assert ink > 100
+
+        with psycopg.connect(app_db) as holder:  # a transaction: the lock is held until its rollback
+            holder.execute("LOCK TABLE temp_enrollments IN ACCESS EXCLUSIVE MODE")
+            try:
+                press(page, "Save and continue", touch=True)
+                expect(page.get_by_text("so this step is not saved yet")).to_be_visible(timeout=WAIT_MS)
+                page.wait_for_function(IDLE_JS, timeout=WAIT_MS)
+                expect(page.get_by_text(stroke_count_text(len(strokes)), exact=True)).to_be_visible()
+                expect(page.get_by_text("Step 2 of 11", exact=True)).to_be_visible()
+                assert ink_pixels(page) == ink  # the same drawing, not a redrawn or an empty canvas
+                screenshot(page, "phone_390_save_unreachable")
+                # The same link opened afresh (another tab: nothing shown there yet) cannot be located.
+                other, other_errors = open_page(context)
+                other.goto(page.url)
+                heading = other.get_by_role("heading", name="We can't reach our server right now")
+                expect(heading).to_be_visible(timeout=WAIT_MS)
+                expect(app_button(other, "Try again")).to_be_visible()
+                screenshot(other, "phone_390_unreachable")
+                assert other_errors == []
+            finally:
+                holder.rollback()
+
+        press(page, "Save and continue", touch=True)
+        wait_for_step(page, 3)
+        assert errors == []
+    finally:
+        context.close()
+    steps = saved_steps(db, "lockie")
+    assert [s["step_number"] for s in steps] == [1, 2]
+    assert len(steps[1]["raw_data"]["strokes"]) == len(strokes)
+    assert_timed(steps[1]["raw_data"], "touch")
