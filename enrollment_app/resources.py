@@ -7,7 +7,7 @@ import streamlit as st
 from enrollment_core import EnrollmentService, open_service
 
 
-@st.cache_resource(show_spinner="Connecting to the database…")
+@st.cache_resource(show_spinner="Getting ready…")  # words for the person, not the machinery
 def _open_service() -> EnrollmentService:
     # background_cleanup: while the app runs it also takes its turn at the hourly cleanup of
     # expired sessions (the database makes sure only one instance runs it per interval).
