@@ -50,16 +50,27 @@ class ReadinessProbe:
         return reason
 
     async def _check(self) -> None:
-        if self._conn is None or self._conn.closed:
-            conninfo = self.conninfo() if callable(self.conninfo) else self.conninfo
-            self._conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=2)
-            # The server gives up before we do, a lock wait first, so that a held lock is named as such.
-            statement, lock = str(round(self.timeout * 600)), str(round(self.timeout * 400))  # ms
-            limits = {"statement_timeout": statement, "lock_timeout": lock}
-            await self._conn.execute(
-                query("set_session_limits"), {**limits, "idle_in_transaction_timeout": statement}
-            )
+        if self._conn is not None and not self._conn.closed:
+            try:
+                await self._conn.execute(query("readiness_check"))
+                return
+            except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+                raise  # the database answered: the sessions table cannot be read now
+            except psycopg.OperationalError:
+                # Broken since the last probe (the server restarted meanwhile): that says nothing of
+                # now. Once more on a new connection, within the same time limit.
+                await self.close()
+        self._conn = await self._connect()
         await self._conn.execute(query("readiness_check"))
+
+    async def _connect(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        conninfo = self.conninfo() if callable(self.conninfo) else self.conninfo
+        conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=2)
+        # The server gives up before we do, a lock wait first, so that a held lock is named as such.
+        statement, lock = str(round(self.timeout * 600)), str(round(self.timeout * 400))  # ms
+        limits = {"statement_timeout": statement, "lock_timeout": lock}
+        await conn.execute(query("set_session_limits"), {**limits, "idle_in_transaction_timeout": statement})
+        return conn
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -63,6 +63,7 @@ def test_postgres_killed_under_load_clients_get_503s_then_recover_within_2_s(own
     settings = _settings(url, pool_timeout_seconds=1.0, reconnect_seconds=0.5, pool_max_waiting=4)
     limits = settings.database_limits
     with running_api(url, settings) as (base, _):
+        assert httpx.get(f"{base}/readyz").status_code == 200  # its own connection, open from now on
         phones = Phones(base, 6).start()
         try:
             time.sleep(1.5)
@@ -73,6 +74,8 @@ def test_postgres_killed_under_load_clients_get_503s_then_recover_within_2_s(own
             db_supervisor.wait_until_answers(data_dir, 30)
             back = time.monotonic()
             first_ok = phones.first_success_after(back)
+            # Ready at the first probe: the probe's connection broken by the kill is not the answer.
+            assert httpx.get(f"{base}/readyz").json() == {"status": "ready", "database": "ok"}
             time.sleep(1.0)  # a little traffic after recovery
         finally:
             phones.stop()
