@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import uvicorn
 from fastapi import FastAPI
 
@@ -168,6 +169,18 @@ class Phones:
             if times or time.monotonic() > deadline:
                 return min(times, default=None)
             time.sleep(0.01)
+
+    def not_stored_as_sent(self, database_url: str) -> list[tuple[str, int]]:
+        """The acknowledged steps that the database does not hold with the drawing that was sent."""
+        with psycopg.connect(database_url) as conn:
+            stored = {
+                (session_id, step): signature
+                for session_id, step, signature in conn.execute(
+                    "SELECT te.session_id, s.step_number, s.signature_data FROM temp_enrollment_steps s"
+                    " JOIN temp_enrollments te ON te.id = s.enrollment_id"
+                )
+            }
+        return [key for key, body in self.acknowledged.items() if stored.get(key) != body["signature"]]
 
     def _enroll(self, number: int) -> None:
         with httpx.Client(base_url=self.base_url, timeout=15) as http:

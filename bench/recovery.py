@@ -25,8 +25,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import psycopg
-
 from api.testing import Phones, serve_command
 from enrollment_core import db_supervisor, embedded_postgres, migrations
 
@@ -54,18 +52,6 @@ class Outage:
     retry_after: list[str]
 
 
-def _lost(url: str, phones: Phones) -> int:
-    with psycopg.connect(url) as conn:
-        stored = {
-            (session, step): signature
-            for session, step, signature in conn.execute(
-                "SELECT te.session_id, s.step_number, s.signature_data FROM temp_enrollment_steps s"
-                " JOIN temp_enrollments te ON te.id = s.enrollment_id"
-            )
-        }
-    return sum(stored.get(key) != body["signature"] for key, body in phones.acknowledged.items())
-
-
 def measure(data_dir: Path, url: str, variant: str, outage: float, scratch: Path) -> Outage:
     env = {"RATE_LIMIT_SAVES_PER_MINUTE": "0", "RATE_LIMIT_SESSIONS_PER_HOUR": "0",
            "RATE_LIMIT_UPLOAD_BYTES_PER_HOUR": "0", **VARIANTS[variant]}  # fmt: skip
@@ -88,7 +74,8 @@ def measure(data_dir: Path, url: str, variant: str, outage: float, scratch: Path
         variant, outage, (first_ok - back) if first_ok is not None else float("inf"),
         max((a.received - a.sent for a in during), default=0.0),
         sum(a.status == 503 for a in during), sum(a.status == 0 for a in during),
-        len(phones.acknowledged), _lost(url, phones), sorted({a.retry_after or "" for a in during}),
+        len(phones.acknowledged), len(phones.not_stored_as_sent(url)),
+        sorted({a.retry_after or "" for a in during}),
     )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -20,8 +21,8 @@ from psycopg.conninfo import make_conninfo
 
 from enrollment_core import embedded_postgres, migrations
 from enrollment_core.config import RateLimitSettings, Settings
-from enrollment_core.database import create_pool
 from enrollment_core.service import EnrollmentService
+from tests.flows import service_on
 
 TEMPLATE_DB = "enrollment_test_template"
 
@@ -109,11 +110,15 @@ def settings(db_url: str) -> Settings:
 
 @pytest.fixture
 def service(db_url: str, settings: Settings) -> Iterator[EnrollmentService]:
-    pool = create_pool(db_url, settings, name="test")
-    try:
-        yield EnrollmentService(pool, settings)
-    finally:
-        pool.close()
+    with service_on(db_url, settings) as service:
+        yield service
+
+
+@pytest.fixture
+def strict_service(db_url: str, settings: Settings) -> Iterator[EnrollmentService]:
+    """Two rejected sign-ins in a row lock an address out of the account (the default is 5)."""
+    with service_on(db_url, replace(settings, login_max_failures=2), name="test-strict") as service:
+        yield service
 
 
 @pytest.fixture

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 
 from api.wire import save_drawing_json
+from enrollment_core.config import Settings
+from enrollment_core.database import create_pool
 from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.service import EnrollmentService
 from enrollment_core.step_plan import total_steps
@@ -46,3 +50,22 @@ def expire(db: psycopg.Connection, session_id: str) -> None:
         " expires_at = NOW() - interval '1 minute' WHERE session_id = %s",
         (session_id,),
     )
+
+
+@contextmanager
+def service_on(url: str, settings: Settings, name: str = "test") -> Iterator[EnrollmentService]:
+    """A service with its own pool on `url` and these settings, closed when the block ends."""
+    with create_pool(url, settings, name=name) as pool:
+        yield EnrollmentService(pool, settings)
+
+
+@contextmanager
+def locked(db_url: str, table: str) -> Iterator[None]:
+    """`table` locked by another connection (as a long migration or a stuck maintenance job would)
+    until the block ends."""
+    with psycopg.connect(db_url) as holder:  # a transaction: the lock is held until its rollback
+        holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            holder.rollback()

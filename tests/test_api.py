@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -18,8 +17,6 @@ import pytest
 
 from api.main import create_app
 from api.testing import serve
-from enrollment_core.config import Settings
-from enrollment_core.database import create_pool
 from enrollment_core.service import EnrollmentService
 from tests.flows import drawing_json, expire
 
@@ -195,17 +192,6 @@ def test_signature_pad_raw_and_string_raw_are_accepted(http: httpx.Client) -> No
 
 
 # ------------------------------------------------------------------------------------- sign-in
-
-
-@pytest.fixture
-def strict_service(db_url: str, settings: Settings) -> Iterator[EnrollmentService]:
-    """Locks an account after 2 rejected sign-ins (the default is 5)."""
-    strict = replace(settings, login_max_failures=2)
-    pool = create_pool(db_url, strict, name="test-strict")
-    try:
-        yield EnrollmentService(pool, strict)
-    finally:
-        pool.close()
 
 
 def test_signin_login_accepts_the_owner_and_locks_out_the_forgers_address(

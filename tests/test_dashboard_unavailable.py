@@ -8,12 +8,9 @@ not run says that it did not happen; the figures come back once the database ans
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 
-import psycopg
 import pytest
 import streamlit as st
 from psycopg.conninfo import make_conninfo
@@ -22,10 +19,9 @@ from streamlit.testing.v1 import AppTest
 from dashboard import data
 from enrollment_core import errors
 from enrollment_core.config import DatabaseLimits, Settings
-from enrollment_core.database import create_pool
-from enrollment_core.service import ClientInfo, EnrollmentService
+from enrollment_core.service import ClientInfo
 from enrollment_core.staff import StaffActions
-from tests.flows import draw_signin, register_user
+from tests.flows import draw_signin, locked, register_user, service_on
 from tests.streamlit_server import free_port
 from tests.test_dashboard_app import add_session, click, metric, signed_in_app
 from tests.test_dashboard_app import dashboard_env as dashboard_env  # noqa: F401 - the fixture
@@ -44,17 +40,6 @@ def short_limits(dashboard_env: str, monkeypatch: pytest.MonkeyPatch) -> str:  #
         monkeypatch.setenv(name, "0.3")
     monkeypatch.setenv("DB_STATEMENT_TIMEOUT_SECONDS", "1")
     return dashboard_env
-
-
-@contextmanager
-def locked(db_url: str, table: str) -> Iterator[None]:
-    """`table` locked by another connection (as a long migration would) until the block ends."""
-    with psycopg.connect(db_url) as holder:  # a transaction: the lock is held until its rollback
-        holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-        try:
-            yield
-        finally:
-            holder.rollback()
 
 
 def timed(action) -> AppTest:
@@ -201,8 +186,7 @@ def test_an_unlock_the_database_does_not_answer_says_it_did_not_happen(
     short_limits: str, db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     forger = ClientInfo("Pixel Chrome", "203.0.113.5")
-    with create_pool(short_limits, Settings(database_url=short_limits), name="blocks") as pool:
-        real = EnrollmentService(pool, Settings(database_url=short_limits))
+    with service_on(short_limits, Settings(database_url=short_limits), name="blocks") as real:
         register_user(real, "alice")
         for sample in range(5):
             real.login("alice", draw_signin(real, "alice", person="eve", sample=60 + sample), client=forger)
@@ -239,8 +223,8 @@ def test_an_action_is_done_even_when_the_figures_cannot_be_recounted_after_it(
     add_session(db, username="gone", started_ago=timedelta(hours=3))
     limits = DatabaseLimits(lock_timeout_seconds=0.3, maintenance_lock_timeout_seconds=0.3)
     tight = replace(settings, database_limits=limits)
-    with create_pool(db_url, tight, name="staff") as pool, locked(db_url, "dashboard_snapshots"):
-        assert StaffActions(EnrollmentService(pool, tight), "Dana Ops").run_cleanup() == 1
+    with service_on(db_url, tight, name="staff") as service, locked(db_url, "dashboard_snapshots"):
+        assert StaffActions(service, "Dana Ops").run_cleanup() == 1
     assert db.execute("SELECT count(*) AS n FROM temp_enrollments").fetchone()["n"] == 0
     [logged] = db.execute("SELECT action, succeeded, result FROM staff_actions").fetchall()
     assert logged == {"action": "cleanup", "succeeded": True, "result": {"removed": 1}}

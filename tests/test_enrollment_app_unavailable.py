@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 
 import psycopg
@@ -19,9 +18,8 @@ from streamlit.testing.v1 import AppTest
 from enrollment_app import resources
 from enrollment_core import step_plan
 from enrollment_core.config import DatabaseLimits, Settings
-from enrollment_core.database import create_pool
 from enrollment_core.service import EnrollmentService
-from tests.flows import draw_signin, draw_signup, register_user
+from tests.flows import draw_signin, draw_signup, locked, register_user, service_on
 from tests.streamlit_server import free_port
 from tests.test_enrollment_app_flow import (
     APP,
@@ -46,30 +44,14 @@ LOCKED_RUN_SECONDS = 5.0
 def impatient(db_url: str, settings: Settings) -> Iterator[EnrollmentService]:
     """The test database's service with short limits: a lock is waited for 0.3 s, a statement 1 s."""
     limits = DatabaseLimits(lock_timeout_seconds=0.3, statement_timeout_seconds=1)
-    tight = replace(settings, database_limits=limits)
-    pool = create_pool(db_url, tight, name="impatient")
-    try:
-        yield EnrollmentService(pool, tight)
-    finally:
-        pool.close()
+    with service_on(db_url, replace(settings, database_limits=limits), name="impatient") as service:
+        yield service
 
 
 @pytest.fixture
 def app(impatient: EnrollmentService, pad: FakePad, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setattr(resources, "get_service", lambda: impatient)
     return AppTest.from_file(APP, default_timeout=TIMEOUT)
-
-
-@contextmanager
-def locked(db_url: str, table: str) -> Iterator[None]:
-    """`table` locked by another connection (as a long migration or a stuck maintenance job would)
-    until the block ends."""
-    with psycopg.connect(db_url) as holder:  # a transaction: the lock is held until its rollback
-        holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-        try:
-            yield
-        finally:
-            holder.rollback()
 
 
 def timed_run(action) -> AppTest:
@@ -208,11 +190,8 @@ def nowhere(server_url: str, settings: Settings) -> Iterator[EnrollmentService]:
     gone = replace(
         settings, database_url=url, pool_min_size=0, database_limits=DatabaseLimits(pool_timeout_seconds=0.5)
     )
-    pool = create_pool(url, gone, name="nowhere")
-    try:
-        yield EnrollmentService(pool, gone)
-    finally:
-        pool.close()
+    with service_on(url, gone, name="nowhere") as service:
+        yield service
 
 
 def test_with_the_database_server_down_the_start_screen_says_so_in_plain_words(

@@ -19,10 +19,9 @@ from api.main import create_app
 from api.testing import serve
 from enrollment_core import errors
 from enrollment_core.config import RateLimitSettings, Settings
-from enrollment_core.database import create_pool
 from enrollment_core.service import ClientInfo, EnrollmentService, Registration
 
-from .flows import draw_signin, draw_signup, register_user
+from .flows import draw_signin, draw_signup, register_user, service_on
 
 EVE = ClientInfo("UA", "203.0.113.66")
 
@@ -39,17 +38,6 @@ def assert_written(db: psycopg.Connection, **expected: int) -> None:
     ).fetchone()
     assert row is not None
     assert {name: row[name] for name in expected} == expected
-
-
-@pytest.fixture
-def strict_service(db_url: str, settings: Settings) -> Iterator[EnrollmentService]:
-    """Two rejections in a row lock an address out (the default is 5)."""
-    strict = replace(settings, login_max_failures=2)
-    pool = create_pool(db_url, strict, name="test-idem")
-    try:
-        yield EnrollmentService(pool, strict)
-    finally:
-        pool.close()
 
 
 def while_session_locked(db_url: str, session_id: str, calls: int, action: Callable[[int], Any]) -> list[Any]:
@@ -157,8 +145,7 @@ def test_a_rejection_retried_counts_once_and_spends_no_limit(strict_service, db)
 
 def test_a_rejection_that_locked_the_address_is_repeated_not_refused_as_locked(db_url, db):
     settings = Settings(database_url=db_url, login_max_failures=1, rate_limits=RateLimitSettings.off())
-    with create_pool(db_url, settings) as pool:
-        service = EnrollmentService(pool, settings)
+    with service_on(db_url, settings) as service:
         register_user(service, "alice")
         forged = draw_signin(service, "alice", person="eve")
         first = service.login("alice", forged, client=EVE)
@@ -188,8 +175,7 @@ def test_a_login_retry_with_another_username_or_session_is_refused_as_before(ser
 
 def test_two_identical_logins_at_once_give_one_verdict(db_url, db):
     settings = Settings(database_url=db_url, login_max_failures=3, rate_limits=RateLimitSettings.off())
-    with create_pool(db_url, settings) as pool:
-        service = EnrollmentService(pool, settings)
+    with service_on(db_url, settings) as service:
         register_user(service, "alice")
         forged = draw_signin(service, "alice", person="eve")
         results = while_session_locked(
