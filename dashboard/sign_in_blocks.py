@@ -30,7 +30,7 @@ class Fix:
     """A staff action that lifts one block: the button that offers it, the question that confirms it
     (naming exactly what will happen), and what StaffActions is called with."""
 
-    kind: Literal["unlock", "clear"]
+    kind: Literal["unlock", "clear", "revoke"]
     button: str
     question: str
     confirm: str  # the confirm button's label
@@ -38,6 +38,7 @@ class Fix:
     address: str | None = None  # unlock: the locked address (sign_in_lockout's key), None: every one
     subject: str = ""  # clear: rate_limits.ClientLimits.subject
     limit: str | None = None  # clear: the rate_limits.Family value refused, None: every limit
+    token_id: int | None = None  # revoke: device_tokens.DeviceToken.id, None: every live one
     shown_as: str = ""  # the address or account in words (Markdown-safe), for the result
 
 
