@@ -108,20 +108,20 @@ def remembered_devices(username: str) -> None:
     if not tokens:
         st.caption("No device is remembered: each sign-in of this person counts as from an unknown device.")
         return
+    def shown(value: datetime | None, missing: str) -> str:
+        return missing if value is None else formatting.local_time(value, "%Y-%m-%d %H:%M")
+
     frame = pd.DataFrame(
         {
-            "created": [t.created_at for t in tokens],
-            "last_used": [t.last_used_at for t in tokens],
-            "expires": [t.expires_at for t in tokens],
+            "state": [_device_state(t) for t in tokens],
+            "created": [shown(t.created_at, "—") for t in tokens],
+            "last_used": [shown(t.last_used_at, "never") for t in tokens],
+            "expires": [shown(t.expires_at, "—") for t in tokens],
+            "failures": [t.failures for t in tokens],
+            "device": [t.user_agent or "unknown" for t in tokens],
+            "address": [t.ip or "unknown" for t in tokens],
         }
     )
-    frame = formatting.localize_columns(frame, ["created", "last_used", "expires"])
-    frame["state"] = [
-        "Remembered" if t.live else REVOKED_WORDS.get(t.revoked_reason or "", "Expired") for t in tokens
-    ]
-    frame["failures"] = [t.failures for t in tokens]
-    frame["device"] = [t.user_agent or "unknown" for t in tokens]
-    frame["address"] = [t.ip or "unknown" for t in tokens]
     picked = st.dataframe(
         frame,
         key=DEVICES_TABLE,
@@ -129,13 +129,13 @@ def remembered_devices(username: str) -> None:
         selection_mode="single-row",
         hide_index=True,
         column_config={
-            "created": st.column_config.DatetimeColumn("Remembered since", format="YYYY-MM-DD HH:mm"),
-            "last_used": st.column_config.DatetimeColumn("Last sign-in", format="YYYY-MM-DD HH:mm"),
-            "expires": st.column_config.DatetimeColumn("Forgotten after", format="YYYY-MM-DD HH:mm"),
             "state": st.column_config.TextColumn("State"),
+            "created": st.column_config.TextColumn("Remembered since"),
+            "last_used": st.column_config.TextColumn("Last sign-in"),
+            "expires": st.column_config.TextColumn("Forgotten after"),
             "failures": st.column_config.NumberColumn("Rejected in a row"),
-            "device": st.column_config.TextColumn("Device", width="medium"),
-            "address": st.column_config.TextColumn("Address when remembered"),
+            "device": st.column_config.TextColumn("Device"),
+            "address": st.column_config.TextColumn("Address", help="Where the device was first remembered"),
         },
     )
     live = [t for t in tokens if t.live]
@@ -193,6 +193,10 @@ def remembered_devices(username: str) -> None:
             ),
         )
     confirmation(kinds=("revoke",))
+
+
+def _device_state(token: device_tokens.DeviceToken) -> str:
+    return "Remembered" if token.live else REVOKED_WORDS.get(token.revoked_reason or "", "Expired")
 
 
 def fix_result() -> None:
