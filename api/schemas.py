@@ -95,6 +95,19 @@ class UsernameRequest(BaseModel):
     username: Text = Field(description=USERNAME_DOC, examples=["john_doe"])
 
 
+class UserExistsRequest(UsernameRequest):
+    """Body of /api/check-user-exists."""
+
+    deviceToken: Text | None = Field(
+        default=None,
+        description=(
+            "Extension: the device token this client keeps for the account. A valid one is a known device, "
+            "which no address lock stops: then no lock is reported."
+        ),
+        json_schema_extra=_documented(pattern=device_tokens.SECRET_PATTERN),
+    )
+
+
 class SaveDrawingRequest(BaseModel):
     """One drawing step, exactly as the seed's mobile web client sends it."""
 

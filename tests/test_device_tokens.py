@@ -192,6 +192,13 @@ def test_a_stolen_token_meets_its_own_limit_and_staff_can_revoke_one(
                 assert signin_over_http(other, "sam", forger=True, sample=10 + n).status_code == 401
             locked = signin_over_http(other, "sam", forger=True, sample=20)
             assert locked.status_code == 423
+            # The start screen tells the locked address so, but not the owner's device on it.
+            told = other.post("/api/check-user-exists", json={"username": "sam"}).json()
+            assert told["code"] == "account_locked" and told["lockedUntil"]
+            told = other.post(
+                "/api/check-user-exists", json={"username": "sam", "deviceToken": new_token}
+            ).json()
+            assert (told["exists"], told["code"], told["lockedUntil"]) == (True, None, None)
             # The owner's new token opens it from that very address ...
             assert signin_over_http(other, "sam", deviceToken=new_token, sample=51).status_code == 200
             with service_on(db_url, Settings(database_url=db_url, pool_max_size=2)) as service:
