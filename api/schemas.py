@@ -269,7 +269,10 @@ class LoginVerdict(BaseModel):
     reason: str = Field(description="The verdict in plain words (never a score: that would help a forger).")
     reasonCode: str = Field(description="match, no_match, replay or empty.")
     failuresLeft: int = Field(
-        description="Rejections from this client address left before it is locked out of the account."
+        description=(
+            "Rejections from this client address left before it is locked out of the account; with a "
+            "valid deviceToken, rejections with that token left before it is revoked."
+        )
     )
     lockedUntil: datetime | None = Field(
         description="Set when this rejection locked this client address out of the account."

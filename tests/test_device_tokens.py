@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import psycopg
 import pytest
 
 from api.testing import serve_command
+from dashboard import sign_in_blocks
 from enrollment_core import device_tokens, errors
 from enrollment_core.config import RateLimitSettings, Settings
 from enrollment_core.maintenance import forget_idle_abuse_counters
@@ -287,6 +289,9 @@ def test_a_known_device_has_its_own_sign_in_limit(db_url: str) -> None:
         with pytest.raises(errors.RateLimited) as refused:
             service.login("vic", draw_signin(service, "vic", sample=52), client=holder)
         assert "from this device" in refused.value.message
+        # Staff's "Refused now" names the person whose device it is.
+        [row] = sign_in_blocks.refused_now(service.pool, datetime.now(UTC))
+        assert (row.who, row.username) == ("vic", "vic") and "remembered device" in row.what
         # Its address's own allowance is untouched: without the token it is an unknown device, let in.
         elsewhere = ClientInfo(ip="198.51.100.1")
         assert service.login("vic", draw_signin(service, "vic", sample=53), client=elsewhere).accepted
