@@ -350,3 +350,30 @@ def test_a_session_bound_in_one_browser_says_so_in_another(service: EnrollmentSe
     with pytest.raises(errors.ValidationError) as bad:
         service.save_drawing(sample_drawing("zoe", 1), ClientInfo(session_secret="x" * 10))
     assert bad.value.field == "session_secret"
+
+
+def test_a_known_device_is_not_refused_by_what_its_network_spent(db_url: str) -> None:
+    """Someone on the owner's network (the same address) spends its look-ups and sign-in starts: the
+    owner's device with its token still checks the name, draws and signs in; without it, 429."""
+    limits = replace(RateLimitSettings(), lookups_per_hour=2, sessions_per_hour=2)
+    settings = Settings(database_url=db_url, rate_limits=limits)
+    with service_on(db_url, settings) as service:
+        token = register(service, "xavi")
+        neighbour = ClientInfo(ip="192.0.2.44")
+        for sample in range(2):
+            assert service.check_user_exists("xavi", neighbour).ok
+            service.save_drawing(
+                sample_drawing("xavi", 1, flow_type="signin", person="eve", sample=sample), neighbour
+            )
+        with pytest.raises(errors.RateLimited):
+            service.check_user_exists("xavi", neighbour)
+        with pytest.raises(errors.RateLimited):
+            service.save_drawing(sample_drawing("xavi", 1, flow_type="signin", sample=50), neighbour)
+        owner = ClientInfo(ip="192.0.2.44", device_token=token, session_secret=token)
+        assert service.check_user_exists("xavi", owner).ok
+        signin = service.save_drawing(sample_drawing("xavi", 1, flow_type="signin", sample=50), owner)
+        assert service.login("xavi", signin.session_id, client=owner).accepted
+        # A token of another account, or none valid, is charged on the address as before.
+        stranger = ClientInfo(ip="192.0.2.44", device_token=secrets.token_urlsafe(32))
+        with pytest.raises(errors.RateLimited):
+            service.check_user_exists("xavi", stranger)
