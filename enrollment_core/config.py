@@ -148,12 +148,18 @@ class Settings:
     # and how long the lock lasts (the owner elsewhere is not locked; see sign_in_lockout.py).
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
+    # Device tokens (device_tokens.py): how long one lives after its issue or its latest accepted sign-in.
+    device_token_days: int = 90
     # Sign-in: how many of the user's latest attempts a new one is compared with for replay.
     signin_replay_window: int = 20
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     database_limits: DatabaseLimits = field(default_factory=DatabaseLimits)
     # HTTP API: a request (headers and body) must arrive whole within this long, or it gets 408.
     request_timeout_seconds: float = 15.0
+    # HTTP API: the request line and headers together may be this large (counted as they arrive), and
+    # hold this many header fields; past either the client gets 431 and the connection is closed.
+    max_header_bytes: int = 16 * 1024
+    max_header_count: int = 100
     # HTTP API: requests one worker process handles at once; one more is answered 503 at once (load
     # shedding), instead of joining a queue that only grows. The health checks are never refused.
     max_in_flight: int = 32
@@ -182,6 +188,7 @@ class Settings:
             pool_max_size=_env_int("DB_POOL_MAX_SIZE", cls.pool_max_size, minimum=1),
             login_max_failures=_env_int("LOGIN_MAX_FAILURES", cls.login_max_failures, minimum=1),
             login_lock_seconds=_env_int("LOGIN_LOCK_SECONDS", cls.login_lock_seconds, minimum=1),
+            device_token_days=_env_int("DEVICE_TOKEN_DAYS", cls.device_token_days, minimum=1),
             signin_replay_window=_env_int("SIGNIN_REPLAY_WINDOW", cls.signin_replay_window, minimum=0),
             rate_limits=RateLimitSettings.from_env(),
             database_limits=DatabaseLimits.from_env(),
@@ -189,6 +196,8 @@ class Settings:
                 "API_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds, minimum=0.1
             ),
             max_in_flight=_env_int("API_MAX_IN_FLIGHT", cls.max_in_flight, minimum=1),
+            max_header_bytes=_env_int("API_MAX_HEADER_BYTES", cls.max_header_bytes, minimum=1024),
+            max_header_count=_env_int("API_MAX_HEADERS", cls.max_header_count, minimum=10),
             db_check_interval_seconds=_env_float(
                 "DB_CHECK_INTERVAL_SECONDS", cls.db_check_interval_seconds, minimum=0.05
             ),

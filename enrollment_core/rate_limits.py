@@ -72,6 +72,11 @@ def account_key(username: str) -> str:
     return f"account {username.strip().lower()}"
 
 
+def device_key(token_id: int) -> str:
+    """A device token's own limits (its sign-ins: device_tokens.py)."""
+    return f"device {token_id}"
+
+
 @functools.lru_cache(maxsize=4096)
 def address_subject(ip: str) -> str:
     """The client address as limits and locks count it: an IPv4 address as it is; an IPv6 address as its
@@ -127,17 +132,26 @@ class Limits:
         params = {"limit_subject": subject, "limit_costs": f"{{{listed}}}", **self._amounts_and_periods}
         return Request(subject, charged, params)
 
-    def lookup(self, address: str | None) -> Request | None:
-        return self._request(_key(address), {Family.LOOKUPS: 1})
+    def lookup(self, address: str | None, device: int | None = None) -> Request | None:
+        """A username check; device: as in save."""
+        return self._request(_key(address) if device is None else device_key(device), {Family.LOOKUPS: 1})
 
-    def save(self, address: str | None, size_bytes: int, starts_session: bool) -> Request | None:
+    def save(
+        self, address: str | None, size_bytes: int, starts_session: bool, device: int | None = None
+    ) -> Request | None:
+        """A drawing step saved; device: the id of a valid device token the client presented for the
+        username (a sign-in's first step), charged instead of its address."""
         costs = {Family.SAVES: 1.0, Family.UPLOAD_BYTES: float(size_bytes)}
         if starts_session:
             costs[Family.SESSIONS] = 1.0
-        return self._request(_key(address), costs)
+        return self._request(_key(address) if device is None else device_key(device), costs)
 
     def signin(self, address: str | None) -> Request | None:
         return self._request(_key(address), {Family.SIGNINS: 1})
+
+    def device_signin(self, token_id: int) -> Request | None:
+        """A sign-in presenting a valid device token: charged on that token, not on its address."""
+        return self._request(device_key(token_id), {Family.SIGNINS: 1})
 
     def account_failures(self, username: str, cost: float) -> Request | None:
         """The account's allowance of rejected sign-ins: cost 0 asks whether any is left (before a
@@ -157,6 +171,8 @@ def take(conn: Connection, request: Request | None, *, own_transaction: bool = T
         row = one(execute_as_own_transaction(conn, sql, request.parameters))
     else:
         row = one(conn.execute(sql, request.parameters).fetchone())
+    if row["allowed"] is False and request.subject.startswith("device "):
+        raise refused(Family(row["refused_by"]), row["retry_after_seconds"], from_device=True)
     raise_if_refused(row)
 
 
@@ -175,10 +191,13 @@ def raise_if_refused(row: Mapping[str, Any]) -> None:
         raise refused(Family(row["refused_by"]), row["retry_after_seconds"])
 
 
-def refused(family: Family, retry_after_seconds: float) -> RateLimited:
+def refused(family: Family, retry_after_seconds: float, *, from_device: bool = False) -> RateLimited:
     wait = max(1, math.ceil(retry_after_seconds))
+    reason = _REASONS[family]
+    if from_device:  # a known device's own limit (device_tokens.py), not its network's
+        reason = reason.replace("from your network", "from this device")
     return RateLimited(
-        f"{_REASONS[family]}; please wait {wait_words(wait)} and try again",
+        f"{reason}; please wait {wait_words(wait)} and try again",
         retry_after_seconds=wait,
         limit=family.value,
     )
