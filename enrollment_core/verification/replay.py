@@ -103,7 +103,12 @@ def _bin_means(points: np.ndarray) -> np.ndarray:
     """Mean of each of FINGERPRINT_BINS consecutive equal-count runs (points repeated if fewer)."""
     if len(points) < FINGERPRINT_BINS:
         points = points[np.linspace(0, len(points) - 1, FINGERPRINT_BINS).round().astype(int)]
-    return np.array([run.mean(axis=0) for run in np.array_split(points, FINGERPRINT_BINS)])
+    # The runs of np.array_split (the first len % BINS runs one point longer), summed at once.
+    base, extra = divmod(len(points), FINGERPRINT_BINS)
+    sizes = np.full(FINGERPRINT_BINS, base) + (np.arange(FINGERPRINT_BINS) < extra)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    means: np.ndarray = np.add.reduceat(points, starts, axis=0) / sizes[:, None]
+    return means
 
 
 def _pen_down_speed(strokes: list[Stroke]) -> float:
