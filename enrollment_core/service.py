@@ -429,11 +429,13 @@ class EnrollmentService:
                 {"user_id": user["id"], "limit": self.settings.signin_replay_window},
             ).fetchall()
             attempt_strokes = strokes.parse_strokes(attempt["raw_data"])
+            attempt_path = verification.drawing_path(attempt_strokes)
             decision = verification.verify(
                 profile,
                 attempt_strokes,
                 previous=[r["fingerprint"] for r in recent],
                 previous_paths=[r["drawing_path"] for r in recent if r["drawing_path"] is not None],
+                attempt_path=attempt_path,
             )
             conn.execute(
                 query("record_login_attempt"),
@@ -448,7 +450,7 @@ class EnrollmentService:
                     "user_agent": _truncate(client.user_agent),
                     "fingerprint": verification.attempt_fingerprint(attempt_strokes),
                     "method": decision.method,
-                    "drawing_path": verification.drawing_path(attempt_strokes).to_bytes(),
+                    "drawing_path": attempt_path.to_bytes(),
                     "decided_by": decision.check,
                 },
             )

@@ -142,5 +142,44 @@ def copy_limit(closest: float, timed: bool) -> float:
     return min(SHAPE_LIMIT, SHAPE_SHARE * closest)
 
 
-def nearest(path: DrawingPath, stored: Sequence[DrawingPath]) -> float:
-    return min((path.distance(s) for s in stored), default=math.inf)
+def _route(a: DrawingPath, b: DrawingPath) -> list[tuple[np.ndarray, np.ndarray]]:
+    if a.time is not None and b.time is not None:
+        return [(a.time, b.time)]
+    return [(a.arc, b.arc), (a.index, b.index)]
+
+
+def _lower_bound(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """A lower bound of _dtw(query, c) for each candidate (k, PATH_POINTS, 2): every step of a warping
+    path within the band pairs each point of one path with some point of the other at most `reach`
+    steps away, so the path's cost is at least the larger of the two sums of nearest-within-reach
+    distances (a Keogh-style bound, without DTW's cost)."""
+    reach = max(1, math.ceil(COPY_BAND * PATH_POINTS))
+    n = PATH_POINTS
+    best_q = np.full(candidates.shape[:2], np.inf)
+    best_c = np.full(candidates.shape[:2], np.inf)
+    for shift in range(-reach, reach + 1):
+        lo, hi = max(0, -shift), min(n, n - shift)  # query i pairs with candidate i + shift
+        d = np.hypot(*(query[lo:hi] - candidates[:, lo + shift : hi + shift]).transpose(2, 0, 1))
+        best_q[:, lo:hi] = np.minimum(best_q[:, lo:hi], d)
+        best_c[:, lo + shift : hi + shift] = np.minimum(best_c[:, lo + shift : hi + shift], d)
+    bound: np.ndarray = 2.0 * np.maximum(best_q.sum(axis=1), best_c.sum(axis=1)) / (2 * n)
+    return bound
+
+
+def nearest(path: DrawingPath, stored: Sequence[DrawingPath], below: float = math.inf) -> float:
+    """The smallest distance from `path` to a stored one; with `below`, exact only when it is under
+    `below` (else some value >= below): DTW runs only where a cheap lower bound leaves it a chance,
+    which keeps a sign-in's check of 25 stored drawings well under a millisecond."""
+    best = math.inf
+    pairs = [pair for s in stored for pair in _route(path, s)]
+    if not pairs:
+        return best
+    bounds = np.empty(len(pairs))
+    for query in {id(q): q for q, _ in pairs}.values():  # at most 3 routes: one stacked bound each
+        rows = [k for k, (q, _) in enumerate(pairs) if q is query]
+        bounds[rows] = _lower_bound(query, np.stack([pairs[k][1] for k in rows]))
+    for k in np.argsort(bounds):
+        if bounds[k] >= min(best, below):
+            break
+        best = min(best, _dtw(*pairs[k]))
+    return best if best < below or below == math.inf else max(best, below)

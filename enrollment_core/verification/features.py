@@ -95,7 +95,10 @@ def rescale_pen_down(strokes: list[Stroke], duration_ms: float) -> list[Stroke]:
             for s in strokes]
 
 
-def time_resample(strokes: list[Stroke]) -> tuple[np.ndarray, np.ndarray, float]:
+Resampled = tuple[np.ndarray, np.ndarray, float]  # time_resample's (xy, stroke ids, period)
+
+
+def time_resample(strokes: list[Stroke]) -> Resampled:
     """Pen-down positions every `period` ms of each stroke's own time, the stroke index of each sample,
     and the period (SAMPLE_MS, or longer when the drawing would exceed MAX_TIMED_SAMPLES)."""
     runs = []
@@ -126,6 +129,30 @@ def _smooth(values: np.ndarray, sigma: float) -> np.ndarray:
     return np.column_stack([np.convolve(padded[:, j], kernel, mode="valid") for j in range(values.shape[1])])
 
 
+def smooth_runs(values: np.ndarray, ids: np.ndarray, sigma: float) -> np.ndarray:
+    """_smooth on each run of equal ids (each stroke on its own), in one convolution: every run is
+    padded with its end values, so no run's smoothing reaches into another's."""
+    radius = int(3 * sigma + 0.5)
+    if radius < 1 or len(values) < 2:
+        return values
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    kernel /= kernel.sum()
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(ids)) + 1])
+    ends = np.append(starts[1:], len(ids))
+    sizes = ends - starts
+    # Source row of each padded row: radius x the run's first, the run, radius x its last.
+    padded_sizes = sizes + 2 * radius
+    offsets = np.concatenate([[0], np.cumsum(padded_sizes)[:-1]])
+    within = np.arange(int(padded_sizes.sum())) - np.repeat(offsets, padded_sizes)
+    run_start, run_size = np.repeat(starts, padded_sizes), np.repeat(sizes, padded_sizes)
+    source = run_start + np.clip(within - radius, 0, run_size - 1)
+    padded = values[source]
+    out = np.column_stack([np.convolve(padded[:, j], kernel, mode="same") for j in range(values.shape[1])])
+    keep = (within >= radius) & (within < radius + run_size)
+    result: np.ndarray = out[keep]
+    return result
+
+
 def _derivative(values: np.ndarray, ids: np.ndarray, period_ms: float) -> np.ndarray:
     """Time derivative per stroke (per second); a one-sample stroke has none (0). The same as
     np.gradient on each stroke (central differences inside, one-sided at its ends), without a loop."""
@@ -148,15 +175,15 @@ def _znormalise(features: np.ndarray) -> np.ndarray:
     return normalised
 
 
-def timed_features(strokes: list[Stroke], smooth_ms: float = SMOOTH_MS) -> np.ndarray:
+def timed_features(strokes: list[Stroke], smooth_ms: float = SMOOTH_MS,
+                   resampled: Resampled | None = None) -> np.ndarray:
     """(n, 8) sequence for DTW: x, y, velocity, acceleration and jerk, each z-normalised, from the
-    pen-down path re-sampled by time, smoothed by `smooth_ms` before differentiating. Needs
-    has_timing(strokes); C-contiguous float64."""
-    xy, ids, period = time_resample(strokes)
+    pen-down path re-sampled by time (`resampled`: time_resample(strokes) when already at hand),
+    smoothed by `smooth_ms` before differentiating. Needs has_timing(strokes); C-contiguous float64."""
+    xy, ids, period = resampled or time_resample(strokes)
     xy = normalise(xy)  # derivatives in units of the signature's size per second
     sigma = smooth_ms / period
-    bounds = np.flatnonzero(np.diff(ids)) + 1
-    smooth = np.concatenate([_smooth(part, sigma) for part in np.split(xy, bounds)])
+    smooth = smooth_runs(xy, ids, sigma)
     velocity = _derivative(smooth, ids, period)
     acceleration = _derivative(velocity, ids, period)
     jerk = _derivative(acceleration, ids, period)
@@ -174,11 +201,11 @@ def _runs(ids: np.ndarray) -> list[tuple[int, int]]:
 _CUBIC_FIT_5 = np.array([-3.0, 12.0, 17.0, 12.0, -3.0]) / 35.0
 
 
-def noise_level(strokes: list[Stroke]) -> float:
+def noise_level(strokes: list[Stroke], resampled: Resampled | None = None) -> float:
     """RMS residual of a local cubic fit (5 samples of the 10 ms path) in units of the drawing's RMS
     radius: white position noise (a finger on glass, a coarse sensor) leaves it, smooth movement does
     not. 0 for a drawing too short to tell. Needs has_timing(strokes)."""
-    xy, ids, _ = time_resample(strokes)
+    xy, ids, _ = resampled or time_resample(strokes)
     xy = normalise(xy)
     residuals = []
     for lo, hi in _runs(ids):
@@ -206,12 +233,12 @@ MAX_ACCELERATION = 2000.0
 _HAND_SMOOTH_MS = 20.0
 
 
-def timing_problem(strokes: list[Stroke]) -> str | None:
+def timing_problem(strokes: list[Stroke], resampled: Resampled | None = None) -> str | None:
     """Why the drawing's times are not those of a hand ("constant speed", "acceleration"), or None.
     Needs has_timing(strokes)."""
-    xy, ids, period = time_resample(strokes)
+    xy, ids, period = resampled or time_resample(strokes)
     xy = normalise(xy)
-    smooth = np.concatenate([_smooth(xy[lo:hi], _HAND_SMOOTH_MS / period) for lo, hi in _runs(ids)])
+    smooth = smooth_runs(xy, ids, _HAND_SMOOTH_MS / period)
     velocity = _derivative(smooth, ids, period)
     speed = np.hypot(velocity[:, 0], velocity[:, 1])
     # The first and last 3 samples of a stroke: the smoothing repeats the end points there.

@@ -33,7 +33,7 @@ from enrollment_core.verification.features import (
     shape_features,
     timed_features,
 )
-from enrollment_core.verification.replay import FINGERPRINT_BYTES, attempt_fingerprint
+from enrollment_core.verification.replay import FINGERPRINT_BYTES, Fingerprint, attempt_fingerprint
 
 PROFILE_VERSION = 4  # bump when features/distances/threshold rule change: stored profiles must be rebuilt
 MIN_ENROLLED = 2  # the spread needs at least two samples (the product asks for 5)
@@ -164,6 +164,11 @@ class Profile:
         if templates is None:
             raise ValueError("profile: no timed enrolment")
         return templates
+
+    @functools.cached_property
+    def decoded_fingerprints(self) -> tuple[Fingerprint, ...]:
+        """The enrolled fingerprints decoded once (a profile checks many attempts in evaluations)."""
+        return tuple(Fingerprint.from_bytes(f) for f in self.fingerprints)
 
     @property
     def reference_ms(self) -> float:

@@ -21,11 +21,16 @@ from dataclasses import dataclass
 from enrollment_core.strokes import Stroke, is_near_empty
 from enrollment_core.verification.copies import DrawingPath, copy_limit, drawing_path, nearest
 from enrollment_core.verification.features import (
+    COARSE_SMOOTH_MS,
     NOISE_LIMIT,
+    SMOOTH_MS,
+    Resampled,
     has_timing,
     noise_level,
     pen_down_ms,
     rescale_pen_down,
+    time_resample,
+    timed_features,
     timing_problem,
 )
 from enrollment_core.verification.profile import RHYTHM_FACTOR, Profile, Templates, build_profile
@@ -93,13 +98,15 @@ def _refuse(code: str, check: str, method: str, threshold: float, score: float =
 
 def verify(profile_or_enrolled: Profile | list[list[Stroke]], attempt_strokes: list[Stroke],
            previous: Iterable[bytes | Fingerprint] = (),
-           previous_paths: Iterable[bytes | DrawingPath] = ()) -> Decision:
+           previous_paths: Iterable[bytes | DrawingPath] = (),
+           attempt_path: DrawingPath | None = None) -> Decision:
     """Verify an attempt against a Profile (or against enrolled signatures, building the profile).
 
     `previous` holds fingerprints (replay.attempt_fingerprint) and `previous_paths` reduced paths
     (copies.drawing_path, as bytes or decoded) of the account's recent sign-in attempts: an attempt
     that repeats one of them or an enrolled sample, exactly or as a perturbed copy, is a replay.
-    Stored values that do not decode are ValueError (as is_replay).
+    Stored values that do not decode are ValueError (as is_replay). `attempt_path`: the attempt's
+    copies.drawing_path when the caller has it already (to store it).
     """
     profile = (profile_or_enrolled if isinstance(profile_or_enrolled, Profile)
                else build_profile(profile_or_enrolled))
@@ -107,35 +114,36 @@ def verify(profile_or_enrolled: Profile | list[list[Stroke]], attempt_strokes: l
     templates = profile.for_method(method)
     if is_near_empty(attempt_strokes):
         return _refuse("empty", "empty", method, templates.threshold)
+    resampled = None
     if method == "timed":
         if not has_timing(attempt_strokes):
             return _refuse("untimed", "untimed", method, templates.threshold)
-        problem = timing_problem(attempt_strokes)
+        resampled = time_resample(attempt_strokes)  # shared by the timing checks and the comparison
+        problem = timing_problem(attempt_strokes, resampled)
         if problem is not None:
             return _refuse("implausible_timing", problem.replace(" ", "_"), method, templates.threshold)
     previous = list(previous)
-    exact = fingerprint(attempt_strokes)
-    if is_replay(exact, profile.fingerprints):
+    exact = fingerprint(attempt_strokes, resampled)
+    if is_replay(exact, profile.decoded_fingerprints):
         return _refuse("replay", "copy_enrolled", method, templates.threshold, 0.0)
     if previous and is_replay(exact, previous):
         return _refuse("replay", "copy_recent", method, templates.threshold, 0.0)
-    copy = _copy_of(profile, attempt_strokes, previous_paths, method)
+    copy = _copy_of(profile, attempt_path or drawing_path(attempt_strokes), previous_paths, method)
     if copy is not None:
         return _refuse("replay", copy, method, templates.threshold, 0.0)
-    if method == "shape":
+    if resampled is None:
         return _shape_decision(templates, attempt_strokes)
-    return _timed_decision(profile, attempt_strokes)
+    return _timed_decision(profile, attempt_strokes, resampled)
 
 
-def _copy_of(profile: Profile, attempt: list[Stroke], previous_paths: Iterable[bytes | DrawingPath],
+def _copy_of(profile: Profile, path: DrawingPath, previous_paths: Iterable[bytes | DrawingPath],
              method: str) -> str | None:
     """"copy_enrolled" / "copy_recent" when the attempt is a (perturbed) copy of one, else None."""
-    path = drawing_path(attempt)
     limit = copy_limit(profile.closest, timed=method == "timed")
-    if nearest(path, profile.paths) < limit:
+    if nearest(path, profile.paths, below=limit) < limit:
         return "copy_enrolled"
     recent = [p if isinstance(p, DrawingPath) else DrawingPath.from_bytes(p) for p in previous_paths]
-    if nearest(path, recent) < limit:
+    if nearest(path, recent, below=limit) < limit:
         return "copy_recent"
     return None
 
@@ -148,18 +156,19 @@ def _shape_decision(templates: Templates, attempt: list[Stroke]) -> Decision:
                     score / templates.threshold, "shape", "match" if accepted else "shape")
 
 
-def _timed_decision(profile: Profile, attempt: list[Stroke]) -> Decision:
+def _timed_decision(profile: Profile, attempt: list[Stroke], resampled: Resampled) -> Decision:
     """Three comparisons; all must pass. The rhythm one decides what a lying client can reach: its
     attempt is first stretched to the enrolled median pen-down time, so any claim about time gives
     the same result. The timing as drawn and the duration only ever add a reason to refuse (an
     honest forger is usually slower)."""
-    noisy = max(noise_level(attempt), profile.noise) > NOISE_LIMIT
-    templates = profile.timed_coarse if noisy and profile.timed_coarse is not None else profile.timed
-    assert templates is not None  # a timed profile has both
-    features = templates.method.features
+    noisy = max(noise_level(attempt, resampled), profile.noise) > NOISE_LIMIT
+    templates = profile.timed_coarse if noisy else profile.timed
+    if templates is None:
+        raise ValueError("profile: a timed profile needs both smoothings")
+    smooth_ms = COARSE_SMOOTH_MS if noisy else SMOOTH_MS
     rhythm_threshold = templates.threshold_at(RHYTHM_FACTOR)
-    rhythm = templates.score(features(rescale_pen_down(attempt, profile.reference_ms)))
-    timing = templates.score(features(attempt))
+    rhythm = templates.score(timed_features(rescale_pen_down(attempt, profile.reference_ms), smooth_ms))
+    timing = templates.score(timed_features(attempt, smooth_ms, resampled))
     duration = profile.duration_deviation(pen_down_ms(attempt))
     # (check, score, threshold, score / threshold): the largest ratio decides.
     ratios = [
