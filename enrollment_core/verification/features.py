@@ -222,25 +222,29 @@ def noise_level(strokes: list[Stroke], resampled: Resampled | None = None) -> fl
 # --- is it a hand? -------------------------------------------------------------------------------
 
 # A hand speeds up and slows down all the time: the coefficient of variation of the pen-down speed
-# (20 ms smoothing) is at least 0.34 in every one of SVC2004's 1 600 signatures, genuine or forged,
-# at 100 Hz or re-sampled at 60 Hz. Times made up from the distance travelled (a picture traced with
-# invented times: one constant speed) give 0.09-0.19.
-MIN_SPEED_VARIATION = 0.25
+# (on the 10 ms path, unsmoothed) is at least 0.367 in every one of SVC2004's 1 600 signatures,
+# genuine or forged (0.386 re-sampled at 60 Hz). Times made up from the distance travelled (a picture
+# traced with invented times: one constant speed) give at most 0.205. The limit lies between.
+MIN_SPEED_VARIATION = 0.28
 # The 99th percentile of the pen's acceleration, in RMS radii of the drawing per s^2 (20 ms
 # smoothing), is at most 1 020 in SVC2004 (60 Hz: 983; with 1 px noise: 1 015). Twice that is not a
 # hand: times compressed 2x (a forgery "sped up") reach 2 070.
 MAX_ACCELERATION = 2000.0
+# The same for speed (99th percentile, RMS radii per s, 20 ms smoothing): at most 44.9 in SVC2004
+# (60 Hz: 44.7, 1 px noise: 44.9); twice that is not a hand. Speed catches strong compressions of time
+# better than acceleration, which the smoothing caps (x0.3: acceleration 370, speed 3.3x).
+MAX_SPEED = 90.0
 _HAND_SMOOTH_MS = 20.0
 
 
 def timing_problem(strokes: list[Stroke], resampled: Resampled | None = None) -> str | None:
-    """Why the drawing's times are not those of a hand ("constant speed", "acceleration"), or None.
-    Needs has_timing(strokes)."""
+    """Why the drawing's times are not those of a hand ("constant speed"; "too fast": a speed or an
+    acceleration no hand reaches), or None. Needs has_timing(strokes)."""
     xy, ids, period = resampled or time_resample(strokes)
     xy = normalise(xy)
-    smooth = smooth_runs(xy, ids, _HAND_SMOOTH_MS / period)
-    velocity = _derivative(smooth, ids, period)
-    speed = np.hypot(velocity[:, 0], velocity[:, 1])
+    raw_velocity = _derivative(xy, ids, period)
+    speed = np.hypot(raw_velocity[:, 0], raw_velocity[:, 1])
+    velocity = _derivative(smooth_runs(xy, ids, _HAND_SMOOTH_MS / period), ids, period)
     # The first and last 3 samples of a stroke: the smoothing repeats the end points there.
     inner = np.ones(len(ids), dtype=bool)
     for lo, hi in _runs(ids):
@@ -250,9 +254,11 @@ def timing_problem(strokes: list[Stroke], resampled: Resampled | None = None) ->
     mean_speed = float(speed.mean())
     if mean_speed > 0 and float(speed.std()) / mean_speed < MIN_SPEED_VARIATION:
         return "constant speed"
+    smooth_speed = np.hypot(velocity[:, 0], velocity[:, 1])
     acceleration = np.hypot(*_derivative(velocity, ids, period).T)
-    if float(np.quantile(acceleration[inner], 0.99)) > MAX_ACCELERATION:
-        return "acceleration"
+    if (float(np.quantile(smooth_speed[inner], 0.99)) > MAX_SPEED
+            or float(np.quantile(acceleration[inner], 0.99)) > MAX_ACCELERATION):
+        return "too fast"
     return None
 
 

@@ -4,8 +4,8 @@ The client sends the drawing and its times, and may lie about both. Checks, in o
 
 1. an empty drawing is refused (``empty``);
 2. an account enrolled with timing accepts only timed attempts (``untimed``: no downgrade to the weaker
-   shape method), whose times must be those of a hand (``implausible_timing``: one constant speed,
-   impossible accelerations);
+   shape method), whose times must be those of a hand (``implausible_timing``: one constant speed, a
+   speed or accelerations no hand reaches);
 3. a copy of an enrolled drawing or of a recent attempt is refused (``replay``), exact or perturbed;
 4. the comparison: for a timed account the attempt must match on its *rhythm* (its times stretched to
    the enrolled duration, so no claim about time can help), on its timing as drawn, and on its
@@ -53,7 +53,7 @@ CHECKS = (
     "empty",
     "untimed",  # a timed account, an attempt without times
     "constant_speed",  # times that keep one speed (made up from the distance travelled)
-    "acceleration",  # times that need accelerations no hand makes (e.g. compressed)
+    "too_fast",  # times that need a speed or accelerations no hand reaches (e.g. compressed)
     "copy_enrolled",  # a copy of an enrolled drawing (exact or perturbed)
     "copy_recent",  # a copy of one of the account's recent attempts
     "rhythm",  # timed: shape and rhythm (relative to the drawing's own duration) do not match
