@@ -461,3 +461,20 @@ def test_stored_profile_round_trip_gives_the_same_decisions(signatures: dict, un
     for bad in (b"", b"SVP\x04" + b"\xff" * 8, data[:-1], data + b"\0", b"SVP\x03" + data[4:]):
         with pytest.raises(ValueError):
             Profile.from_bytes(bad)
+
+
+def test_every_reason_and_check_has_plain_words() -> None:
+    # The person signing reads REASONS (the app and the API show them); staff read the console's words
+    # for the reason and, for a refusal, for the check that refused it.
+    from dashboard import words
+
+    for code, text in REASONS.items():
+        assert text and "_" not in text
+        assert words.reason(code) != code  # the console has its own words for it
+    for check in CHECKS:
+        shown = words.reason("no_match", check)
+        assert shown and "_" not in shown
+        if check not in ("match", "empty", "untimed", "shape"):
+            assert shown != words.reason("no_match"), check  # staff see which check refused it
+    assert words.reason("replay", "copy_recent") == "Copy of a recent sign-in"
+    assert words.reason("no_match", None) == "Does not match"  # attempts from before the checks were kept
