@@ -33,7 +33,14 @@ import numpy as np
 
 from enrollment_core.strokes import Stroke
 from enrollment_core.verification import copies, replay, svc2004
-from enrollment_core.verification.profile import METHODS, build_profile
+from enrollment_core.verification.features import COARSE_SMOOTH_MS, SMOOTH_MS
+from enrollment_core.verification.profile import (
+    DURATION_MIN_SD,
+    DURATION_Z,
+    METHODS,
+    RHYTHM_FACTOR,
+    build_profile,
+)
 from enrollment_core.verification.verifier import Decision, verify
 
 ENROL_SAMPLES = (1, 2, 3, 4, 5)
@@ -431,7 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attacks", action="store_true",
                         help="also print one row per attack of a lying client (issue 23), per split")
     parser.add_argument("--sweep", type=lambda text: [float(v) for v in text.split(",")],
-                        help="also print FRR / skilled FAR per split at these accept factors, e.g. 0.98,1.02")
+                        help="also print FRR / skilled FAR per split with every limit multiplied by these "
+                             "factors (1 is the rule), e.g. 0.98,1.02")
     args = parser.parse_args(argv)
     users = tuple(range(1, max(1, min(args.users, len(svc2004.USERS))) + 1))
     try:
@@ -452,6 +460,13 @@ def main(argv: list[str] | None = None) -> int:
         method = METHODS[name]
         print(f"features: {name} method ({count} attempts): {', '.join(method.feature_names)}; DTW band "
               f"{method.window:.0%}; accept score / (spread + {method.floor:g}) <= {method.accept_factor:g}")
+        if name == "timed":
+            print(f"  timed rule: the rhythm (attempt stretched to the enrolled median pen-down time) <= "
+                  f"{RHYTHM_FACTOR:g} x (spread + {method.floor:g}), the timing as drawn <= "
+                  f"{method.accept_factor:g} x (spread + {method.floor:g}), pen-down time within "
+                  f"{DURATION_Z:g} standard deviations"
+                  f" (at least {DURATION_MIN_SD:g} in ln) of the enrolled; {COARSE_SMOOTH_MS:g} ms smoothing"
+                  f" instead of {SMOOTH_MS:g} ms for noisy drawings")
     splits = [(f"all {len(users)} users", users)]
     if set(users) == set(svc2004.USERS):
         splits += [("tuning U1-U20", DEV_USERS), ("held-out U21-U40", HELD_OUT_USERS)]
@@ -473,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"verify() vs 5 enrolled: median {median_ms:.2f} ms per attempt (wall time, this machine; "
           f"median and p99: ./dev bench verify)")
     if args.sweep and set(users) == set(svc2004.USERS):
-        print("accept factor | FRR / FAR skilled:  " + "  |  ".join(label for label, _ in splits))
+        print("x the rule    | FRR / FAR skilled:  " + "  |  ".join(label for label, _ in splits))
         for factor in args.sweep:
             cells = []
             for _, split in splits:
