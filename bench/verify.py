@@ -16,6 +16,7 @@ shared data set is there (evaluation only), else synthetic signatures (sample_dr
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,12 +63,16 @@ def _synthetic_cases(users: int) -> list[tuple[list[Any], list[Any]]]:
     return [([timed(p, s) for s in range(5)], [timed(p, s) for s in range(5, 25)]) for p in people]
 
 
-def _times(fn: Callable[[], object], repeats: int) -> list[float]:
+def _times(fn: Callable[[], object], repeats: int, cpu: list[float] | None = None) -> list[float]:
+    """Wall times (ms) of `repeats` calls; with `cpu`, this process's CPU time of each call is appended
+    there too: on a machine shared with other work the wall time also counts the waits for a core."""
     out = []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         fn()
         out.append(ms(time.perf_counter() - started))
+        if cpu is not None:
+            cpu.append(ms(time.process_time() - cpu_started))
     return out
 
 
@@ -88,7 +93,8 @@ def run(quick: bool = False) -> Results:
     print(f"attempts: {source}; {users} users, {repeats} repeats each; {WINDOW} recent attempts checked")
     rows, data = [], {}
     for view in ("timed", "shape"):
-        verify_ms, rebuild_ms, build_ms, fingerprint_ms, sizes, methods = [], [], [], [], [], set()
+        verify_ms, cpu_ms, rebuild_ms, build_ms, fingerprint_ms, sizes = [], [], [], [], [], []
+        methods = set()
         for enrolled, attempts in cases:
             if view == "shape":
                 enrolled = [svc2004.without_time(d) for d in enrolled]
@@ -101,13 +107,15 @@ def run(quick: bool = False) -> Results:
             for i, attempt in enumerate(attempts):
                 recent = (recent_all[:i] + recent_all[i + 1 :])[:WINDOW]
                 methods.add(verify(Profile.from_bytes(stored), attempt).method)
-                verify_ms += _times(lambda a=attempt, r=recent, s=stored: _service_path(s, a, r), repeats)
+                service_path = functools.partial(_service_path, stored, attempt, recent)
+                verify_ms += _times(service_path, repeats, cpu_ms)
                 rebuild_ms += _times(lambda a=attempt, e=enrolled: verify(build_profile(e), a), 1)
                 fingerprint_ms += _times(lambda a=attempt: attempt_fingerprint(a), 1)
         data[view] = {
             "methods": sorted(methods),
             "attempts": len(verify_ms),
             "verify_ms": {"p50": median(verify_ms), "p99": percentile(verify_ms, 99)},
+            "verify_cpu_ms": {"p50": median(cpu_ms), "p99": percentile(cpu_ms, 99)},
             "rebuild_and_verify_ms": {"p50": median(rebuild_ms), "p99": percentile(rebuild_ms, 99)},
             "build_profile_ms": {"p50": median(build_ms), "p99": percentile(build_ms, 99)},
             "fingerprint_ms": {"p50": median(fingerprint_ms), "p99": percentile(fingerprint_ms, 99)},
@@ -115,7 +123,8 @@ def run(quick: bool = False) -> Results:
         }
         d = data[view]
         rows.append([f"{view} ({'/'.join(d['methods'])})", d["attempts"], fmt(d["verify_ms"]["p50"], 2),
-                     fmt(d["verify_ms"]["p99"], 2), fmt(d["rebuild_and_verify_ms"]["p50"], 2),
+                     fmt(d["verify_ms"]["p99"], 2), fmt(d["verify_cpu_ms"]["p50"], 2),
+                     fmt(d["verify_cpu_ms"]["p99"], 2), fmt(d["rebuild_and_verify_ms"]["p50"], 2),
                      fmt(d["build_profile_ms"]["p50"], 2), f"{d['profile_bytes']['p50'] / 1024:.0f}"])
     for view in ("timed", "shape"):
         d = data[view]
@@ -123,11 +132,16 @@ def run(quick: bool = False) -> Results:
     data["target_ms"] = {"p50": TARGET_P50_MS, "p99": TARGET_MS}
     data["met"] = all(data[v]["verify_ms"]["p50"] <= TARGET_P50_MS
                       and data[v]["verify_ms"]["p99"] <= TARGET_MS for v in ("timed", "shape"))
-    print(table(["drawings (method)", "attempts", "verify p50 ms", "verify p99 ms",
-                 "rebuilt each time p50 ms (baseline)", "build profile p50 ms", "profile kB"], rows))
+    data["met_in_cpu_time"] = all(data[v]["verify_cpu_ms"]["p50"] <= TARGET_P50_MS
+                                  and data[v]["verify_cpu_ms"]["p99"] <= TARGET_MS
+                                  for v in ("timed", "shape"))
+    print(table(["drawings (method)", "attempts", "verify p50 ms", "verify p99 ms", "CPU p50 ms",
+                 "CPU p99 ms", "rebuilt each time p50 ms (baseline)", "build profile p50 ms", "profile kB"],
+                rows))
     print("stored profile / rebuilt each time (same run, median): "
           + ", ".join(f"{v} {data[v]['stored_vs_rebuilt_p50']:.2f}x" for v in ("timed", "shape"))
           + f"; target median <= {TARGET_P50_MS:g} ms and p99 <= {TARGET_MS:g} ms per attempt: "
-          + ("met" if data["met"] else "NOT met"))
+          + ("met" if data["met"] else "NOT met") + " in wall time, "
+          + ("met" if data["met_in_cpu_time"] else "NOT met") + " in CPU time (the machine's load: above)")
     results.data.update(data)
     return results

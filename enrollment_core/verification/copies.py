@@ -33,7 +33,7 @@ import numpy as np
 
 from enrollment_core.strokes import Stroke
 from enrollment_core.verification.distance import dtw_distance
-from enrollment_core.verification.features import _smooth, has_timing, ink_points, normalise
+from enrollment_core.verification.features import _smooth, has_timing, ink_points, normalise, smooth_runs
 
 PATH_VERSION = 1
 PATH_POINTS = 128
@@ -112,8 +112,9 @@ def drawing_path(strokes: list[Stroke]) -> DrawingPath:
     if len(points) == 0:
         zeros = np.zeros((PATH_POINTS, 2))
         return DrawingPath(zeros, zeros.copy())
-    parts = [np.asarray(s[:, :2], dtype=np.float64) for s in strokes if len(s)]
-    smooth = np.concatenate([_smooth(p, PRE_SMOOTH_POINTS) if len(p) > 2 else p for p in parts])
+    ids = np.repeat(np.arange(len(strokes)), [len(s) for s in strokes])
+    sizes = np.bincount(ids, minlength=len(strokes))[ids]
+    smooth = np.where((sizes > 2)[:, None], smooth_runs(points, ids, PRE_SMOOTH_POINTS), points)
     length = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(smooth, axis=0).T))])
     arc = _even(smooth, length)
     index = _even(points, np.arange(len(points), dtype=np.float64))
@@ -155,13 +156,15 @@ def _lower_bound(query: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     distances (a Keogh-style bound, without DTW's cost)."""
     reach = max(1, math.ceil(COPY_BAND * PATH_POINTS))
     n = PATH_POINTS
-    best_q = np.full(candidates.shape[:2], np.inf)
-    best_c = np.full(candidates.shape[:2], np.inf)
+    q = query[:, 0] + 1j * query[:, 1]  # points as complex numbers: one subtraction and abs per shift
+    c = candidates[:, :, 0] + 1j * candidates[:, :, 1]
+    best_q = np.full(c.shape, np.inf)
+    best_c = np.full(c.shape, np.inf)
     for shift in range(-reach, reach + 1):
         lo, hi = max(0, -shift), min(n, n - shift)  # query i pairs with candidate i + shift
-        d = np.hypot(*(query[lo:hi] - candidates[:, lo + shift : hi + shift]).transpose(2, 0, 1))
-        best_q[:, lo:hi] = np.minimum(best_q[:, lo:hi], d)
-        best_c[:, lo + shift : hi + shift] = np.minimum(best_c[:, lo + shift : hi + shift], d)
+        d = np.abs(q[lo:hi] - c[:, lo + shift : hi + shift])
+        np.minimum(best_q[:, lo:hi], d, out=best_q[:, lo:hi])
+        np.minimum(best_c[:, lo + shift : hi + shift], d, out=best_c[:, lo + shift : hi + shift])
     bound: np.ndarray = 2.0 * np.maximum(best_q.sum(axis=1), best_c.sum(axis=1)) / (2 * n)
     return bound
 
