@@ -23,6 +23,7 @@ from enrollment_core.verification.copies import DrawingPath, copy_limit, drawing
 from enrollment_core.verification.features import (
     COARSE_SMOOTH_MS,
     NOISE_LIMIT,
+    NOISE_RATIO,
     SMOOTH_MS,
     Resampled,
     has_timing,
@@ -161,7 +162,8 @@ def _timed_decision(profile: Profile, attempt: list[Stroke], resampled: Resample
     attempt is first stretched to the enrolled median pen-down time, so any claim about time gives
     the same result. The timing as drawn and the duration only ever add a reason to refuse (an
     honest forger is usually slower)."""
-    noisy = max(noise_level(attempt, resampled), profile.noise) > NOISE_LIMIT
+    noise = noise_level(attempt, resampled)
+    noisy = max(noise, profile.noise) > NOISE_LIMIT or noise > NOISE_RATIO * profile.noise
     templates = profile.timed_coarse if noisy else profile.timed
     if templates is None:
         raise ValueError("profile: a timed profile needs both smoothings")
