@@ -267,7 +267,10 @@ class LoginVerdict(BaseModel):
     username: str
     sessionId: str
     reason: str = Field(description="The verdict in plain words (never a score: that would help a forger).")
-    reasonCode: str = Field(description="match, no_match, replay or empty.")
+    reasonCode: str = Field(
+        description="match, no_match, replay, empty, untimed (a timed account refuses a drawing without its"
+        " timing) or implausible_timing (times no hand produces); a newer release may add codes."
+    )
     failuresLeft: int = Field(
         description=(
             "Rejections from this client address left before it is locked out of the account; with a "

@@ -22,6 +22,19 @@ REASONS = {
     "no_match": "Does not match",
     "replay": "Copy of an enrolled signature",
     "empty": "Empty or too small",
+    "untimed": "Sent without its timing",
+    "implausible_timing": "Timing not drawn by a hand",
+}
+# Which check refused it (login_attempts.decided_by), where the reason alone does not say (an untimed
+# account's only comparison, "shape", adds nothing to "Does not match").
+CHECKS = {
+    "constant_speed": "Timing not drawn by a hand: one constant speed",
+    "too_fast": "Timing not drawn by a hand: faster than any hand",
+    "copy_enrolled": "Copy of an enrolled signature",
+    "copy_recent": "Copy of a recent sign-in",
+    "rhythm": "Does not match: shape and rhythm",
+    "timing": "Does not match: speed of drawing",
+    "duration": "Does not match: took much longer or shorter than enrolled",
 }
 
 STAFF_ACTIONS = {
@@ -66,8 +79,9 @@ def status(code: str, summary_only: bool = False) -> str:
     return (SUMMARY_STATUSES if summary_only else STATUSES).get(code, code)
 
 
-def reason(code: str) -> str:
-    return REASONS.get(code, code)
+def reason(code: str, check: str | None = None) -> str:
+    """The verdict's reason; for a refusal, the check that refused it when known."""
+    return CHECKS.get(check or "") or REASONS.get(code, code)
 
 
 def staff_action(code: str) -> str:

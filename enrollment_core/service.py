@@ -144,7 +144,7 @@ class LoginResult:
     score: float | None
     threshold: float | None
     reason: str
-    reason_code: str  # match, no_match, replay, empty
+    reason_code: str  # verification.REASONS: match, no_match, replay, empty, untimed, implausible_timing
     # Rejections left before this address is locked out of the account; for a known device (a valid
     # device token presented), before that token is revoked.
     failures_left: int
@@ -443,6 +443,7 @@ class EnrollmentService:
             copied = conn.execute(
                 query("copy_steps_to_user"), {"user_id": user["id"], "enrollment_id": row["id"]}
             ).rowcount
+            _build_at_registration(conn, user["id"])
             token = device_tokens.issue(
                 conn,
                 user_id=user["id"],
@@ -539,13 +540,20 @@ class EnrollmentService:
             if not outcome["success"]:
                 _raise_for_completion(outcome, conn)
             attempt = one(conn.execute(query("list_steps"), {"enrollment_id": row["id"]}).fetchone())
-            enrolled = conn.execute(query("user_signatures"), {"user_id": user["id"]}).fetchall()
+            profile = _profile(conn, user["id"])
             recent = conn.execute(
                 query("recent_signin_fingerprints"),
                 {"user_id": user["id"], "limit": self.settings.signin_replay_window},
             ).fetchall()
             attempt_strokes = strokes.parse_strokes(attempt["raw_data"])
-            decision = _verify(enrolled, attempt_strokes, [r["fingerprint"] for r in recent])
+            attempt_path = verification.drawing_path(attempt_strokes)
+            decision = verification.verify(
+                profile,
+                attempt_strokes,
+                previous=[r["fingerprint"] for r in recent],
+                previous_paths=[r["drawing_path"] for r in recent if r["drawing_path"] is not None],
+                attempt_path=attempt_path,
+            )
             conn.execute(
                 query("record_login_attempt"),
                 {
@@ -559,6 +567,8 @@ class EnrollmentService:
                     "user_agent": _truncate(client.user_agent),
                     "fingerprint": verification.attempt_fingerprint(attempt_strokes),
                     "method": decision.method,
+                    "drawing_path": attempt_path.to_bytes(),
+                    "decided_by": decision.check,
                     "device_token_id": known.id if known is not None else None,
                 },
             )
@@ -747,16 +757,42 @@ def _check_binding(conn: Connection, session_id: str, username: str, secret: str
         device_tokens.check_binding(row["client_secret_hash"], secret)
 
 
-def _verify(
-    enrolled: list[dict[str, Any]], attempt: list[strokes.Stroke], recent: list[bytes]
-) -> verification.Decision:
-    """The verdict on an attempt, against the enrolled signatures and the fingerprints of the user's
-    recent attempts (a repeat of one of those is a replay)."""
+def _profile(conn: Connection, user_id: int) -> verification.Profile:
+    """The account's verification profile: the stored one, or (none stored, or of another format
+    version: an account registered before profiles were stored, or a release that changed them) built
+    from the enrolled signatures and stored for the next sign-in. Called under the user's row lock, so
+    two sign-ins never build it at once."""
+    stored = conn.execute(query("verification_profile"), {"user_id": user_id}).fetchone()
+    if stored is not None and stored["version"] == verification.PROFILE_VERSION:
+        try:
+            return verification.Profile.from_bytes(stored["profile"])
+        except ValueError:
+            pass  # damaged: rebuilt below from the drawings, which are the reference
+    enrolled = conn.execute(query("user_signatures"), {"user_id": user_id}).fetchall()
     try:
         profile = verification.build_profile([strokes.parse_strokes(r["raw_data"]) for r in enrolled])
     except ValueError as exc:  # InvalidRawData is a ValueError too
         raise NoEnrolledSignatures(f"this account cannot be verified: {exc}", field="username") from None
-    return verification.verify(profile, attempt, previous=recent)
+    _store_profile(conn, user_id, profile)
+    return profile
+
+
+def _store_profile(conn: Connection, user_id: int, profile: verification.Profile) -> None:
+    conn.execute(
+        query("store_verification_profile"),
+        {"user_id": user_id, "version": profile.version, "profile": profile.to_bytes()},
+    )
+
+
+def _build_at_registration(conn: Connection, user_id: int) -> None:
+    """Store the new account's profile with it, so its first sign-in does not build it. Drawings that
+    cannot make one (too few signatures, empty ones) are not an error here: sign-in says so."""
+    enrolled = conn.execute(query("user_signatures"), {"user_id": user_id}).fetchall()
+    try:
+        profile = verification.build_profile([strokes.parse_strokes(r["raw_data"]) for r in enrolled])
+    except ValueError:
+        return
+    _store_profile(conn, user_id, profile)
 
 
 def _finite(value: float | None) -> float | None:

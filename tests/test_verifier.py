@@ -12,9 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from enrollment_core.verification import (
+    CHECKS,
+    REASONS,
+    DrawingPath,
     Profile,
     attempt_fingerprint,
     build_profile,
+    drawing_path,
     evaluate,
     has_timing,
     is_replay,
@@ -22,7 +26,8 @@ from enrollment_core.verification import (
     threshold_for,
     verify,
 )
-from enrollment_core.verification.features import MAX_TIMED_SAMPLES, timed_features
+from enrollment_core.verification.copies import PATH_BYTES
+from enrollment_core.verification.features import MAX_TIMED_SAMPLES, timed_features, timing_problem
 from enrollment_core.verification.profile import SHAPE, TIMED
 from enrollment_core.verification.replay import FINGERPRINT_BYTES, Fingerprint, fingerprint, replay_ratio
 
@@ -98,7 +103,9 @@ def test_the_method_is_what_both_sides_have(signatures: dict, untimed: dict) -> 
     shape_profile = build_profile([untimed[u][s] for s in ENROL])
     assert timed_profile.timed is not None and shape_profile.timed is None
     assert verify(timed_profile, signatures[u][12]).method == "timed"
-    assert verify(timed_profile, untimed[u][12]).method == "shape"  # an untimed attempt
+    # No downgrade (issue 23): a timed account refuses an untimed attempt, it is not judged by shape.
+    downgraded = verify(timed_profile, untimed[u][12])
+    assert (downgraded.accepted, downgraded.reason_code, downgraded.method) == (False, "untimed", "timed")
     timed_attempt = verify(shape_profile, signatures[u][12])  # a timed attempt, older enrolment
     assert timed_attempt.method == "shape" and timed_attempt.accepted
     # Three of five enrolled with timing: the timed method uses those three.
@@ -273,7 +280,7 @@ def test_verify_accepts_enrolled_strokes_directly_and_refuses_blank(signatures: 
     decision = verify(enrolled, signatures[USERS[0]][15])
     assert decision.threshold == build_profile(enrolled).timed.threshold
     blank = verify(enrolled, [])
-    assert (blank.accepted, blank.reason_code, blank.method) == (False, "empty", "shape")
+    assert (blank.accepted, blank.reason_code, blank.method) == (False, "empty", "timed")
 
 
 def test_build_profile_needs_two_real_samples() -> None:
@@ -287,8 +294,9 @@ def test_build_profile_needs_two_real_samples() -> None:
 @needs_dataset
 def test_rule_and_normalised_score_agree(profiles: dict, shape_profiles: dict, signatures: dict,
                                          untimed: dict) -> None:
-    # Below the ceiling, score <= threshold exactly when normalised_score <= the accept factor: the
-    # EER sweep and the product rule measure the same quantity.
+    # Accepted exactly when normalised_score <= 1: the largest of the comparisons' score / threshold
+    # (and the duration's deviation / its limit). The EER sweep and the product rule measure the same
+    # quantity; the deciding comparison's score and threshold are reported.
     for u in USERS:
         for profile, drawings, method in ((profiles[u], signatures[u], TIMED),
                                           (shape_profiles[u], untimed[u], SHAPE)):
@@ -297,9 +305,11 @@ def test_rule_and_normalised_score_agree(profiles: dict, shape_profiles: dict, s
             for s in (12, 25):
                 d = verify(profile, drawings[s])
                 assert d.method == method.name
-                assert d.normalised_score == pytest.approx(d.score / (templates.spread + method.floor))
-                if templates.threshold < method.ceiling:
-                    assert d.accepted == (d.normalised_score <= method.accept_factor)
+                assert d.accepted == (d.normalised_score <= 1.0)
+                if d.check in ("rhythm", "timing", "shape"):
+                    assert d.normalised_score == pytest.approx(d.score / d.threshold)
+                assert d.normalised_score >= d.score / d.threshold - 1e-9
+                assert d.accepted == (d.check == "match")
 
 
 def _line_profile() -> Profile:
@@ -326,7 +336,7 @@ def test_any_drawing_gets_a_decision(drawing: list[np.ndarray], sort_times: bool
         drawing = [np.column_stack([s[:, :2], np.sort(s[:, 2]) * stretch]) for s in drawing]
     decision = verify(LINE_PROFILE, drawing)
     assert decision.method in ("timed", "shape")
-    assert decision.reason_code in ("match", "no_match", "replay", "empty")
+    assert decision.reason_code in REASONS and decision.check in CHECKS
     assert not math.isnan(decision.score)
     assert len(attempt_fingerprint(drawing)) == FINGERPRINT_BYTES
 
@@ -347,3 +357,124 @@ def test_a_drawing_whose_times_span_years_is_fingerprinted_in_bounded_memory() -
         tracemalloc.stop()
     assert decision.method in ("timed", "shape") and len(fingerprint_bytes) == FINGERPRINT_BYTES
     assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB"
+
+
+# --- a lying client (issue 23) ------------------------------------------------------------------------
+
+
+@needs_dataset
+def test_times_that_are_not_a_hands_are_refused(signatures: dict, profiles: dict) -> None:
+    u = USERS[1]
+    made_up = verify(profiles[u], evaluate.constant_speed(signatures[u][12]))
+    assert (made_up.accepted, made_up.reason_code) == (False, "implausible_timing")
+    assert made_up.check == "constant_speed"
+    # Compressed in time, a hand could have drawn it, but not this person: refused on its duration.
+    faster = verify(profiles[u], evaluate.scale_time(signatures[u][12], 0.3))
+    assert not faster.accepted and faster.check in ("duration", "timing", "too_fast")
+    # The fastest signer of SVC2004 (user 39) with times compressed 3.3x: faster than any hand there.
+    fastest = svc2004.load_signature(DATASET, 39, 12)
+    assert timing_problem(fastest) is None
+    assert timing_problem(evaluate.scale_time(fastest, 0.3)) == "too fast"
+    # All SVC2004 signatures tried here, genuine or forged, have a hand's times.
+    for s in range(11, 41):
+        assert verify(profiles[u], signatures[u][s]).reason_code in ("match", "no_match")
+
+
+@needs_dataset
+def test_no_claim_about_time_improves_the_rhythm(signatures: dict, profiles: dict) -> None:
+    # The rhythm comparison stretches the attempt to the enrolled duration first: a forgery sped up or
+    # slowed down by any factor scores the same there, so lying about time cannot beat it; the other
+    # comparisons only add reasons to refuse.
+    from enrollment_core.verification.features import rescale_pen_down, timed_features
+
+    for u in USERS[:4]:
+        profile = profiles[u]
+        forgery = signatures[u][25]
+        scores = [profile.timed.score(timed_features(rescale_pen_down(evaluate.scale_time(forgery, k),
+                                                                      profile.reference_ms)))
+                  for k in (0.5, 0.8, 1.0, 1.7)]
+        assert max(scores) - min(scores) < 0.02 * min(scores)
+        honest = verify(profile, forgery)
+        for k in (0.5, 0.65, 0.8, 1.25):
+            lied = verify(profile, evaluate.scale_time(forgery, k))
+            assert lied.accepted <= (honest.accepted or lied.check != "rhythm")
+    # A genuine signature rescaled far from the enrolled durations is refused on its duration.
+    u = USERS[2]
+    slow = verify(profiles[u], evaluate.scale_time(signatures[u][12], 2.5))
+    assert not slow.accepted and slow.check in ("duration", "timing")
+
+
+@needs_dataset
+@pytest.mark.parametrize("kind", evaluate.COPY_KINDS)
+def test_perturbed_copies_of_enrolled_drawings_are_replays(signatures: dict, profiles: dict,
+                                                            kind: str) -> None:
+    rng = np.random.default_rng(23)
+    for u in USERS:
+        for s in (1, 3):
+            copy = evaluate.perturbed_copy(signatures[u][s], rng, kind)
+            decision = verify(profiles[u], copy)
+            assert not decision.accepted
+            assert (decision.reason_code, decision.check) == ("replay", "copy_enrolled")
+            untimed = verify(profiles[u], evaluate.perturbed_copy(signatures[u][s], rng, kind, timed=False))
+            assert not untimed.accepted and untimed.reason_code == "untimed"
+
+
+@needs_dataset
+def test_a_copy_of_a_recent_attempt_is_caught_in_its_stored_form(signatures: dict, profiles: dict) -> None:
+    rng = np.random.default_rng(5)
+    u = USERS[3]
+    stored = [drawing_path(signatures[u][s]).to_bytes() for s in (11, 12, 13)]  # as login_attempts keeps them
+    assert all(len(b) == PATH_BYTES for b in stored)
+    copy = evaluate.perturbed_copy(signatures[u][12], rng, "all")
+    decision = verify(profiles[u], copy, previous_paths=stored)
+    assert (decision.reason_code, decision.check) == ("replay", "copy_recent")
+    # The person's other signatures, checked against all earlier ones, are never copies.
+    for s in range(14, 21):
+        assert verify(profiles[u], signatures[u][s], previous_paths=stored).reason_code != "replay"
+    with pytest.raises(ValueError):
+        DrawingPath.from_bytes(stored[0][:-2])
+
+
+@needs_dataset
+def test_finger_noise_leaves_genuine_signatures_accepted(signatures: dict, profiles: dict) -> None:
+    rng = np.random.default_rng(1)
+    clean = np.mean([verify(profiles[u], signatures[u][s]).accepted for u in USERS for s in range(11, 21)])
+    noisy = np.mean([verify(profiles[u], evaluate.with_noise(signatures[u][s], rng)).accepted
+                     for u in USERS for s in range(11, 21)])
+    assert noisy >= clean - 0.08, (clean, noisy)  # 1 px on a 300 px signature; jerk at 10 ms lost ~30 %
+
+
+@needs_dataset
+def test_stored_profile_round_trip_gives_the_same_decisions(signatures: dict, untimed: dict, profiles: dict,
+                                                            shape_profiles: dict) -> None:
+    for profile, drawings in ((profiles[USERS[0]], signatures[USERS[0]]),
+                              (shape_profiles[USERS[0]], untimed[USERS[0]])):
+        data = profile.to_bytes()
+        assert len(data) < 200_000
+        restored = Profile.from_bytes(data)
+        assert restored.durations == profile.durations and restored.closest == pytest.approx(profile.closest)
+        for s in (12, 17, 25, 2):
+            before, after = verify(profile, drawings[s]), verify(restored, drawings[s])
+            assert (after.accepted, after.reason_code, after.check) == (before.accepted, before.reason_code,
+                                                                        before.check)
+            assert after.score == pytest.approx(before.score, rel=1e-3, abs=1e-6)
+    for bad in (b"", b"SVP\x04" + b"\xff" * 8, data[:-1], data + b"\0", b"SVP\x03" + data[4:]):
+        with pytest.raises(ValueError):
+            Profile.from_bytes(bad)
+
+
+def test_every_reason_and_check_has_plain_words() -> None:
+    # The person signing reads REASONS (the app and the API show them); staff read the console's words
+    # for the reason and, for a refusal, for the check that refused it.
+    from dashboard import words
+
+    for code, text in REASONS.items():
+        assert text and "_" not in text
+        assert words.reason(code) != code  # the console has its own words for it
+    for check in CHECKS:
+        shown = words.reason("no_match", check)
+        assert shown and "_" not in shown
+        if check not in ("match", "empty", "untimed", "shape"):
+            assert shown != words.reason("no_match"), check  # staff see which check refused it
+    assert words.reason("replay", "copy_recent") == "Copy of a recent sign-in"
+    assert words.reason("no_match", None) == "Does not match"  # attempts from before the checks were kept

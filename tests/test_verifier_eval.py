@@ -77,3 +77,38 @@ def test_the_verification_benchmark_runs(capsys) -> None:
     for view in ("timed", "shape"):
         assert set(results.data[view]["verify_ms"]) == {"p50", "p99"}
     assert "verify p99 ms" in capsys.readouterr().out
+
+
+@needs_dataset
+def test_the_attacks_are_printed_one_named_row_each(capsys) -> None:
+    assert evaluate.main(["--users", "2", "--attacks"]) == 0
+    out = capsys.readouterr().out
+
+    def share(label: str) -> str:
+        line = next(line for line in out.splitlines() if line.startswith(label))
+        return line[len(label):].split()[0]
+
+    for _, label, _ in evaluate.ATTACKS:
+        assert share(label).endswith("%"), label
+    # Untimed forgeries are refused outright; genuine attempts are never taken for copies.
+    assert share("forgery sent untimed") == "0.0%"
+    assert share("genuine attempts refused as replays") == "0.0%"
+
+
+def test_attack_drawings_keep_what_they_claim() -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(0.0, 1000.0, 10.0)
+    stroke = np.column_stack([t * 0.3, np.sin(t / 100.0) * 50, t])
+    width = float(np.ptp(stroke[:, 0]))
+    scaled = evaluate.scale_time([stroke], 0.5)[0]
+    assert np.allclose(scaled[:, 2], t * 0.5) and np.array_equal(scaled[:, :2], stroke[:, :2])
+    noisy = evaluate.with_noise([stroke], rng)[0]
+    assert 0.3 < np.std(noisy[:, :2] - stroke[:, :2]) / (width / 300) < 2.0  # about 1 px at 300 px wide
+    made_up = evaluate.constant_speed([stroke])[0]
+    speed = np.hypot(*np.diff(made_up[:, :2], axis=0).T) / np.diff(made_up[:, 2])
+    assert np.allclose(speed, speed.mean(), rtol=1e-6)
+    for kind in evaluate.COPY_KINDS:
+        copy = evaluate.perturbed_copy([stroke], rng, kind)[0]
+        assert np.all(np.diff(copy[:, 2]) >= 0)  # times stay in order, as the parser requires
+        assert abs(len(copy) - len(stroke)) <= 0.5 * len(stroke)
+    assert np.isnan(evaluate.perturbed_copy([stroke], rng, "all", timed=False)[0][:, 2]).all()

@@ -333,7 +333,8 @@ def attempts_table(person: monitoring.Person) -> str | None:
         {
             "when": formatting.localize_columns(attempts, ["attempted_at"])["attempted_at"],
             "verdict": attempts["accepted"].map({True: "Accepted", False: "Rejected"}),
-            "reason": attempts["reason_code"].map(words.reason),
+            "reason": [words.reason(code, check) for code, check in zip(attempts["reason_code"],
+                                                                       attempts["decided_by"])],
             "score": attempts["score"],
             "threshold": attempts["threshold"],
             "ip": attempts["ip"].fillna("unknown"),
@@ -387,7 +388,7 @@ def attempt_beside_signatures(
     )
     st.markdown(
         f"**Attempt of {formatting.when(attempt['attempted_at'])}**: {verdict}, "
-        f"{formatting.plain(words.reason(attempt['reason_code']).lower())}{score}"
+        f"{formatting.plain(words.reason(attempt['reason_code'], attempt['decided_by']).lower())}{score}"
     )
     address, device = st.columns([1, 3])
     with address:

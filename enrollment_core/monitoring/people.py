@@ -94,6 +94,7 @@ ATTEMPT_COLUMNS = [
     "session_id",
     "accepted",
     "reason_code",
+    "decided_by",  # which check decided (verification.CHECKS); NULL before migration 0013
     "score",
     "threshold",
     "ip",

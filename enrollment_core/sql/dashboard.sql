@@ -290,8 +290,8 @@ LIMIT %(limit)s;
 -- name: person_sign_in_attempts
 -- A user's sign-in attempts, newest first, at most %(limit)s (idx_login_attempts_user_time), and whether
 -- the attempt's drawing (step 1 of its sign-in session) is still kept, or only the session's summary.
-SELECT la.id, la.attempted_at, la.session_id, la.accepted, la.reason_code, la.score, la.threshold, la.ip,
-       la.user_agent,
+SELECT la.id, la.attempted_at, la.session_id, la.accepted, la.reason_code, la.decided_by, la.score,
+       la.threshold, la.ip, la.user_agent,
        EXISTS (SELECT 1 FROM temp_enrollments te WHERE te.session_id = la.session_id) AS drawing_kept,
        EXISTS (SELECT 1 FROM enrollment_archive a WHERE a.session_id = la.session_id) AS summarised
 FROM login_attempts la

@@ -130,6 +130,16 @@ FROM user_enrolled_drawings d
 WHERE d.user_id = %(user_id)s AND d.step_type = 'signature'
 ORDER BY d.step_number;
 
+-- name: verification_profile
+-- The account's stored verification profile (verification.Profile.to_bytes) and its format version.
+SELECT version, profile FROM user_verification_profiles WHERE user_id = %(user_id)s;
+
+-- name: store_verification_profile
+-- Built at registration, or by the first sign-in that found none or another version.
+INSERT INTO user_verification_profiles (user_id, version, profile)
+VALUES (%(user_id)s, %(version)s, %(profile)s)
+ON CONFLICT (user_id) DO UPDATE SET version = EXCLUDED.version, profile = EXCLUDED.profile, built_at = NOW();
+
 -- ============================== maintenance ==============================
 
 -- name: cleanup_expired_batch
@@ -252,14 +262,15 @@ WHERE a.session_id = %(session_id)s;
 -- name: record_login_attempt
 INSERT INTO login_attempts
     (user_id, session_id, accepted, reason_code, score, threshold, ip, user_agent, fingerprint, method,
-     device_token_id)
+     drawing_path, decided_by, device_token_id)
 VALUES (%(user_id)s, %(session_id)s, %(accepted)s, %(reason_code)s, %(score)s, %(threshold)s, %(ip)s,
-        %(user_agent)s, %(fingerprint)s, %(method)s, %(device_token_id)s);
+        %(user_agent)s, %(fingerprint)s, %(method)s, %(drawing_path)s, %(decided_by)s, %(device_token_id)s);
 
 -- name: recent_signin_fingerprints
--- The fingerprints of the user's latest sign-in attempts, accepted or not (idx_login_attempts_user_time):
--- a bounded window, so a steady signer's chance of a false "replay" does not grow with every sign-in.
-SELECT fingerprint FROM login_attempts
+-- The fingerprints and reduced paths of the user's latest sign-in attempts, accepted or not
+-- (idx_login_attempts_user_time): a bounded window, so a steady signer's chance of a false "replay" does
+-- not grow with every sign-in. drawing_path is NULL for attempts recorded before migration 0013.
+SELECT fingerprint, drawing_path FROM login_attempts
 WHERE user_id = %(user_id)s AND fingerprint IS NOT NULL
 ORDER BY attempted_at DESC
 LIMIT %(limit)s;

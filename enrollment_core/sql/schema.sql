@@ -176,7 +176,7 @@ CREATE TABLE login_attempts (
     -- One verdict per sign-in session: a signin session cannot be replayed for a second attempt.
     session_id   VARCHAR(255) NOT NULL UNIQUE,
     accepted     BOOLEAN      NOT NULL,
-    reason_code  VARCHAR(32)  NOT NULL,  -- match, no_match, replay, empty
+    reason_code  VARCHAR(32)  NOT NULL,  -- verification.REASONS: match, no_match, replay, empty, untimed, ...
     score        DOUBLE PRECISION,      -- the verifier's distance (lower is closer); staff only
     threshold    DOUBLE PRECISION,
     ip           TEXT,
@@ -186,11 +186,24 @@ CREATE TABLE login_attempts (
     -- that repeats a recent one point for point and time for time is a replay, not a person signing.
     fingerprint  BYTEA,
     method       VARCHAR(16),           -- how it was verified: 'timed' (pen timing) or 'shape'
+    -- The drawing reduced for copy detection (verification.copies.drawing_path, 1 540 bytes): a later
+    -- attempt that is a re-sampled, jittered or re-timed copy of a recent one is a replay.
+    drawing_path BYTEA,
+    decided_by   VARCHAR(32),           -- which check decided (verification.CHECKS), for staff
     -- The device token the attempt presented, when it was a valid one of the account (NULL: an unknown
     -- device): a retry answers like it, and staff see sign-ins from remembered devices.
     device_token_id BIGINT REFERENCES device_tokens (id) ON DELETE SET NULL
 );
 CREATE INDEX idx_login_attempts_user_time ON login_attempts (user_id, attempted_at DESC);
+
+-- Each account's verification profile (verification.Profile.to_bytes), built at registration and read
+-- by every sign-in; a sign-in that finds another format `version` rebuilds and stores it.
+CREATE TABLE user_verification_profiles (
+    user_id  INTEGER     PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    version  INTEGER     NOT NULL,
+    profile  BYTEA       NOT NULL,
+    built_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
+);
 
 -- Rejected sign-ins lock the pair (account, client address), never the account everywhere: an attacker
 -- cannot lock the owner out (NIST SP 800-63B 5.2.2). Failures of one account from many addresses slow
