@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import psycopg
 
+from dashboard import auth
 from tests.streamlit_server import streamlit_app
 from tests.streamlit_ws import StreamlitSocket
 
@@ -75,20 +77,25 @@ async def clear_and_rerun_once(url: str, query_string: str) -> tuple[int, list[s
 def test_a_visitors_clear_cache_leaves_the_dashboards_staff_pool_open(
     db_url: str, db: psycopg.Connection, tmp_path: Path
 ) -> None:
-    env = app_env(db_url, DASHBOARD_PASSWORD="a-staff-secret", DASHBOARD_BACKGROUND_CLEANUP="0")
+    password = "a-staff-secret"
+    env = app_env(db_url, DASHBOARD_PASSWORD=password, DASHBOARD_BACKGROUND_CLEANUP="0")
+    # Staff signed in earlier: their browser sends the dashboard's signed cookie.
+    cookie = auth.make_cookie("Sam Support", password, time.time(), 3600)
+    staff_headers = {"Cookie": f"{auth.COOKIE_NAME}={cookie}"}
     with streamlit_app("dashboard/app.py", env, tmp_path / "dashboard.log") as url:
 
-        async def visit() -> tuple[set[int], int, list[str]]:
-            async with StreamlitSocket.connect(url) as staff_page:  # the sign-in page opens the pool
-                await staff_page.rerun()
+        async def visit() -> tuple[list[str], set[int], int, list[str], list[str]]:
+            async with StreamlitSocket.connect(url, staff_headers) as staff_page:
+                overview = await staff_page.rerun()
                 first = backends(db)
                 most, drawn = await clear_and_rerun(url, "", db)  # a visitor who never signs in
-                await staff_page.rerun()
-                return first, most, drawn
+                again = await staff_page.rerun()
+                return overview, first, most, drawn, again
 
-        first, most, drawn = asyncio.run(visit())
+        overview, first, most, drawn, again = asyncio.run(visit())
+        assert "Overview" in overview and "Overview" in again, (overview, again)
         assert first, "the dashboard's pool opened no connection"
         assert any("Staff sign-in" in text for text in drawn), drawn
         assert 1 <= most <= POOL_MAX, f"{most} connections after {ROUNDS} rounds (pool of {POOL_MAX})"
-        # The staff's pool was never closed and reopened: its first connection is still the same.
+        # The staff's pool was never closed and reopened: its first connections are still the same.
         assert first <= backends(db)
