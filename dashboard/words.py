@@ -29,7 +29,7 @@ STAFF_ACTIONS = {
     "archive": "Archive of completed sessions",
     "unlock_sign_in": "Sign-in unlocked",
     "clear_rate_limit": "Sign-in limit cleared",
-    "sign_in": "Sign-in to this dashboard",
+    "sign_in": "Sign-in to this dashboard refused",
 }
 
 # Each rate limit (rate_limits.Family): what the client did too much of, and the limit's name.

@@ -200,7 +200,7 @@ def action_result() -> None:
 def _result_text(action: str, target: str | None, succeeded: bool, result: dict) -> str:
     """A log line's outcome in words; shown in a table cell, so client text (a username) stays text."""
     if action == "sign_in":  # target: the address it came from ("this computer": the server itself)
-        return f"Wrong password, from {target}"
+        return "Wrong password (the name is the one given; On: the address it came from)"
     if not succeeded:
         return f"Failed: {result.get('error', 'unknown error')}"
     if action == "cleanup":
