@@ -34,6 +34,7 @@ STATUS_OF: dict[type[core.EnrollmentError], int] = {
     core.SessionNotFound: 404,
     core.SessionExpired: 410,
     core.SessionClosed: 409,
+    core.SessionElsewhere: 409,  # the session, started elsewhere, cannot be continued from here
     core.StepConflict: 409,
     core.EnrollmentIncomplete: 409,
     core.WrongFlow: 409,

@@ -38,7 +38,8 @@ _ERROR_MEANINGS = {
     409: (
         "username_taken, step_conflict (not the next step, or a saved step with different content), "
         "session_closed (already completed; register and login answer a retry with the first result "
-        "instead), enrollment_incomplete, wrong_flow, no_enrolled_signatures."
+        "instead), enrollment_incomplete, wrong_flow, no_enrolled_signatures, session_elsewhere (the "
+        "session was started with a deviceToken and continues only with it)."
     ),
     410: f"session_expired: the session passed its {_LIFETIME} lifetime; start again.",
     413: "payload_too_large: the body (over 3 MiB) or a field (signature, raw, metrics...) is too large.",
@@ -137,6 +138,7 @@ async def save_drawing(body: schemas.SaveDrawingRequest, service: Service, clien
     # The service validates every value itself (the model checked only the JSON types); the fields as
     # decoded, not model_dump()'s copy of the strokes. One thread hand-off for the blocking save.
     command = wire.save_drawing_command({name: getattr(body, name) for name in body.model_fields_set})
+    client = wire.with_device_token(client, body.deviceToken)
     result = await run_in_threadpool(service.save_drawing, command, client)
     return {
         "sessionId": result.session_id,
@@ -189,13 +191,15 @@ def get_progress(
     ),
     tags=["completion"],
 )
-def register(body: schemas.CompletionRequest, service: Service) -> dict[str, Any]:
-    done = service.register(body.username, body.sessionId, body.useTemporaryData)
+def register(body: schemas.CompletionRequest, service: Service, client: Client) -> dict[str, Any]:
+    client = wire.with_device_token(client, body.deviceToken)
+    done = service.register(body.username, body.sessionId, body.useTemporaryData, client)
     return {
         "userId": done.user_id,
         "username": done.username,
         "sessionId": done.session_id,
         "drawingsCopied": done.drawings_copied,
+        "deviceToken": done.device_token,
     }
 
 
@@ -212,6 +216,7 @@ def register(body: schemas.CompletionRequest, service: Service) -> dict[str, Any
     tags=["completion"],
 )
 def login(body: schemas.CompletionRequest, service: Service, client: Client) -> Any:
+    client = wire.with_device_token(client, body.deviceToken)
     result = service.login(body.username, body.sessionId, body.useTemporaryData, client)
     verdict = {
         "accepted": result.accepted,
@@ -221,6 +226,7 @@ def login(body: schemas.CompletionRequest, service: Service, client: Client) -> 
         "reasonCode": result.reason_code,
         "failuresLeft": result.failures_left,
         "lockedUntil": result.locked_until,
+        "deviceToken": result.device_token,
     }
     if result.accepted:
         return verdict

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from enrollment_core import validation
+from enrollment_core import device_tokens, validation
 from enrollment_core.status import SessionStatus
 from enrollment_core.step_plan import FlowType as FlowName
 from enrollment_core.step_plan import StepType
@@ -25,6 +25,19 @@ SESSION_ID_PATTERN = validation.SESSION_ID_PATTERN
 USERNAME_DOC = (
     f"{validation.USERNAME_MIN}-{validation.USERNAME_MAX} characters (surrounding spaces are trimmed): "
     "letters, digits, '_', '.' and '-', starting with a letter or digit; compared case-insensitively."
+)
+
+
+DEVICE_TOKEN_BINDS = (
+    "Extension: a secret this client holds, typically its device token for the account. A session "
+    "started with one (the first drawing, without sessionId) continues (save-drawing, /register, /login) "
+    "only with the same one; anything else is 409 session_elsewhere. Without it, anyone with the session "
+    "id and the username can continue the session (the design note's behaviour)."
+)
+DEVICE_TOKEN_ANSWER = (
+    "Extension: the device token to keep (in the app: the browser) and send as deviceToken with every "
+    "later /login of this account; a retry of this request answers the same one. Opaque, 256 bits; the "
+    "server keeps only its hash. It lives from its latest accepted sign-in for DEVICE_TOKEN_DAYS (90 by default)."
 )
 
 
@@ -134,6 +147,11 @@ class SaveDrawingRequest(BaseModel):
         default=None,
         description="Extension: 'signup' (default for a new session) or 'signin'.",
     )
+    deviceToken: Text | None = Field(
+        default=None,
+        description=DEVICE_TOKEN_BINDS,
+        json_schema_extra=_documented(pattern=device_tokens.SECRET_PATTERN),
+    )
 
 
 class CompletionRequest(BaseModel):
@@ -150,6 +168,16 @@ class CompletionRequest(BaseModel):
         default=True,
         description="Must be true: the drawings saved in the session are used.",
         json_schema_extra=_documented(const=True),
+    )
+    deviceToken: Text | None = Field(
+        default=None,
+        description=(
+            "Extension: the device token this client keeps for the account (from /register or an accepted "
+            "/login). /login: a valid one makes the attempt a known device, which rejected sign-ins from "
+            "elsewhere never lock, slow or refuse (it has limits of its own). Both: a session started "
+            "with a deviceToken completes only with the same one."
+        ),
+        json_schema_extra=_documented(pattern=device_tokens.SECRET_PATTERN),
     )
 
 
@@ -217,6 +245,7 @@ class RegisterResponse(BaseModel):
     username: str
     sessionId: str
     drawingsCopied: int = Field(description="Drawings copied from the session to the account.")
+    deviceToken: str | None = Field(default=None, description=DEVICE_TOKEN_ANSWER)
 
 
 class LoginVerdict(BaseModel):
@@ -231,6 +260,7 @@ class LoginVerdict(BaseModel):
     lockedUntil: datetime | None = Field(
         description="Set when this rejection locked this client address out of the account."
     )
+    deviceToken: str | None = Field(default=None, description=DEVICE_TOKEN_ANSWER + " Null when rejected.")
 
 
 class ErrorDetail(BaseModel):

@@ -148,6 +148,8 @@ class Settings:
     # and how long the lock lasts (the owner elsewhere is not locked; see sign_in_lockout.py).
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
+    # Device tokens (device_tokens.py): how long one lives after its issue or its latest accepted sign-in.
+    device_token_days: int = 90
     # Sign-in: how many of the user's latest attempts a new one is compared with for replay.
     signin_replay_window: int = 20
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
@@ -182,6 +184,7 @@ class Settings:
             pool_max_size=_env_int("DB_POOL_MAX_SIZE", cls.pool_max_size, minimum=1),
             login_max_failures=_env_int("LOGIN_MAX_FAILURES", cls.login_max_failures, minimum=1),
             login_lock_seconds=_env_int("LOGIN_LOCK_SECONDS", cls.login_lock_seconds, minimum=1),
+            device_token_days=_env_int("DEVICE_TOKEN_DAYS", cls.device_token_days, minimum=1),
             signin_replay_window=_env_int("SIGNIN_REPLAY_WINDOW", cls.signin_replay_window, minimum=0),
             rate_limits=RateLimitSettings.from_env(),
             database_limits=DatabaseLimits.from_env(),

@@ -79,6 +79,14 @@ class SessionClosed(EnrollmentError):
     code = "session_closed"
 
 
+class SessionElsewhere(EnrollmentError):
+    """The session was started by a client holding a secret (a device token, a browser's own secret)
+    and continues only with it: this request came without it, e.g. a session link opened in another
+    browser. Nothing was done; the session goes on where it started."""
+
+    code = "session_elsewhere"
+
+
 class StepConflict(EnrollmentError):
     """The step was already saved with different content, or is not the next step of the plan."""
 

@@ -13,6 +13,7 @@ import time
 
 from psycopg.types.json import Jsonb
 
+from . import device_tokens
 from .database import Pool, allow_long_transaction, one
 from .queries import query
 
@@ -75,15 +76,17 @@ def archive_completed(
 
 
 def forget_idle_abuse_counters(pool: Pool, login_lock_seconds: int) -> int:
-    """Delete rate-limit rows whose allowances are all whole again (the same as no row) and
-    sign-in failure counts that no longer count; return how many rows went."""
+    """Delete rate-limit rows whose allowances are all whole again (the same as no row), sign-in
+    failure counts that no longer count and device tokens long expired or revoked; return how many rows
+    went."""
     with pool.connection() as conn:
         allow_long_transaction(conn, pool.limits)
         buckets = conn.execute(query("forget_whole_rate_limits")).rowcount
         failures = conn.execute(
             query("forget_stale_sign_in_failures"), {"lock_seconds": login_lock_seconds}
         ).rowcount
-    return buckets + failures
+        tokens = device_tokens.forget_old(conn)
+    return buckets + failures + tokens
 
 
 def run_cleanup_if_due(

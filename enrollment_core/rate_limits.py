@@ -72,6 +72,11 @@ def account_key(username: str) -> str:
     return f"account {username.strip().lower()}"
 
 
+def device_key(token_id: int) -> str:
+    """A device token's own limits (its sign-ins: device_tokens.py)."""
+    return f"device {token_id}"
+
+
 @functools.lru_cache(maxsize=4096)
 def address_subject(ip: str) -> str:
     """The client address as limits and locks count it: an IPv4 address as it is; an IPv6 address as its
@@ -139,6 +144,10 @@ class Limits:
     def signin(self, address: str | None) -> Request | None:
         return self._request(_key(address), {Family.SIGNINS: 1})
 
+    def device_signin(self, token_id: int) -> Request | None:
+        """A sign-in presenting a valid device token: charged on that token, not on its address."""
+        return self._request(device_key(token_id), {Family.SIGNINS: 1})
+
     def account_failures(self, username: str, cost: float) -> Request | None:
         """The account's allowance of rejected sign-ins: cost 0 asks whether any is left (before a
         sign-in is verified), cost 1 spends one (after a rejection)."""
@@ -157,6 +166,8 @@ def take(conn: Connection, request: Request | None, *, own_transaction: bool = T
         row = one(execute_as_own_transaction(conn, sql, request.parameters))
     else:
         row = one(conn.execute(sql, request.parameters).fetchone())
+    if row["allowed"] is False and request.subject.startswith("device "):
+        raise refused(Family(row["refused_by"]), row["retry_after_seconds"], from_device=True)
     raise_if_refused(row)
 
 
@@ -175,10 +186,13 @@ def raise_if_refused(row: Mapping[str, Any]) -> None:
         raise refused(Family(row["refused_by"]), row["retry_after_seconds"])
 
 
-def refused(family: Family, retry_after_seconds: float) -> RateLimited:
+def refused(family: Family, retry_after_seconds: float, *, from_device: bool = False) -> RateLimited:
     wait = max(1, math.ceil(retry_after_seconds))
+    reason = _REASONS[family]
+    if from_device:  # a known device's own limit (device_tokens.py), not its network's
+        reason = reason.replace("from your network", "from this device")
     return RateLimited(
-        f"{_REASONS[family]}; please wait {wait_words(wait)} and try again",
+        f"{reason}; please wait {wait_words(wait)} and try again",
         retry_after_seconds=wait,
         limit=family.value,
     )

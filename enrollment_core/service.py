@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from . import rate_limits, sign_in_lockout, step_plan, strokes, validation, verification
+from . import device_tokens, rate_limits, sign_in_lockout, step_plan, strokes, validation, verification
 from .commands import SaveDrawing
 from .config import Settings
 from .database import Connection, Pool, execute_as_own_transaction, one
@@ -51,10 +51,21 @@ def new_session_id() -> str:
 @dataclass(frozen=True)
 class ClientInfo:
     """What the request says about the device; stored as device_info and metadata. The address also
-    keys the rate limits and sign-in locks (none given: not limited per address)."""
+    keys the rate limits and sign-in locks (none given: not limited per address).
+
+    device_token: the device token this client holds for the account (from a Registration or an
+    accepted LoginResult; see device_tokens.py): login and check_user_exists treat a valid one as a
+    known device, which attempts from elsewhere cannot slow, lock or refuse.
+    session_secret: a secret this client holds (the API's deviceToken, the app's per-browser secret):
+    a session started with one (save_drawing without session_id) continues, by save_drawing, register,
+    login, get_live_session and get_login_result, only with the same one (else SessionElsewhere).
+    Both: 22-256 URL-safe characters (secrets.token_urlsafe(32) makes one), else ValidationError.
+    Neither is shown in repr(), so neither reaches a log line."""
 
     user_agent: str | None = None
     ip: str | None = None
+    device_token: str | None = field(default=None, repr=False)
+    session_secret: str | None = field(default=None, repr=False)
 
     def metadata(self) -> dict[str, Any]:
         return {"ip": self.ip}
@@ -108,6 +119,7 @@ class SessionInfo:
     completed_at: datetime | None
     device_info: str | None
     metadata: dict[str, Any]
+    bound: bool = False  # started with a client secret: continues only with it
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,10 @@ class Registration:
     username: str
     session_id: str
     drawings_copied: int
+    # The new account's device token, for the client to keep and send with its sign-ins
+    # (ClientInfo.device_token). A retry answers the same one (None once it was revoked or expired).
+    # Not compared: two answers about one registration are the same registration.
+    device_token: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -129,8 +145,15 @@ class LoginResult:
     threshold: float | None
     reason: str
     reason_code: str  # match, no_match, replay, empty
-    failures_left: int  # rejections left before this address is locked out of the account
+    # Rejections left before this address is locked out of the account; for a known device (a valid
+    # device token presented), before that token is revoked.
+    failures_left: int
     locked_until: datetime | None  # set when this rejection locked this address out of the account
+    # Accepted: the device token to keep (the one presented, or a new one for an unknown device) and
+    # send with the next sign-ins; None when rejected.
+    device_token: str | None = field(default=None, repr=False)
+    known_device: bool = False  # the attempt presented a valid device token of the account
+    device_token_revoked: bool = False  # this rejection (or an earlier one) revoked the token presented
 
 
 class EnrollmentService:
@@ -180,19 +203,21 @@ class EnrollmentService:
 
     def check_user_exists(self, username: Any, client: ClientInfo | None = None) -> UsernameCheck:
         """Signin: is there a registered user with this username (and is this client's address locked
-        out of it)? Limited per client address (RateLimited), before the name is looked up."""
+        out of it, unless the client holds a valid device token of the account)? Limited per client
+        address (RateLimited), before the name is looked up."""
         refused = _invalid_username(username)
         if refused:
             return refused
         name = username.strip()
         address = sign_in_lockout.address_key(_address(client))
+        token = device_tokens.clean_secret(client.device_token if client else None, "device_token")
         with self.pool.connection() as conn:
             rate_limits.take(conn, self.limits.lookup(_address(client)))
             user = conn.execute(query("find_user"), {"username": name}).fetchone()
             lock = (
                 conn.execute(query("sign_in_lock_by_username"), {"username": name, "address": address})
                 .fetchone()
-                if user
+                if user and device_tokens.find_valid(conn, name, token) is None  # a known device: no lock
                 else None
             )
         if not user:
@@ -214,6 +239,7 @@ class EnrollmentService:
     def save_validated_drawing(self, drawing: DrawingStep, client: ClientInfo | None = None) -> SaveResult:
         """save_drawing after validation.parse_drawing_step: the database part on its own."""
         client = client or ClientInfo()
+        secret = device_tokens.clean_secret(client.session_secret, "session_secret")
         if drawing.session_id is None:
             validation.check_step_in_plan(drawing, drawing.flow_type or "signup")
             if drawing.step != 1:
@@ -235,6 +261,7 @@ class EnrollmentService:
             "metadata": Jsonb(client.metadata(), dumps=orjson.dumps),  # orjson: ~10x the stdlib's speed
             "last_ip": Jsonb({"last_ip": client.ip}, dumps=orjson.dumps),
             "ttl_seconds": self.settings.session_ttl_seconds,
+            "client_secret_hash": None if secret is None else device_tokens.secret_hash(secret),
         }
         cost = self.limits.save(_address(client), drawing.stored_size, drawing.session_id is None)
         with self.pool.connection() as conn:
@@ -249,7 +276,20 @@ class EnrollmentService:
                     if saved["flow_type"] is not None:
                         progress = _progress_after(drawing, step_plan.total_steps(saved["flow_type"]))
                         return SaveResult(drawing.session_id, progress, created=False, duplicate=False)
-            row = one(execute_as_own_transaction(conn, query("save_step"), params))
+                # Not saved: a session bound to another secret says so (the binding never changes
+                # once the session exists, so this check cannot go stale before save_step).
+                _check_binding(conn, drawing.session_id, drawing.username, secret)
+            if drawing.session_id is None and secret is not None:
+                with conn.transaction():  # the new session and its binding, committed together
+                    row = one(conn.execute(query("save_step"), params).fetchone())
+                    if row["outcome"] == SaveOutcome.CREATED:
+                        binding = {"session_id": row["session_id"], **params}
+                        conn.execute(query("bind_session"), binding)
+            else:
+                row = one(execute_as_own_transaction(conn, query("save_step"), params))
+            if drawing.session_id is None and row["outcome"] == SaveOutcome.DUPLICATE:
+                # A first step sent again answers with its session only to the client it is bound to.
+                _check_binding(conn, row["session_id"], drawing.username, secret)
         outcome = SaveOutcome(row["outcome"])
         if outcome in ACCEPTED:
             progress = Progress(**{name: row[name] for name in _PROGRESS_FIELDS})
@@ -258,10 +298,14 @@ class EnrollmentService:
             )
         raise refusal(drawing, row)
 
-    def _locked_session(self, conn: Connection, session_id: str, username: str) -> dict[str, Any]:
+    def _locked_session(
+        self, conn: Connection, session_id: str, username: str, secret: str | None
+    ) -> dict[str, Any]:
+        """The user's session, locked until commit; SessionElsewhere when it is bound to another secret."""
         row = conn.execute(query("lock_enrollment"), {"session_id": session_id}).fetchone()
         if row is None or row["username"].lower() != username.lower():
             raise session_not_found()
+        device_tokens.check_binding(row["client_secret_hash"], secret)
         return row
 
     # ---------------------------------------------------------------- progress and sessions
@@ -277,10 +321,17 @@ class EnrollmentService:
         with self.pool.connection() as conn:
             return self._progress(conn, session_id)
 
-    def get_live_session(self, session_id: Any) -> tuple[SessionInfo, Progress]:
+    def get_live_session(
+        self, session_id: Any, client: ClientInfo | None = None
+    ) -> tuple[SessionInfo, Progress]:
         """A session that can still be continued or completed, with its progress; SessionExpired once
-        it is past expiry (a client resuming after a lost connection learns it must start again)."""
-        session = self.get_session(session_id)
+        it is past expiry (a client resuming after a lost connection learns it must start again).
+        With a client: SessionElsewhere when the session is bound to a secret the client does not hold
+        (e.g. its link opened in another browser: say where to continue)."""
+        secret = device_tokens.clean_secret(client.session_secret, "session_secret") if client else None
+        session, bound_to = self._session(session_id)
+        if client is not None:
+            device_tokens.check_binding(bound_to, secret)
         if session.status == SessionStatus.EXPIRED:
             raise session_expired()
         return session, self.get_progress(session.session_id)
@@ -288,13 +339,17 @@ class EnrollmentService:
     def get_session(self, session_id: Any) -> SessionInfo:
         """A session's state, with status 'expired' as soon as it is past expiry (even before cleanup
         or a save marks it)."""
+        return self._session(session_id)[0]
+
+    def _session(self, session_id: Any) -> tuple[SessionInfo, bytes | None]:
+        """get_session, and the hash of the secret the session is bound to (None: not bound)."""
         session_id = validation.clean_session_id(session_id)
         with self.pool.connection() as conn:
             row = conn.execute(query("get_enrollment"), {"session_id": session_id}).fetchone()
         if row is None:
             raise SessionNotFound("no enrollment session with this id", field="session_id")
         status = effective_status(row["status"], row["is_expired"])
-        return SessionInfo(
+        info = SessionInfo(
             session_id=row["session_id"],
             username=row["username"],
             flow_type=row["flow_type"],
@@ -305,7 +360,9 @@ class EnrollmentService:
             completed_at=row["completed_at"],
             device_info=row["device_info"],
             metadata=row["metadata"],
+            bound=row["client_secret_hash"] is not None,
         )
+        return info, row["client_secret_hash"]
 
     def list_steps(self, session_id: Any) -> list[dict[str, Any]]:
         """Every saved step of a session, in order (images included), for review screens."""
@@ -318,12 +375,21 @@ class EnrollmentService:
 
     # ---------------------------------------------------------------- completion
 
-    def register(self, username: Any, session_id: Any, use_temporary_data: bool = True) -> Registration:
+    def register(
+        self,
+        username: Any,
+        session_id: Any,
+        use_temporary_data: bool = True,
+        client: ClientInfo | None = None,
+    ) -> Registration:
         """Turn a complete signup session into a user: completes the session, creates the user and
-        copies the drawings, all in one transaction (so a refusal leaves the session usable).
+        copies the drawings, all in one transaction (so a refusal leaves the session usable), and issues
+        the account's first device token (Registration.device_token; the client keeps it and sends it
+        with its sign-ins as ClientInfo.device_token). A session bound to a client secret registers only
+        with it (client.session_secret; else SessionElsewhere).
         Idempotent: the same request again, once the session made its account (the answer was lost, or
         both were sent at once: the second waits on the session's lock until the first commits),
-        returns the same Registration and writes nothing."""
+        returns the same Registration (the same device token too) and writes nothing."""
         name = validation.clean_username(username)
         session_id = validation.clean_session_id(session_id)
         if use_temporary_data is not True:
@@ -331,8 +397,12 @@ class EnrollmentService:
                 "the temporary data must be used (true): registration uses the drawings saved in the session",
                 field="use_temporary_data",
             )
+        client = client or ClientInfo()
+        secret = device_tokens.clean_secret(client.session_secret, "session_secret")
         with self.pool.connection() as conn:
-            row = self._locked_session(conn, session_id, name)
+            row = self._locked_session(conn, session_id, name, secret)
+            # The token derives from the secret the session is bound to (None: unbound, the weaker path).
+            bound_secret = secret if row["client_secret_hash"] is not None else None
             if row["flow_type"] != "signup":
                 raise WrongFlow(
                     "this is a sign-in session; register needs a signup session", field="session_id"
@@ -342,7 +412,10 @@ class EnrollmentService:
                     query("registration_of_session"), {"username": name, "session_id": session_id}
                 ).fetchone()
                 if done is not None:
-                    return Registration(done["id"], done["username"], session_id, done["drawings"])
+                    token = device_tokens.reissued(
+                        conn, user_id=done["id"], session_id=session_id, client_secret=bound_secret
+                    )
+                    return Registration(done["id"], done["username"], session_id, done["drawings"], token)
                 # Completed but no account from it (deleted since): refused below as already used.
             outcome = one(conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone())
             if not outcome["success"]:
@@ -361,7 +434,16 @@ class EnrollmentService:
             copied = conn.execute(
                 query("copy_steps_to_user"), {"user_id": user["id"], "enrollment_id": row["id"]}
             ).rowcount
-        return Registration(user["id"], user["username"], session_id, copied)
+            token = device_tokens.issue(
+                conn,
+                user_id=user["id"],
+                session_id=session_id,
+                client_secret=bound_secret,
+                days=self.settings.device_token_days,
+                user_agent=_truncate(client.user_agent),
+                ip=client.ip,
+            )
+        return Registration(user["id"], user["username"], session_id, copied, token)
 
     def login(
         self,
@@ -371,13 +453,23 @@ class EnrollmentService:
         client: ClientInfo | None = None,
     ) -> LoginResult:
         """Verify the signature drawn in a complete signin session against the user's enrolled
-        signatures. Records the attempt. After `login_max_failures` rejections in a row from one client
-        address, that address is locked out of the account for `login_lock_seconds` (AccountLocked);
-        the owner elsewhere is not. Rejections from every address together slow the account down
-        (RateLimited once its allowance is spent), and sign-ins are limited per address. Each signin
-        session gives one verdict (a refused one can be sent again). Idempotent: the same request
-        once the verdict is recorded returns that verdict again (as get_login_result: failures_left and
-        locked_until as they are now), and records, counts and charges nothing."""
+        signatures. Records the attempt. Each signin session gives one verdict (a refused one can be
+        sent again). A session bound to a client secret completes only with it (client.session_secret;
+        else SessionElsewhere).
+
+        Known device (client.device_token is a valid token of the account, device_tokens.py): limited on
+        its own only: sign-ins per token (RateLimited), and LOGIN_MAX_FAILURES rejections in a row with
+        it revoke it (failures_left counts down to that; device_token_revoked says it happened).
+        Nothing unknown devices did (address locks, the account's slowdown, per-address limits) applies.
+        Unknown device: after `login_max_failures` rejections in a row from one client address, that
+        address is locked out of the account for `login_lock_seconds` (AccountLocked); the owner
+        elsewhere is not. Rejections from every address together slow the account down (RateLimited
+        once its allowance is spent), and sign-ins are limited per address.
+        Accepted: device_token is the token to keep (the one presented, its life extended, or a new one).
+
+        Idempotent: the same request once the verdict is recorded returns that verdict again (as
+        get_login_result: failures_left and locked_until as they are now, the same device token while
+        it lives), and records, counts and charges nothing."""
         name = validation.clean_username(username)
         session_id = validation.clean_session_id(session_id)
         if use_temporary_data is not True:
@@ -386,17 +478,26 @@ class EnrollmentService:
                 field="use_temporary_data",
             )
         client = client or ClientInfo()
+        token = device_tokens.clean_secret(client.device_token, "device_token")
+        secret = device_tokens.clean_secret(client.session_secret, "session_secret")
         address = sign_in_lockout.address_key(client.ip)
         settings = self.settings
         with self.pool.connection() as conn:
             # A retry is answered before the per-address limit, so a client resending after a lost answer
             # is not told to wait. It gives an attacker nothing: it needs the session id (192 random
-            # bits) and the owner's username, and only repeats a verdict, never verifies anything anew.
+            # bits), the owner's username and the session's secret when it has one, and only repeats a
+            # verdict, never verifies anything anew.
             verdict = execute_as_own_transaction(conn, query("login_verdict"), {"session_id": session_id})
             if verdict is not None and verdict["username"].lower() == name.lower():
-                return self._recorded_login(conn, session_id, verdict)
-            rate_limits.take(conn, self.limits.signin(client.ip))
-            row = self._locked_session(conn, session_id, name)
+                device_tokens.check_binding(verdict["client_secret_hash"], secret)
+                return self._recorded_login(conn, session_id, verdict, token, secret)
+            # Which limits this sign-in is charged on: a known device's own, else its address's.
+            known = device_tokens.find_valid(conn, name, token)
+            if known is not None:
+                rate_limits.take(conn, self.limits.device_signin(known.id))
+            else:
+                rate_limits.take(conn, self.limits.signin(client.ip))
+            row = self._locked_session(conn, session_id, name, secret)
             if row["flow_type"] != "signin":
                 raise WrongFlow("this is a signup session; login needs a sign-in session", field="session_id")
             if row["status"] == SessionStatus.COMPLETED:
@@ -404,20 +505,27 @@ class EnrollmentService:
                 # the verdict was committed (it was charged on the per-address limit above, not knowing).
                 verdict = conn.execute(query("login_verdict"), {"session_id": session_id}).fetchone()
                 if verdict is not None:
-                    return self._recorded_login(conn, session_id, verdict)
+                    return self._recorded_login(conn, session_id, verdict, token, secret)
             user = conn.execute(query("lock_user"), {"username": name}).fetchone()
             if user is None:
                 raise UserNotFound(f"no account is registered as {name!r}", field="username")
-            # Under the user's row lock, so exact: this address's lock, then the account's allowance.
-            lock = sign_in_lockout.lock_of(conn, user["id"], address, settings.login_lock_seconds)
-            if lock.locked_until is not None:
-                raise sign_in_lockout.locked_error(lock.locked_until)
-            try:
-                check = self.limits.account_failures(name, cost=0)
-                rate_limits.take(conn, check, own_transaction=False)
-            except RateLimited:
-                conn.commit()  # keep the refusal on the account's bucket for staff; nothing else changed
-                raise
+            if known is not None and token is not None:
+                # Again under the user's lock, so exact: revoked meanwhile (staff, or its last allowed
+                # rejection just committed), it is an unknown device, charged as one.
+                known = device_tokens.lock_valid(conn, user["id"], token)
+                if known is None:
+                    rate_limits.take(conn, self.limits.signin(client.ip), own_transaction=False)
+            if known is None:
+                # Under the user's row lock, so exact: this address's lock, then the account's allowance.
+                lock = sign_in_lockout.lock_of(conn, user["id"], address, settings.login_lock_seconds)
+                if lock.locked_until is not None:
+                    raise sign_in_lockout.locked_error(lock.locked_until)
+                try:
+                    check = self.limits.account_failures(name, cost=0)
+                    rate_limits.take(conn, check, own_transaction=False)
+                except RateLimited:
+                    conn.commit()  # keep the refusal on the account's bucket for staff; nothing else changed
+                    raise
             outcome = one(conn.execute(query("complete_enrollment"), {"session_id": session_id}).fetchone())
             if not outcome["success"]:
                 _raise_for_completion(outcome, conn)
@@ -442,13 +550,35 @@ class EnrollmentService:
                     "user_agent": _truncate(client.user_agent),
                     "fingerprint": verification.attempt_fingerprint(attempt_strokes),
                     "method": decision.method,
+                    "device_token_id": known.id if known is not None else None,
                 },
             )
             outcome_params = {"user_id": user["id"], "accepted": decision.accepted}
             conn.execute(query("record_login_outcome"), outcome_params)
-            if decision.accepted:
+            issued: str | None = None
+            revoked = False
+            if known is not None:
+                # A known device: only its own count changes (no address lock, no account allowance).
+                lock = sign_in_lockout.AddressLock(0, None)
+                if decision.accepted:
+                    device_tokens.accepted(conn, known.id, settings.device_token_days)
+                    issued = token
+                else:
+                    counted = device_tokens.rejected(conn, known.id, settings.login_max_failures)
+                    lock = sign_in_lockout.AddressLock(counted.failures, None)
+                    revoked = counted.revoked
+            elif decision.accepted:
                 sign_in_lockout.record_success(conn, user["id"], address)
                 lock = sign_in_lockout.AddressLock(0, None)
+                issued = device_tokens.issue(
+                    conn,
+                    user_id=user["id"],
+                    session_id=session_id,
+                    client_secret=secret if row["client_secret_hash"] is not None else None,
+                    days=settings.device_token_days,
+                    user_agent=_truncate(client.user_agent),
+                    ip=client.ip,
+                )
             else:
                 lock = sign_in_lockout.record_failure(
                     conn, user["id"], address, settings.login_max_failures, settings.login_lock_seconds
@@ -462,30 +592,78 @@ class EnrollmentService:
             session_id=session_id,
             score=_finite(decision.score),
             threshold=decision.threshold,
-            reason=_verdict_reason(decision.reason, lock.locked_until),
+            reason=_verdict_reason(decision.reason, lock.locked_until, revoked),
             reason_code=decision.reason_code,
             failures_left=max(0, settings.login_max_failures - lock.failures),
             locked_until=lock.locked_until,
+            device_token=issued,
+            known_device=known is not None,
+            device_token_revoked=revoked,
         )
 
-    def get_login_result(self, session_id: Any) -> LoginResult | None:
+    def get_login_result(self, session_id: Any, client: ClientInfo | None = None) -> LoginResult | None:
         """The verdict already given for a sign-in session (None before login), e.g. to show it again
         when its link is reopened; failures_left and locked_until are those of the address the sign-in
-        came from, now."""
+        came from (or of its device token), now. With the client that signed in (its session secret, its
+        device token), the accepted verdict carries the device token again; a session bound to a secret
+        the client does not hold raises SessionElsewhere."""
         session_id = validation.clean_session_id(session_id)
+        token = device_tokens.clean_secret(client.device_token, "device_token") if client else None
+        secret = device_tokens.clean_secret(client.session_secret, "session_secret") if client else None
         with self.pool.connection() as conn:
             row = conn.execute(query("login_verdict"), {"session_id": session_id}).fetchone()
-            return None if row is None else self._recorded_login(conn, session_id, row)
+            if row is None:
+                return None
+            if client is not None:
+                device_tokens.check_binding(row["client_secret_hash"], secret)
+            return self._recorded_login(conn, session_id, row, token, secret)
 
-    def _recorded_login(self, conn: Connection, session_id: str, verdict: Mapping[str, Any]) -> LoginResult:
+    def _recorded_login(
+        self,
+        conn: Connection,
+        session_id: str,
+        verdict: Mapping[str, Any],
+        token: str | None = None,
+        secret: str | None = None,
+    ) -> LoginResult:
         """A recorded verdict (a login_verdict row) as login gave it; failures_left and locked_until
-        are those of the address the sign-in came from, now (the same as then unless that address
-        signed in again meanwhile)."""
+        are those of the address the sign-in came from (or of the device token it presented), now (the
+        same as then unless that address or token signed in again meanwhile); an accepted verdict's
+        device token while it lives (token, secret: what the retry presents)."""
+        reason = verification.REASONS.get(verdict["reason_code"]) or verdict["reason_code"]
+        max_failures = self.settings.login_max_failures
+        known = device_tokens.failures_now(conn, verdict["device_token_id"])
+        issued: str | None = None
+        if verdict["device_token_id"] is not None:
+            # Signed in as a known device: its token's count now, no address lock.
+            failures = known.failures if known is not None else max_failures
+            revoked = known is None or known.revoked
+            if verdict["accepted"] and token is not None:
+                found = device_tokens.find_valid(conn, verdict["username"], token)
+                issued = token if found is not None and found.id == verdict["device_token_id"] else None
+            return LoginResult(
+                accepted=verdict["accepted"],
+                username=verdict["username"],
+                session_id=session_id,
+                score=verdict["score"],
+                threshold=verdict["threshold"],
+                reason=_verdict_reason(reason, None, revoked and not verdict["accepted"]),
+                reason_code=verdict["reason_code"],
+                failures_left=max(0, max_failures - failures) if not verdict["accepted"] else max_failures,
+                locked_until=None,
+                device_token=issued,
+                known_device=True,
+                device_token_revoked=revoked and not verdict["accepted"],
+            )
         address = sign_in_lockout.address_key(verdict["ip"])
         lock = sign_in_lockout.lock_of(conn, verdict["user_id"], address, self.settings.login_lock_seconds)
         # login words a lock only in a rejection's reason (an accepted sign-in has just cleared it).
         notice = None if verdict["accepted"] else lock.locked_until
-        reason = verification.REASONS.get(verdict["reason_code"]) or verdict["reason_code"]
+        if verdict["accepted"]:
+            bound_secret = secret if verdict["client_secret_hash"] is not None else None
+            issued = device_tokens.reissued(
+                conn, user_id=verdict["user_id"], session_id=session_id, client_secret=bound_secret
+            )
         return LoginResult(
             accepted=verdict["accepted"],
             username=verdict["username"],
@@ -494,8 +672,9 @@ class EnrollmentService:
             threshold=verdict["threshold"],
             reason=_verdict_reason(reason, notice),
             reason_code=verdict["reason_code"],
-            failures_left=max(0, self.settings.login_max_failures - lock.failures),
+            failures_left=max(0, max_failures - lock.failures),
             locked_until=lock.locked_until,
+            device_token=issued,
         )
 
     # ---------------------------------------------------------------- maintenance
@@ -534,14 +713,29 @@ def _raise_for_completion(outcome: Mapping[str, Any], conn: Connection) -> None:
     raise EnrollmentIncomplete(outcome["message"], field="session_id")
 
 
-def _verdict_reason(reason: str, locked_until: datetime | None) -> str:
-    """The verdict's words, and the lock when the address is locked out of the account after it."""
+def _verdict_reason(reason: str, locked_until: datetime | None, token_revoked: bool = False) -> str:
+    """The verdict's words, and the lock when the address is locked out of the account after it, or
+    that the device is no longer remembered when its token was revoked."""
+    if token_revoked:
+        return (
+            f"{reason}; after several rejected sign-ins in a row this device is no longer remembered, so "
+            "the usual limits apply to its next sign-ins"
+        )
     if locked_until is None:
         return reason
     return (
         f"{reason}; too many attempts: signing in to this account from your network is locked until "
         f"{locked_until:%H:%M UTC}"
     )
+
+
+def _check_binding(conn: Connection, session_id: str, username: str, secret: str | None) -> None:
+    """SessionElsewhere when this user's session is bound to a secret the client does not hold (an
+    unknown session, or another user's, is left to the caller to report as not found)."""
+    params = {"session_id": session_id, "username": username}
+    row = execute_as_own_transaction(conn, query("session_binding"), params)  # the save's connection: idle
+    if row is not None:
+        device_tokens.check_binding(row["client_secret_hash"], secret)
 
 
 def _verify(

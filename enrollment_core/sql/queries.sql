@@ -50,6 +50,8 @@ WITH verdict AS (
       AND te.expires_at > NOW()
       AND te.flow_type = COALESCE(%(flow_type)s, te.flow_type)
       AND te.step_count = %(step_number)s - 1
+      -- A session bound to a client secret continues only with it (the fallback then says why).
+      AND (te.client_secret_hash IS NULL OR te.client_secret_hash = %(client_secret_hash)s)
       AND sp.flow_type = te.flow_type AND sp.step_number = %(step_number)s AND sp.step_type = %(step_type)s
     RETURNING te.id, te.flow_type, sp.instruction
 ), step AS (
@@ -77,14 +79,14 @@ SELECT * FROM save_enrollment_step(
 -- register/login: the session row, locked until commit, so that no save of this session runs meanwhile
 -- (save_enrollment_step takes the same lock).
 SELECT id, session_id, username, flow_type, status, created_at, expires_at,
-       expires_at <= NOW() AS is_expired
+       expires_at <= NOW() AS is_expired, client_secret_hash
 FROM temp_enrollments
 WHERE session_id = %(session_id)s
 FOR UPDATE;
 
 -- name: get_enrollment
 SELECT id, session_id, username, flow_type, status, device_info, metadata, created_at, updated_at,
-       expires_at, completed_at, expires_at <= NOW() AS is_expired
+       expires_at, completed_at, expires_at <= NOW() AS is_expired, client_secret_hash
 FROM temp_enrollments
 WHERE session_id = %(session_id)s;
 
@@ -238,17 +240,21 @@ SELECT id, username, failed_logins FROM users WHERE lower(username) = lower(%(us
 
 -- name: login_verdict
 -- The verdict already given for a sign-in session, and the address it came from (login answers a retry
--- with it; login_attempts.session_id is unique, so there is at most one).
-SELECT a.accepted, a.reason_code, a.score, a.threshold, a.ip, u.id AS user_id, u.username
+-- with it; login_attempts.session_id is unique, so there is at most one), the token it presented, and
+-- the secret its session is bound to (NULL also once the session was archived).
+SELECT a.accepted, a.reason_code, a.score, a.threshold, a.ip, a.device_token_id, u.id AS user_id,
+       u.username, te.client_secret_hash
 FROM login_attempts a
 JOIN users u ON u.id = a.user_id
+LEFT JOIN temp_enrollments te ON te.session_id = a.session_id
 WHERE a.session_id = %(session_id)s;
 
 -- name: record_login_attempt
 INSERT INTO login_attempts
-    (user_id, session_id, accepted, reason_code, score, threshold, ip, user_agent, fingerprint, method)
+    (user_id, session_id, accepted, reason_code, score, threshold, ip, user_agent, fingerprint, method,
+     device_token_id)
 VALUES (%(user_id)s, %(session_id)s, %(accepted)s, %(reason_code)s, %(score)s, %(threshold)s, %(ip)s,
-        %(user_agent)s, %(fingerprint)s, %(method)s);
+        %(user_agent)s, %(fingerprint)s, %(method)s, %(device_token_id)s);
 
 -- name: recent_signin_fingerprints
 -- The fingerprints of the user's latest sign-in attempts, accepted or not (idx_login_attempts_user_time):
@@ -373,3 +379,104 @@ DELETE FROM rate_limits
 WHERE COALESCE(GREATEST(lookups_full_at, saves_full_at, sessions_full_at, upload_bytes_full_at,
                         signins_full_at, signin_failures_full_at), '-infinity') <= NOW()
   AND (last_refused_at IS NULL OR last_refused_at < NOW() - interval '1 day');
+
+-- ============================== device tokens (enrollment_core/device_tokens.py) ==============================
+
+-- name: device_token_key
+-- The server's key for deriving device tokens (one row, made by migration 0014).
+SELECT secret FROM device_token_key;
+
+-- name: valid_device_token
+-- The token with this hash, when it is a live one of this account (not expired, not revoked). Read
+-- before the user's row lock, to choose which limits a sign-in is charged on; login reads it again
+-- under the lock (lock_device_token).
+SELECT t.id, t.user_id, t.failures
+FROM device_tokens t JOIN users u ON u.id = t.user_id
+WHERE t.token_hash = %(token_hash)s AND lower(u.username) = lower(%(username)s)
+  AND t.revoked_at IS NULL AND t.expires_at > NOW();
+
+-- name: lock_device_token
+-- login, under the user's row lock: the token, still live, locked until commit.
+SELECT id, failures FROM device_tokens
+WHERE token_hash = %(token_hash)s AND user_id = %(user_id)s AND revoked_at IS NULL AND expires_at > NOW()
+FOR UPDATE;
+
+-- name: issue_device_token
+-- A token for this account (register, or a sign-in accepted without a valid token). Its hash is derived
+-- from the session, so the same request again finds it issued already and changes nothing.
+INSERT INTO device_tokens (user_id, token_hash, session_id, expires_at, user_agent, ip)
+VALUES (%(user_id)s, %(token_hash)s, %(session_id)s, NOW() + make_interval(days => %(days)s),
+        %(user_agent)s, %(ip)s)
+ON CONFLICT (token_hash) DO NOTHING;
+
+-- name: retire_surplus_device_tokens
+-- An account keeps at most %(keep)s live tokens: the ones used (or issued) longest ago are revoked.
+UPDATE device_tokens t SET revoked_at = NOW(), revoked_reason = 'replaced'
+WHERE t.user_id = %(user_id)s AND t.revoked_at IS NULL
+  AND t.id NOT IN (SELECT k.id FROM device_tokens k
+                   WHERE k.user_id = %(user_id)s AND k.revoked_at IS NULL
+                   ORDER BY COALESCE(k.last_used_at, k.created_at) DESC, k.id DESC
+                   LIMIT %(keep)s);
+
+-- name: device_token_state
+-- A retried register or login: the token it answered, if it is still live for this account.
+SELECT id FROM device_tokens
+WHERE token_hash = %(token_hash)s AND user_id = %(user_id)s AND revoked_at IS NULL AND expires_at > NOW();
+
+-- name: device_token_accepted
+-- An accepted sign-in with this token: its rejections in a row are forgotten and it lives on.
+UPDATE device_tokens
+SET last_used_at = NOW(), failures = 0,
+    expires_at = GREATEST(expires_at, NOW() + make_interval(days => %(days)s))
+WHERE id = %(id)s;
+
+-- name: device_token_rejected
+-- A rejected sign-in with this token; at %(max_failures)s in a row it is revoked (a stolen token buys
+-- that many guesses, then its holder is an unknown device again).
+UPDATE device_tokens
+SET last_used_at = NOW(), failures = failures + 1,
+    revoked_at = CASE WHEN failures + 1 >= %(max_failures)s THEN NOW() END,
+    revoked_reason = CASE WHEN failures + 1 >= %(max_failures)s THEN 'failures' END
+WHERE id = %(id)s
+RETURNING failures, revoked_at;
+
+-- name: device_token_failures
+-- A recorded sign-in that presented a token: that token's rejections in a row now, and whether it is
+-- still live (a retry answers with these, as login does).
+SELECT failures, revoked_at IS NULL AND expires_at > NOW() AS live FROM device_tokens WHERE id = %(id)s;
+
+-- name: device_tokens_of_user
+-- Staff: an account's device tokens, latest first (never the token: only its hash is stored).
+SELECT t.id, t.created_at, t.last_used_at, t.expires_at, t.revoked_at, t.revoked_reason, t.failures,
+       t.user_agent, t.ip, t.revoked_at IS NULL AND t.expires_at > NOW() AS live
+FROM device_tokens t JOIN users u ON u.id = t.user_id
+WHERE lower(u.username) = lower(%(username)s)
+ORDER BY t.created_at DESC, t.id DESC
+LIMIT %(limit)s;
+
+-- name: revoke_device_tokens
+-- Staff: revoke one live token of the account (token_id NULL: every live one).
+UPDATE device_tokens t SET revoked_at = NOW(), revoked_reason = 'staff'
+FROM users u
+WHERE u.id = t.user_id AND lower(u.username) = lower(%(username)s)
+  AND (%(token_id)s::bigint IS NULL OR t.id = %(token_id)s) AND t.revoked_at IS NULL;
+
+-- name: forget_old_device_tokens
+-- Hourly: tokens expired or revoked more than %(keep_days)s days ago (staff have seen them by then).
+DELETE FROM device_tokens
+WHERE expires_at < NOW() - make_interval(days => %(keep_days)s)
+   OR revoked_at < NOW() - make_interval(days => %(keep_days)s);
+
+-- ============================== sessions bound to their client ==============================
+
+-- name: bind_session
+-- A session just started (in the same transaction) by a client holding a secret: it continues only
+-- with that secret.
+UPDATE temp_enrollments SET client_secret_hash = %(client_secret_hash)s
+WHERE session_id = %(session_id)s AND client_secret_hash IS NULL;
+
+-- name: session_binding
+-- Whether this user's session is bound to a secret, and to which (its hash); no row: no such session
+-- of this user.
+SELECT client_secret_hash FROM temp_enrollments
+WHERE session_id = %(session_id)s AND lower(username) = lower(%(username)s);

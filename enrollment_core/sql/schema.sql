@@ -38,6 +38,11 @@ CREATE TABLE temp_enrollments (
     -- column would make every save's UPDATE a non-HOT update that writes into every index.
     step_count  INTEGER      NOT NULL DEFAULT 0
                     CONSTRAINT temp_enrollments_step_count_check CHECK (step_count BETWEEN 0 AND 100),
+    -- A session started with a client secret (the API's deviceToken, the app's per-browser secret)
+    -- continues (saves, register, login) only with it: its SHA-256. NULL: started without one, and
+    -- anyone holding the session id and the username may continue it (the weaker path, kept for the
+    -- design note's client).
+    client_secret_hash BYTEA,
     CONSTRAINT temp_enrollments_expiry_after_creation CHECK (expires_at > created_at)
 ) WITH (fillfactor = 90);  -- room on each page for the per-step UPDATE to stay a HOT update
 
@@ -131,6 +136,39 @@ CREATE TABLE user_enrolled_drawings (
     UNIQUE (user_id, step_number)
 );
 
+-- Device tokens (enrollment_core/device_tokens.py): what a client gets from register and every accepted
+-- login, and sends with its later sign-ins. An attempt presenting a valid token of the account is not
+-- slowed, locked or refused by anything attempts without one did (OWASP's device cookies against
+-- lockout attacks); a token has limits of its own (revoked after LOGIN_MAX_FAILURES rejections in a
+-- row). Only its SHA-256 is stored.
+CREATE TABLE device_tokens (
+    id             BIGSERIAL    PRIMARY KEY,
+    user_id        INTEGER      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    token_hash     BYTEA        NOT NULL CONSTRAINT device_tokens_token_hash_key UNIQUE,
+    session_id     VARCHAR(255) NOT NULL,  -- the register or login session that issued it
+    created_at     TIMESTAMPTZ  NOT NULL DEFAULT NOW(),
+    last_used_at   TIMESTAMPTZ,            -- its latest sign-in, accepted or not
+    expires_at     TIMESTAMPTZ  NOT NULL,  -- DEVICE_TOKEN_DAYS after issue or its latest accepted sign-in
+    revoked_at     TIMESTAMPTZ,
+    -- 'staff' (the dashboard), 'failures' (LOGIN_MAX_FAILURES rejections in a row with it),
+    -- 'replaced' (the account had more live tokens than it may keep)
+    revoked_reason VARCHAR(16)  CONSTRAINT device_tokens_revoked_reason_check
+                       CHECK (revoked_reason IN ('staff', 'failures', 'replaced')),
+    failures       INTEGER      NOT NULL DEFAULT 0,  -- rejected sign-ins in a row with it
+    user_agent     TEXT,                   -- the device it was issued to, for staff
+    ip             TEXT,
+    CONSTRAINT device_tokens_revoked_with_reason CHECK ((revoked_at IS NULL) = (revoked_reason IS NULL))
+);
+CREATE INDEX idx_device_tokens_user ON device_tokens (user_id, created_at DESC);
+
+-- The server's key for deriving device tokens: one row, made by migration 0014 from PostgreSQL's strong
+-- random generator. A token is HMAC(key, session id, the secret the session is bound to), so a retried
+-- register or login answers the same token although only its hash is stored.
+CREATE TABLE device_token_key (
+    singleton BOOLEAN PRIMARY KEY DEFAULT true CONSTRAINT device_token_key_singleton CHECK (singleton),
+    secret    BYTEA   NOT NULL
+);
+
 -- Every sign-in verification, accepted or not.
 CREATE TABLE login_attempts (
     id           BIGSERIAL PRIMARY KEY,
@@ -147,7 +185,10 @@ CREATE TABLE login_attempts (
     -- A compact summary of the attempt's drawing (verification.attempt_fingerprint): a later attempt
     -- that repeats a recent one point for point and time for time is a replay, not a person signing.
     fingerprint  BYTEA,
-    method       VARCHAR(16)            -- how it was verified: 'timed' (pen timing) or 'shape'
+    method       VARCHAR(16),           -- how it was verified: 'timed' (pen timing) or 'shape'
+    -- The device token the attempt presented, when it was a valid one of the account (NULL: an unknown
+    -- device): a retry answers like it, and staff see sign-ins from remembered devices.
+    device_token_id BIGINT REFERENCES device_tokens (id) ON DELETE SET NULL
 );
 CREATE INDEX idx_login_attempts_user_time ON login_attempts (user_id, attempted_at DESC);
 
@@ -222,7 +263,9 @@ CREATE TABLE staff_actions (
     acted_at   TIMESTAMPTZ  NOT NULL DEFAULT NOW(),
     staff_name VARCHAR(100) NOT NULL CONSTRAINT staff_actions_staff_name_check
                    CHECK (length(btrim(staff_name)) > 0),
-    action     VARCHAR(32)  NOT NULL,  -- 'cleanup', 'archive', 'unlock_sign_in', 'clear_rate_limit', 'sign_in' (a wrong password; enrollment_core.staff.StaffAction)
+    -- 'cleanup', 'archive', 'unlock_sign_in', 'clear_rate_limit', 'revoke_device_token',
+    -- 'sign_in' (a wrong password at the dashboard's door) (enrollment_core.staff.StaffAction)
+    action     VARCHAR(32)  NOT NULL,
     target     TEXT,                   -- what it acted on, when not everything (a username, an address)
     succeeded  BOOLEAN      NOT NULL,
     result     JSONB        NOT NULL DEFAULT '{}'::jsonb  -- e.g. {"removed": 4}, {"error": "..."}
