@@ -51,11 +51,17 @@ export default function (component) {
     for (const key of data.secrets ?? []) {
       if (!store.getItem(key)) store.setItem(key, randomSecret());
     }
+    const prefixes = data.readPrefixes ?? [];
+    for (let i = 0; i < store.length; i += 1) {
+      const key = store.key(i);
+      if (key !== null && prefixes.some((prefix) => key.startsWith(prefix))) values[key] = store.getItem(key);
+    }
     for (const key of data.read ?? []) {
       const value = store.getItem(key);
       if (value !== null) values[key] = value;
     }
   }
+  if (data.report === false) return; // a writer only: no answer, so no rerun
   const answer = { available: Boolean(store), values };
   if (JSON.stringify(answer) !== JSON.stringify(data.known ?? null)) setStateValue("store", answer);
 }

@@ -18,6 +18,8 @@ from typing import Any
 import streamlit as st
 from streamlit.components.v2.types import ComponentRenderer
 
+from . import state
+
 _JS = Path(__file__).with_name("browser_store.js")
 
 
@@ -46,16 +48,22 @@ def browser_store(
     key: str,
     *,
     read: Sequence[str] = (),
+    read_prefixes: Sequence[str] = (),
     write: Mapping[str, str | None] | None = None,
     secrets: Sequence[str] = (),
     cookies: Mapping[str, Cookie | None] | None = None,
+    report: bool = True,
 ) -> BrowserValues:
     """Mount the store (once per page run, before anything that may stop the run). write: entries to set
     (None: remove); secrets: entries to fill with a random 256-bit secret when empty; read: entries to
-    report; cookies: cookies to set (None: delete). Idempotent: the same arguments on every run are fine."""
+    report, and every entry whose name starts with one of read_prefixes; cookies: cookies to set (None:
+    delete). Idempotent: the same arguments on every run are fine. report=False: only write, never answer
+    (so never rerun the page: for a write in the middle of a screen, under a key of its own)."""
     data: dict[str, Any] = {
         "known": _known(key),
+        "report": report,
         "read": list(read),
+        "readPrefixes": list(read_prefixes),
         "write": dict(write or {}),
         "secrets": list(secrets),
         "cookies": {
@@ -77,8 +85,7 @@ def hide(key: str) -> None:
 
 def _known(key: str) -> Any:
     """What the browser reported last, as Python holds it (None when it never did, or it was cleared)."""
-    held = st.session_state.get(key)
-    return held.get("store") if isinstance(held, Mapping) else None
+    return state.widget_value(key).get("store")
 
 
 def _values(answer: object) -> BrowserValues:

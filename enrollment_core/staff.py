@@ -168,14 +168,15 @@ def staff_sign_in(
     max_failures: int = STAFF_SIGN_IN_MAX_FAILURES,
     window_seconds: int = STAFF_SIGN_IN_WINDOW_SECONDS,
 ) -> StaffSignIn:
-    """One sign-in attempt from `address` (the client address as limits count it). An address with max_failures wrong passwords in the last window_seconds is
-    refused without the password being compared (refused_until: when it may try again). A wrong password
-    stays in the staff log (action sign_in, not succeeded, target the address).
+    """One sign-in attempt from `address` (the client address as limits count it). An address with
+    max_failures wrong passwords in the last window_seconds is refused without the password being
+    compared (refused_until: when it may try again). A wrong password stays in the staff log (action
+    sign_in, not succeeded, target the address).
 
     The attempt is charged first: its line is written as failed, under a lock on the address, before
-    password_is_right() is asked, and removed when the password was right. So parallel attempts from one address
-    are counted exactly (50 at once get 10 comparisons), and the time a comparison takes cannot be used to
-    slip more past the count."""
+    password_is_right() is asked, and removed when the password was right. So parallel attempts from one
+    address are counted exactly (50 at once get 10 comparisons), and the time a comparison takes cannot
+    be used to slip more past the count."""
     name = clean_staff_name(staff_name)
     params = {
         "address": address,
