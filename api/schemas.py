@@ -37,7 +37,8 @@ DEVICE_TOKEN_BINDS = (
 DEVICE_TOKEN_ANSWER = (
     "Extension: the device token to keep (in the app: the browser) and send as deviceToken with every "
     "later /login of this account; a retry of this request answers the same one. Opaque, 256 bits; the "
-    "server keeps only its hash. It lives from its latest accepted sign-in for DEVICE_TOKEN_DAYS (90 by default)."
+    "server keeps only its hash. It lives from its latest accepted sign-in for DEVICE_TOKEN_DAYS (90 "
+    "by default)."
 )
 
 

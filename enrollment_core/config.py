@@ -156,6 +156,10 @@ class Settings:
     database_limits: DatabaseLimits = field(default_factory=DatabaseLimits)
     # HTTP API: a request (headers and body) must arrive whole within this long, or it gets 408.
     request_timeout_seconds: float = 15.0
+    # HTTP API: the request line and headers together may be this large (counted as they arrive), and
+    # hold this many header fields; past either the client gets 431 and the connection is closed.
+    max_header_bytes: int = 16 * 1024
+    max_header_count: int = 100
     # HTTP API: requests one worker process handles at once; one more is answered 503 at once (load
     # shedding), instead of joining a queue that only grows. The health checks are never refused.
     max_in_flight: int = 32
@@ -192,6 +196,8 @@ class Settings:
                 "API_REQUEST_TIMEOUT_SECONDS", cls.request_timeout_seconds, minimum=0.1
             ),
             max_in_flight=_env_int("API_MAX_IN_FLIGHT", cls.max_in_flight, minimum=1),
+            max_header_bytes=_env_int("API_MAX_HEADER_BYTES", cls.max_header_bytes, minimum=1024),
+            max_header_count=_env_int("API_MAX_HEADERS", cls.max_header_count, minimum=10),
             db_check_interval_seconds=_env_float(
                 "DB_CHECK_INTERVAL_SECONDS", cls.db_check_interval_seconds, minimum=0.05
             ),

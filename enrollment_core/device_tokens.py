@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .database import Connection, Db, connection
+from .database import Connection, Db, connection, execute_as_own_transaction
 from .errors import SessionElsewhere, ValidationError
 from .queries import query
 
@@ -117,13 +117,19 @@ class KnownDevice:
     failures: int  # rejections in a row with it
 
 
-def find_valid(conn: Connection, username: str, token: str | None) -> KnownDevice | None:
-    """The presented token when it is a live one of this account (before the user's row lock)."""
+def find_valid(
+    conn: Connection, username: str, token: str | None, *, own_transaction: bool = False
+) -> KnownDevice | None:
+    """The presented token when it is a live one of this account (before the user's row lock).
+    own_transaction: the read is its own transaction (autocommit), on a connection with none open."""
     if token is None:
         return None
-    row = conn.execute(
-        query("valid_device_token"), {"token_hash": secret_hash(token), "username": username}
-    ).fetchone()
+    sql, params = query("valid_device_token"), {"token_hash": secret_hash(token), "username": username}
+    row = (
+        execute_as_own_transaction(conn, sql, params)
+        if own_transaction
+        else conn.execute(sql, params).fetchone()
+    )
     return KnownDevice(row["id"], row["failures"]) if row else None
 
 

@@ -283,7 +283,7 @@ class EnrollmentService:
                 with conn.transaction():  # the new session and its binding, committed together
                     row = one(conn.execute(query("save_step"), params).fetchone())
                     if row["outcome"] == SaveOutcome.CREATED:
-                        binding = {"session_id": row["session_id"], **params}
+                        binding = {**params, "session_id": row["session_id"]}
                         conn.execute(query("bind_session"), binding)
             else:
                 row = one(execute_as_own_transaction(conn, query("save_step"), params))
@@ -492,7 +492,7 @@ class EnrollmentService:
                 device_tokens.check_binding(verdict["client_secret_hash"], secret)
                 return self._recorded_login(conn, session_id, verdict, token, secret)
             # Which limits this sign-in is charged on: a known device's own, else its address's.
-            known = device_tokens.find_valid(conn, name, token)
+            known = device_tokens.find_valid(conn, name, token, own_transaction=True)
             if known is not None:
                 rate_limits.take(conn, self.limits.device_signin(known.id))
             else:

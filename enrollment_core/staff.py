@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from . import monitoring, rate_limits, sign_in_lockout
+from . import device_tokens, monitoring, rate_limits, sign_in_lockout
 from .database import Pool, one
 from .errors import DATABASE_UNAVAILABLE, ValidationError
 from .queries import query
@@ -32,6 +32,7 @@ class StaffAction(StrEnum):
     ARCHIVE = "archive"
     UNLOCK_SIGN_IN = "unlock_sign_in"
     CLEAR_RATE_LIMIT = "clear_rate_limit"
+    REVOKE_DEVICE_TOKEN = "revoke_device_token"
     SIGN_IN = "sign_in"  # a wrong password at the dashboard's door (target: the client address)
 
 
@@ -101,6 +102,18 @@ class StaffActions:
             {"limit": str(family) if family else "all"},
         )
         return bool(cleared)
+
+    def revoke_device_token(self, username: str, token_id: int | None = None) -> int:
+        """Revoke one live device token of this account (every live one when token_id is None); return
+        how many. A sign-in presenting it is then an unknown device (address locks, the account's
+        slowdown). Reading: device_tokens.tokens_for_user."""
+        return self._logged(
+            StaffAction.REVOKE_DEVICE_TOKEN,
+            username,
+            lambda: device_tokens.revoke(self.service.pool, username, token_id),
+            "revoked",
+            {"username": username, "token_id": token_id},
+        )
 
     def _refresh_figures(self) -> None:
         """Recount the dashboard's figures, so that the next screen shows the action's effect. When the
