@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+import streamlit as st
 
 from enrollment_core.device_tokens import SECRET_PATTERN
 
@@ -31,6 +34,9 @@ SECRET = "signature-enrollment.browser-secret"
 TOKEN_PREFIX = "signature-enrollment.device-token."
 BROWSER_PREFIX = "browser "  # how a browser without a network address is counted (see above)
 _VALID = re.compile(SECRET_PATTERN)
+# Where this run's mid-run writers go: a slot mount() leaves right after the store. Each session's script
+# runs in a thread of its own, so the slot is per thread.
+_run = threading.local()
 
 
 @dataclass(frozen=True)
@@ -45,15 +51,15 @@ class Browser:
 
 def mount() -> Browser:
     """Mount the store for this run (app.py, before any screen) and return what the browser keeps."""
+    # The entries written since the page loaded are written again on every run (idempotent): a write
+    # is lost when the page is closed at once, and the browser reports only what differs from them.
     pending = state.browser_writes()
-    values = browser_store(
+    browser_store(
         STORE_KEY, read=[SECRET], read_prefixes=[TOKEN_PREFIX], secrets=[SECRET], write=pending
     )
-    # Written entries are asked for again until the browser reports them (a write may be lost when the
-    # page is closed at once); then they are the browser's.
-    done = {k for k, v in pending.items() if values.values.get(k) == v}
-    if values.answered and done:
-        state.set_browser_writes({k: v for k, v in pending.items() if k not in done})
+    # Writers mounted mid-run go into this slot, which every run has at the same place, rather than in
+    # the middle of a screen.
+    _run.slot = st.empty()
     return current()
 
 
@@ -80,7 +86,7 @@ def current() -> Browser:
 
 
 def keep_device_token(username: str, token: str | None) -> None:
-    """Keep the account's device token in this browser (now, and again until the browser confirms)."""
+    """Keep the account's device token in this browser (now, and again on every run of this page)."""
     if token:
         _write(TOKEN_PREFIX + username.strip().lower(), token)
 
@@ -94,7 +100,9 @@ def _write(key: str, value: str | None) -> None:
     state.set_browser_writes({**state.browser_writes(), key: value})
     # Written at once, from where the screen is, by a writer that never answers (no rerun: the screen
     # showing the new account or the verdict stays as it is).
-    browser_store(f"browser_write_{state.next_browser_write()}", write={key: value}, report=False)
+    slot = getattr(_run, "slot", None)
+    with slot.container() if slot is not None else st.container():
+        browser_store(f"browser_write_{state.next_browser_write()}", write={key: value}, report=False)
 
 
 def stand_in() -> str:

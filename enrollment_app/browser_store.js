@@ -3,8 +3,10 @@
 //
 // - localStorage entries: written or removed as Python asks, a random secret created where Python asks
 //   for one and none is there yet (256 bits from crypto.getRandomValues), and the entries Python reads
-//   sent back whenever they differ from what Python says it has (data.known: so an unchanged store
-//   causes no rerun, and a Python that lost its copy, e.g. to a "clear caches", is told again);
+//   sent back whenever they differ from what Python says it has (data.known: what it was told last,
+//   with its own writes applied; so an unchanged store, or one changed only as Python asked, causes no
+//   rerun: a rerun then would cut short the run a click started, and lose the click; and a Python that
+//   lost its copy, e.g. to a "clear caches", is told again);
 // - cookies: set (with Max-Age, Path=/, SameSite=Strict, Secure on https) or deleted as Python asks.
 //   Python reads them itself with st.context.cookies when the page is next loaded.
 //
@@ -37,6 +39,14 @@ function setCookie(name, cookie) {
   }
 }
 
+// JSON with every object's keys sorted: localStorage lists its keys in no particular order.
+function canonical(value) {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
+}
+
 export default function (component) {
   const { data, setStateValue } = component;
   for (const [name, cookie] of Object.entries(data.cookies ?? {})) setCookie(name, cookie);
@@ -63,5 +73,5 @@ export default function (component) {
   }
   if (data.report === false) return; // a writer only: no answer, so no rerun
   const answer = { available: Boolean(store), values };
-  if (JSON.stringify(answer) !== JSON.stringify(data.known ?? null)) setStateValue("store", answer);
+  if (canonical(answer) !== canonical(data.known ?? null)) setStateValue("store", answer);
 }

@@ -60,7 +60,7 @@ def browser_store(
     delete). Idempotent: the same arguments on every run are fine. report=False: only write, never answer
     (so never rerun the page: for a write in the middle of a screen, under a key of its own)."""
     data: dict[str, Any] = {
-        "known": _known(key),
+        "known": _known(key, write or {}),
         "report": report,
         "read": list(read),
         "readPrefixes": list(read_prefixes),
@@ -83,9 +83,19 @@ def hide(key: str) -> None:
     st.html(f"<style>.st-key-{key} {{ display: none; }}</style>")
 
 
-def _known(key: str) -> Any:
-    """What the browser reported last, as Python holds it (None when it never did, or it was cleared)."""
-    return state.widget_value(key).get("store")
+def _known(key: str, write: Mapping[str, str | None]) -> Any:
+    """What the browser reported last, as Python holds it (None when it never did, or it was cleared),
+    with `write` applied: what the browser will report once it has written (no news, so no rerun)."""
+    known = state.widget_value(key).get("store")
+    if not isinstance(known, Mapping) or not write:
+        return known
+    values = dict(known.get("values") or {})
+    for name, value in write.items():
+        if value is None:
+            values.pop(name, None)
+        elif known.get("available"):
+            values[name] = value
+    return {**known, "values": values}
 
 
 def _values(answer: object) -> BrowserValues:

@@ -33,7 +33,7 @@ PAD = "pad"
 PAD_TIMING = "pad_timing"
 SIGN_IN_VERDICTS = "sign_in_verdicts"
 PLACE = "place"
-BROWSER_WRITES = "browser_writes"  # localStorage entries written, until the browser reports them
+BROWSER_WRITES = "browser_writes"  # localStorage entries written since the page loaded (written again)
 BROWSER_WRITE_COUNT = "browser_write_count"  # each write mid-run mounts a writer under a key of its own
 TAB_SECRET = "tab_secret"  # this tab's stand-in for a browser that keeps nothing (browser.stand_in)
 
@@ -191,7 +191,7 @@ def pad_timing(key: str) -> PadTiming:
 
 
 def browser_writes() -> dict[str, str | None]:
-    """localStorage entries written (None: removed) that the browser has not reported back yet."""
+    """localStorage entries written (None: removed) since the page loaded, to write again on each run."""
     return dict(cast("dict[str, str | None]", st.session_state.get(BROWSER_WRITES) or {}))
 
 
