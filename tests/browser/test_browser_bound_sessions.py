@@ -83,8 +83,7 @@ def test_a_session_continues_only_in_its_browser_and_its_device_token_outlasts_f
             " WHERE session_id = %s",
             (session_id,),
         ).fetchone()
-        import hashlib
-        assert bound["bound"], (bound["metadata"]["ip"], hashlib.sha256(secret.encode()).hexdigest()[:16], [r["client_secret_hash"] for r in db.execute("SELECT client_secret_hash FROM temp_enrollments").fetchall()])
+        assert bound["bound"]
         # No network address on localhost: the browser is what limits and locks count.
         assert re.fullmatch(r"browser [0-9a-f]{16}", bound["metadata"]["ip"]), bound
 
