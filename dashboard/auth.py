@@ -176,7 +176,7 @@ def _keep_cookie(password: str, signed_in: bool) -> None:
         wanted = {COOKIE_NAME: None}
     else:
         return  # nothing to keep, nothing to remove
-    browser_store(_STORE_KEY, cookies=wanted)
+    browser_store(_STORE_KEY, cookies=wanted, report=False)  # it only writes: no answer, no rerun
 
 
 def staff_address() -> str:
