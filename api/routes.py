@@ -113,8 +113,8 @@ def check_username(body: schemas.UsernameRequest, service: Service, client: Clie
     summary="Sign-in: is there an account with this username?",
     tags=["enrollment"],
 )
-def check_user_exists(body: schemas.UsernameRequest, service: Service, client: Client) -> dict[str, Any]:
-    check = service.check_user_exists(body.username, client)
+def check_user_exists(body: schemas.UserExistsRequest, service: Service, client: Client) -> dict[str, Any]:
+    check = service.check_user_exists(body.username, wire.with_device_token(client, body.deviceToken))
     return {
         "username": check.username,
         "exists": check.ok,

@@ -95,6 +95,19 @@ class UsernameRequest(BaseModel):
     username: Text = Field(description=USERNAME_DOC, examples=["john_doe"])
 
 
+class UserExistsRequest(UsernameRequest):
+    """Body of /api/check-user-exists."""
+
+    deviceToken: Text | None = Field(
+        default=None,
+        description=(
+            "Extension: the device token this client keeps for the account. A valid one is a known device, "
+            "which no address lock stops: then no lock is reported."
+        ),
+        json_schema_extra=_documented(pattern=device_tokens.SECRET_PATTERN),
+    )
+
+
 class SaveDrawingRequest(BaseModel):
     """One drawing step, exactly as the seed's mobile web client sends it."""
 
@@ -256,7 +269,10 @@ class LoginVerdict(BaseModel):
     reason: str = Field(description="The verdict in plain words (never a score: that would help a forger).")
     reasonCode: str = Field(description="match, no_match, replay or empty.")
     failuresLeft: int = Field(
-        description="Rejections from this client address left before it is locked out of the account."
+        description=(
+            "Rejections from this client address left before it is locked out of the account; with a "
+            "valid deviceToken, rejections with that token left before it is revoked."
+        )
     )
     lockedUntil: datetime | None = Field(
         description="Set when this rejection locked this client address out of the account."

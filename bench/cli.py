@@ -7,6 +7,7 @@ queries   monitoring + dashboard queries and table size as the data grows 10k ->
 cleanup   cleanup of 1M expired sessions, batched vs one call, and the longest concurrent save meanwhile
 http      save-drawing through the API server (uvicorn + wrk) vs the service in process, 1/4/16 clients
 overload  the API at 1x and 2x the requests it takes at once: load shedding vs queueing, p99, health probes
+headers   16 connections streaming endless headers: normal requests and worker memory, header limit vs none
 recovery  PostgreSQL killed under load: what the API's clients meet, first 2xx after it is back (own server)
 app       the enrollment app in headless Chromium: tap Save -> next step's pad drawn, p50 / p90
 verify    time of one sign-in verification, timed and shape (needs no database)
@@ -24,10 +25,23 @@ from pathlib import Path
 
 from enrollment_core.config import PROJECT_ROOT
 
-from . import app_roundtrip, cleanup, db_restart, http_save, overload, queries, recovery, save_step, verify
+from . import (
+    app_roundtrip,
+    cleanup,
+    db_restart,
+    headers,
+    http_save,
+    overload,
+    queries,
+    recovery,
+    save_step,
+    verify,
+)
 from .common import RESULTS_DIR, scratch_database, server_url
 
-BENCHMARKS = ("save", "queries", "cleanup", "http", "overload", "recovery", "app", "verify", "restart")
+BENCHMARKS = (
+    "save", "queries", "cleanup", "http", "overload", "headers", "recovery", "app", "verify", "restart"
+)  # fmt: skip
 
 
 def _sizes(text: str) -> list[int]:
@@ -122,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "overload":
             with scratch_database(server, "overload", keep=args.keep) as url:
                 results = overload.run(url, quick=args.quick, rounds=args.rounds, seconds=args.seconds)
+        elif name == "headers":
+            with scratch_database(server, "headers", keep=args.keep) as url:
+                results = headers.run(url, quick=args.quick, rounds=args.rounds, seconds=args.seconds)
         elif name == "app":
             with scratch_database(server, "app", keep=args.keep) as url:
                 results = app_roundtrip.run(url, quick=args.quick, enrollments=args.enrollments)

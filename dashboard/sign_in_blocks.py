@@ -16,7 +16,7 @@ from typing import Literal
 import pandas as pd
 
 from dashboard import formatting, words
-from enrollment_core import rate_limits, sign_in_lockout
+from enrollment_core import device_tokens, rate_limits, sign_in_lockout
 from enrollment_core.config import Settings
 from enrollment_core.database import Db
 
@@ -30,7 +30,7 @@ class Fix:
     """A staff action that lifts one block: the button that offers it, the question that confirms it
     (naming exactly what will happen), and what StaffActions is called with."""
 
-    kind: Literal["unlock", "clear"]
+    kind: Literal["unlock", "clear", "revoke"]
     button: str
     question: str
     confirm: str  # the confirm button's label
@@ -38,6 +38,7 @@ class Fix:
     address: str | None = None  # unlock: the locked address (sign_in_lockout's key), None: every one
     subject: str = ""  # clear: rate_limits.ClientLimits.subject
     limit: str | None = None  # clear: the rate_limits.Family value refused, None: every limit
+    token_id: int | None = None  # revoke: device_tokens.DeviceToken.id, None: every live one
     shown_as: str = ""  # the address or account in words (Markdown-safe), for the result
 
 
@@ -247,6 +248,10 @@ def refused_now(db: Db, now: datetime, limit: int = 50) -> list[RefusedNow]:
             username = client.subject.removeprefix("account ")
             what = "Sign-ins slowed: too many rejected sign-ins from every address"
             found.append(RefusedNow(username, what, client.blocked_until, username, None))
+        elif client.subject.startswith("device "):  # a remembered device over its own sign-in limit
+            owner = device_tokens.owner_of_limit(db, client.subject)
+            what = "Sign-ins refused: too many from one remembered device of theirs"
+            found.append(RefusedNow(owner or "a remembered device", what, client.blocked_until, owner, None))
         else:
             address = client.subject.removeprefix("address ")
             where = formatting.plain(address)

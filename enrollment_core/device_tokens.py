@@ -231,6 +231,17 @@ def tokens_for_user(db: Db, username: str, limit: int = 50) -> list[DeviceToken]
     return [DeviceToken(**row) for row in rows]
 
 
+def owner_of_limit(db: Db, subject: str) -> str | None:
+    """The username whose device token a rate-limit subject ('device <id>', rate_limits.device_key) is;
+    None for another subject or a token gone since."""
+    number = subject.removeprefix("device ")
+    if number == subject or not number.isdigit():
+        return None
+    with connection(db) as conn:
+        row = conn.execute(query("device_token_owner"), {"id": int(number)}).fetchone()
+    return None if row is None else str(row["username"])
+
+
 def revoke(db: Db, username: str, token_id: int | None = None) -> int:
     """Revoke one live token of this account (every live one when token_id is None); return how many.
     A sign-in presenting a revoked token is an unknown device."""

@@ -132,14 +132,19 @@ class Limits:
         params = {"limit_subject": subject, "limit_costs": f"{{{listed}}}", **self._amounts_and_periods}
         return Request(subject, charged, params)
 
-    def lookup(self, address: str | None) -> Request | None:
-        return self._request(_key(address), {Family.LOOKUPS: 1})
+    def lookup(self, address: str | None, device: int | None = None) -> Request | None:
+        """A username check; device: as in save."""
+        return self._request(_key(address) if device is None else device_key(device), {Family.LOOKUPS: 1})
 
-    def save(self, address: str | None, size_bytes: int, starts_session: bool) -> Request | None:
+    def save(
+        self, address: str | None, size_bytes: int, starts_session: bool, device: int | None = None
+    ) -> Request | None:
+        """A drawing step saved; device: the id of a valid device token the client presented for the
+        username (a sign-in's first step), charged instead of its address."""
         costs = {Family.SAVES: 1.0, Family.UPLOAD_BYTES: float(size_bytes)}
         if starts_session:
             costs[Family.SESSIONS] = 1.0
-        return self._request(_key(address), costs)
+        return self._request(_key(address) if device is None else device_key(device), costs)
 
     def signin(self, address: str | None) -> Request | None:
         return self._request(_key(address), {Family.SIGNINS: 1})

@@ -212,12 +212,15 @@ class EnrollmentService:
         address = sign_in_lockout.address_key(_address(client))
         token = device_tokens.clean_secret(client.device_token if client else None, "device_token")
         with self.pool.connection() as conn:
-            rate_limits.take(conn, self.limits.lookup(_address(client)))
+            # A known device (a valid token of this account) is charged on its own limit, and no lock
+            # stops it: what others did from its network does not reach it.
+            known = device_tokens.find_valid(conn, name, token, own_transaction=True)
+            rate_limits.take(conn, self.limits.lookup(_address(client), known.id if known else None))
             user = conn.execute(query("find_user"), {"username": name}).fetchone()
             lock = (
                 conn.execute(query("sign_in_lock_by_username"), {"username": name, "address": address})
                 .fetchone()
-                if user and device_tokens.find_valid(conn, name, token) is None  # a known device: no lock
+                if user and known is None
                 else None
             )
         if not user:
@@ -263,8 +266,14 @@ class EnrollmentService:
             "ttl_seconds": self.settings.session_ttl_seconds,
             "client_secret_hash": None if secret is None else device_tokens.secret_hash(secret),
         }
-        cost = self.limits.save(_address(client), drawing.stored_size, drawing.session_id is None)
         with self.pool.connection() as conn:
+            known = None
+            if drawing.session_id is None and client.device_token is not None:
+                # A sign-in's drawing from a known device is charged on that device, not its network.
+                token = device_tokens.clean_secret(client.device_token, "device_token")
+                known = device_tokens.find_valid(conn, drawing.username, token, own_transaction=True)
+            device = known.id if known is not None else None
+            cost = self.limits.save(_address(client), drawing.stored_size, drawing.session_id is None, device)
             if drawing.session_id is None:
                 rate_limits.take(conn, cost)  # one round trip, before anything is written
             else:  # the common save charges its limits in its own statement

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import psycopg
 import pytest
 
 from api.testing import serve_command
+from dashboard import sign_in_blocks
 from enrollment_core import device_tokens, errors
 from enrollment_core.config import RateLimitSettings, Settings
 from enrollment_core.maintenance import forget_idle_abuse_counters
@@ -192,6 +194,13 @@ def test_a_stolen_token_meets_its_own_limit_and_staff_can_revoke_one(
                 assert signin_over_http(other, "sam", forger=True, sample=10 + n).status_code == 401
             locked = signin_over_http(other, "sam", forger=True, sample=20)
             assert locked.status_code == 423
+            # The start screen tells the locked address so, but not the owner's device on it.
+            told = other.post("/api/check-user-exists", json={"username": "sam"}).json()
+            assert told["code"] == "account_locked" and told["lockedUntil"]
+            told = other.post(
+                "/api/check-user-exists", json={"username": "sam", "deviceToken": new_token}
+            ).json()
+            assert (told["exists"], told["code"], told["lockedUntil"]) == (True, None, None)
             # The owner's new token opens it from that very address ...
             assert signin_over_http(other, "sam", deviceToken=new_token, sample=51).status_code == 200
             with service_on(db_url, Settings(database_url=db_url, pool_max_size=2)) as service:
@@ -280,6 +289,9 @@ def test_a_known_device_has_its_own_sign_in_limit(db_url: str) -> None:
         with pytest.raises(errors.RateLimited) as refused:
             service.login("vic", draw_signin(service, "vic", sample=52), client=holder)
         assert "from this device" in refused.value.message
+        # Staff's "Refused now" names the person whose device it is.
+        [row] = sign_in_blocks.refused_now(service.pool, datetime.now(UTC))
+        assert (row.who, row.username) == ("vic", "vic") and "remembered device" in row.what
         # Its address's own allowance is untouched: without the token it is an unknown device, let in.
         elsewhere = ClientInfo(ip="198.51.100.1")
         assert service.login("vic", draw_signin(service, "vic", sample=53), client=elsewhere).accepted
@@ -338,3 +350,30 @@ def test_a_session_bound_in_one_browser_says_so_in_another(service: EnrollmentSe
     with pytest.raises(errors.ValidationError) as bad:
         service.save_drawing(sample_drawing("zoe", 1), ClientInfo(session_secret="x" * 10))
     assert bad.value.field == "session_secret"
+
+
+def test_a_known_device_is_not_refused_by_what_its_network_spent(db_url: str) -> None:
+    """Someone on the owner's network (the same address) spends its look-ups and sign-in starts: the
+    owner's device with its token still checks the name, draws and signs in; without it, 429."""
+    limits = replace(RateLimitSettings(), lookups_per_hour=2, sessions_per_hour=2)
+    settings = Settings(database_url=db_url, rate_limits=limits)
+    with service_on(db_url, settings) as service:
+        token = register(service, "xavi")
+        neighbour = ClientInfo(ip="192.0.2.44")
+        for sample in range(2):
+            assert service.check_user_exists("xavi", neighbour).ok
+            service.save_drawing(
+                sample_drawing("xavi", 1, flow_type="signin", person="eve", sample=sample), neighbour
+            )
+        with pytest.raises(errors.RateLimited):
+            service.check_user_exists("xavi", neighbour)
+        with pytest.raises(errors.RateLimited):
+            service.save_drawing(sample_drawing("xavi", 1, flow_type="signin", sample=50), neighbour)
+        owner = ClientInfo(ip="192.0.2.44", device_token=token, session_secret=token)
+        assert service.check_user_exists("xavi", owner).ok
+        signin = service.save_drawing(sample_drawing("xavi", 1, flow_type="signin", sample=50), owner)
+        assert service.login("xavi", signin.session_id, client=owner).accepted
+        # A token of another account, or none valid, is charged on the address as before.
+        stranger = ClientInfo(ip="192.0.2.44", device_token=secrets.token_urlsafe(32))
+        with pytest.raises(errors.RateLimited):
+            service.check_user_exists("xavi", stranger)

@@ -4,21 +4,20 @@ an endless header value piece by piece (quadratic) and 16 such connections froze
 
 from __future__ import annotations
 
+import json
 import socket
 import statistics
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from api.main import create_app
 from api.server import guarded_protocol
 from api.testing import serve, serve_command
+from bench.headers import endless_headers, timed_requests, worker_rss_mb
 from enrollment_core.service import EnrollmentService
 
 LIMIT = 16 * 1024
@@ -105,56 +104,6 @@ def test_keep_alive_requests_each_get_their_own_allowance(api_url: str) -> None:
 # ---------------------------------------------------------------- the issue's attack, on python -m api.serve
 
 
-def worker_rss_mb(server_pid: int) -> dict[int, float]:
-    return {c.pid: c.memory_info().rss / 2**20 for c in psutil.Process(server_pid).children(recursive=True)}
-
-
-@contextmanager
-def endless_headers(url: str, connections: int) -> Iterator[list[int]]:
-    """`connections` clients, each streaming one header line that never ends, 4 KiB every 5 ms,
-    reconnecting whenever the server closes; yields a counter of the connections closed on them."""
-    host, port = url.removeprefix("http://").split(":")
-    stop = threading.Event()
-    closed = [0]
-
-    def attack() -> None:
-        while not stop.is_set():
-            try:
-                with socket.create_connection((host, int(port)), timeout=5) as sock:
-                    sock.sendall(b"POST /api/check-username HTTP/1.1\r\nHost: x\r\nX-Endless: ")
-                    while not stop.is_set():
-                        sock.sendall(b"a" * 4096)
-                        time.sleep(0.005)
-            except OSError:
-                closed[0] += 1
-
-    threads = [threading.Thread(target=attack, daemon=True) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    try:
-        yield closed
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=10)
-
-
-def timed_requests(url: str, seconds: float) -> list[float]:
-    """Normal username checks, one after another for `seconds`: each one's time to answer (inf when it
-    failed, was refused or took over 5 s)."""
-    times = []
-    deadline = time.monotonic() + seconds
-    with httpx.Client(base_url=url, timeout=5) as http:
-        while time.monotonic() < deadline:
-            started = time.monotonic()
-            try:
-                ok = http.post("/api/check-username", json={"username": "normal_user"}).status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            times.append(time.monotonic() - started if ok else float("inf"))
-    return times
-
-
 def test_sixteen_endless_headers_leave_normal_requests_answered_and_memory_at_baseline(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -171,6 +120,7 @@ def test_sixteen_endless_headers_leave_normal_requests_answered_and_memory_at_ba
         after = worker_rss_mb(pid)
     within = sum(t <= 1.0 for t in attacked) / len(attacked)
     finite = [t for t in attacked if t != float("inf")]
+
     def mb(rss: dict[int, float]) -> list[int]:
         return sorted(round(v) for v in rss.values())
 
@@ -184,3 +134,15 @@ def test_sixteen_endless_headers_leave_normal_requests_answered_and_memory_at_ba
     assert closed[0] >= 16  # the server cut them off (431), they did not just hang
     for worker, rss in after.items():
         assert rss <= baseline[worker] + 25, (baseline, after)
+
+
+def test_quick_headers_bench_measures_both_variants(server_url: str, tmp_path: Path) -> None:
+    """`./dev bench headers --quick` runs (the figures are printed by the bench, not checked here)."""
+    from bench.cli import main
+
+    assert main(["headers", "--quick", "--server-url", server_url, "--out", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("headers-quick-*.json")
+    cells = json.loads(path.read_text())["cells"]
+    assert [c["variant"] for c in cells] == ["limit", "no_limit"]
+    assert all(c["quiet_per_second"] > 0 and c["attacked_per_second"] > 0 for c in cells)
+    assert cells[0]["closed_by_server"] > 0  # the limit cut the attackers off

@@ -8,21 +8,30 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, formatting, outage, selection, session_view, sign_in_blocks, view, words
-from enrollment_core import monitoring, rate_limits
+from enrollment_core import device_tokens, monitoring, rate_limits
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 
 SEARCH_KEY = "person_search"
 ATTEMPTS, CHOSEN_ATTEMPT = "person_attempts", "person_chosen_attempt"  # by its sign-in session id
 SESSIONS, CHOSEN_SESSION = "person_sessions", "person_chosen_session"
 SIGNATURES_PER_ROW = 5
-PENDING_FIX = "person_pending_fix"  # the Unlock / Clear block waiting for its confirmation
+PENDING_FIX = "person_pending_fix"  # the Unlock / Clear block / Revoke waiting for its confirmation
 FIX_RESULT = "person_fix_result"  # ("done" | "nothing" | "failed", what it did), shown until another search
 REFUSED_TABLE, REFUSED_ROWS = "refused_now", "refused_now_rows"  # the list shown before any search
+DEVICES_TABLE = "person_devices"
+DEVICE_RESULT = "person_device_result"  # a Revoke's ("done" | "nothing", what it did); failures: FIX_RESULT
+# Why a device token stopped counting (device_tokens.revoked_reason), for staff.
+REVOKED_WORDS = {
+    "staff": "Revoked by staff",
+    "failures": "Revoked after rejected sign-ins in a row",
+    "replaced": "Replaced by newer devices",
+}
 
 
 def _new_search() -> None:
     st.session_state.pop(PENDING_FIX, None)
     st.session_state.pop(FIX_RESULT, None)
+    st.session_state.pop(DEVICE_RESULT, None)
     selection.reset(ATTEMPTS, CHOSEN_ATTEMPT)
     selection.reset(SESSIONS, CHOSEN_SESSION)
 
@@ -91,6 +100,105 @@ def lock_and_blocks(person: monitoring.Person) -> None:
     st.caption(f"Actions are recorded in the staff log (Maintenance) as {staff_name}.")
 
 
+def remembered_devices(username: str) -> None:
+    """The account's device tokens (never the token itself): a sign-in from a remembered device is not
+    stopped by what other devices did. Revoke one (chosen in the table) or all, confirmed and logged."""
+    st.markdown("**Remembered devices**")
+    tokens = device_tokens.tokens_for_user(data.pool(), username)
+    if not tokens:
+        st.caption("No device is remembered: each sign-in of this person counts as from an unknown device.")
+        return
+    def shown(value: datetime | None, missing: str) -> str:
+        return missing if value is None else formatting.local_time(value, "%Y-%m-%d %H:%M")
+
+    frame = pd.DataFrame(
+        {
+            "state": [_device_state(t) for t in tokens],
+            "created": [shown(t.created_at, "—") for t in tokens],
+            "last_used": [shown(t.last_used_at, "never") for t in tokens],
+            "expires": [shown(t.expires_at, "—") for t in tokens],
+            "failures": [t.failures for t in tokens],
+            "device": [t.user_agent or "unknown" for t in tokens],
+            "address": [t.ip or "unknown" for t in tokens],
+        }
+    )
+    picked = st.dataframe(
+        frame,
+        key=DEVICES_TABLE,
+        on_select="rerun",
+        selection_mode="single-row",
+        hide_index=True,
+        column_config={
+            "state": st.column_config.TextColumn("State"),
+            "created": st.column_config.TextColumn("Remembered since"),
+            "last_used": st.column_config.TextColumn("Last sign-in"),
+            "expires": st.column_config.TextColumn("Forgotten after"),
+            "failures": st.column_config.NumberColumn("Rejected in a row"),
+            "device": st.column_config.TextColumn("Device"),
+            "address": st.column_config.TextColumn("Address", help="Where the device was first remembered"),
+        },
+    )
+    live = [t for t in tokens if t.live]
+    st.caption(
+        f"{len(live)} of {len(tokens)} remembered now; a device is forgotten "
+        f"{data.service().settings.device_token_days} days after its last accepted sign-in. Choose a row to "
+        "revoke that device."
+    )
+    device_result = st.session_state.get(DEVICE_RESULT)
+    if device_result:
+        show = st.success if device_result[0] == "done" else st.info
+        show(device_result[1], icon=":material/check_circle:")
+    rows = picked.selection.rows if picked is not None else []
+    chosen = tokens[rows[0]] if rows and rows[0] < len(tokens) else None
+    pending = st.session_state.get(PENDING_FIX)
+    name = formatting.plain(username)
+    if chosen is not None and chosen.live:
+        shown = f"the device remembered since {formatting.local_time(chosen.created_at, '%d %b %Y %H:%M')}"
+        st.button(
+            "Revoke this device",
+            key="revoke_device",
+            disabled=pending is not None,
+            on_click=_ask,
+            args=(
+                sign_in_blocks.Fix(
+                    kind="revoke",
+                    button="Revoke this device",
+                    question=(
+                        f"Revoke {shown} for **{name}**? Its next sign-ins count as from an unknown device: "
+                        "address locks and the account's slowdown apply to them."
+                    ),
+                    confirm="Revoke",
+                    username=username,
+                    token_id=chosen.id,
+                    shown_as=shown,
+                ),
+            ),
+        )
+    if len(live) > 1:
+        every = f"all {len(live)} remembered devices"
+        st.button(
+            f"Revoke {every}",
+            key="revoke_all_devices",
+            disabled=pending is not None,
+            on_click=_ask,
+            args=(
+                sign_in_blocks.Fix(
+                    kind="revoke",
+                    button=f"Revoke {every}",
+                    question=f"Revoke {every} of **{name}**? Every device then signs in as an unknown one.",
+                    confirm="Revoke all",
+                    username=username,
+                    shown_as=every,
+                ),
+            ),
+        )
+    confirmation(kinds=("revoke",))
+
+
+def _device_state(token: device_tokens.DeviceToken) -> str:
+    return "Remembered" if token.live else REVOKED_WORDS.get(token.revoked_reason or "", "Expired")
+
+
 def fix_result() -> None:
     result = st.session_state.get(FIX_RESULT)
     if result and result[0] != "failed":
@@ -106,10 +214,11 @@ def fix_not_done() -> None:
         st.error(result[1], icon=":material/cloud_off:")
 
 
-def confirmation() -> None:
-    """The action waiting for its confirmation, if any: what exactly it will do, Confirm or Cancel."""
+def confirmation(kinds: tuple[str, ...] = ("unlock", "clear")) -> None:
+    """The action waiting for its confirmation, if any of these kinds: what exactly it will do, Confirm
+    or Cancel (shown beside what offered it)."""
     pending: sign_in_blocks.Fix | None = st.session_state.get(PENDING_FIX)
-    if pending is None:
+    if pending is None or pending.kind not in kinds:
         return
     with st.container(border=True):
         st.warning(pending.question, icon=":material/help:")
@@ -174,6 +283,7 @@ def _open_refused() -> None:
 def _ask(fix: sign_in_blocks.Fix) -> None:
     st.session_state[PENDING_FIX] = fix
     st.session_state.pop(FIX_RESULT, None)
+    st.session_state.pop(DEVICE_RESULT, None)
 
 
 def _cancel_fix() -> None:
@@ -186,10 +296,12 @@ def _run_fix() -> None:
         return
     name = formatting.plain(fix.username)
     try:
-        st.session_state[FIX_RESULT] = _fixed(fix, name)
+        st.session_state[DEVICE_RESULT if fix.kind == "revoke" else FIX_RESULT] = _fixed(fix, name)
     except DATABASE_UNAVAILABLE as error:
         if fix.kind == "unlock":
             what = f"Sign-in was not unlocked for {name} {fix.shown_as}"
+        elif fix.kind == "revoke":
+            what = f"{fix.shown_as.capitalize()} of {name} was not revoked"
         else:
             what = f"The {words.limit_name(fix.limit)} for {fix.shown_as} was not cleared"
         st.session_state[FIX_RESULT] = ("failed", outage.not_done(what, error))
@@ -198,6 +310,11 @@ def _run_fix() -> None:
 def _fixed(fix: sign_in_blocks.Fix, name: str) -> tuple[str, str]:
     """Run the fix; what it did, for fix_result()."""
     staff = data.staff()
+    if fix.kind == "revoke":
+        revoked = staff.revoke_device_token(fix.username, fix.token_id)
+        if revoked:
+            return ("done", f"{name} is no longer remembered on {fix.shown_as}.")
+        return ("nothing", f"Nothing to revoke for {name}: {fix.shown_as} was no longer remembered.")
     if fix.kind == "unlock":
         if staff.unlock_sign_in(fix.username, fix.address):
             return ("done", f"Unlocked sign-in for {name} {fix.shown_as}.")
@@ -426,6 +543,9 @@ def person_details(search: str) -> None:
         sign_in_attempts(person, enrolled)
     with st.container(border=True):
         sessions_table(person)
+    if person.account is not None:  # after the attempts and sessions: the order staff already know
+        with st.container(border=True):
+            remembered_devices(person.account.username)
     if enrolled:
         enrolled_gallery(enrolled)
     st.caption(view.updated_note())

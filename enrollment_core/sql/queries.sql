@@ -480,3 +480,7 @@ WHERE session_id = %(session_id)s AND client_secret_hash IS NULL;
 -- of this user.
 SELECT client_secret_hash FROM temp_enrollments
 WHERE session_id = %(session_id)s AND lower(username) = lower(%(username)s);
+
+-- name: device_token_owner
+-- Staff: whose device token this is (a device's own sign-in limit is kept as 'device <id>').
+SELECT u.username FROM device_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = %(id)s;
