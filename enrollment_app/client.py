@@ -3,7 +3,7 @@ metadata, the address that limits and locks count, and what the browser keeps (b
 
 The address is the TCP peer of the browser's websocket as Streamlit's server (uvicorn) reports it: behind
 a reverse proxy listed in FORWARDED_ALLOW_IPS (uvicorn reads that environment variable, the same setting
-as the API's; default 127.0.0.1) the address the proxy forwarded in X-Forwarded-For, from anyone else the
+as the API's; default 127.0.0.1,::1) the address the proxy forwarded in X-Forwarded-For, from anyone else the
 peer itself. The raw X-Forwarded-For header is never read here: anyone can send one. Streamlit reports no
 address (None) for a peer on this machine (127.0.0.1, ::1) that is not forwarding for someone else; then
 the browser itself is counted (browser.stand_in), never one "unknown" shared by every such visitor.
