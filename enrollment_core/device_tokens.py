@@ -65,8 +65,9 @@ def clean_secret(value: Any, field: str) -> str | None:
         return None
     if not isinstance(value, str) or not _SECRET.match(value):
         raise ValidationError(
-            f"{field} must be {SECRET_MIN_CHARS}-{SECRET_MAX_CHARS} characters of letters, digits, '-' and "
-            "'_' (the value this service gave, sent back unchanged)",
+            # Worded for both (the API's deviceToken is both): the field says which one it was.
+            f"a device token or secret must be {SECRET_MIN_CHARS}-{SECRET_MAX_CHARS} characters of "
+            "letters, digits, '-' and '_' (a device token: sent back exactly as this service gave it)",
             field=field,
         )
     return value
