@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Hashable
+from typing import cast
 
 import streamlit as st
 from psycopg_pool import ConnectionPool
@@ -13,6 +15,7 @@ from dashboard import auth
 from enrollment_core import EnrollmentService, monitoring, open_service
 from enrollment_core.config import DatabaseLimits
 from enrollment_core.errors import DATABASE_UNAVAILABLE
+from enrollment_core.shared_service import SharedService
 from enrollment_core.staff import StaffActions
 
 log = logging.getLogger(__name__)
@@ -21,22 +24,37 @@ log = logging.getLogger(__name__)
 SNAPSHOT_CHECK_SECONDS = 30.0
 
 
-def _close(service: EnrollmentService) -> None:
-    service.close()  # also stops the background cleanup thread, which would poll a closed pool
-
-
-# on_release closes the pool when the cache is cleared (tests, a changed DATABASE_URL).
-@st.cache_resource(show_spinner="Connecting to the database…", on_release=_close)
-def _service(database_url: str | None, background_cleanup: bool) -> EnrollmentService:
-    # database_url is only the cache key: open_service reads the same settings from the environment.
+def _open(key: Hashable) -> EnrollmentService:
+    # The key (DATABASE_URL, background cleanup) tells when to open anew: open_service reads the same
+    # settings from the environment.
+    _database_url, background_cleanup = cast("tuple[str | None, bool]", key)
     return open_service(background_cleanup=background_cleanup)
 
 
-def service() -> EnrollmentService:
+# One pool per process, not st.cache_resource: any visitor, signed in or not, can send Streamlit's "clear
+# caches" message, which closed the staff's pool under their running queries (enrollment_core.shared_service).
+_SHARED = SharedService(_open)
+
+
+def _key() -> tuple[str | None, bool]:
     # The dashboard offers to run the hourly cleanup like every app instance (the database makes sure it
     # runs once per interval in all); DASHBOARD_BACKGROUND_CLEANUP=0 turns that off (tests, read-only use).
     background = os.environ.get("DASHBOARD_BACKGROUND_CLEANUP", "1") != "0"
-    return _service(os.environ.get("DATABASE_URL") or None, background)
+    return os.environ.get("DATABASE_URL") or None, background
+
+
+def service() -> EnrollmentService:
+    key = _key()
+    if _SHARED.is_open(key):
+        return _SHARED.get(key)
+    with st.spinner("Connecting to the database…"):
+        return _SHARED.get(key)
+
+
+def close_service() -> None:
+    """Stop the snapshot thread and close the dashboard's pool (tests; the process ending does it too)."""
+    _stop_refresher()
+    _SHARED.close()
 
 
 def staff() -> StaffActions:
@@ -62,13 +80,33 @@ def _refresh_snapshots(stop: threading.Event, db: ConnectionPool) -> None:
             log.exception("dashboard snapshot refresh failed")
 
 
-@st.cache_resource(on_release=lambda stop: stop.set())
-def _snapshot_refresher(database_url: str | None) -> threading.Event:
-    stop = threading.Event()
-    threading.Thread(
-        target=_refresh_snapshots, args=(stop, pool()), name="dashboard-snapshots", daemon=True
-    ).start()
-    return stop
+# The snapshot thread: one per process, for the database it was started for (not st.cache_resource,
+# for the same reason as the pool: a visitor's "clear caches" would stop and start it at will).
+_refresher_lock = threading.Lock()
+_refresher: tuple[ConnectionPool, threading.Event] | None = None
+
+
+def _snapshot_refresher() -> None:
+    global _refresher
+    with _refresher_lock:
+        db = pool()  # raises when the database cannot be opened (the old thread, if any, goes on)
+        if _refresher is not None and _refresher[0] is db:
+            return
+        if _refresher is not None:
+            _refresher[1].set()
+        stop = threading.Event()
+        threading.Thread(
+            target=_refresh_snapshots, args=(stop, db), name="dashboard-snapshots", daemon=True
+        ).start()
+        _refresher = (db, stop)
+
+
+def _stop_refresher() -> None:
+    global _refresher
+    with _refresher_lock:
+        if _refresher is not None:
+            _refresher[1].set()
+            _refresher = None
 
 
 def start_background_refresh() -> None:
@@ -76,6 +114,6 @@ def start_background_refresh() -> None:
     is off (DASHBOARD_BACKGROUND_CLEANUP=0: tests, read-only use); readers then refresh it themselves."""
     if os.environ.get("DASHBOARD_BACKGROUND_CLEANUP", "1") != "0":
         try:
-            _snapshot_refresher(os.environ.get("DATABASE_URL") or None)
+            _snapshot_refresher()
         except DATABASE_UNAVAILABLE as error:  # no database to open yet: pages say so, the next run retries
             log.warning("dashboard snapshot refresher not started: %s: %s", type(error).__name__, error)

@@ -40,7 +40,7 @@ def session_facts(detail: monitoring.SessionDetail) -> None:
         st.caption("Device")
         st.text(detail.device_info or "unknown")
         st.caption("Client address")
-        st.text(str(detail.metadata.get("ip") or "unknown"))
+        st.text(words.address(detail.metadata.get("ip")))
     st.caption(f"Session id {formatting.plain(detail.session_id)}")
 
 

@@ -61,7 +61,7 @@ class SignInBlocks:
 
 def address_words(address: str) -> str:
     """A client address as staff read it (Markdown-safe)."""
-    return formatting.plain(address) if address else "an unknown address"
+    return formatting.plain(words.address(address))
 
 
 def read(db: Db, username: str, attempts: pd.DataFrame, settings: Settings, now: datetime) -> SignInBlocks:
@@ -232,7 +232,7 @@ def refused_now(db: Db, now: datetime, limit: int = 50) -> list[RefusedNow]:
     found = [
         RefusedNow(
             lock.username,
-            f"Locked out from {lock.address or 'an unknown address'} after "
+            f"Locked out from {words.address(lock.address)} after "
             f"{words.count(lock.failures, 'rejected sign-in')} in a row",
             lock.locked_until,
             lock.username,

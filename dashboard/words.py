@@ -42,6 +42,7 @@ STAFF_ACTIONS = {
     "archive": "Archive of completed sessions",
     "unlock_sign_in": "Sign-in unlocked",
     "clear_rate_limit": "Sign-in limit cleared",
+    "sign_in": "Sign-in to this dashboard refused",
 }
 
 # Each rate limit (rate_limits.Family): what the client did too much of, and the limit's name.
@@ -98,6 +99,22 @@ def limit_name(code: str | None) -> str:
 
 def table(name: str) -> str:
     return TABLES.get(name, name)
+
+
+# How the apps count a client that has no network address (enrollment_app.browser.stand_in): one browser.
+BROWSER_PREFIX = "browser "
+
+
+def address(value: object) -> str:
+    """A client address as staff read it (plain text; callers escape it for Markdown): the address; a
+    browser that reached the app from the server's own machine, which Streamlit gives no address, by
+    its own short id; a direct call that gave none (command line, tests) as such. Never "unknown"."""
+    if not isinstance(value, str) or not value:  # also pandas' NaN for a missing one
+        return "no address (a direct call, not through the app or the API)"
+    if value.startswith(BROWSER_PREFIX):
+        browser_id = value.removeprefix(BROWSER_PREFIX)
+        return f"a browser on the server's own machine (no network address; browser id {browser_id})"
+    return value
 
 
 def count(n: int, thing: str) -> str:

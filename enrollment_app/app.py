@@ -5,11 +5,12 @@ The page URL holds the state (see flow.py), so a reload or a reopened link conti
 
 import streamlit as st
 
-from enrollment_app import resources, screens  # installed (editable) by ./dev, like the core
+from enrollment_app import browser, resources, screens  # installed (editable) by ./dev, like the core
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 
 st.set_page_config(page_title="Signature enrollment", page_icon="✍️", layout="centered")
 
+browser.mount()  # first: what this browser keeps (its secret, device tokens), before any screen may stop
 try:
     service = resources.get_service()
     screens.show(service, screens.place(service, st.query_params.to_dict()))

@@ -26,7 +26,10 @@ log = logging.getLogger(__name__)
 
 FLOW_LABELS: dict[FlowType, str] = {"signup": "Create account", "signin": "Sign in"}
 
-Kind = Literal["start", "drawing", "finish", "completed", "expired", "missing"]
+# elsewhere: the session is bound to the browser that started it, and this is another one;
+# waiting: the session is bound to a browser, and this one has not said yet what it keeps (a page's first
+# run: its answer reruns the page within moments).
+Kind = Literal["start", "drawing", "finish", "completed", "expired", "missing", "elsewhere", "waiting"]
 
 
 @dataclass(frozen=True)
@@ -71,12 +74,20 @@ def check_name(
 NameCheck = Callable[[EnrollmentService, FlowType, str], UsernameCheck]
 
 
-def locate(params: Mapping[str, str], service: EnrollmentService, check: NameCheck = check_name) -> Where:
+def locate(
+    params: Mapping[str, str],
+    service: EnrollmentService,
+    check: NameCheck = check_name,
+    client: ClientInfo | None = None,
+    browser_answered: bool = True,
+) -> Where:
     """Read the URL's query parameters and the database into the screen to show (check: how a name in
-    the URL is checked; the app passes one that remembers its answers between reruns)."""
+    the URL is checked; the app passes one that remembers its answers between reruns; client: this
+    browser, for a session bound to the browser that started it; browser_answered: whether the browser
+    has said what it keeps yet)."""
     session_id = params.get("session")
     if session_id:
-        return _locate_session(session_id, service)
+        return _locate_session(session_id, service, client, browser_answered)
     flow_type, username = params.get("flow"), params.get("user")
     if flow_type in step_plan.FLOW_TYPES and username:
         try:
@@ -90,14 +101,19 @@ def locate(params: Mapping[str, str], service: EnrollmentService, check: NameChe
 
 
 def locate_or_last(
-    params: Mapping[str, str], service: EnrollmentService, check: NameCheck, last: Where | None
+    params: Mapping[str, str],
+    service: EnrollmentService,
+    check: NameCheck,
+    last: Where | None,
+    client: ClientInfo | None = None,
+    browser_answered: bool = True,
 ) -> Where:
     """locate(); when the database cannot answer, `last` (what this tab showed for the same URL) if it
     is a drawing step: the page is drawn as it was, so the pad keeps its drawing (a page drawn without
     the pad would lose it), and saving the step says whether it was saved. Otherwise the error goes on
     to the app, which says that it cannot reach its server."""
     try:
-        return locate(params, service, check)
+        return locate(params, service, check, client, browser_answered)
     except errors.DATABASE_UNAVAILABLE as exc:
         if last is None or last.kind != "drawing":
             raise
@@ -105,13 +121,24 @@ def locate_or_last(
         return last
 
 
-def _locate_session(session_id: str, service: EnrollmentService) -> Where:
+def _locate_session(
+    session_id: str, service: EnrollmentService, client: ClientInfo | None, browser_answered: bool
+) -> Where:
     try:
         info = service.get_session(session_id)
         progress = service.get_progress(session_id)
     except (errors.SessionNotFound, errors.ValidationError):
         # Unknown, mistyped, or expired long ago and removed by the cleanup.
         return Where("missing", session_id=session_id)
+    if info.bound:  # it continues only in the browser that started it: is this the one?
+        if not browser_answered:
+            return Where("waiting", info.flow_type, info.username, session_id)
+        try:
+            service.get_live_session(session_id, client or ClientInfo())
+        except errors.SessionElsewhere:
+            return Where("elsewhere", info.flow_type, info.username, session_id, session=info)
+        except errors.SessionExpired:
+            pass  # shown as expired below, to the browser that started it
     if info.status == "expired":
         kind: Kind = "expired"
     elif info.status == "completed":

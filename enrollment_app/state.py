@@ -10,6 +10,7 @@ below, and read or written only through these functions.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ PAD = "pad"
 PAD_TIMING = "pad_timing"
 SIGN_IN_VERDICTS = "sign_in_verdicts"
 PLACE = "place"
+BROWSER_WRITES = "browser_writes"  # localStorage entries written since the page loaded (written again)
+BROWSER_WRITE_COUNT = "browser_write_count"  # each write mid-run mounts a writer under a key of its own
+TAB_SECRET = "tab_secret"  # this tab's stand-in for a browser that keeps nothing (browser.stand_in)
 
 NAME_CHECK_SECONDS = 60  # how long an answer about a name is reused (each stroke reruns the page)
 
@@ -181,6 +185,30 @@ def pad_timing(key: str) -> PadTiming:
         held = (key, PadTiming())
         st.session_state[PAD_TIMING] = held
     return held[1]
+
+
+# ---------------------------------------------------------------- what the browser keeps (browser.py)
+
+
+def browser_writes() -> dict[str, str | None]:
+    """localStorage entries written (None: removed) since the page loaded, to write again on each run."""
+    return dict(cast("dict[str, str | None]", st.session_state.get(BROWSER_WRITES) or {}))
+
+
+def set_browser_writes(writes: Mapping[str, str | None]) -> None:
+    st.session_state[BROWSER_WRITES] = dict(writes)
+
+
+def next_browser_write() -> int:
+    """A new number for a writer's widget key (keys are unique within a run)."""
+    count = int(st.session_state.get(BROWSER_WRITE_COUNT, 0)) + 1
+    st.session_state[BROWSER_WRITE_COUNT] = count
+    return count
+
+
+def tab_secret() -> str:
+    """A random secret of this tab's own, made the first time it is asked for."""
+    return cast(str, st.session_state.setdefault(TAB_SECRET, secrets.token_urlsafe(32)))
 
 
 def widget_value(key: str) -> Mapping[str, Any]:

@@ -7,13 +7,15 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from . import device_tokens, monitoring, rate_limits, sign_in_lockout
-from .database import one
+from .database import Pool, one
 from .errors import DATABASE_UNAVAILABLE, ValidationError
 from .queries import query
 from .service import EnrollmentService
@@ -31,6 +33,7 @@ class StaffAction(StrEnum):
     UNLOCK_SIGN_IN = "unlock_sign_in"
     CLEAR_RATE_LIMIT = "clear_rate_limit"
     REVOKE_DEVICE_TOKEN = "revoke_device_token"
+    SIGN_IN = "sign_in"  # a wrong password at the dashboard's door (target: the client address)
 
 
 def clean_staff_name(name: Any) -> str:
@@ -152,3 +155,56 @@ class StaffActions:
                     },
                 ).fetchone()
             )
+
+
+# ---------------------------------------------------------------- the staff door
+
+# Wrong dashboard passwords from one address before its attempts are refused, and the window they count in.
+STAFF_SIGN_IN_MAX_FAILURES = 10
+STAFF_SIGN_IN_WINDOW_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class StaffSignIn:
+    """The outcome of one attempt to sign in to the dashboard."""
+
+    signed_in: bool
+    refused_until: datetime | None = None  # too many wrong passwords from this address: not compared
+
+
+def staff_sign_in(
+    db: Pool,
+    address: str,
+    staff_name: str,
+    password_is_right: Callable[[], bool],
+    *,
+    max_failures: int = STAFF_SIGN_IN_MAX_FAILURES,
+    window_seconds: int = STAFF_SIGN_IN_WINDOW_SECONDS,
+) -> StaffSignIn:
+    """One sign-in attempt from `address` (the client address as limits count it). An address with
+    max_failures wrong passwords in the last window_seconds is refused without the password being
+    compared (refused_until: when it may try again). A wrong password stays in the staff log (action
+    sign_in, not succeeded, target the address).
+
+    The attempt is charged first: its line is written as failed, under a lock on the address, before
+    password_is_right() is asked, and removed when the password was right. So parallel attempts from one
+    address are counted exactly (50 at once get 10 comparisons), and the time a comparison takes cannot
+    be used to slip more past the count."""
+    name = clean_staff_name(staff_name)
+    params = {
+        "address": address,
+        "staff_name": name,
+        "max_failures": max_failures,
+        "window_seconds": window_seconds,
+        "result": Jsonb({"password": "wrong"}),
+    }
+    with db.connection() as conn:  # one transaction: the address's lock, the count, the line
+        conn.execute(query("lock_staff_door"), params)
+        taken = one(conn.execute(query("take_staff_sign_in"), params).fetchone())
+    if taken["attempt_id"] is None:
+        return StaffSignIn(False, taken["refused_until"])
+    if not password_is_right():
+        return StaffSignIn(False)
+    with db.connection() as conn:
+        conn.execute(query("staff_sign_in_succeeded"), {"attempt_id": taken["attempt_id"]})
+    return StaffSignIn(True)

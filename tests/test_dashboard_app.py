@@ -13,11 +13,11 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 import pytest
-import streamlit as st
 from psycopg.types.json import Jsonb
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
+from dashboard import data
 from enrollment_core import step_plan
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
@@ -37,9 +37,9 @@ def dashboard_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("DATABASE_URL", db_url)
     monkeypatch.setenv("DASHBOARD_BACKGROUND_CLEANUP", "0")
     monkeypatch.delenv("DASHBOARD_PASSWORD", raising=False)
-    st.cache_resource.clear()
+    data.close_service()
     yield db_url
-    st.cache_resource.clear()  # closes the pool (on_release) before the database is dropped
+    data.close_service()  # closes the pool before the database is dropped
 
 
 def signed_in_app(

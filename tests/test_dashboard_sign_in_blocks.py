@@ -13,8 +13,8 @@ from dataclasses import replace
 
 import psycopg
 import pytest
-import streamlit as st
 
+from dashboard import data
 from enrollment_core import errors
 from enrollment_core.config import RateLimitSettings, Settings
 from enrollment_core.database import create_pool
@@ -34,9 +34,9 @@ def env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("DASHBOARD_BACKGROUND_CLEANUP", "0")
     for name in ("LOGIN_MAX_FAILURES", "LOGIN_LOCK_SECONDS", "RATE_LIMIT_SIGNINS_PER_HOUR"):
         monkeypatch.delenv(name, raising=False)
-    st.cache_resource.clear()
+    data.close_service()
     yield db_url
-    st.cache_resource.clear()
+    data.close_service()
 
 
 @pytest.fixture

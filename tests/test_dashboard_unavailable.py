@@ -12,7 +12,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-import streamlit as st
 from psycopg.conninfo import make_conninfo
 from streamlit.testing.v1 import AppTest
 
@@ -67,7 +66,7 @@ def test_with_no_database_server_every_page_says_so_and_the_sidebar_works(
 ) -> None:
     closed = make_conninfo(dashboard_env, host="127.0.0.1", port=str(free_port()))
     monkeypatch.setenv("DATABASE_URL", closed)
-    st.cache_resource.clear()
+    data.close_service()
     at = timed(lambda: signed_in_app(monkeypatch))
     expected = f"{DOWN} (it cannot be reached: it may be down or restarting). {BY_THEMSELVES}"
     assert notices(at) == [expected]

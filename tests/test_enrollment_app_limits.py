@@ -39,7 +39,8 @@ def limited_app(service: EnrollmentService, monkeypatch: pytest.MonkeyPatch) -> 
         settings = replace(service.settings, rate_limits=RateLimitSettings(**limits))
         limited = EnrollmentService(service.pool, settings)
         monkeypatch.setattr(resources, "get_service", lambda: limited)
-        monkeypatch.setattr(client, "client_info", lambda: ClientInfo("TestBrowser", "192.0.2.77"))
+        this_browser = ClientInfo("TestBrowser", "192.0.2.77")
+        monkeypatch.setattr(client, "client_info", lambda username=None: this_browser)
         return AppTest.from_file(APP, default_timeout=TIMEOUT)
 
     return make

@@ -199,6 +199,8 @@ def action_result() -> None:
 
 def _result_text(action: str, target: str | None, succeeded: bool, result: dict) -> str:
     """A log line's outcome in words; shown in a table cell, so client text (a username) stays text."""
+    if action == "sign_in":  # target: the address it came from ("this computer": the server itself)
+        return "Wrong password (the name is the one given; On: the address it came from)"
     if not succeeded:
         return f"Failed: {result.get('error', 'unknown error')}"
     if action == "cleanup":
@@ -208,7 +210,7 @@ def _result_text(action: str, target: str | None, succeeded: bool, result: dict)
         return f"Moved {words.count(result.get('moved', 0), 'completed session')} older than {hours:g} h"
     if action == "unlock_sign_in":
         address = result.get("address")
-        where = "every address" if address is None else address or "an unknown address"
+        where = "every address" if address is None else words.address(address)
         done = f"Unlocked sign-in for {result.get('username', target)} from {where}"
         return done if result.get("unlocked") else f"{done} (nothing was locked any more)"
     if action == "clear_rate_limit":

@@ -337,7 +337,7 @@ def attempts_table(person: monitoring.Person) -> str | None:
                                                                        attempts["decided_by"])],
             "score": attempts["score"],
             "threshold": attempts["threshold"],
-            "ip": attempts["ip"].fillna("unknown"),
+            "ip": attempts["ip"].map(words.address),
             "device": attempts["user_agent"].fillna("unknown"),
             "drawing": [
                 "kept" if kept else "summary only" if summarised else "removed"
@@ -393,7 +393,7 @@ def attempt_beside_signatures(
     address, device = st.columns([1, 3])
     with address:
         st.caption("Client address")
-        st.text(attempt["ip"] or "unknown")
+        st.text(words.address(attempt["ip"]))
     with device:
         st.caption("Device")
         st.text(attempt["user_agent"] or "unknown")

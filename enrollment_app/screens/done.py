@@ -9,13 +9,14 @@ import streamlit as st
 
 from enrollment_core import EnrollmentService, errors, step_plan
 
-from .. import client, flow, state
+from .. import browser, client, flow, state
 from ..flow import Where
 from ..state import LockedBeforeChecking, SignInOutcome, SignInVerdict
 from .navigation import go, start_page_button, stay
 from .problems import locked_message, problem_screen, unreachable_screen, wait_screen
 
-SESSION_GONE = (errors.SessionClosed, errors.SessionExpired, errors.SessionNotFound)
+# The session cannot be completed (here): locate() shows why (ended, or it continues in another browser).
+SESSION_GONE = (errors.SessionClosed, errors.SessionExpired, errors.SessionNotFound, errors.SessionElsewhere)
 
 
 def finish_screen(service: EnrollmentService, where: Where) -> None:
@@ -30,7 +31,9 @@ def finish_screen(service: EnrollmentService, where: Where) -> None:
 def create_account(service: EnrollmentService, where: Where) -> None:
     try:
         with st.spinner("Creating your account…"):
-            service.register(where.username, where.session_id, use_temporary_data=True)
+            created = service.register(
+                where.username, where.session_id, use_temporary_data=True, client=client.client_info()
+            )
     except errors.UsernameUnavailable:
         problem_screen(
             f"Someone registered the username '{where.username}' while you were drawing, so "
@@ -41,6 +44,8 @@ def create_account(service: EnrollmentService, where: Where) -> None:
     except errors.DATABASE_UNAVAILABLE as exc:  # nothing done; Try again registers (this screen again)
         unreachable_screen(exc, "Your account is not created yet", flow.ACCOUNT_NOT_CREATED)
     else:
+        # This browser now knows the account: its sign-ins are a known device's (device_tokens.py).
+        browser.keep_device_token(created.username, created.device_token)
         signup_done_screen(where, celebrate=True)
 
 
@@ -52,7 +57,7 @@ def check_signature(service: EnrollmentService, where: Where) -> None:
     try:
         with st.spinner("Checking your signature…"):
             result = service.login(
-                where.username, session_id, use_temporary_data=True, client=client.client_info()
+                where.username, session_id, use_temporary_data=True, client=client.client_info(where.username)
             )
     except errors.AccountLocked as exc:
         outcome = LockedBeforeChecking(exc.locked_until)
@@ -70,6 +75,10 @@ def check_signature(service: EnrollmentService, where: Where) -> None:
         return
     else:
         outcome = SignInVerdict.of(result)
+        if result.device_token_revoked:  # rejections in a row with it: this browser is unknown again
+            browser.forget_device_token(result.username)
+        elif result.accepted:
+            browser.keep_device_token(result.username, result.device_token)
     state.forget_name_checks()  # "Try again" asks afresh whether this address is locked
     state.remember_sign_in(session_id, outcome)
     sign_in_outcome_screen(where, outcome)
@@ -149,7 +158,7 @@ def completed_screen(service: EnrollmentService, where: Where) -> None:
     assert session_id is not None  # locate() names the session of every completed flow
     outcome = state.remembered_sign_in(session_id)
     if outcome is None:  # reopened after a reload or in another tab: the database kept the verdict
-        verdict = service.get_login_result(session_id)
+        verdict = service.get_login_result(session_id, client.client_info(where.username))
         outcome = SignInVerdict.of(verdict) if verdict else None
     if outcome is not None:
         sign_in_outcome_screen(where, outcome)

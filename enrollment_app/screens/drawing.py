@@ -120,7 +120,7 @@ def save_step(
         return
     command = flow.save_command(where, step, drawing.data_url, drawing.raw, drawing.metrics)
     try:
-        result = service.save_drawing(command, client.client_info())
+        result = service.save_drawing(command, client.client_info(where.username))
     except errors.EnrollmentError as exc:
         save_refused(service, exc)
     except errors.DATABASE_UNAVAILABLE as exc:  # nothing saved; the page, and the pad's drawing, stay
@@ -143,7 +143,9 @@ def save_refused(service: EnrollmentService, error: errors.EnrollmentError) -> N
     elif isinstance(error, errors.StepConflict):  # saved meanwhile (another tab, a retried click)
         flash(flow.error_message(error, service.settings.session_lifetime))
         stay()
-    elif isinstance(error, (errors.SessionExpired, errors.SessionClosed, errors.SessionNotFound)):
-        stay()  # the session cannot continue: locate() shows why
+    elif isinstance(
+        error, (errors.SessionExpired, errors.SessionClosed, errors.SessionNotFound, errors.SessionElsewhere)
+    ):
+        stay()  # the session cannot continue (here): locate() shows why
     else:  # a limit reached, a drawing refused...: the same step can be saved again
         st.error(flow.error_message(error, service.settings.session_lifetime), icon=":material/error:")

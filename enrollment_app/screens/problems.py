@@ -43,6 +43,29 @@ def missing_screen(where: Where) -> None:
     start_page_button("Start again")
 
 
+def elsewhere_screen(where: Where) -> None:
+    """The link of a session that was started in another browser (it continues only there)."""
+    st.title("This enrollment continues where you started it")
+    what = "sign-in" if where.flow_type == "signin" else "enrollment"
+    st.info(
+        f"This {what} was started on another device or in another browser. To keep it safe, it can only "
+        "be continued there: open this link on the phone or computer, and in the same browser app, where "
+        "you began (a private window counts as another browser). Your saved steps are waiting for you "
+        "there.",
+        icon=":material/devices:",
+    )
+    st.write("Or start again here; the other one expires on its own.")
+    if where.flow_type is not None and where.username is not None:
+        if st.button(f"Start again here as {where.username}", type="primary", icon=":material/restart_alt:"):
+            go(flow.start_params(where.flow_type, where.username))
+    start_page_button()
+
+
+def waiting_screen() -> None:
+    """A page's first run, before the browser has said what it keeps: its answer reruns the page."""
+    st.caption("Getting ready…")
+
+
 def problem_screen(message: str) -> None:
     st.title("Something went wrong")
     st.error(message, icon=":material/error:")

@@ -64,6 +64,6 @@ def checked_name(service: EnrollmentService, flow_type: FlowType, username: str)
     stroke, and each check counts against the address's limit of look-ups."""
     check = state.recent_name_check(flow_type, username)
     if check is None:
-        check = flow.check_name(service, flow_type, username, client.client_info())
+        check = flow.check_name(service, flow_type, username, client.client_info(username))
         state.remember_name_check(flow_type, username, check)
     return check

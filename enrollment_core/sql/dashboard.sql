@@ -318,3 +318,40 @@ SELECT id, acted_at, staff_name, action, target, succeeded, result
 FROM staff_actions
 ORDER BY acted_at DESC, id DESC
 LIMIT %(limit)s;
+
+-- ============================== the staff door ==============================
+
+-- name: lock_staff_door
+-- Serialises the sign-in attempts of one address (until the transaction ends), so that parallel
+-- attempts are counted exactly: each sees the failures of the ones before it.
+SELECT pg_advisory_xact_lock(hashtextextended('staff sign-in ' || %(address)s, 0));
+
+-- name: take_staff_sign_in
+-- One staff sign-in attempt from %(address)s, charged before the password is compared: when the
+-- address has fewer than %(max_failures)s failed sign-ins in the last %(window_seconds)s seconds, a line
+-- is written to the staff log as failed (the password is not known to be right yet), and its id returned;
+-- otherwise nothing is written and refused_until says when the oldest of those failures stops counting.
+-- (idx_staff_actions_failed_sign_ins; run after lock_staff_door in the same transaction.)
+WITH recent AS (
+    SELECT acted_at FROM staff_actions
+    WHERE action = 'sign_in' AND NOT succeeded AND target = %(address)s
+      AND acted_at > NOW() - make_interval(secs => %(window_seconds)s)
+    ORDER BY acted_at DESC
+    LIMIT %(max_failures)s
+), counted AS (
+    SELECT count(*)::int AS failures, min(acted_at) AS oldest FROM recent
+), attempt AS (
+    INSERT INTO staff_actions (staff_name, action, target, succeeded, result)
+    SELECT %(staff_name)s, 'sign_in', %(address)s, false, %(result)s
+    FROM counted WHERE failures < %(max_failures)s
+    RETURNING id
+)
+SELECT (SELECT id FROM attempt) AS attempt_id, failures,
+       CASE WHEN failures >= %(max_failures)s
+            THEN oldest + make_interval(secs => %(window_seconds)s) END AS refused_until
+FROM counted;
+
+-- name: staff_sign_in_succeeded
+-- The password of this attempt was right: its line leaves the staff log, where only wrong passwords (and
+-- the actions taken once signed in, under the name given) are kept.
+DELETE FROM staff_actions WHERE id = %(attempt_id)s AND action = 'sign_in';

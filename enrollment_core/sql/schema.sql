@@ -276,14 +276,18 @@ CREATE TABLE staff_actions (
     acted_at   TIMESTAMPTZ  NOT NULL DEFAULT NOW(),
     staff_name VARCHAR(100) NOT NULL CONSTRAINT staff_actions_staff_name_check
                    CHECK (length(btrim(staff_name)) > 0),
-    -- 'cleanup', 'archive', 'unlock_sign_in', 'clear_rate_limit', 'revoke_device_token'
-    -- (enrollment_core.staff.StaffAction)
+    -- 'cleanup', 'archive', 'unlock_sign_in', 'clear_rate_limit', 'revoke_device_token',
+    -- 'sign_in' (a wrong password at the dashboard's door) (enrollment_core.staff.StaffAction)
     action     VARCHAR(32)  NOT NULL,
     target     TEXT,                   -- what it acted on, when not everything (a username, an address)
     succeeded  BOOLEAN      NOT NULL,
     result     JSONB        NOT NULL DEFAULT '{}'::jsonb  -- e.g. {"removed": 4}, {"error": "..."}
 );
 CREATE INDEX idx_staff_actions_acted_at ON staff_actions (acted_at DESC);
+-- Wrong passwords at the dashboard's door are in the log too (action 'sign_in', not succeeded, target:
+-- the client address); an address's recent ones limit its next attempts (staff.staff_sign_in).
+CREATE INDEX idx_staff_actions_failed_sign_ins ON staff_actions (target, acted_at DESC)
+    WHERE action = 'sign_in' AND NOT succeeded;
 
 -- ============================== abuse resistance ==============================
 
