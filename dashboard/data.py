@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 from dashboard import auth
 from enrollment_core import EnrollmentService, monitoring, open_service
 from enrollment_core.config import DatabaseLimits
+from enrollment_core.database import Pool, create_pool
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 from enrollment_core.staff import StaffActions
 
@@ -45,7 +46,27 @@ def staff() -> StaffActions:
 
 
 def pool() -> ConnectionPool:
+    """Where the pages read: the hot standby when DASHBOARD_READ_URL is set, else the primary. Writes
+    (staff actions, the snapshot, cleanup) go to the primary: staff(), writer_pool()."""
+    read_url = os.environ.get("DASHBOARD_READ_URL") or None
+    return _read_pool(read_url, os.environ.get("DATABASE_URL") or None) if read_url else writer_pool()
+
+
+def writer_pool() -> ConnectionPool:
     return service().pool
+
+
+def reads_from_standby() -> bool:
+    return bool(os.environ.get("DASHBOARD_READ_URL"))
+
+
+# on_release closes the pool when the cache is cleared (tests, a changed DASHBOARD_READ_URL).
+@st.cache_resource(show_spinner="Connecting to the database…", on_release=lambda pool: pool.close())
+def _read_pool(read_url: str, database_url: str | None) -> Pool:
+    # A direct connection to the standby (it takes the session limits as it opens); a stale snapshot
+    # found there is refreshed on the primary's pool (enrollment_core.database.writer_of).
+    settings, writer = service().settings, writer_pool()
+    return create_pool(read_url, settings, name="dashboard-read", transaction_pooling=False, writer=writer)
 
 
 def limits() -> DatabaseLimits:
@@ -66,7 +87,7 @@ def _refresh_snapshots(stop: threading.Event, db: ConnectionPool) -> None:
 def _snapshot_refresher(database_url: str | None) -> threading.Event:
     stop = threading.Event()
     threading.Thread(
-        target=_refresh_snapshots, args=(stop, pool()), name="dashboard-snapshots", daemon=True
+        target=_refresh_snapshots, args=(stop, writer_pool()), name="dashboard-snapshots", daemon=True
     ).start()
     return stop
 

@@ -318,3 +318,16 @@ SELECT id, acted_at, staff_name, action, target, succeeded, result
 FROM staff_actions
 ORDER BY acted_at DESC, id DESC
 LIMIT %(limit)s;
+
+-- ============================== reading from a hot standby ==============================
+
+-- name: standby_lag
+-- On the server the dashboard reads from (DASHBOARD_READ_URL): whether it is a standby, whether it is
+-- receiving WAL from the primary now, and how far behind it is. A standby that replayed all it received
+-- while streaming is up to date (pg_last_xact_replay_timestamp alone would grow while nothing is
+-- written); otherwise it is as old as the last transaction it replayed.
+SELECT pg_is_in_recovery() AS standby,
+       COALESCE((SELECT status = 'streaming' FROM pg_stat_wal_receiver), false) AS streaming,
+       pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() AS replayed_all,
+       pg_last_xact_replay_timestamp() AS replayed_at,
+       EXTRACT(EPOCH FROM NOW() - pg_last_xact_replay_timestamp())::float8 AS since_replayed_seconds;
