@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import psycopg
 from psycopg.rows import DictRow, dict_row
@@ -205,9 +205,14 @@ def check_pooler_limits(pool: Pool, limits: DatabaseLimits) -> None:
         )
 
 
-def writer_of(db: Db) -> Db:
+_D = TypeVar("_D")
+
+
+def writer_of(db: _D) -> _D:
     """Where writes go: the primary's pool for a pool that reads from a standby, else db itself."""
-    return db.writer if isinstance(db, Pool) and db.writer is not None else db
+    if isinstance(db, Pool) and db.writer is not None:
+        return cast(_D, db.writer)
+    return db
 
 
 @contextmanager
