@@ -190,9 +190,14 @@ def _url(user: str, port: int, dbname: str = DATABASE) -> str:
     return f"postgresql://{user}:{passwords()[user]}@127.0.0.1:{port}/{dbname}"
 
 
+# Names the direct connections (migrations, the cleanup runner's lock) in pg_stat_activity, beside
+# PgBouncer's server connections.
+SESSION_APPLICATION = "enrollment-session"
+
+
 def primary_url() -> str:
     """Direct to the primary: migrations and session-level locks (DATABASE_SESSION_URL)."""
-    return _url(APP_USER, PRIMARY_PORT)
+    return _url(APP_USER, PRIMARY_PORT) + f"?application_name={SESSION_APPLICATION}"
 
 
 def pooled_url() -> str:
