@@ -307,6 +307,9 @@ def _create_roles() -> None:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [user]).fetchone()
             verb = "ALTER" if exists else "CREATE"
             conn.execute(f"{verb} ROLE {user} {attributes} PASSWORD {_literal(pw[user])}")
+        # The dashboard reads the standby's replication status (pg_stat_wal_receiver) to say how old
+        # its figures are: that view shows its state only to this role's members.
+        conn.execute(f"GRANT pg_read_all_stats TO {APP_USER}")
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
             conn.execute(f"CREATE DATABASE {DATABASE} OWNER {APP_USER}")
         if not conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [SLOT]).fetchone():

@@ -215,6 +215,24 @@ def writer_of(db: _D) -> _D:
     return db
 
 
+def catch_up(db: object, timeout: float = 2.0) -> bool:
+    """For a pool reading from a standby, after a write through writer_of(db): wait (at most `timeout`
+    seconds) until the standby has replayed everything the primary committed so far, so that the next
+    read sees the write. True when it has (at once for anything but a standby's pool)."""
+    if not isinstance(db, Pool) or db.writer is None:
+        return True
+    with connection(db.writer) as conn:
+        lsn = one(conn.execute(query("current_wal_position")).fetchone())["lsn"]
+    deadline = time.monotonic() + timeout
+    while True:
+        with connection(db) as conn:
+            if one(conn.execute(query("replayed_up_to"), {"lsn": lsn}).fetchone())["done"]:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
 @contextmanager
 def session_advisory_lock(pool: Pool, key: int) -> Iterator[bool]:
     """Try to take the session-level advisory lock `key`; yield whether it was taken, and release it

@@ -115,7 +115,7 @@ def test_enrollment_and_sign_in_through_haproxy_each_request_on_the_other_instan
         session_id = enroll(http, username)
         registered = http.post("/register", json={"username": username, "sessionId": session_id,
                                                   "useTemporaryData": True})  # fmt: skip
-        assert registered.status_code == 200, registered.text
+        assert registered.status_code == 201, registered.text
         signin = http.post("/api/save-drawing", json=drawing_json(username, 1, flow_type="signin", sample=50))
         assert signin.status_code == 200, signin.text
         login = http.post("/login", json={"username": username, "sessionId": signin.json()["sessionId"],
@@ -162,8 +162,8 @@ def test_a_retried_register_is_answered_once_across_instances(
         with ThreadPoolExecutor(2) as pool:
             both = list(pool.map(lambda _: http.post("/register", json=body), range(2)))
         again = http.post("/register", json=body)  # and once more later
-    assert [a.status_code for a in both + [again]] == [200, 200, 200], [a.text for a in both + [again]]
-    assert both[0].json() == both[1].json() == again.json()
+    assert [a.status_code for a in both + [again]] == [201, 201, 201], [a.text for a in both + [again]]
+    assert both[0].content == both[1].content == again.content
     log = wait_for_log(address, SIGNUP_STEPS + 3)
     registers = [server for server, _, path in log if path == "/register"]
     assert len(registers) == 3 and set(registers[:2]) == {"api1", "api2"}, log
@@ -331,17 +331,17 @@ def test_dashboard_reads_from_the_standby_while_the_primary_takes_writes(
     settings = Settings(database_url=cluster.pooled_url(), transaction_pooling=True,
                         session_database_url=cluster.primary_url(),
                         pool_min_size=1, pool_max_size=2)  # fmt: skip
-    stop = threading.Event()
     written: list[str] = []
+    refused: list[str] = []
 
-    def write() -> None:
+    def write() -> None:  # 20 sessions started through the API, on the primary
         with client_from(addresses.take()) as http:
             for i in range(20):
-                if stop.is_set():
-                    return
                 username = f"standby_{i}_{random.randint(0, 10**6)}"
                 answer = http.post("/api/save-drawing", json=drawing_json(username, 1))
-                assert answer.status_code == 200, answer.text
+                if answer.status_code != 200:
+                    refused.append(answer.text)
+                    return
                 written.append(answer.json()["sessionId"])
 
     with create_pool(cluster.pooled_url(), settings, name="test-writer") as writer, \
@@ -353,15 +353,18 @@ def test_dashboard_reads_from_the_standby_while_the_primary_takes_writes(
                 conn.execute("INSERT INTO maintenance_runs (job, last_run_at) VALUES ('x', NOW())")
         thread = threading.Thread(target=write)
         thread.start()
-        try:
+        reads, lags = 0, []
+        while thread.is_alive() or reads < 3:  # the dashboard's reads, on the standby, meanwhile
             figures = overview(reader, 24)  # a stale snapshot is refreshed on the primary, read here
             lag = staleness(reader)
-        finally:
-            stop.set()
-            thread.join()
+            assert lag.standby
+            lags.append(lag.behind_seconds if lag.streaming else None)
+            reads += 1
+        thread.join()
+        assert refused == [] and len(written) == 20
         assert figures.as_of is not None
-        assert lag.standby and lag.streaming
-        assert lag.behind_seconds is not None and lag.behind_seconds < 5
+        # Streaming all along, and never more than a second behind the primary.
+        assert all(lag is not None and lag < 1 for lag in lags), lags
         # What the primary took is on the standby within moments.
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
@@ -371,4 +374,4 @@ def test_dashboard_reads_from_the_standby_while_the_primary_takes_writes(
             if seen == len(written):
                 break
             time.sleep(0.05)
-        assert written and seen == len(written)
+        assert seen == len(written)

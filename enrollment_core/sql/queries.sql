@@ -22,6 +22,14 @@ SELECT set_config('statement_timeout', %(statement_timeout)s, false),
 SELECT name, setting FROM pg_settings
  WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout');
 
+-- name: current_wal_position
+-- Where the primary's WAL ends now: a standby that replayed up to here has every change committed so far.
+SELECT pg_current_wal_lsn()::text AS lsn;
+
+-- name: replayed_up_to
+-- On a standby: whether it has replayed the primary's WAL up to %(lsn)s (current_wal_position).
+SELECT COALESCE(pg_last_wal_replay_lsn() >= %(lsn)s::pg_lsn, false) AS done;
+
 -- name: set_transaction_limits
 -- The longer limits of maintenance work over many rows, for the current transaction only.
 SELECT set_config('statement_timeout', %(statement_timeout)s, true),
