@@ -375,3 +375,64 @@ def test_dashboard_reads_from_the_standby_while_the_primary_takes_writes(
                 break
             time.sleep(0.05)
         assert seen == len(written)
+
+
+def test_the_app_keeps_the_enrollment_when_its_instance_is_killed(running: None) -> None:
+    """A person half-way through a signup in the browser; the Streamlit instance their websocket is
+    on is killed (-9). HAProxy sends the reconnecting browser to the other instance, where the page's
+    ?session= continues the enrollment at the next unsaved step, with nothing lost."""
+    from tests.browser import test_enrollment_app_browser as ui
+
+    if not cluster.Path(ui.CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (./dev cluster test installs it)")
+    username = f"browser_{random.randint(0, 10**8)}"
+    url = f"http://127.0.0.1:{cluster.APP_FRONT}/"
+    killed = None
+    with ui.sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=ui.CHROMIUM, args=ui.CHROME_ARGS)
+        try:
+            context = ui.desktop(browser)
+            page, errors = ui.open_page(context)
+            mouse = ui.mouse_stroker(context, page)
+            ui.begin(page, url, "Create account", username, touch=False)
+            ui.enroll_steps(page, mouse, username, range(1, 3), touch=False)
+            ui.wait_for_step(page, 3)
+            sticky = {c["name"]: c["value"] for c in context.cookies()}["ENROLLMENT_APP"]
+            assert sticky in {i.name for i in cluster.app_instances()}
+            killed = sticky
+            cluster.kill(sticky)
+            # The browser notices, reconnects, and HAProxy sends it to the other instance (the
+            # cookie then names it); that instance picks the page up at step 3, an empty pad.
+            deadline = time.monotonic() + 30
+            while {c["name"]: c["value"] for c in context.cookies()}["ENROLLMENT_APP"] == sticky:
+                assert time.monotonic() < deadline, "the browser was not sent to the other instance"
+                page.wait_for_timeout(100)
+            ui.wait_for_step(page, 3)
+            ui.screenshot(page, "cluster_after_instance_killed")
+            # The first drawing after the move: the pen recorder, reconnected to another server
+            # without a reload, may not have recorded it; the app then says so on Save and asks for
+            # Clear and a new drawing (see docs/scaling.md), which is what the person does.
+            strokes = ui.step_strokes(3, username)
+            ui.draw(page, mouse, strokes)
+            ui.press(page, "Save and continue", touch=False)
+            incomplete = page.get_by_text("was not recorded completely")
+            saved = page.get_by_text("Step 4 of 11", exact=True)
+            ui.expect(incomplete.or_(saved)).to_be_visible(timeout=ui.WAIT_MS)
+            if incomplete.count():
+                ui.screenshot(page, "cluster_after_instance_killed_incomplete")
+                ui.press(page, "Clear", touch=False)
+                ui.wait_for_step(page, 3)
+                ui.draw(page, mouse, strokes)
+                ui.press(page, "Save and continue", touch=False)
+            ui.enroll_steps(page, mouse, username, range(4, 5), touch=False)
+            ui.wait_for_step(page, 5)
+            assert errors == []
+        finally:
+            browser.close()
+            if killed:
+                cluster.restart(killed)
+    steps = in_primary("SELECT s.step_number FROM temp_enrollment_steps s JOIN temp_enrollments e "
+                       "ON e.id = s.enrollment_id WHERE e.username = %s ORDER BY 1", username)  # fmt: skip
+    assert [r["step_number"] for r in steps] == [1, 2, 3, 4]
+    sessions = in_primary("SELECT count(*) AS n FROM temp_enrollments WHERE username = %s", username)
+    assert sessions[0]["n"] == 1
