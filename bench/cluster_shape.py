@@ -243,7 +243,7 @@ def report(rows: list[dict]) -> str:
                           fmt(k["api_cpu_ms_per_save"], 2), fmt(k["db_cpu_ms_per_save"], 2),
                           fmt(k["proxy_cpu_ms_per_save"], 2), fmt(k["wal_bytes_per_save"] / 1000, 1),
                           fmt(k["wal_fsyncs_per_save"], 2), k["refused"]])  # fmt: skip
-        lines.append(["", "proxied/direct", f"{row['ratio']:.0%}", "", f"+{row['p99_added_ms']:.1f}",
+        lines.append(["", "proxied/direct", f"{row['ratio']:.0%}", "", f"{row['p99_added_ms']:+.1f}",
                       "", "", "", "", "", ""])  # fmt: skip
     return table(["clients", "path", "saves/s", "p50 ms", "p99 ms", "API CPU ms", "PG CPU ms",
                   "HAProxy+PgB CPU ms", "WAL kB", "WAL fsyncs", "refused"], lines)  # fmt: skip
