@@ -435,3 +435,25 @@ def test_the_app_keeps_the_enrollment_when_its_instance_is_killed(running: None)
     assert [r["step_number"] for r in steps] == [1, 2, 3, 4]
     sessions = in_primary("SELECT count(*) AS n FROM temp_enrollments WHERE username = %s", username)
     assert sessions[0]["n"] == 1
+
+
+def test_the_dashboard_on_the_cluster_says_its_figures_come_from_the_standby(
+    running: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import streamlit as st
+
+    from tests.test_dashboard_app import captions, signed_in_app
+
+    for name, value in {"DATABASE_URL": cluster.pooled_url(), "DB_TRANSACTION_POOLING": "1",
+                        "DATABASE_SESSION_URL": cluster.primary_url(),
+                        "DASHBOARD_READ_URL": cluster.standby_url(),
+                        "DASHBOARD_BACKGROUND_CLEANUP": "0"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    st.cache_resource.clear()
+    try:
+        at = signed_in_app(monkeypatch)
+        notes = [c for c in captions(at) if c.startswith("Figures are read from")]
+        assert notes == ["Figures are read from a copy of the database, up to date with the main one "
+                         "(under 1 s behind)."], notes  # fmt: skip
+    finally:
+        st.cache_resource.clear()
