@@ -10,6 +10,7 @@ buckets, as separate people would, whatever earlier runs left in the database.""
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import re
 import threading
@@ -457,3 +458,28 @@ def test_the_dashboard_on_the_cluster_says_its_figures_come_from_the_standby(
                          "(under 1 s behind)."], notes  # fmt: skip
     finally:
         st.cache_resource.clear()
+
+
+def test_quick_cluster_bench_compares_the_paths_and_drops_its_database(
+    running: None, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from bench.cli import main
+
+    assert main(["cluster", "--quick", "--out", str(tmp_path)]) == 0
+    assert "=== cluster (quick) ===" in capsys.readouterr().out
+    (path,) = tmp_path.glob("cluster-quick-*.json")
+    figures = json.loads(path.read_text())
+    (row,) = figures["rows"]
+    for kind in ("direct", "proxied"):
+        assert row[kind]["rate"] > 0 and row[kind]["refused"] == 0
+        assert 10_000 < row[kind]["wal_bytes_per_save"] < 200_000  # a save writes its ~30 kB drawing
+        assert row[kind]["api_cpu_ms_per_save"] > 0 and row[kind]["db_cpu_ms_per_save"] > 0
+    # HAProxy and PgBouncer are only on the proxied path (the direct one has no such processes: NaN).
+    assert row["proxied"]["proxy_cpu_ms_per_save"] > 0
+    assert math.isnan(row["direct"]["proxy_cpu_ms_per_save"])
+    assert figures["whole_run"]["saves"] > 0
+    with psycopg.connect(cluster.superuser_url(), autocommit=True) as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'bench_cluster_%'").fetchall()
+    assert left == []
