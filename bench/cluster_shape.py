@@ -269,7 +269,7 @@ def run(*, quick: bool, rounds: int | None = None, seconds: float | None = None,
         cfg = haproxy_config(work)
         with api(DIRECT_PORT, direct_url(name), False, name, work) as direct_pid, \
                 api(PROXIED_PORT, pooled_url(name), True, name, work) as proxied_pid, \
-                process(["haproxy", "-f", str(cfg)], dict(os.environ), work / "haproxy.log",
+                process([cluster.tool("haproxy"), "-f", str(cfg)], dict(os.environ), work / "haproxy.log",
                         f"http://127.0.0.1:{HAPROXY_PORT}/readyz") as haproxy_pid:  # fmt: skip
             pgbouncer_pid = cluster.pid_of("pgbouncer")
             proxy_pids = [haproxy_pid, *([pgbouncer_pid] if pgbouncer_pid else [])]

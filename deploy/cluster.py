@@ -36,6 +36,8 @@ from typing import Any
 
 import psycopg
 
+from enrollment_core.config import DatabaseLimits
+
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 VAR = Path(os.environ.get("CLUSTER_DIR") or ROOT / "var" / "cluster")
@@ -175,15 +177,22 @@ def secrets_file() -> Path:
     return VAR / "conf" / "secrets.json"
 
 
+# The Streamlit instances of one app share their cookie secret, as instances behind one balancer must.
+COOKIE_SECRET = "streamlit_cookie_secret"
+
+
 def passwords() -> dict[str, str]:
-    """The cluster's passwords, made once (random) and kept in var/cluster/conf/secrets.json (0600)."""
+    """The cluster's passwords and secrets, made once (random) and kept in var/cluster/conf/secrets.json
+    (0600)."""
     path = secrets_file()
-    if path.exists():
-        return dict(json.loads(path.read_text()))
-    values = {user: secrets.token_urlsafe(24) for user in ("postgres", APP_USER, REPLICATION_USER)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(values))
+    values: dict[str, str] = dict(json.loads(path.read_text())) if path.exists() else {}
+    wanted = ("postgres", APP_USER, REPLICATION_USER, COOKIE_SECRET)
+    if any(name not in values for name in wanted):
+        for name in wanted:
+            values.setdefault(name, secrets.token_urlsafe(24))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(values))
     return values
 
 
@@ -213,10 +222,6 @@ def standby_url() -> str:
 
 def superuser_url(port: int = PRIMARY_PORT) -> str:
     return _url("postgres", port, "postgres")
-
-
-def pgbouncer_admin_url() -> str:
-    return _url(APP_USER, PGBOUNCER_PORT, "pgbouncer")
 
 
 # ------------------------------------------------------------------------------------ PostgreSQL
@@ -357,9 +362,6 @@ def migrate() -> None:
 def _limits_query() -> str:
     """What PgBouncer runs on each new server connection: the product's request limits (the same
     settings the apps read), since under transaction pooling no client can set them for itself."""
-    sys.path.insert(0, str(ROOT))
-    from enrollment_core.config import DatabaseLimits
-
     limits = DatabaseLimits.from_env()
 
     def ms(seconds: float) -> int:
@@ -419,7 +421,7 @@ def write_haproxy_config() -> Path:
             DASHBOARD_SERVERS=_servers(dashboard_instances(), cookie=True),
         )
     )
-    check = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True)
+    check = subprocess.run([tool("haproxy"), "-c", "-f", str(cfg)], capture_output=True, text=True)
     if check.returncode != 0:
         raise SystemExit(f"HAProxy refuses {cfg}:\n{check.stdout}{check.stderr}")
     return cfg
@@ -446,7 +448,8 @@ def command_of(inst: Instance) -> tuple[list[str], dict[str, str]]:
     streamlit = [PYTHON, "-m", "streamlit", "run", "--server.headless", "true",
                  "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
                  "--client.toolbarMode", "viewer",
-                 "--server.fileWatcherType", "none", "--server.port", str(inst.port)]  # fmt: skip
+                 "--server.fileWatcherType", "none", "--server.port", str(inst.port),
+                 "--server.cookieSecret", passwords()[COOKIE_SECRET]]  # fmt: skip
     if inst.name.startswith("api"):
         return [PYTHON, "-m", "api.serve"], {**env, "API_WORKERS": "1", "API_PORT": str(inst.port)}
     if inst.name.startswith("app"):
@@ -454,10 +457,18 @@ def command_of(inst: Instance) -> tuple[list[str], dict[str, str]]:
     if inst.name.startswith("dashboard"):
         return [*streamlit, "dashboard/app.py"], {**env, "DASHBOARD_READ_URL": standby_url()}
     if inst.name == "pgbouncer":
-        return ["pgbouncer", str(VAR / "conf" / "pgbouncer.ini")], env
+        return [tool("pgbouncer"), str(VAR / "conf" / "pgbouncer.ini")], env
     if inst.name == "haproxy":
-        return ["haproxy", "-f", str(VAR / "conf" / "haproxy.cfg")], env
+        return [tool("haproxy"), "-f", str(VAR / "conf" / "haproxy.cfg")], env
     raise ValueError(f"no such part of the cluster: {inst.name}")
+
+
+def tool(name: str) -> str:
+    """Debian's haproxy or pgbouncer (in /usr/sbin, which a user's PATH may lack)."""
+    found = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    if found is None:
+        raise SystemExit(f"{name} is not installed: ./dev cluster start installs Debian's")
+    return found
 
 
 def instance(name: str) -> Instance:
@@ -494,12 +505,12 @@ def spawn(name: str) -> int:
         return existing
     inst = instance(name)
     cmd, env = command_of(inst)
-    log = log_path(name).open("ab")
     run_as = _run_as() if name == "pgbouncer" else {}  # PgBouncer refuses to run as root
-    process = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, **run_as,
-    )  # fmt: skip
+    with log_path(name).open("ab") as log:
+        process = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, **run_as,
+        )  # fmt: skip
     pid_path(name).write_text(str(process.pid))
     return process.pid
 
@@ -573,10 +584,8 @@ def restart(name: str) -> None:
 
 
 def start() -> None:
-    for tool in ("haproxy", "pgbouncer"):
-        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            raise SystemExit(f"{tool} is not installed: run ./dev cluster start (it installs Debian's)")
-    os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin"
+    for name in ("haproxy", "pgbouncer"):
+        tool(name)  # installed, or say so before anything starts
     _prepare_dirs()
     print(f"==> PostgreSQL primary on 127.0.0.1:{PRIMARY_PORT}")
     start_primary()
