@@ -448,8 +448,8 @@ def command_of(inst: Instance) -> tuple[list[str], dict[str, str]]:
     streamlit = [PYTHON, "-m", "streamlit", "run", "--server.headless", "true",
                  "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
                  "--client.toolbarMode", "viewer",
-                 "--server.fileWatcherType", "none", "--server.port", str(inst.port),
-                 "--server.cookieSecret", passwords()[COOKIE_SECRET]]  # fmt: skip
+                 "--server.fileWatcherType", "none", "--server.port", str(inst.port)]  # fmt: skip
+    env["STREAMLIT_SERVER_COOKIE_SECRET"] = passwords()[COOKIE_SECRET]  # not allowed on the command line
     if inst.name.startswith("api"):
         return [PYTHON, "-m", "api.serve"], {**env, "API_WORKERS": "1", "API_PORT": str(inst.port)}
     if inst.name.startswith("app"):
