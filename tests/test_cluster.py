@@ -483,3 +483,28 @@ def test_quick_cluster_bench_compares_the_paths_and_drops_its_database(
     with psycopg.connect(cluster.superuser_url(), autocommit=True) as conn:
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'bench_cluster_%'").fetchall()
     assert left == []
+
+
+def test_the_proxy_names_the_client_and_refuses_oversized_requests(
+    running: None, addresses: Addresses
+) -> None:
+    address = addresses.take()
+    username = f"xff_{random.randint(0, 10**8)}"
+    with client_from(address) as http:
+        # A client's own X-Forwarded-For names another address: the proxy replaces it with the real one.
+        saved = http.post("/api/save-drawing", json=drawing_json(username, 1),
+                          headers={"X-Forwarded-For": "203.0.113.9"})  # fmt: skip
+        assert saved.status_code == 200, saved.text
+        huge_headers = http.post("/api/check-username", json={"username": "anyone"},
+                                 headers={f"X-Padding-{i}": "x" * 1000 for i in range(20)})  # fmt: skip
+        too_big = http.post("/api/save-drawing", content=b"{" + b" " * 3_300_000 + b"}",
+                            headers={"Content-Type": "application/json"})  # fmt: skip
+    rows = in_primary("SELECT metadata->>'ip' AS ip FROM temp_enrollments WHERE session_id = %s",
+                      saved.json()["sessionId"])  # fmt: skip
+    assert rows == [{"ip": address}]
+    assert huge_headers.status_code == 431
+    assert huge_headers.json()["error"]["code"] == "headers_too_large"
+    assert too_big.status_code == 413
+    refusal = too_big.json()["error"]
+    assert refusal == {"code": "payload_too_large", "field": None,
+                       "message": "The request body is larger than 3200000 bytes."}  # fmt: skip
