@@ -104,9 +104,21 @@ def database_url(settings: Settings) -> str:
     return embedded_postgres.ensure_running(settings.embedded_data_dir)
 
 
+NO_SESSION_URL = (
+    "DB_TRANSACTION_POOLING is on but DATABASE_SESSION_URL is not set: migrations and the cleanup "
+    "runner hold session-level locks, which a transaction pooler cannot keep; set DATABASE_SESSION_URL "
+    "to the primary itself (or a session-mode pool)"
+)
+
+
 def session_database_url(settings: Settings) -> str:
-    """Where work that holds a session-level lock connects: DATABASE_SESSION_URL, else database_url."""
-    return settings.session_database_url or database_url(settings)
+    """Where work that holds a session-level lock connects: DATABASE_SESSION_URL, else database_url
+    (which a transaction pooler cannot be)."""
+    if settings.session_database_url:
+        return settings.session_database_url
+    if settings.transaction_pooling:
+        raise ValueError(NO_SESSION_URL)
+    return database_url(settings)
 
 
 def prepare_database(settings: Settings) -> str:
@@ -147,6 +159,8 @@ def create_pool(
     `writer`: for a pool reading from a standby, the pool writes go to (writer_of)."""
     limits = settings.database_limits
     pooled = settings.transaction_pooling if transaction_pooling is None else transaction_pooling
+    if pooled and not settings.session_database_url:
+        raise ValueError(NO_SESSION_URL)
     kwargs: dict[str, Any] = {"row_factory": dict_row, "connect_timeout": limits.connect_timeout_seconds}
     if pooled:
         kwargs["prepare_threshold"] = None

@@ -12,7 +12,7 @@ import pytest
 from psycopg import sql
 
 from enrollment_core.config import DatabaseLimits, Settings
-from enrollment_core.database import PoolerLimitsError, create_pool, session_advisory_lock
+from enrollment_core.database import PoolerLimitsError, create_pool, prepare_database, session_advisory_lock
 from enrollment_core.maintenance import CLEANUP_LOCK_KEY, run_cleanup_if_due
 from tests.flows import draw_signup, service_on
 
@@ -100,6 +100,14 @@ def test_the_cleanup_lock_is_held_on_the_session_url_behind_a_pooler(
         held = db.execute("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'").fetchone()
         assert held is not None and held["n"] == 0
         assert run_cleanup_if_due(pool, interval_seconds=1) == 0
+
+
+def test_transaction_pooling_without_a_session_url_is_refused(db_url: str, settings: Settings) -> None:
+    without = replace(settings, transaction_pooling=True, session_database_url=None)
+    with pytest.raises(ValueError, match="DATABASE_SESSION_URL is not set"):
+        create_pool(db_url, without, name="test-pooled")
+    with pytest.raises(ValueError, match="DATABASE_SESSION_URL is not set"):
+        prepare_database(without)
 
 
 def test_transaction_pooling_is_read_as_a_flag(monkeypatch: pytest.MonkeyPatch) -> None:
