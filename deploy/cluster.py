@@ -573,6 +573,14 @@ def wait_ready(names: list[str], timeout: float = 180.0) -> None:
         time.sleep(0.25)
 
 
+def haproxy_admin(command: str) -> str:
+    """One command on HAProxy's admin socket (e.g. "disable server api/api1"); its answer."""
+    with socket.socket(socket.AF_UNIX) as admin:
+        admin.connect(str(VAR / "run" / "haproxy.sock"))
+        admin.sendall(command.encode() + b"\n")
+        return admin.recv(65536).decode(errors="replace")
+
+
 def restart(name: str) -> None:
     """Start a part again after kill() (tests), and wait until it is ready."""
     stop_process(name)

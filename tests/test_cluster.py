@@ -43,9 +43,16 @@ LOG_LINE = re.compile(r'^(?P<client>[\d.]+):\d+ \[[^\]]+\] (?P<frontend>\S+) (?P
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[None]:
+def cluster_up() -> Iterator[None]:
     with cluster.running_cluster():
         yield
+
+
+@pytest.fixture
+def running(cluster_up: None) -> None:
+    """Each test starts with every frontend answering: a test that saturates PgBouncer (1,000 clients)
+    makes the API instances not ready for a moment, and HAProxy takes them out until /readyz says so."""
+    cluster.wait_for_frontends()
 
 
 class Addresses:
@@ -508,3 +515,18 @@ def test_the_proxy_names_the_client_and_refuses_oversized_requests(
     refusal = too_big.json()["error"]
     assert refusal == {"code": "payload_too_large", "field": None,
                        "message": "The request body is larger than 3200000 bytes."}  # fmt: skip
+
+
+def test_with_no_api_instance_ready_the_proxy_answers_in_the_apis_error_format(running: None) -> None:
+    servers = [f"api/{i.name}" for i in cluster.api_instances()]
+    try:
+        for server in servers:  # as when every instance fails /readyz
+            cluster.haproxy_admin(f"disable server {server}")
+        answer = httpx.post(f"{API}/api/check-username", json={"username": "anyone"}, timeout=5)
+    finally:
+        for server in servers:
+            cluster.haproxy_admin(f"enable server {server}")
+        cluster.wait_for_frontends()
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "2"
+    assert answer.json()["error"]["code"] == "server_busy"
