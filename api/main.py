@@ -54,7 +54,7 @@ def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if service is not None:  # injected (tests): its owner opens and closes it
             app.state.service = service
-            app.state.readiness = ReadinessProbe(service.pool.conninfo)
+            app.state.readiness = ReadinessProbe.of(service.pool)
             try:
                 yield
             finally:
@@ -65,7 +65,7 @@ def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int 
         # across all instances); close() stops them and closes the pool.
         own = await to_thread.run_sync(lambda: open_service(background_cleanup=True))
         app.state.service = own
-        app.state.readiness = ReadinessProbe(own.pool.conninfo)
+        app.state.readiness = ReadinessProbe.of(own.pool)
         freeze_startup_objects()  # a server process from here on; tests (service given) keep theirs
         try:
             yield

@@ -13,6 +13,8 @@ app       the enrollment app in headless Chromium: tap Save -> next step's pad d
 verify    time of one sign-in verification, timed and shape (needs no database)
 restart   kill -9 of the embedded server under ./dev start's supervisor -> accepting connections again
           (runs its own embedded server)
+cluster   saves through HAProxy + PgBouncer vs direct, CPU, WAL bytes and fsyncs per save, on the
+          PostgreSQL of ./dev cluster (started if needed; docs/scaling.md). Only when named.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from enrollment_core.config import PROJECT_ROOT
 from . import (
     app_roundtrip,
     cleanup,
+    cluster_shape,
     db_restart,
     headers,
     http_save,
@@ -42,6 +45,8 @@ from .common import RESULTS_DIR, scratch_database, server_url
 BENCHMARKS = (
     "save", "queries", "cleanup", "http", "overload", "headers", "recovery", "app", "verify", "restart"
 )  # fmt: skip
+# Run only when named: it needs ./dev cluster's HAProxy, PgBouncer and PostgreSQL servers.
+ON_REQUEST = ("cluster",)
 
 
 def _sizes(text: str) -> list[int]:
@@ -55,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "names",
         nargs="*",
-        choices=[*BENCHMARKS, []],
+        choices=[*BENCHMARKS, *ON_REQUEST, []],
         metavar="name",
-        help=f"which benchmarks ({', '.join(BENCHMARKS)}); default: all",
+        help=f"which benchmarks ({', '.join(BENCHMARKS + ON_REQUEST)}); default: all but cluster",
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes and short runs: a smoke test")
     parser.add_argument(
@@ -103,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     names = args.names or list(BENCHMARKS)
 
     logging.basicConfig(level=logging.WARNING)
-    # verify needs no database; recovery and restart run a server of their own (they kill it).
-    own_server = {"verify", "recovery", "restart"}
+    # verify needs no database; recovery and restart run a server of their own (they kill it); cluster
+    # uses ./dev cluster's.
+    own_server = {"verify", "recovery", "restart", "cluster"}
     server = server_url(args.server_url) if set(names) - own_server else "(none needed)"
     print(f"server: {server}   disk free: {shutil.disk_usage(PROJECT_ROOT).free / 1e9:.0f} GB")
     for name in names:
@@ -148,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
             results = verify.run(quick=args.quick)
         elif name == "restart":
             results = db_restart.run(quick=args.quick)
+        elif name == "cluster":
+            results = cluster_shape.run(
+                quick=args.quick, rounds=args.rounds, seconds=args.seconds, clients=args.clients
+            )
         elif name == "queries":
             with scratch_database(server, "queries", keep=args.keep) as url:
                 results = queries.run(url, quick=args.quick, sizes=args.sizes, out=args.out)

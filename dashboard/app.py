@@ -9,7 +9,7 @@ import streamlit as st
 
 # Imported by package name (installed editable by ./dev): module names like "auth" would otherwise
 # clash with other apps' modules in the same process.
-from dashboard import auth, data, formatting, outage, view
+from dashboard import auth, data, formatting, outage, standby, view
 
 # A local file: a Material icon as page icon makes the browser fetch it from Google's font server.
 ICON = Path(__file__).resolve().parent / "icon.png"
@@ -32,6 +32,7 @@ page = st.navigation(
 
 with st.sidebar:
     view.sidebar_controls()
+    standby.sidebar_note()
     st.divider()
     st.caption(f"Signed in as {formatting.plain(auth.staff_name())}")
     if st.button("Sign out", icon=":material/logout:"):

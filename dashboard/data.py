@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 from dashboard import auth
 from enrollment_core import EnrollmentService, monitoring, open_service
 from enrollment_core.config import DatabaseLimits
+from enrollment_core.database import Pool, create_pool
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 from enrollment_core.shared_service import SharedService
 from enrollment_core.staff import StaffActions
@@ -54,6 +55,8 @@ def service() -> EnrollmentService:
 def close_service() -> None:
     """Stop the snapshot thread and close the dashboard's pool (tests; the process ending does it too)."""
     _stop_refresher()
+    with _read_lock:
+        _close_read_locked()
     _SHARED.close()
 
 
@@ -63,7 +66,51 @@ def staff() -> StaffActions:
 
 
 def pool() -> ConnectionPool:
+    """Where the pages read: the hot standby when DASHBOARD_READ_URL is set, else the primary. Writes
+    (staff actions, the snapshot, cleanup) go to the primary: staff(), writer_pool()."""
+    read_url = os.environ.get("DASHBOARD_READ_URL") or None
+    return _read_pool(read_url, os.environ.get("DATABASE_URL") or None) if read_url else writer_pool()
+
+
+def writer_pool() -> ConnectionPool:
     return service().pool
+
+
+def reads_from_standby() -> bool:
+    return bool(os.environ.get("DASHBOARD_READ_URL"))
+
+
+# The standby's pool: one per process too (not st.cache_resource, whose "clear caches" any visitor can
+# send), opened anew only when DASHBOARD_READ_URL or DATABASE_URL changes (tests).
+_read_lock = threading.Lock()
+_read: tuple[tuple[str, str | None], Pool] | None = None
+
+
+def _read_pool(read_url: str, database_url: str | None) -> Pool:
+    global _read
+    key = (read_url, database_url)
+    current = _read
+    if current is not None and current[0] == key:
+        return current[1]
+    with _read_lock, st.spinner("Connecting to the database…"):
+        if _read is not None and _read[0] == key:
+            return _read[1]
+        _close_read_locked()
+        # A direct connection to the standby (it takes the session limits as it opens); a stale snapshot
+        # found there is refreshed on the primary's pool (enrollment_core.database.writer_of).
+        settings, writer = service().settings, writer_pool()
+        opened = create_pool(
+            read_url, settings, name="dashboard-read", transaction_pooling=False, writer=writer
+        )
+        _read = (key, opened)
+        return opened
+
+
+def _close_read_locked() -> None:
+    global _read
+    if _read is not None:
+        _read[1].close()
+        _read = None
 
 
 def limits() -> DatabaseLimits:
@@ -89,7 +136,9 @@ _refresher: tuple[ConnectionPool, threading.Event] | None = None
 def _snapshot_refresher() -> None:
     global _refresher
     with _refresher_lock:
-        db = pool()  # raises when the database cannot be opened (the old thread, if any, goes on)
+        # The primary: the snapshot is written there. Raises when the database cannot be opened (the old
+        # thread, if any, goes on).
+        db = writer_pool()
         if _refresher is not None and _refresher[0] is db:
             return
         if _refresher is not None:

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
 
     if args.command == "migrate":
-        applied = migrations.migrate(database.database_url(settings))
+        applied = migrations.migrate(database.session_database_url(settings))
         print("schema is up to date" if not applied else f"applied: {', '.join(applied)}")
     elif args.command == "cleanup":
         with _pool(settings) as pool:

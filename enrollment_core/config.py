@@ -33,6 +33,17 @@ def _env_float(name: str, default: float, minimum: float = 0.0) -> float:
     return _env_number(name, default, minimum, float, "a number")
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 0 or 1, got {raw!r}")
+
+
 def duration_words(seconds: int, *, adjective: bool = False) -> str:
     """A whole duration in words: '2 hours', '90 minutes', '1 hour'; as an adjective '2-hour'."""
     for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
@@ -131,6 +142,16 @@ class DatabaseLimits:
 class Settings:
     # Where to connect. None means: start (or reuse) the embedded PostgreSQL under `embedded_data_dir`.
     database_url: str | None = None
+    # Where work that needs a session of its own connects (migrations' and the cleanup runner's advisory
+    # locks): the primary itself or a session-mode pool. None: database_url. Set it when database_url
+    # goes through a transaction pooler, where a session lock would land on whichever server connection.
+    session_database_url: str | None = None
+    # database_url goes through a transaction pooler (PgBouncer pool_mode=transaction): no server-side
+    # prepared statements, and no session-level SETs (they would stay on one server connection and
+    # reach other clients); the time limits must then be set pooler-side, and are checked at start.
+    transaction_pooling: bool = False
+    # The dashboard's reads go here (a hot standby) when set; its writes stay on database_url.
+    dashboard_read_url: str | None = None
     embedded_data_dir: Path = PROJECT_ROOT / "var" / "pgdata"
     # How long an enrollment session lives from its first drawing.
     session_ttl_seconds: int = 2 * 3600
@@ -176,6 +197,9 @@ class Settings:
         data_dir = os.environ.get("ENROLLMENT_PGDATA")
         return cls(
             database_url=os.environ.get("DATABASE_URL") or None,
+            session_database_url=os.environ.get("DATABASE_SESSION_URL") or None,
+            transaction_pooling=_env_flag("DB_TRANSACTION_POOLING", cls.transaction_pooling),
+            dashboard_read_url=os.environ.get("DASHBOARD_READ_URL") or None,
             embedded_data_dir=Path(data_dir) if data_dir else cls.embedded_data_dir,
             session_ttl_seconds=_env_int("ENROLLMENT_TTL_SECONDS", cls.session_ttl_seconds, minimum=1),
             cleanup_interval_seconds=_env_int(

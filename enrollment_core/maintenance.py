@@ -14,7 +14,7 @@ import time
 from psycopg.types.json import Jsonb
 
 from . import device_tokens
-from .database import Pool, allow_long_transaction, one
+from .database import Pool, allow_long_transaction, one, session_advisory_lock
 from .queries import query
 
 log = logging.getLogger(__name__)
@@ -101,39 +101,34 @@ def run_cleanup_if_due(
     than that, and the forgetting of idle abuse counters) if no instance has run it within the
     interval. Returns the number of expired sessions removed, or None when another instance holds the
     lock or ran it recently."""
-    with pool.connection() as conn:
-        conn.autocommit = True
-        try:
-            locked = one(conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", [CLEANUP_LOCK_KEY]).fetchone())
-            if not locked["ok"]:
-                return None
-            try:
-                due = conn.execute(
-                    query("claim_periodic_job"), {"job": CLEANUP_JOB, "interval_seconds": interval_seconds}
-                ).fetchone()
-                if not due:
-                    return None
-                removed = cleanup_expired(pool, batch_size, pause_ratio)
-                archived = (
-                    archive_completed(pool, archive_after_seconds, batch_size, pause_ratio)
-                    if archive_after_seconds
-                    else 0
-                )
-                forgotten = forget_idle_abuse_counters(pool, login_lock_seconds)
-                result = {"removed": removed, "archived": archived}
-                conn.execute(query("record_periodic_result"), {"job": CLEANUP_JOB, "result": Jsonb(result)})
-                log.info(
-                    "periodic maintenance: %d expired sessions removed, %d completed archived, "
-                    "%d idle rate-limit and sign-in counters forgotten",
-                    removed,
-                    archived,
-                    forgotten,
-                )
-                return removed
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (CLEANUP_LOCK_KEY,))
-        finally:
-            conn.autocommit = False
+    # A session-level lock: held for the whole run, over the session URL behind a transaction pooler.
+    with session_advisory_lock(pool, CLEANUP_LOCK_KEY) as locked:
+        if not locked:
+            return None
+        with pool.connection() as conn:
+            due = conn.execute(
+                query("claim_periodic_job"), {"job": CLEANUP_JOB, "interval_seconds": interval_seconds}
+            ).fetchone()
+        if not due:
+            return None
+        removed = cleanup_expired(pool, batch_size, pause_ratio)
+        archived = (
+            archive_completed(pool, archive_after_seconds, batch_size, pause_ratio)
+            if archive_after_seconds
+            else 0
+        )
+        forgotten = forget_idle_abuse_counters(pool, login_lock_seconds)
+        result = {"removed": removed, "archived": archived}
+        with pool.connection() as conn:
+            conn.execute(query("record_periodic_result"), {"job": CLEANUP_JOB, "result": Jsonb(result)})
+        log.info(
+            "periodic maintenance: %d expired sessions removed, %d completed archived, "
+            "%d idle rate-limit and sign-in counters forgotten",
+            removed,
+            archived,
+            forgotten,
+        )
+        return removed
 
 
 class PeriodicCleanup:

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from ..database import allow_long_transaction, limits_of
+from ..database import allow_long_transaction, catch_up, limits_of, writer_of
 from ..maintenance import CLEANUP_JOB
 from ..queries import query
 from .rows import Db, connection, fetch
@@ -117,12 +117,15 @@ def refresh_snapshot(db: Db, wait: bool = True) -> bool:
 
 def ensure_snapshot(db: Db, max_age_seconds: float = SNAPSHOT_MAX_AGE_SECONDS) -> None:
     """Refresh the snapshot if there is none or it is older than max_age_seconds. When another session
-    is already refreshing an existing snapshot, the current one is used rather than waiting."""
+    is already refreshing an existing snapshot, the current one is used rather than waiting. A pool
+    reading from a standby reads the age there, refreshes on the primary (writer_of), and waits (at
+    most 2 s) until the standby has the new figures."""
     rows = fetch(db, query("snapshot_age"))
     if not rows:
-        refresh_snapshot(db, wait=True)
-    elif rows[0]["age_seconds"] > max_age_seconds:
-        refresh_snapshot(db, wait=False)
+        refresh_snapshot(writer_of(db), wait=True)
+        catch_up(db)
+    elif rows[0]["age_seconds"] > max_age_seconds and refresh_snapshot(writer_of(db), wait=False):
+        catch_up(db)
 
 
 def snapshot_time(db: Db) -> datetime | None:

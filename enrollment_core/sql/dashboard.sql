@@ -319,8 +319,7 @@ FROM staff_actions
 ORDER BY acted_at DESC, id DESC
 LIMIT %(limit)s;
 
--- ============================== the staff door ==============================
-
+-- ============================== the staff door =======================
 -- name: lock_staff_door
 -- Serialises the sign-in attempts of one address (until the transaction ends), so that parallel
 -- attempts are counted exactly: each sees the failures of the ones before it.
@@ -355,3 +354,16 @@ FROM counted;
 -- The password of this attempt was right: its line leaves the staff log, where only wrong passwords (and
 -- the actions taken once signed in, under the name given) are kept.
 DELETE FROM staff_actions WHERE id = %(attempt_id)s AND action = 'sign_in';
+=======
+-- ============================== reading from a hot standby ==============================
+
+-- name: standby_lag
+-- On the server the dashboard reads from (DASHBOARD_READ_URL): whether it is a standby, whether it is
+-- receiving WAL from the primary now, and how far behind it is. A standby that replayed all it received
+-- while streaming is up to date (pg_last_xact_replay_timestamp alone would grow while nothing is
+-- written); otherwise it is as old as the last transaction it replayed.
+SELECT pg_is_in_recovery() AS standby,
+       COALESCE((SELECT status = 'streaming' FROM pg_stat_wal_receiver), false) AS streaming,
+       pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() AS replayed_all,
+       pg_last_xact_replay_timestamp() AS replayed_at,
+       EXTRACT(EPOCH FROM NOW() - pg_last_xact_replay_timestamp())::float8 AS since_replayed_seconds;

@@ -16,6 +16,20 @@ SELECT set_config('statement_timeout', %(statement_timeout)s, false),
        set_config('lock_timeout', %(lock_timeout)s, false),
        set_config('idle_in_transaction_session_timeout', %(idle_in_transaction_timeout)s, false);
 
+-- name: current_session_limits
+-- The time limits a connection has (milliseconds, as set_session_limits takes them): under transaction
+-- pooling they come from the pooler's server connections, and create_pool checks them here.
+SELECT name, setting FROM pg_settings
+ WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout');
+
+-- name: current_wal_position
+-- Where the primary's WAL ends now: a standby that replayed up to here has every change committed so far.
+SELECT pg_current_wal_lsn()::text AS lsn;
+
+-- name: replayed_up_to
+-- On a standby: whether it has replayed the primary's WAL up to %(lsn)s (current_wal_position).
+SELECT COALESCE(pg_last_wal_replay_lsn() >= %(lsn)s::pg_lsn, false) AS done;
+
 -- name: set_transaction_limits
 -- The longer limits of maintenance work over many rows, for the current transaction only.
 SELECT set_config('statement_timeout', %(statement_timeout)s, true),
