@@ -319,7 +319,8 @@ FROM staff_actions
 ORDER BY acted_at DESC, id DESC
 LIMIT %(limit)s;
 
--- ============================== the staff door =======================
+-- ============================== the staff door ==============================
+
 -- name: lock_staff_door
 -- Serialises the sign-in attempts of one address (until the transaction ends), so that parallel
 -- attempts are counted exactly: each sees the failures of the ones before it.
@@ -354,7 +355,7 @@ FROM counted;
 -- The password of this attempt was right: its line leaves the staff log, where only wrong passwords (and
 -- the actions taken once signed in, under the name given) are kept.
 DELETE FROM staff_actions WHERE id = %(attempt_id)s AND action = 'sign_in';
-=======
+
 -- ============================== reading from a hot standby ==============================
 
 -- name: standby_lag
