@@ -38,8 +38,9 @@ class RecorderValue:
     recorded: Any  # what the browser sent: {"epoch", "strokes"}, checked by timed_strokes.recorded_strokes
 
 
-def pen_recorder(key: str, box_class: str, epoch: str, ready: bool) -> RecorderValue:
-    """Mount the recorder for the canvas inside the container whose CSS class is `box_class`.
+def pen_recorder(key: str, box_class: str, area_class: str, epoch: str, ready: bool) -> RecorderValue:
+    """Mount the recorder for the canvas inside the container whose CSS class is `box_class`, itself in
+    the drawing area `area_class` (instruction, pad and buttons) that is fitted to the window's height.
     `epoch` names the pad and changes whenever Python redraws the canvas (Undo / Clear): the recorder
     then starts a new list, and a list from another epoch is never taken for this one. `ready` lifts
     the "Loading the canvas…" cover."""
@@ -47,6 +48,7 @@ def pen_recorder(key: str, box_class: str, epoch: str, ready: bool) -> RecorderV
         key=key,
         data={
             "box": box_class,
+            "area": area_class,
             "epoch": epoch,
             "ready": ready,
             "width": canvas.CANVAS_WIDTH,

@@ -39,7 +39,7 @@ NO_LIMITS = {
 def running_app(db_url: str, log_dir: Path, **env: str) -> Iterator[str]:
     """The enrollment app as `streamlit run`, on `db_url`, with these extra settings: its URL."""
     with streamlit_app("enrollment_app/app.py", {**os.environ, "DATABASE_URL": db_url, **env},
-                       log_dir / "streamlit.log") as url:
+                       log_dir / "streamlit.log", toolbar_mode=None) as url:  # as ./dev start runs it
         yield url + "/"
 
 
@@ -121,7 +121,7 @@ def streamlit_errors(page: Any) -> list[str]:
 
 def touch_line(cdp: Any, page: Any, points: list[tuple[float, float]]) -> None:
     """A finger stroke through CDP, points in canvas pixels (the pad may be scaled)."""
-    box = pad(page).first.bounding_box()
+    box = pad_box(page)
     if box is None:
         return
     scale = box["width"] / canvas.CANVAS_WIDTH
@@ -137,8 +137,16 @@ def touch_line(cdp: Any, page: Any, points: list[tuple[float, float]]) -> None:
     send("touchEnd", *points[-1])
 
 
+def pad_box(page: Any) -> dict[str, float] | None:
+    """Where the pad is on screen, or None when it went away meanwhile (fast taps change screens)."""
+    try:
+        return pad(page).first.bounding_box(timeout=1000)  # type: ignore[no-any-return]
+    except Exception:  # playwright's TimeoutError: the pad is gone
+        return None
+
+
 def mouse_line(page: Any, points: list[tuple[float, float]]) -> None:
-    box = pad(page).first.bounding_box()
+    box = pad_box(page)
     if box is None:
         return
     scale = box["width"] / canvas.CANVAS_WIDTH

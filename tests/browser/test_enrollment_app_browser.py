@@ -65,7 +65,8 @@ def app_db(server_url: str, template_url: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def app_url(app_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("enrollment_app") / "streamlit.log"
-    with streamlit_app("enrollment_app/app.py", {**os.environ, "DATABASE_URL": app_db}, log_path) as url:
+    with streamlit_app("enrollment_app/app.py", {**os.environ, "DATABASE_URL": app_db}, log_path,
+                       toolbar_mode=None) as url:  # its own config.toml, as ./dev start runs it
         yield url + "/"
 
 

@@ -22,7 +22,6 @@ from tests.browser.app_driver import (
     DESKTOP,
     NO_LIMITS,
     WAIT_MS,
-    app_button,
     idle,
     mouse_line,
     new_context,
@@ -58,7 +57,8 @@ STROKE_WEIGHT = 7
 # Visible, enabled buttons of the app (and the start screen's flow choice), with their centres.
 BUTTONS_JS = r"""() => [...document.querySelectorAll(
         '[data-testid^="stBaseButton"], [data-testid="stMain"] [role="radio"]')]
-    .filter(b => !b.disabled && b.getAttribute('aria-disabled') !== 'true' && !b.closest('[data-stale="true"]'))
+    .filter(b => !b.disabled && b.getAttribute('aria-disabled') !== 'true')
+    .filter(b => !b.closest('[data-stale="true"]'))
     .map(b => { const r = b.getBoundingClientRect();
                 // The words, without a Material icon's name (its text, before them).
                 const words = (b.innerText || '').split('\n').map(t => t.trim()).filter(Boolean);
