@@ -32,7 +32,7 @@ def start_screen(service: EnrollmentService, where: Where) -> None:
             "Username", value=where.username or "", max_chars=64, placeholder="e.g. john_doe",
         )
         # Said under the field, not behind a 16 px help icon.
-        st.caption("3 to 32 characters: letters, digits, '_', '.' and '-'.")
+        st.caption("3 to 32 characters: letters, digits, and _ . -")
         submitted = st.form_submit_button("Continue", type="primary", icon=":material/arrow_forward:")
     if submitted:
         assert flow_type is not None  # required=True: one is always chosen
