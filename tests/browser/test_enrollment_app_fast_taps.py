@@ -55,13 +55,15 @@ WEIGHTS = {
 STROKE_WEIGHT = 7
 
 # Visible, enabled buttons of the app (and the start screen's flow choice), with their centres.
-BUTTONS_JS = r"""() => [...document.querySelectorAll(
-        '[data-testid^="stBaseButton"], [data-testid="stMain"] [role="radio"]')]
+BUTTONS_JS = r"""() => [...document.querySelectorAll(['[data-testid^="stBaseButton"]',
+        '[data-testid="stPopoverButton"]', '[data-testid="stMain"] [role="radio"]'].join(', '))]
     .filter(b => !b.disabled && b.getAttribute('aria-disabled') !== 'true')
     .filter(b => !b.closest('[data-stale="true"]'))
     .map(b => { const r = b.getBoundingClientRect();
-                // The words, without a Material icon's name (its text, before them).
-                const words = (b.innerText || '').split('\n').map(t => t.trim()).filter(Boolean);
+                // The words, without the names of the Material icons around them.
+                const label = b.querySelector('[data-testid="stMarkdownContainer"]');
+                const words = (label ? label.innerText : b.innerText || '').split('\n')
+                    .map(t => t.trim()).filter(t => t && !/^[a-z_]+$/.test(t));
                 return {text: words[words.length - 1] || '', x: r.x + r.width / 2, y: r.y + r.height / 2,
                         w: r.width, h: r.height}; })
     .filter(b => b.w > 0 && b.h > 0 && b.y > 0 && b.y < innerHeight)"""
@@ -112,7 +114,7 @@ def assert_settles(page: Any, where: str) -> None:
 @pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_fast_taps_never_show_an_error_or_leave_the_pad_loading(browser: Any, app: str, device: str) -> None:
     touch = device == "phone"
-    width, height = (390, 844) if touch else DESKTOP
+    width, height = (360, 740) if touch else DESKTOP
     context = new_context(browser, width, height, touch)
     page, page_errors = open_page(context)
     cdp = context.new_cdp_session(page) if touch else None
@@ -129,13 +131,14 @@ def test_fast_taps_never_show_an_error_or_leave_the_pad_loading(browser: Any, ap
             if pad(page).count() == 1:
                 choices.append(("stroke", None))
                 weights.append(STROKE_WEIGHT)
-            if page.get_by_role("textbox", name="Username").count():
-                # The start page: the name is typed (not an action of this test), then Continue.
-                field = page.get_by_role("textbox", name="Username")
-                if field.input_value(timeout=2000) != USER:
-                    field.fill(USER, timeout=2000)
-                    radio = page.get_by_role("radio", name="Sign in", exact=True)
-                    radio.tap(timeout=2000) if touch else radio.click(timeout=2000)
+            field = page.get_by_role("textbox", name="Username")
+            if field.count() and not field.input_value(timeout=2000):
+                # The start page: a new account (a new name) or a sign-in, typed and chosen (not
+                # actions of this test), then Continue is one of the taps.
+                signup = hand.random() < 0.4
+                field.fill(f"tap_{device}_{len(done)}" if signup else USER, timeout=2000)
+                radio = page.get_by_role("radio", name="Create account" if signup else "Sign in", exact=True)
+                radio.tap(timeout=2000) if touch else radio.click(timeout=2000)
             if not choices:  # between two screens: nothing to tap yet
                 page.wait_for_timeout(50)
                 continue
@@ -155,6 +158,10 @@ def test_fast_taps_never_show_an_error_or_leave_the_pad_loading(browser: Any, ap
                 assert_settles(page, f"{device} after {len(done)} actions")
         assert_settles(page, f"{device} at the end")
         assert page_errors == []
+        # Every kind of tap this test is about happened.
+        tapped = set(done)
+        assert {"Undo", "Clear", "Try again", "Start over", "Yes, start over", "stroke"} <= tapped, tapped
+        assert tapped & {"Save and continue", "Sign"}, tapped
     finally:
         print(f"{device}: {len(done)} actions in {time.monotonic() - started:.1f} s:",
               {name: done.count(name) for name in sorted(set(done))})
