@@ -369,6 +369,12 @@ def test_start_over_leaves_the_session_and_returns_to_the_start(app: AppTest, pa
     start(app, "signup", "jane")
     pad.draw(step_drawing("signup", 1, "jane"))
     save(app)
+    # The saved step is confirmed in the next step's header (no toast over the page), also after the
+    # reruns a step has (every stroke, the pad's own reports).
+    assert "Step 1 saved" in texts(app)
+    pad.draw(step_drawing("signup", 2, "jane")[:1])
+    app.run()
+    assert "Step 1 saved" in texts(app)
     # Start over asks first (in a popover): only its confirmation leaves, and no confirmation of the
     # step saved before is left over on the start page.
     assert "Leave this enrollment and go back to the start page?" in texts(app)

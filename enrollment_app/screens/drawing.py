@@ -12,7 +12,7 @@ from enrollment_core.step_plan import Step
 
 from .. import canvas, canvas_widget, client, flow, state
 from ..flow import FLOW_LABELS, SAVE_LABELS, Where
-from .navigation import flash, go, stay, take_flash
+from .navigation import flash, go, shown_flash, stay
 from .problems import locked_message, unreachable
 
 STEP_HINTS = {
@@ -26,7 +26,7 @@ def drawing_screen(service: EnrollmentService, where: Where) -> None:
     step, progress = where.step, where.progress
     # locate() gives the flow, its step and the progress for a drawing step
     assert where.flow_type is not None and step is not None and progress is not None
-    saved = take_flash()  # the previous step's confirmation, said in the header (never over the pad)
+    saved = shown_flash()  # the previous step's confirmation, in the header (never over the pad)
     if where.flow_type == "signin":
         st.subheader(f"Sign in as {where.username}", anchor=False)
     else:

@@ -33,6 +33,11 @@ def take_flash() -> str | None:
     return state.take_flash()
 
 
+def shown_flash() -> str | None:
+    """The confirmation to say on this drawing step (it stays through the step's reruns)."""
+    return state.peek_flash()
+
+
 def start_page_button(label: str = "Back to the start page", key: str = "to_start") -> None:
     if st.button(label, key=key, icon=":material/home:"):
         go()

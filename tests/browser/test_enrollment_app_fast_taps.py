@@ -43,30 +43,45 @@ if not os.path.exists(CHROMIUM):
     pytest.skip("Debian's chromium is not installed (./dev test installs it)", allow_module_level=True)
 
 ACTIONS_PER_DEVICE = 110  # two devices: >= 200 actions in all
+MAX_ACTIONS_PER_DEVICE = 260  # ... more until every kind of tap below has happened
+KINDS = {"Undo", "Clear", "Try again", "Start over", "Yes, start over", "stroke"}
 SEED = int(os.environ.get("ENROLLMENT_FAST_TAP_SEED", "25"))
 USER = "fast_tapper"
 
 # The app's buttons this test taps, and how often (relative) when one is on screen.
 WEIGHTS = {
     "Save and continue": 5, "Sign": 5, "Undo": 3, "Clear": 2, "Try again": 5, "Sign in again": 3,
-    "Start over": 2, "Yes, start over": 4, "Keep drawing": 1, "Continue": 4, "Check my signature again": 2,
+    "Start over": 2, "Yes, start over": 10, "Keep drawing": 1, "Continue": 4, "Check my signature again": 2,
     "Back to the start page": 1, "Done": 1,
 }
 STROKE_WEIGHT = 7
 
-# Visible, enabled buttons of the app (and the start screen's flow choice), with their centres.
-BUTTONS_JS = r"""() => [...document.querySelectorAll(['[data-testid^="stBaseButton"]',
-        '[data-testid="stPopoverButton"]', '[data-testid="stMain"] [role="radio"]'].join(', '))]
-    .filter(b => !b.disabled && b.getAttribute('aria-disabled') !== 'true')
-    .filter(b => !b.closest('[data-stale="true"]'))
-    .map(b => { const r = b.getBoundingClientRect();
-                // The words, without the names of the Material icons around them.
-                const label = b.querySelector('[data-testid="stMarkdownContainer"]');
-                const words = (label ? label.innerText : b.innerText || '').split('\n')
-                    .map(t => t.trim()).filter(t => t && !/^[a-z_]+$/.test(t));
-                return {text: words[words.length - 1] || '', x: r.x + r.width / 2, y: r.y + r.height / 2,
-                        w: r.width, h: r.height}; })
-    .filter(b => b.w > 0 && b.h > 0 && b.y > 0 && b.y < innerHeight)"""
+# Enabled buttons of the app (and the start screen's flow choice) by their words; with a label, the
+# centre of that button on screen, scrolled into view first when it is off screen (as a finger would
+# scroll to reach Start over under a phone's pad).
+BUTTONS_JS = r"""(wanted) => {
+    const found = [...document.querySelectorAll(['[data-testid^="stBaseButton"]',
+            '[data-testid="stPopoverButton"]', '[data-testid="stMain"] [role="radio"]'].join(', '))]
+        .filter(b => !b.disabled && b.getAttribute('aria-disabled') !== 'true')
+        .filter(b => !b.closest('[data-stale="true"]'))
+        .filter(b => { const r = b.getBoundingClientRect(); return r.width > 0 && r.height > 0; })
+        .map(b => {
+            // The words, without the names of the Material icons around them.
+            const label = b.querySelector('[data-testid="stMarkdownContainer"]');
+            const words = (label ? label.innerText : b.innerText || '').split('\n')
+                .map(t => t.trim()).filter(t => t && !/^[a-z_]+$/.test(t));
+            return {button: b, text: words[words.length - 1] || ''};
+        });
+    if (wanted === null) return found.map(f => f.text);
+    const one = found.find(f => f.text === wanted);
+    if (!one) return null;
+    let r = one.button.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > innerHeight) {
+        one.button.scrollIntoView({block: 'center'});
+        r = one.button.getBoundingClientRect();
+    }
+    return {x: r.x + r.width / 2, y: r.y + r.height / 2};
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -124,32 +139,43 @@ def test_fast_taps_never_show_an_error_or_leave_the_pad_loading(browser: Any, ap
     try:
         page.goto(f"{app}?flow=signin&user={USER}")
         wait_pad_ready(page)
-        while len(done) < ACTIONS_PER_DEVICE:
-            buttons = [b for b in page.evaluate(BUTTONS_JS) if b["text"] in WEIGHTS]
-            choices: list[tuple[str, dict[str, Any] | None]] = [(b["text"], b) for b in buttons]
-            weights = [WEIGHTS[b["text"]] for b in buttons]
+        while len(done) < ACTIONS_PER_DEVICE or (
+            not (KINDS <= set(done) and set(done) & {"Save and continue", "Sign"})
+            and len(done) < MAX_ACTIONS_PER_DEVICE
+        ):
+            labels = sorted({text for text in page.evaluate(BUTTONS_JS, None) if text in WEIGHTS})
+            choices: list[tuple[str, bool]] = [(label, True) for label in labels]
+            weights = [WEIGHTS[label] for label in labels]
             if pad(page).count() == 1:
-                choices.append(("stroke", None))
+                choices.append(("stroke", False))
                 weights.append(STROKE_WEIGHT)
             field = page.get_by_role("textbox", name="Username")
-            if field.count() and not field.input_value(timeout=2000):
-                # The start page: a new account (a new name) or a sign-in, typed and chosen (not
-                # actions of this test), then Continue is one of the taps.
-                signup = hand.random() < 0.4
-                field.fill(f"tap_{device}_{len(done)}" if signup else USER, timeout=2000)
-                radio = page.get_by_role("radio", name="Create account" if signup else "Sign in", exact=True)
-                radio.tap(timeout=2000) if touch else radio.click(timeout=2000)
+            try:
+                if field.count() and not field.input_value(timeout=2000):
+                    # The start page: a new account (a new name) or a sign-in, typed and chosen (not
+                    # actions of this test), then Continue is one of the taps.
+                    signup = hand.random() < 0.3
+                    field.fill(f"tap_{device}_{len(done)}" if signup else USER, timeout=2000)
+                    radio = page.get_by_role("radio", name="Create account" if signup else "Sign in",
+                                             exact=True)
+                    radio.tap(timeout=2000) if touch else radio.click(timeout=2000)
+            except sync_api.TimeoutError:  # the start page went away meanwhile (a tap before took effect)
+                continue
             if not choices:  # between two screens: nothing to tap yet
                 page.wait_for_timeout(50)
                 continue
-            (name, button), = hand.choices(choices, weights)
-            if button is None:
+            (name, is_button), = hand.choices(choices, weights)
+            if not is_button:
                 line = scribble(hand)
                 touch_line(cdp, page, line) if touch else mouse_line(page, line)
-            elif touch:
-                page.touchscreen.tap(button["x"], button["y"])
             else:
-                page.mouse.click(button["x"], button["y"])
+                where = page.evaluate(BUTTONS_JS, name)
+                if where is None:  # gone meanwhile (the screen changed under the finger)
+                    continue
+                if touch:
+                    page.touchscreen.tap(where["x"], where["y"])
+                else:
+                    page.mouse.click(where["x"], where["y"])
             done.append(name)
             page.wait_for_timeout(hand.choice((0, 30, 80, 150)))  # a fast finger, not a robot's
             errors = streamlit_errors(page)
@@ -160,7 +186,7 @@ def test_fast_taps_never_show_an_error_or_leave_the_pad_loading(browser: Any, ap
         assert page_errors == []
         # Every kind of tap this test is about happened.
         tapped = set(done)
-        assert {"Undo", "Clear", "Try again", "Start over", "Yes, start over", "stroke"} <= tapped, tapped
+        assert KINDS <= tapped, tapped
         assert tapped & {"Save and continue", "Sign"}, tapped
     finally:
         print(f"{device}: {len(done)} actions in {time.monotonic() - started:.1f} s:",
