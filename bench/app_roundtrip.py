@@ -108,7 +108,7 @@ def enrollment_app(url: str, log_path: Path, startup_seconds: float = 90) -> Ite
     port = _free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", "enrollment_app/app.py", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer", "--server.port", str(port),
+        "--browser.gatherUsageStats", "false", "--server.port", str(port),
         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
     ]  # fmt: skip
     with log_path.open("wb") as log:

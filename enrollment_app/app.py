@@ -3,12 +3,17 @@
 The page URL holds the state (see flow.py), so a reload or a reopened link continues where it was.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from enrollment_app import browser, resources, screens  # installed (editable) by ./dev, like the core
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 
-st.set_page_config(page_title="Signature enrollment", page_icon="✍️", layout="centered")
+HERE = Path(__file__).parent
+
+st.set_page_config(page_title="Signature enrollment", page_icon=str(HERE / "favicon.png"), layout="centered")
+st.html(f"<style>{(HERE / 'app.css').read_text(encoding='utf-8')}</style>")
 
 browser.mount()  # first: what this browser keeps (its secret, device tokens), before any screen may stop
 try:

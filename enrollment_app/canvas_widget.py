@@ -24,6 +24,9 @@ from .pen_recorder import pen_recorder
 
 # The container holding the canvas and the recorder; the recorder finds the canvas inside it.
 PAD_BOX_KEY = "drawing_pad_box"
+# The container around the instruction, the pad and its buttons (screens/drawing.py): the recorder fits
+# the pad so that all of it fits the window's height.
+DRAWING_AREA_KEY = "drawing_area"
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ def drawing_pad(
             disabled=not ready,
             key=canvas_key,
         )
-        recorder = pen_recorder(recorder_key, f"st-key-{PAD_BOX_KEY}", timing.epoch(revision), ready)
+        recorder = pen_recorder(recorder_key, f"st-key-{PAD_BOX_KEY}", f"st-key-{DRAWING_AREA_KEY}",
+                                timing.epoch(revision), ready)
     measured = timing.update(canvas.objects_of(result.json_data), recorder.recorded, time.monotonic())
     return CanvasValue(
         result.json_data,

@@ -11,9 +11,10 @@ The URL is the only state that survives a reload, a dropped connection or reopen
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +26,8 @@ from enrollment_core.step_plan import FlowType, Step
 log = logging.getLogger(__name__)
 
 FLOW_LABELS: dict[FlowType, str] = {"signup": "Create account", "signin": "Sign in"}
+# The button that saves the drawing: a step of a new account, or the signature that signs in.
+SAVE_LABELS: dict[FlowType, str] = {"signup": "Save and continue", "signin": "Sign"}
 
 # elsewhere: the session is bound to the browser that started it, and this is another one;
 # waiting: the session is bound to a browser, and this one has not said yet what it keeps (a page's first
@@ -43,6 +46,7 @@ class Where:
     progress: Progress | None = None
     session: SessionInfo | None = None
     message: str | None = None  # start: why the URL's choice was refused
+    locked_until: datetime | None = None  # start: a sign-in this network is locked out of, until when
 
     @property
     def step(self) -> Step | None:
@@ -95,7 +99,8 @@ def locate(
         except errors.RateLimited as exc:  # too many checks from this address: say so, plainly
             return Where("start", flow_type, username, message=sentence(exc.message))
         if not checked.ok:
-            return Where("start", flow_type, username, message=sentence(checked.reason or "username refused"))
+            return Where("start", flow_type, username, message=sentence(checked.reason or "username refused"),
+                         locked_until=checked.locked_until)
         return Where("drawing", flow_type, checked.username, progress=plan_progress(flow_type))
     return Where("start", flow_type if flow_type in step_plan.FLOW_TYPES else None, username)
 
@@ -195,6 +200,42 @@ def error_message(error: errors.EnrollmentError, session_lifetime: str) -> str:
     return sentence(error.message)
 
 
+# ---------------------------------------------------------------- the sign-in's verdict, in words
+# The one place where the verifier's reason codes become words for the person (a new code gets its
+# sentence here). Never the code itself, nor the score: they are for staff.
+
+VERDICT_WORDS: dict[str, str] = {
+    "match": "Your signature matches the one you enrolled.",
+    "no_match": "This signature does not match the one you enrolled.",
+    "replay": (
+        "This drawing is identical to one we already received. A signature drawn by hand is never "
+        "exactly the same twice: please sign again."
+    ),
+    "empty": "The drawing is empty or too small to be a signature.",
+    # A timed account's sign-in must come with how it was drawn (the pad records it): an app or device
+    # that sends none, or times no hand produces, is refused rather than judged by the shape alone.
+    "untimed": (
+        "This drawing came without how it was drawn, which your account needs. Please sign on the pad."
+    ),
+    "implausible_timing": (
+        "This drawing was not drawn the way a hand signs. Please sign again on the pad, at your usual pace."
+    ),
+}
+UNKNOWN_VERDICT = "We could not confirm that this signature is yours."
+
+
+def verdict_words(reason_code: str) -> str:
+    """What the person reads about their sign-in's verdict (the reason code is never shown)."""
+    return VERDICT_WORDS.get(reason_code, UNKNOWN_VERDICT)
+
+
+def support_line(environ: Mapping[str, str] = os.environ) -> str | None:
+    """'Need help? …' with the contact set by SUPPORT_CONTACT (an address, a phone number, a desk), or
+    None when none is configured."""
+    contact = environ.get("SUPPORT_CONTACT", "").strip()
+    return f"Need help? Contact {contact}." if contact else None
+
+
 # ---------------------------------------------------------------- when our server cannot answer
 # (its database is down, restarting or too busy): what was not done, what is kept, what to do. In plain
 # words, without "database": the person only needs to know that it is not their doing.
@@ -229,23 +270,32 @@ def step_not_saved(where: Where) -> str:
         kept = f" The {earlier} steps you saved before are safe."
     return (
         f"{UNREACHABLE}, so this step is not saved yet. Your drawing is still here: tap "
-        f"**Save and continue** again in a moment.{kept}"
+        f"**{SAVE_LABELS[where.flow_type or 'signup']}** again in a moment.{kept}"
     )
 
 
-def local_time(moment: datetime | None, tz_name: str | None) -> str:
-    """'14:05' in the browser's time zone (st.context.timezone), or '13:05 UTC' when it is unknown."""
+def local_time(moment: datetime | None, tz_name: str | None, now: datetime | None = None) -> str:
+    """'14:05 CET' in the browser's time zone (st.context.timezone), '13:05 UTC' when it is unknown; a
+    zone without a common abbreviation reads 'UTC+03:00'. Another day than today (there) adds it:
+    '14:05 CET on 6 December'."""
     if moment is None:
         return ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
-        zone = ZoneInfo(tz_name) if tz_name else None
+        zone: tzinfo = ZoneInfo(tz_name) if tz_name else UTC
     except (ZoneInfoNotFoundError, ValueError):
-        zone = None
-    if zone is None:
-        return moment.astimezone(UTC).strftime("%H:%M UTC")
-    return moment.astimezone(zone).strftime("%H:%M")
+        zone = UTC
+    there = moment.astimezone(zone)
+    abbreviation = there.tzname() or ""
+    if not abbreviation.isalpha():  # e.g. "+03" or "-0230": no name people use, so say the offset
+        offset = there.strftime("%z")
+        abbreviation = f"UTC{offset[:3]}:{offset[3:]}"
+    text = f"{there:%H:%M} {abbreviation}"
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    if there.date() != today:
+        text += f" on {there.day} {there:%B}"
+    return text
 
 
 def minutes_until(moment: datetime | None, now: datetime) -> int | None:

@@ -4,8 +4,9 @@
 // - It records every pointer point drawn on the canvas: canvas pixels, the event's time, pressure,
 //   pointer type and tilt, keeping the coalesced events phones batch into one pointermove. The
 //   canvas itself reports paths without times.
-// - It fits the canvas to the container's width with a CSS scale (one coordinate space whatever the
-//   display size) and hides the canvas's own toolbar, whose invisible buttons would otherwise catch
+// - It fits the canvas to the screen with a CSS scale (one coordinate space whatever the display
+//   size): as wide as the column, up to 1.6x, and short enough that the instruction, the pad and its
+//   buttons fit the window's height together; it scrolls them into view. It also hides the canvas's own toolbar, whose invisible buttons would otherwise catch
 //   taps on the pad's top-right corner.
 // - Until Python says the pad is ready, it covers the pad with "Loading the canvas…", so a stroke
 //   cannot start on a pad that is not listening yet.
@@ -25,6 +26,11 @@ const shared = (globalThis[SHARED_KEY] ??= {
 });
 
 const LOOK_AGAIN_MS = 150;
+// The pad grows with its column up to this scale: 560 x 400 px on a desktop. Beyond it the canvas's
+// 350 x 250 px bitmap (its coordinate space) would look blurred.
+const MAX_SCALE = 1.6;
+const MIN_SCALE = 0.5;
+const EDGE_PX = 8; // kept free above and below the drawing area when it is fitted to the window
 const STYLE_ID = "pen-recorder-style";
 const WAIT_CLASS = "pen-recorder-wait";
 
@@ -82,6 +88,29 @@ function canvasStyle(pad, scale) {
   `;
 }
 
+// The scale that fits the pad to the screen: as wide as its column allows, and low enough that the
+// whole drawing area (the instruction above the pad, the pad, Undo / Clear / Save below it) fits in
+// the window's height, so that on a phone, held either way, the pad and Save are on screen together.
+function fitScale(pad, box) {
+  let scale = Math.min(MAX_SCALE, box.clientWidth / pad.width);
+  const area = box.closest(`.${pad.areaClass}`);
+  if (area && pad.scale) {
+    // What the area holds besides the pad does not change with the pad's scale.
+    const others = area.getBoundingClientRect().height - pad.height * pad.scale;
+    scale = Math.min(scale, (window.innerHeight - others - 2 * EDGE_PX) / pad.height);
+  }
+  return Math.max(MIN_SCALE, Math.round(scale * 1000) / 1000);
+}
+
+// Scroll the drawing area into view when part of it is off screen (a new step on a short phone; the
+// phone turned), the least distance that shows it whole.
+function showArea(pad, box) {
+  const area = box.closest(`.${pad.areaClass}`);
+  if (!area) return;
+  const rect = area.getBoundingClientRect();
+  if (rect.top < 0 || rect.bottom > window.innerHeight) area.scrollIntoView({ block: "nearest" });
+}
+
 // Look for the canvas, style it, size it, and show or hide the "Loading the canvas…" cover.
 function attach(pad) {
   const box = padBox(pad);
@@ -91,8 +120,9 @@ function attach(pad) {
   if (found.upper !== pad.upper) {
     pad.upper = found.upper;
     pad.scale = null; // a new canvas (or a new shadow root): style it again
+    pad.shown = false; // and bring it into view once it has its size
   }
-  const scale = Math.min(1, box.clientWidth / pad.width);
+  const scale = fitScale(pad, box);
   let style = found.root.getElementById(STYLE_ID);
   if (!style) {
     style = document.createElement("style");
@@ -100,9 +130,16 @@ function attach(pad) {
     found.root.appendChild(style);
     pad.scale = null;
   }
-  if (scale > 0 && scale !== pad.scale) {
+  if (scale > 0 && Math.abs(scale - (pad.scale ?? 0)) > 0.002) {
+    const first = !pad.scale;
     pad.scale = scale;
     style.textContent = canvasStyle(pad, scale);
+    // The first scale knew nothing of the area's height: fit again now that the pad has a size.
+    if (first) requestAnimationFrame(() => attach(pad));
+    pad.shown = false;
+  } else if (!pad.shown && pad.scale) {
+    pad.shown = true;
+    showArea(pad, box);
   }
   const root = found.root.querySelector(".dc-root");
   if (root) {
@@ -230,6 +267,7 @@ export default function (component) {
     host: parentElement instanceof ShadowRoot ? parentElement.host : parentElement,
     setStateValue,
     boxClass: data.box,
+    areaClass: data.area,
     width: data.width,
     height: data.height,
     ready: Boolean(data.ready),
@@ -241,6 +279,9 @@ export default function (component) {
   if (!pad.timer) {
     pad.timer = setInterval(() => attach(pad), LOOK_AGAIN_MS);
     pad.resize = new ResizeObserver(() => attach(pad));
+    // The window's height bounds the pad too (a phone turned, a browser bar shown): fit it again.
+    pad.onWindow = () => attach(pad);
+    window.addEventListener("resize", pad.onWindow);
   }
   const box = padBox(pad);
   if (box && box !== pad.observed) {
@@ -251,6 +292,7 @@ export default function (component) {
   return () => {
     clearInterval(pad.timer);
     pad.resize.disconnect();
+    window.removeEventListener("resize", pad.onWindow);
     shared.pads.delete(parentElement);
     shared.live.delete(pad);
   };

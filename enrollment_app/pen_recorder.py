@@ -19,12 +19,17 @@ from . import canvas
 _JS = Path(__file__).with_name("pen_recorder.js")
 
 
+def script() -> str:
+    """The recorder's JavaScript as sent to the browser, inside its element on every rerun: without
+    its whole-line comments, which are for the reader of pen_recorder.js (~40 % of it)."""
+    lines = _JS.read_text(encoding="utf-8").splitlines()
+    return "\n".join(line for line in lines if line.strip() and not line.lstrip().startswith("//"))
+
+
 @cache
 def _component() -> ComponentRenderer:
     # Registered once per process, on first use (registering at import time would run in AppTest too).
-    return st.components.v2.component(
-        "signature_enrollment.pen_recorder", js=_JS.read_text(encoding="utf-8"), isolate_styles=True
-    )
+    return st.components.v2.component("signature_enrollment.pen_recorder", js=script(), isolate_styles=True)
 
 
 @dataclass(frozen=True)
@@ -33,8 +38,9 @@ class RecorderValue:
     recorded: Any  # what the browser sent: {"epoch", "strokes"}, checked by timed_strokes.recorded_strokes
 
 
-def pen_recorder(key: str, box_class: str, epoch: str, ready: bool) -> RecorderValue:
-    """Mount the recorder for the canvas inside the container whose CSS class is `box_class`.
+def pen_recorder(key: str, box_class: str, area_class: str, epoch: str, ready: bool) -> RecorderValue:
+    """Mount the recorder for the canvas inside the container whose CSS class is `box_class`, itself in
+    the drawing area `area_class` (instruction, pad and buttons) that is fitted to the window's height.
     `epoch` names the pad and changes whenever Python redraws the canvas (Undo / Clear): the recorder
     then starts a new list, and a list from another epoch is never taken for this one. `ready` lifts
     the "Loading the canvas…" cover."""
@@ -42,6 +48,7 @@ def pen_recorder(key: str, box_class: str, epoch: str, ready: bool) -> RecorderV
         key=key,
         data={
             "box": box_class,
+            "area": area_class,
             "epoch": epoch,
             "ready": ready,
             "width": canvas.CANVAS_WIDTH,

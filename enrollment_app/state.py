@@ -96,6 +96,12 @@ def take_flash() -> str | None:
     return cast("str | None", st.session_state.pop(FLASH, None))
 
 
+def peek_flash() -> str | None:
+    """The confirmation left for the drawing steps, kept through the step's reruns (each stroke, the
+    pad's own reports right after it appears) until another replaces it or another screen drops it."""
+    return cast("str | None", st.session_state.get(FLASH))
+
+
 # ---------------------------------------------------------------- name checks, reused for a minute
 
 

@@ -37,17 +37,19 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_app(
-    script: str, env: dict[str, str], log_path: Path, startup_seconds: float = 90
+    script: str, env: dict[str, str], log_path: Path, startup_seconds: float = 90,
+    toolbar_mode: str | None = "viewer",
 ) -> Iterator[str]:
     """Run `streamlit run <script>` (relative to the project root) and yield its URL once healthy;
-    stop it afterwards. Startup is bounded; a failure shows the end of the app's log."""
+    stop it afterwards. Startup is bounded; a failure shows the end of the app's log. `toolbar_mode`
+    as ./dev start gives it (None: the app's own .streamlit/config.toml decides)."""
     port = free_port()
+    toolbar = ["--client.toolbarMode", toolbar_mode] if toolbar_mode else []
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-             "--client.toolbarMode", "viewer"],  # as ./dev start: no developer menu, no Deploy
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *toolbar],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:

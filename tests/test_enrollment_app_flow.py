@@ -22,7 +22,7 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from enrollment_app import browser, canvas, canvas_widget, resources
+from enrollment_app import browser, canvas, canvas_widget, flow, resources
 from enrollment_core import sample_drawings, step_plan
 from enrollment_core.service import EnrollmentService
 
@@ -87,7 +87,8 @@ def app(service: EnrollmentService, pad: FakePad, monkeypatch: pytest.MonkeyPatc
 
 def texts(at: AppTest) -> str:
     """Everything the screen says, as one string (for "the screen shows X" checks)."""
-    parts = [e.value for e in at.title] + [e.value for e in at.markdown] + [e.value for e in at.caption]
+    parts = [e.value for e in at.title] + [e.value for e in at.subheader] + [e.value for e in at.markdown]
+    parts += [e.value for e in at.caption]
     parts += [e.value for e in at.error] + [e.value for e in at.warning] + [e.value for e in at.info]
     parts += [e.value for e in at.success] + [str(e.proto.text) for e in at.get("progress")]
     return "\n".join(str(p) for p in parts)
@@ -107,7 +108,9 @@ def start(at: AppTest, flow_type: str, username: str) -> AppTest:
 
 
 def save(at: AppTest) -> AppTest:
-    return button(at, "Save and continue").click().run()
+    """Tap the button that saves the drawing: "Save and continue" (a new account's step) or "Sign"."""
+    labels = {b.label for b in at.button}
+    return button(at, "Sign" if "Sign" in labels else "Save and continue").click().run()
 
 
 def register_user(service: EnrollmentService, username: str) -> None:
@@ -179,8 +182,11 @@ def test_signin_of_a_known_user_goes_to_its_one_signature_step(
     start(app, "signin", "SAM")
     assert_no_exception(app)
     assert dict(app.query_params) == {"flow": "signin", "user": "sam"}  # the registered spelling
-    assert "Step 1 of 1" in texts(app)
-    assert "Sign your name" in texts(app)
+    # A sign-in in its own words: who signs in, what to do, a Sign button; no steps, no progress.
+    assert [h.value for h in app.subheader] == ["Sign in as sam", "Sign your name"]
+    assert "Step" not in texts(app) and not app.get("progress")
+    assert "saved as you go" not in texts(app)
+    assert [b.label for b in app.button if b.label in ("Sign", "Save and continue")] == ["Sign"]
 
 
 # ---------------------------------------------------------------- drawing steps
@@ -364,8 +370,18 @@ def test_start_over_leaves_the_session_and_returns_to_the_start(app: AppTest, pa
     start(app, "signup", "jane")
     pad.draw(step_drawing("signup", 1, "jane"))
     save(app)
-    button(app, "Start over").click().run()
+    # The saved step is confirmed in the next step's header (no toast over the page), also after the
+    # reruns a step has (every stroke, the pad's own reports).
+    assert "Step 1 saved" in texts(app)
+    pad.draw(step_drawing("signup", 2, "jane")[:1])
+    app.run()
+    assert "Step 1 saved" in texts(app)
+    # Start over asks first (in a popover): only its confirmation leaves, and no confirmation of the
+    # step saved before is left over on the start page.
+    assert "Leave this enrollment and go back to the start page?" in texts(app)
+    button(app, "Yes, start over").click().run()
     assert dict(app.query_params) == {}
+    assert "saved" not in texts(app)
     assert app.title[0].value == "Signature enrollment"
 
 
@@ -452,7 +468,7 @@ def test_signin_with_another_signature_is_rejected_with_the_reason_and_can_be_re
     register_user(service, "noah")
     signin(app, pad, "noah", step_drawing("signin", 1, "somebody else"))
     assert app.title[0].value == "Sign-in rejected"
-    assert app.error[0].value == "Does not match your enrolled signature."  # the plain reason
+    assert app.error[0].value == flow.VERDICT_WORDS["no_match"]  # the plain reason
     assert "more rejected attempts will lock the account" in texts(app)
     assert_no_score_shown(app, db)
     first_session = app.query_params["session"]
@@ -482,13 +498,16 @@ def test_signin_locked_after_repeated_rejections_says_until_when(
     pad.draw(step_drawing("signin", 1, "forger", sample=2))
     save(at)
     assert at.title[0].value == "Sign-in rejected"
-    assert "locked until" in at.warning[0].value
+    (notice,) = at.error  # one notice says both: rejected, and locked until when (with the zone)
+    assert notice.value.startswith(flow.VERDICT_WORDS["no_match"])
+    assert "locked until" in notice.value and " UTC " in notice.value
+    assert not at.warning
     # A third try is refused on the start screen, before the person draws anything.
     fresh = AppTest.from_file(APP, default_timeout=TIMEOUT)
     start(fresh, "signin", "olga")
     assert_no_exception(fresh)
     assert "locked until" in fresh.error[0].value
-    assert not [b for b in fresh.button if b.label == "Save and continue"]
+    assert not [b for b in fresh.button if b.label == "Sign"]
 
 
 def test_reopening_a_used_signin_link_shows_its_verdict_again(
@@ -502,7 +521,7 @@ def test_reopening_a_used_signin_link_shows_its_verdict_again(
     reopened.run()
     assert_no_exception(reopened)
     assert reopened.title[0].value == "Sign-in rejected"
-    assert reopened.error[0].value == "Does not match your enrolled signature."
+    assert reopened.error[0].value == flow.VERDICT_WORDS["no_match"]
     assert_no_score_shown(reopened, db)
     button(reopened, "Try again").click().run()
     assert dict(reopened.query_params) == {"flow": "signin", "user": "pia"}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from enrollment_app import state
+from enrollment_app import flow, state
 from enrollment_app.state import LockedBeforeChecking, SignInVerdict
 from enrollment_core import LoginResult
 
@@ -73,7 +73,7 @@ def test_accepted() -> None:
 def test_rejected_with_attempts_left() -> None:
     at = shown(SignInVerdict.of(login_result(failures_left=1)))
     assert at.title[0].value == "Sign-in rejected"
-    assert at.error[0].value == "Does not match your enrolled signature."
+    assert at.error[0].value == flow.VERDICT_WORDS["no_match"]
     assert "1 more rejected attempt will lock the account" in at.caption[0].value
     assert [b.label for b in at.button] == ["Try again", "Back to the start page"]
 
@@ -81,14 +81,16 @@ def test_rejected_with_attempts_left() -> None:
 def test_rejected_and_locked_by_this_rejection() -> None:
     at = shown(SignInVerdict.of(login_result(failures_left=0, locked_until=in_15_minutes())))
     assert at.title[0].value == "Sign-in rejected"
-    assert at.error[0].value == "Does not match your enrolled signature."
-    assert "locked until" in at.warning[0].value and "(about 15 min)" in at.warning[0].value
+    (notice,) = at.error  # one notice: the verdict and the lock, never two boxes
+    assert notice.value.startswith(flow.VERDICT_WORDS["no_match"])
+    assert "locked until" in notice.value and "(in about 15 min)" in notice.value
+    assert not at.warning
     assert [b.label for b in at.button] == ["Back to the start page"]  # no "Try again" while locked
 
 
 def test_locked_before_checking_is_its_own_screen() -> None:
     at = shown(LockedBeforeChecking(in_15_minutes()))
-    assert at.title[0].value == "Account locked"
+    assert at.title[0].value == "Signing in is locked for now"
     assert "locked until" in at.error[0].value
     assert not at.caption  # no reason and no attempts left: nothing was checked
     assert [b.label for b in at.button] == ["Back to the start page"]

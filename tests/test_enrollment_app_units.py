@@ -119,10 +119,17 @@ def test_messages_read_as_sentences() -> None:
 
 def test_times_are_shown_in_the_browser_time_zone_or_utc() -> None:
     moment = datetime(2026, 1, 15, 13, 5, tzinfo=UTC)
-    assert flow.local_time(moment, "Europe/Paris") == "14:05"
-    assert flow.local_time(moment, None) == "13:05 UTC"
-    assert flow.local_time(moment, "Not/AZone") == "13:05 UTC"
+    # Always with its zone: the browser's, by the name people use, or its offset when it has none.
+    assert flow.local_time(moment, "Europe/Paris", now=moment) == "14:05 CET"
+    assert flow.local_time(moment, "America/New_York", now=moment) == "08:05 EST"
+    assert flow.local_time(moment, "Asia/Dubai", now=moment) == "17:05 UTC+04:00"
+    assert flow.local_time(moment, None, now=moment) == "13:05 UTC"
+    assert flow.local_time(moment, "Not/AZone", now=moment) == "13:05 UTC"
     assert flow.local_time(None, "Europe/Paris") == ""
+    # Another day than today, there: the date too.
+    assert flow.local_time(moment, "Asia/Tokyo", now=moment - timedelta(hours=12)) == "22:05 JST"
+    assert flow.local_time(moment, "Pacific/Kiritimati", now=moment - timedelta(hours=12)) == (
+        "03:05 UTC+14:00 on 16 January")
     assert flow.minutes_until(moment + timedelta(seconds=61), moment) == 2
     assert flow.minutes_until(moment - timedelta(minutes=5), moment) == 0
 
@@ -299,3 +306,17 @@ def test_pad_widget_keys_never_contain_streamlits_event_delimiter() -> None:
 
     keys = {widget_key(f"pad:sess_ab__cd{i}:{n}") for i in range(50) for n in range(1, 12)}
     assert len(keys) == 550 and not any("__" in k for k in keys)
+
+
+def test_verdicts_are_said_in_words_never_by_their_code() -> None:
+    for code, words in flow.VERDICT_WORDS.items():
+        assert flow.verdict_words(code) == words
+        assert "_" not in words and "(" not in words  # no "(replay)" or "no_match" in what is shown
+    assert flow.verdict_words("a_code_added_later") == flow.UNKNOWN_VERDICT
+
+
+def test_the_support_line_comes_from_the_configuration() -> None:
+    line = flow.support_line({"SUPPORT_CONTACT": "help@example.org"})
+    assert line == "Need help? Contact help@example.org."
+    assert flow.support_line({"SUPPORT_CONTACT": "  "}) is None
+    assert flow.support_line({}) is None

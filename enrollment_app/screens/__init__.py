@@ -1,7 +1,7 @@
 """The screens of the enrollment app, one module per stage of the flow:
 
   start.py       choose Create account or Sign in and a username
-  drawing.py     a drawing step: the pad, Undo / Clear, Save and continue
+  drawing.py     a drawing step: the pad, Undo / Clear, Save and continue (Sign), Start over
   done.py        the end: account created, or the sign-in's outcome (also when its link is reopened)
   problems.py    expired, not found, continues in another browser, something went wrong, server
                  unreachable, locked, please wait
@@ -22,6 +22,7 @@ from .. import browser, client, flow, state
 from ..flow import Where
 from .done import completed_screen, finish_screen
 from .drawing import drawing_screen
+from .navigation import take_flash
 from .problems import elsewhere_screen, expired_screen, missing_screen, unreachable_screen, waiting_screen
 from .start import checked_name, start_screen
 
@@ -41,6 +42,8 @@ def place(service: EnrollmentService, params: Mapping[str, str]) -> Where:
 
 def show(service: EnrollmentService, where: Where) -> None:
     """Draw the screen for this place in the flow."""
+    if where.kind != "drawing":
+        take_flash()  # a confirmation is for the next drawing step only: none lingers elsewhere
     if where.kind == "start":
         start_screen(service, where)
     elif where.kind == "drawing":

@@ -13,7 +13,7 @@ from .. import browser, client, flow, state
 from ..flow import Where
 from ..state import LockedBeforeChecking, SignInOutcome, SignInVerdict
 from .navigation import go, start_page_button, stay
-from .problems import locked_message, problem_screen, unreachable_screen, wait_screen
+from .problems import locked_message, problem_screen, support, unreachable_screen, wait_screen
 
 # The session cannot be completed (here): locate() shows why (ended, or it continues in another browser).
 SESSION_GONE = (errors.SessionClosed, errors.SessionExpired, errors.SessionNotFound, errors.SessionElsewhere)
@@ -46,7 +46,7 @@ def create_account(service: EnrollmentService, where: Where) -> None:
     else:
         # This browser now knows the account: its sign-ins are a known device's (device_tokens.py).
         browser.keep_device_token(created.username, created.device_token)
-        signup_done_screen(where, celebrate=True)
+        signup_done_screen(where)
 
 
 def check_signature(service: EnrollmentService, where: Where) -> None:
@@ -87,9 +87,7 @@ def check_signature(service: EnrollmentService, where: Where) -> None:
 # ---------------------------------------------------------------- outcomes
 
 
-def signup_done_screen(where: Where, celebrate: bool = False) -> None:
-    if celebrate:  # only at the moment the account is created, not when the link is reopened
-        st.balloons()
+def signup_done_screen(where: Where) -> None:
     st.title("Account created")
     st.success(f"Welcome, **{where.username}**! Your account is ready.", icon=":material/verified:")
     steps = where.progress.total_steps if where.progress else step_plan.total_steps("signup")
@@ -113,17 +111,20 @@ def sign_in_outcome_screen(where: Where, outcome: SignInOutcome) -> None:
 
 def signed_in_screen(where: Where) -> None:
     st.title("Signed in")
-    st.success(f"Signature verified. Welcome back, **{where.username}**!", icon=":material/verified:")
+    st.success(f"Welcome back, **{where.username}**! {flow.verdict_words('match')}",
+               icon=":material/verified:")
     start_page_button("Done")
 
 
 def rejected_screen(where: Where, verdict: SignInVerdict) -> None:
     st.title("Sign-in rejected")
-    st.error(flow.sentence(verdict.reason), icon=":material/block:")
-    if verdict.locked_until is not None:  # this rejection locked signing in from here
-        st.warning(locked_message(verdict.locked_until), icon=":material/lock:")
+    words = flow.verdict_words(verdict.reason_code)
+    if verdict.locked_until is not None:  # this rejection locked signing in from here: one notice says both
+        st.error(f"{words} {locked_message(verdict.locked_until)}", icon=":material/lock:")
+        support()
         start_page_button()
         return
+    st.error(words, icon=":material/block:")
     left = verdict.failures_left
     st.caption(
         f"{left} more rejected attempt{'s' if left != 1 else ''} will lock the account "
@@ -131,12 +132,14 @@ def rejected_screen(where: Where, verdict: SignInVerdict) -> None:
     )
     if st.button("Try again", type="primary", icon=":material/replay:"):
         go(sign_in_params(where))
+    support()
     start_page_button()
 
 
 def locked_screen(outcome: LockedBeforeChecking) -> None:
-    st.title("Account locked")
+    st.title("Signing in is locked for now")
     st.error(locked_message(outcome.locked_until), icon=":material/lock:")
+    support()
     start_page_button()
 
 

@@ -1,5 +1,7 @@
-"""A drawing step: which step of how many, what to draw, the pad with Undo / Clear / Save and
-continue, and that each step is saved as it goes (until when the link resumes it)."""
+"""A drawing step: for a new account, which step of how many and what to draw; for a sign-in, "Sign in
+as NAME" and nothing about steps. Then the pad with Undo / Clear / Save (Sign), and a way to start over
+that asks first. The instruction, the pad and its buttons form one block that fits the screen (the pen
+recorder sizes the pad to it and scrolls it into view)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from enrollment_core import EnrollmentService, SaveResult, errors
 from enrollment_core.step_plan import Step
 
 from .. import canvas, canvas_widget, client, flow, state
-from ..flow import FLOW_LABELS, Where
-from .navigation import flash, go, show_flash, stay
+from ..flow import FLOW_LABELS, SAVE_LABELS, Where
+from .navigation import flash, go, shown_flash, stay
 from .problems import locked_message, unreachable
 
 STEP_HINTS = {
@@ -24,27 +26,44 @@ def drawing_screen(service: EnrollmentService, where: Where) -> None:
     step, progress = where.step, where.progress
     # locate() gives the flow, its step and the progress for a drawing step
     assert where.flow_type is not None and step is not None and progress is not None
-    st.caption(f"{FLOW_LABELS[where.flow_type]} · **{where.username}**")
-    show_flash()
-    welcome_back(where)
-    st.progress(
-        progress.completed_steps / progress.total_steps,
-        text=f"Step {progress.completed_steps + 1} of {progress.total_steps}",
-    )
-    st.markdown(f"#### {step.instruction}")
-    st.caption(f"{STEP_HINTS[step.type]} Use your finger or the mouse.")
-    drawing_pad(service, where, step)
-    st.divider()
-    if where.session is not None:
-        until = flow.local_time(where.session.expires_at, st.context.timezone)
-        st.caption(
-            f"Each step is saved as you go: reload or reopen this page's link until {until} "
-            "to continue where you left off."
-        )
+    saved = shown_flash()  # the previous step's confirmation, in the header (never over the pad)
+    if where.flow_type == "signin":
+        st.subheader(f"Sign in as {where.username}", anchor=False)
     else:
-        st.caption("Each step is saved as you go, so you can continue after a reload.")
-    if st.button("Start over", icon=":material/restart_alt:", type="tertiary"):
-        go()
+        header = f"{FLOW_LABELS[where.flow_type]} · **{where.username}**"
+        st.caption(f"{header} · :material/check_circle: {saved}" if saved else header)
+        st.progress(progress.completed_steps / progress.total_steps,
+                    text=f"Step {progress.completed_steps + 1} of {progress.total_steps}")
+        welcome_back(where)
+    with st.container(key=canvas_widget.DRAWING_AREA_KEY, gap="small"):
+        st.subheader(step.instruction, anchor=False)
+        st.caption(f"{STEP_HINTS[step.type]} Use your finger, a pen or the mouse.")
+        drawing_pad(service, where, step)
+    with st.container(key="rotate_hint"):
+        st.caption(":material/screen_rotation: For a bigger pad, turn your phone sideways.")
+    st.divider()
+    if where.flow_type == "signup":
+        if where.session is not None:
+            until = flow.local_time(where.session.expires_at, st.context.timezone)
+            st.caption(
+                f"Each step is saved as you go: reload or reopen this page's link until {until} "
+                "to continue where you left off."
+            )
+        else:
+            st.caption("Each step is saved as you go, so you can continue after a reload.")
+    start_over(where)
+
+
+def start_over(where: Where) -> None:
+    """Start over, confirmed first (a tap too many must not throw an enrollment away)."""
+    with st.popover("Start over", icon=":material/restart_alt:", type="tertiary"):
+        if where.flow_type == "signup" and where.progress and where.progress.completed_steps:
+            st.write("Leave this enrollment and go back to the start page? The steps you saved will be "
+                     "deleted when it expires.")
+        else:
+            st.write("Leave this and go back to the start page?")
+        if st.button("Yes, start over", type="primary", key="start_over_confirmed"):
+            go()
 
 
 def welcome_back(where: Where) -> None:
@@ -89,10 +108,11 @@ def drawing_pad(service: EnrollmentService, where: Where, step: Step) -> None:
     value = canvas_widget.drawing_pad(key, step.type, pad.objects, pad.revision)
     pad.last = value.json_data
     count = canvas.object_count(value.json_data)
-    with st.container(horizontal=True, gap="small"):
+    assert where.flow_type is not None  # a drawing step belongs to a flow
+    with st.container(horizontal=True, gap="small", key="pad_buttons"):
         st.button("Undo", icon=":material/undo:", on_click=undo, args=(key,), disabled=not count)
         st.button("Clear", icon=":material/ink_eraser:", on_click=clear, args=(key,), disabled=not count)
-        save = st.button("Save and continue", type="primary", icon=":material/arrow_forward:")
+        save = st.button(SAVE_LABELS[where.flow_type], type="primary", icon=":material/arrow_forward:")
     st.caption(pad_status(value, count))
     if save:
         save_step(service, where, step, value)
@@ -132,7 +152,7 @@ def save_step(
 def step_saved(step: Step, result: SaveResult) -> None:
     state.arrived_fresh(result.session_id)  # this tab saved it: no "welcome back" on the next step
     if not result.progress.is_complete:
-        flash(f"Step {step.number} saved. {result.progress.remaining_steps} to go.")
+        flash(f"Step {step.number} saved")
     go(flow.session_params(result.session_id))
 
 

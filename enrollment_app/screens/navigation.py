@@ -1,5 +1,5 @@
 """Moving between screens: the page URL is the state (see flow.py), so going somewhere is writing the
-URL and running the app again. A confirmation can ride along to the next screen."""
+URL and running the app again. A confirmation can ride along to the next drawing step."""
 
 from __future__ import annotations
 
@@ -24,14 +24,18 @@ def stay() -> NoReturn:
 
 
 def flash(message: str) -> None:
-    """A short confirmation for the next screen (a toast: it does not push the canvas down)."""
+    """A short confirmation for the next drawing step ("Step 2 saved"), said in its header line: never
+    a toast over the page, and gone from any other screen (Start over leaves none behind)."""
     state.set_flash(message)
 
 
-def show_flash() -> None:
-    message = state.take_flash()
-    if message:
-        st.toast(message, icon=":material/check_circle:")
+def take_flash() -> str | None:
+    return state.take_flash()
+
+
+def shown_flash() -> str | None:
+    """The confirmation to say on this drawing step (it stays through the step's reruns)."""
+    return state.peek_flash()
 
 
 def start_page_button(label: str = "Back to the start page", key: str = "to_start") -> None:

@@ -69,7 +69,15 @@ def waiting_screen() -> None:
 def problem_screen(message: str) -> None:
     st.title("Something went wrong")
     st.error(message, icon=":material/error:")
+    support()
     start_page_button("Start again", key="problem_to_start")
+
+
+def support() -> None:
+    """The support line, when one is configured (SUPPORT_CONTACT)."""
+    line = flow.support_line()
+    if line:
+        st.caption(f":material/support_agent: {line}")
 
 
 def unreachable(error: Exception, message: str) -> None:
@@ -99,14 +107,16 @@ def wait_screen(message: str) -> None:
 
 
 def locked_message(locked_until: datetime | None) -> str:
-    """Signing in to this account from this network is locked (after repeated rejections): until when."""
+    """Signing in to this account from this network is locked (after repeated rejections): until when,
+    in the browser's time zone and saying which."""
     if locked_until is None:
         return (
-            "Too many rejected sign-ins from this network: signing in to this account from here is "
-            "locked for now. Please try again later."
+            "After too many rejected sign-ins from this network, signing in to this account from here "
+            "is locked for now. Please try again later."
         )
     minutes = flow.minutes_until(locked_until, datetime.now(UTC))
     return (
-        "Too many rejected sign-ins from this network: signing in to this account from here is locked until "
-        f"{flow.local_time(locked_until, st.context.timezone)} (about {minutes} min). Please try again then."
+        "After too many rejected sign-ins from this network, signing in to this account from here is "
+        f"locked until {flow.local_time(locked_until, st.context.timezone)} (in about {minutes} min). "
+        "Please try again then."
     )

@@ -11,7 +11,7 @@ from enrollment_core.step_plan import FlowType
 from .. import client, flow, state
 from ..flow import FLOW_LABELS, Where
 from .navigation import go
-from .problems import unreachable
+from .problems import locked_message, support, unreachable
 
 
 def start_screen(service: EnrollmentService, where: Where) -> None:
@@ -30,14 +30,20 @@ def start_screen(service: EnrollmentService, where: Where) -> None:
         )
         username = st.text_input(
             "Username", value=where.username or "", max_chars=64, placeholder="e.g. john_doe",
-            help="3 to 32 characters: letters, digits, '_', '.' and '-'.",
         )
+        # Said under the field, not behind a 16 px help icon.
+        st.caption("3 to 32 characters: letters, digits, and _ . -")
         submitted = st.form_submit_button("Continue", type="primary", icon=":material/arrow_forward:")
     if submitted:
         assert flow_type is not None  # required=True: one is always chosen
         continue_with(service, flow_type, username)
     elif where.message:  # the URL named a flow and a name that cannot be used (now)
-        st.error(where.message, icon=":material/error:")
+        locked = where.locked_until
+        if locked is not None:
+            st.error(locked_message(locked), icon=":material/lock:")
+        else:
+            st.error(where.message, icon=":material/error:")
+        support()
 
 
 def continue_with(service: EnrollmentService, flow_type: FlowType, username: str) -> None:
@@ -52,6 +58,10 @@ def continue_with(service: EnrollmentService, flow_type: FlowType, username: str
         return
     if check.ok:
         go(flow.start_params(flow_type, check.username))
+    if check.locked_until is not None:  # a sign-in this network is locked out of: when it ends, once
+        st.error(locked_message(check.locked_until), icon=":material/lock:")
+        support()
+        return
     st.error(flow.sentence(check.reason or "This username cannot be used"), icon=":material/error:")
     if check.code == "username_taken":
         st.caption("If this is your account, choose **Sign in** instead.")

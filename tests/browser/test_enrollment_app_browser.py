@@ -65,7 +65,8 @@ def app_db(server_url: str, template_url: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def app_url(app_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("enrollment_app") / "streamlit.log"
-    with streamlit_app("enrollment_app/app.py", {**os.environ, "DATABASE_URL": app_db}, log_path) as url:
+    with streamlit_app("enrollment_app/app.py", {**os.environ, "DATABASE_URL": app_db}, log_path,
+                       toolbar_mode=None) as url:  # its own config.toml, as ./dev start runs it
         yield url + "/"
 
 
@@ -308,6 +309,14 @@ def wait_for_step(page, number: int, total: int = SIGNUP_STEPS) -> None:
     wait_ready(page)
 
 
+def wait_for_signin(page, username: str) -> None:
+    """A sign-in's pad: "Sign in as NAME", no step counter."""
+    expect(page.get_by_role("heading", name=f"Sign in as {username}")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("Nothing drawn yet")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("Step 1 of 1", exact=True)).to_have_count(0)
+    wait_ready(page)
+
+
 def begin(page, url: str, flow_label: str, username: str, touch: bool) -> None:
     page.goto(url)
     expect(page.get_by_role("heading", name="Signature enrollment")).to_be_visible(timeout=WAIT_MS)
@@ -329,16 +338,25 @@ def enroll_steps(page, stroke: Stroke, person: str, numbers: range, touch: bool)
 # ---------------------------------------------------------------- checks
 
 
+MAX_PAD_SCALE = 1.6  # the pen recorder's largest scale (pen_recorder.js)
+
+
 def assert_pad_fits(page, viewport_width: int) -> None:
-    """The whole pad is on screen at its expected size: scaled down only as much as the content
-    column requires, nothing scrolls sideways, and each of its corners is the canvas itself (not
-    clipped, nothing on top of it)."""
+    """The whole pad is on screen at a size that fits: as wide as the content column allows (up to
+    1.6x), shorter when the window's height asks it, with the canvas's shape; nothing scrolls
+    sideways, the pad and its Save button are on screen together, and each of the pad's corners is the
+    canvas itself (not clipped, nothing on top of it)."""
+    page.wait_for_timeout(400)  # the recorder fits the pad to the window, then scrolls it into view
     box = pad(page).bounding_box()
     column = page.locator(".st-key-drawing_pad_box").bounding_box()
-    scale = min(1.0, column["width"] / canvas.CANVAS_WIDTH)
+    viewport = page.viewport_size
     assert box["x"] >= 0 and box["x"] + box["width"] <= viewport_width, box
-    assert box["width"] == pytest.approx(canvas.CANVAS_WIDTH * scale, abs=0.5), (box, column)
-    assert box["height"] == pytest.approx(canvas.CANVAS_HEIGHT * scale, abs=0.5), (box, column)
+    assert box["width"] <= min(column["width"], canvas.CANVAS_WIDTH * MAX_PAD_SCALE) + 0.5, (box, column)
+    assert box["width"] / box["height"] == pytest.approx(canvas.CANVAS_WIDTH / canvas.CANVAS_HEIGHT, rel=0.01)
+    assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], (box, viewport)
+    save_button = app_button(page, "Save and continue")
+    save = (save_button if save_button.count() else app_button(page, "Sign")).bounding_box()
+    assert save["y"] >= 0 and save["y"] + save["height"] <= viewport["height"], (save, viewport)
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport_width
     # The pad's box is as tall as the scaled canvas: no blank space is left below it.
     holder = page.locator(".st-key-drawing_pad_box").bounding_box()
@@ -426,14 +444,18 @@ def assert_enrolled(db: psycopg.Connection, username: str, user_agent_part: str,
 # ---------------------------------------------------------------- the tests: the pad
 
 
-@pytest.mark.parametrize("width", [320, 360, 390, 430])
+PHONE_SIZES = [(320, 568), (360, 740), (390, 844), (430, 932), (568, 320), (844, 390)]
+
+
+@pytest.mark.parametrize(("width", "height"), PHONE_SIZES, ids=[f"{w}x{h}" for w, h in PHONE_SIZES])
 def test_touch_strokes_are_saved_with_the_times_they_were_drawn(
-    browser, app_url: str, db: psycopg.Connection, width: int
+    browser, app_url: str, db: psycopg.Connection, width: int, height: int
 ) -> None:
-    """On each phone width: the pad fits, and the strokes drawn with a finger are saved in PostgreSQL
-    with the times the touch events carried (the last one undone, as the app's Undo drops it)."""
-    username = f"touch_{width}"
-    context = phone(browser, width)
+    """On each phone, upright and on its side: the pad fits (at whatever scale), and the strokes drawn
+    with a finger are saved in PostgreSQL with the times the touch events carried and at the canvas
+    points they were drawn at (the last one undone, as the app's Undo drops it)."""
+    username = f"touch_{width}x{height}"
+    context = phone(browser, width, height)
     page, errors = open_page(context)
     clock = Clock()
     finger = touch_stroker(context, page, clock)
@@ -447,8 +469,8 @@ def test_touch_strokes_are_saved_with_the_times_they_were_drawn(
         press(page, "Undo", touch=True)
         clock.forget_last_stroke()
         expect(page.get_by_text(stroke_count_text(len(strokes)), exact=True)).to_be_visible()
-        if width in (320, 390):
-            screenshot(page, f"phone_{width}_step")
+        if width in (320, 390, 844):
+            screenshot(page, f"phone_{width}x{height}_step")
         press(page, "Save and continue", touch=True)
         wait_for_step(page, 2)
         assert errors == []
@@ -460,17 +482,23 @@ def test_touch_strokes_are_saved_with_the_times_they_were_drawn(
     assert len(step["raw_data"]["objects"]) == len(strokes)
 
 
+@pytest.mark.parametrize("size", [(1280, 900), (1440, 900)], ids=["1280x900", "1440x900"])
 def test_mouse_strokes_on_a_desktop_are_saved_with_their_times_and_no_toolbar_shows(
-    browser, app_url: str, db: psycopg.Connection
+    browser, app_url: str, db: psycopg.Connection, size: tuple[int, int]
 ) -> None:
-    context = desktop(browser)
+    """On a desktop the pad is shown larger than its canvas (up to 1.6x): the points saved are still
+    the canvas points drawn, at the times drawn."""
+    username = f"mo_desk_{size[0]}"
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    context.set_default_timeout(WAIT_MS)
     page, errors = open_page(context)
     clock = Clock()
     mouse = mouse_stroker(context, page, clock)
     try:
-        page.goto(f"{app_url}?flow=signup&user=mo_desk")
+        page.goto(f"{app_url}?flow=signup&user={username}")
         wait_for_step(page, 1)
-        assert_pad_fits(page, 1280)
+        assert_pad_fits(page, size[0])
+        assert pad(page).bounding_box()["width"] >= 480  # it grows with the column
         # Hovering the pad, and where the canvas's toolbar used to appear above its top-right corner,
         # shows nothing.
         box = pad(page).bounding_box()
@@ -480,15 +508,15 @@ def test_mouse_strokes_on_a_desktop_are_saved_with_their_times_and_no_toolbar_sh
             page.wait_for_timeout(400)  # the toolbar faded in after 0.25 s of hovering
             assert_no_toolbar(page)
             assert not page.evaluate(ELEMENT_AT_JS, [x, y])["inToolbar"]
-        screenshot(page, "desktop_1280_step_hover")
-        strokes = signature("mo_desk", 1)
+        screenshot(page, f"desktop_{size[0]}_step_hover")
+        strokes = signature(username, 1)
         draw(page, mouse, strokes)
         press(page, "Save and continue", touch=False)
         wait_for_step(page, 2)
         assert errors == []
     finally:
         context.close()
-    (step,) = saved_steps(db, "mo_desk")
+    (step,) = saved_steps(db, username)
     assert_timed(step["raw_data"], "mouse")
     assert_times_match(step["raw_data"], clock.sent)
 
@@ -671,18 +699,18 @@ def test_desktop_signup_with_the_mouse_then_sign_in(browser, app_url: str, db: p
 
         # Sign in with the same signature, drawn again.
         press(page, "Sign in now", touch=False)
-        wait_for_step(page, 1, total=1)
+        wait_for_signin(page, "dee_desk")
         draw(page, mouse, signature("dee_desk", 21))
-        press(page, "Save and continue", touch=False)
+        press(page, "Sign", touch=False)
         expect(page.get_by_role("heading", name="Signed in")).to_be_visible(timeout=WAIT_MS)
         screenshot(page, "desktop_signin_accepted")
 
         # Someone else's signature is rejected, with the reason and a way to try again.
         press(page, "Done", touch=False)
         begin(page, app_url, "Sign in", "dee_desk", touch=False)
-        wait_for_step(page, 1, total=1)
+        wait_for_signin(page, "dee_desk")
         draw(page, mouse, signature("an impostor", 1))
-        press(page, "Save and continue", touch=False)
+        press(page, "Sign", touch=False)
         expect(page.get_by_role("heading", name="Sign-in rejected")).to_be_visible(timeout=WAIT_MS)
         expect(page.get_by_role("button", name="Try again")).to_be_visible()
         screenshot(page, "desktop_signin_rejected")
