@@ -34,19 +34,29 @@ def _time_axis(hours: int) -> alt.Axis:
     )
 
 
-def active_sessions_over_time(frame: pd.DataFrame, hours: int) -> alt.Chart:
-    """Stacked area of live sessions per flow (columns at, flow_type, live)."""
+def wall_clock(times: pd.Series, zone: str) -> pd.Series:
+    """Times as the clock in `zone` reads them, labelled UTC: a chart on a UTC scale then shows that
+    zone's clock, whatever the zone of the browser drawing it (Vega-Lite knows only local and UTC)."""
+    local = pd.to_datetime(times, utc=True).dt.tz_convert(zone)
+    return local.dt.tz_localize(None).dt.tz_localize("UTC")
+
+
+def active_sessions_over_time(frame: pd.DataFrame, hours: int, zone: str = "UTC") -> alt.Chart:
+    """Stacked area of live sessions per flow (columns at, flow_type, live), on the clock of `zone`."""
     data = _with_flow_words(frame)
+    data["at"] = wall_clock(data["at"], zone)
+    axis = _time_axis(hours)
+    axis.title = f"Time ({zone})"
     return (
         alt.Chart(data)
         .mark_area(opacity=0.85, interpolate="step-after")
         .encode(
-            x=alt.X("at:T", axis=_time_axis(hours)),
+            x=alt.X("at:T", axis=axis, scale=alt.Scale(type="utc")),
             y=alt.Y("live:Q", title="Live sessions", stack="zero", axis=alt.Axis(tickMinStep=1, format="d")),
             color=alt.Color("flow:N", title="Flow", scale=FLOW_COLORS, sort=FLOW_ORDER),
             order=alt.Order("flow:N", sort="descending"),
             tooltip=[
-                alt.Tooltip("at:T", title="At", format="%d %b %H:%M"),
+                alt.Tooltip("at:T", title=f"At ({zone})", format="%d %b %H:%M", formatType="utc"),
                 alt.Tooltip("flow:N", title="Flow"),
                 alt.Tooltip("live:Q", title="Live sessions"),
             ],

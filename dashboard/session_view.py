@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import formatting, words
+from dashboard import devices, formatting, words
 from enrollment_core import monitoring
 
 STEPS_PER_ROW = 4
@@ -38,10 +38,18 @@ def session_facts(detail: monitoring.SessionDetail) -> None:
     active.metric("Last activity", formatting.when(detail.updated_at))
     with client:
         st.caption("Device")
-        st.text(detail.device_info or "unknown")
+        device(detail.device_info)
         st.caption("Client address")
         st.text(str(detail.metadata.get("ip") or "unknown"))
     st.caption(f"Session id {formatting.plain(detail.session_id)}")
+
+
+def device(user_agent: str | None) -> None:
+    """The device in words ("Chrome 131 on Android 14"); the string it sent, on demand."""
+    st.text(devices.describe(user_agent))
+    if user_agent and user_agent.strip():
+        with st.popover("As sent", icon=":material/code:", help="The user-agent string the device sent"):
+            st.text(user_agent)
 
 
 def _time_left_value(seconds: float) -> str:

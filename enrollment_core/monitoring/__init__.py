@@ -39,6 +39,7 @@ from .people import (
 from .rows import Db, as_of
 from .sessions import (
     COUNT_LIMIT,
+    IN_PROGRESS_SCOPES,
     MAX_PAGE_ROWS,
     ORDERS,
     SCOPES,
@@ -77,6 +78,7 @@ __all__ = [
     "ATTEMPT_LIMIT",
     "CARD_WINDOW_HOURS",
     "COUNT_LIMIT",
+    "IN_PROGRESS_SCOPES",
     "MAX_PAGE_ROWS",
     "ORDERS",
     "SCOPES",
