@@ -157,7 +157,7 @@ def test_an_address_refused_by_the_sign_in_limit_is_cleared_after_confirmation(
     [refused] = [w.value for w in at.warning]
     assert re.fullmatch(
         r"Address 198\\\.51\\\.100\\\.7 is refused: too many sign-in attempts from it\. Next try allowed at "
-        r"\d\d:\d\d \(\d+ min left\), whole again in (1 h 00|59) min\. Everyone behind that address is "
+        r"\d\d:\d\d UTC \(\d+ min left\), whole again in (1 h 00|59) min\. Everyone behind that address is "
         r"refused, not only this person\.",
         refused,
     ), refused

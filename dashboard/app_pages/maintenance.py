@@ -240,7 +240,7 @@ def staff_log_filter() -> monitoring.StaffLogFilter:
     name = who.text_input(
         "Who (part of the name)",
         key="log_who",
-        max_chars=monitoring.staff_log.STAFF_NAME_MAX_LENGTH,
+        max_chars=monitoring.STAFF_NAME_MAX_LENGTH,
         on_change=_first_log_page,
     )
     action = what.selectbox(

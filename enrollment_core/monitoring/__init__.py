@@ -65,6 +65,7 @@ from .snapshot import (
 )
 from .staff_log import (
     STAFF_LOG_COUNT_LIMIT,
+    STAFF_NAME_MAX_LENGTH,
     STAFF_LOG_LIMIT,
     StaffLogFilter,
     StaffLogPage,
@@ -88,6 +89,7 @@ __all__ = [
     "PEOPLE_MATCH_LIMIT",
     "STAFF_LOG_COUNT_LIMIT",
     "STAFF_LOG_LIMIT",
+    "STAFF_NAME_MAX_LENGTH",
     "STEP_TIME_SAMPLE",
     "Account",
     "Db",

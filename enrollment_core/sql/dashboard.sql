@@ -194,7 +194,9 @@ FROM (
 -- and cleanup left of those they removed (summary_only). %(live)s, %(completed)s and %(expired)s say
 -- which kinds; expired = ran out of time before completing (waiting for cleanup, or cleaned up). Optional
 -- flow and username filter (case-insensitive substring). Each half walks its created_at index
--- backwards (idx_temp_enrollments_created_at, idx_enrollment_archive_created_at) and stops at the LIMIT.
+-- backwards (idx_temp_enrollments_created_at, idx_enrollment_archive_created_at) and stops at the LIMIT;
+-- with a username of 3 characters or more, the planner may start from the names holding its trigrams
+-- instead (the username_grams GIN indexes), when few do.
 (
     SELECT te.session_id, te.username, te.flow_type, te.status, te.expires_at <= NOW() AS is_expired,
            false AS summary_only, te.step_count, te.created_at, te.updated_at AS last_activity_at,
@@ -206,6 +208,8 @@ FROM (
                ELSE %(expired)s END
       AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
       AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(te.username) @> username_search_grams(%(username)s::text))
     ORDER BY te.created_at DESC, te.id DESC
     LIMIT %(limit)s
 ) UNION ALL (
@@ -216,6 +220,8 @@ FROM (
       AND CASE WHEN a.outcome = 'completed' THEN %(completed)s ELSE %(expired)s END
       AND (%(flow_type)s::text IS NULL OR a.flow_type = %(flow_type)s::text)
       AND (%(username)s::text IS NULL OR strpos(lower(a.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(a.username) @> username_search_grams(%(username)s::text))
     ORDER BY a.created_at DESC
     LIMIT %(limit)s
 )
@@ -235,6 +241,8 @@ LIMIT %(limit)s;
                ELSE %(expired)s END
       AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
       AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(te.username) @> username_search_grams(%(username)s::text))
     ORDER BY te.created_at, te.id
     LIMIT %(limit)s
 ) UNION ALL (
@@ -245,6 +253,8 @@ LIMIT %(limit)s;
       AND CASE WHEN a.outcome = 'completed' THEN %(completed)s ELSE %(expired)s END
       AND (%(flow_type)s::text IS NULL OR a.flow_type = %(flow_type)s::text)
       AND (%(username)s::text IS NULL OR strpos(lower(a.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(a.username) @> username_search_grams(%(username)s::text))
     ORDER BY a.created_at
     LIMIT %(limit)s
 )
@@ -263,6 +273,8 @@ SELECT (SELECT count(*) FROM (
                ELSE %(expired)s END
       AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
       AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(te.username) @> username_search_grams(%(username)s::text))
     LIMIT %(count_limit)s) capped)
      + (SELECT count(*) FROM (
     SELECT 1
@@ -271,6 +283,8 @@ SELECT (SELECT count(*) FROM (
       AND CASE WHEN a.outcome = 'completed' THEN %(completed)s ELSE %(expired)s END
       AND (%(flow_type)s::text IS NULL OR a.flow_type = %(flow_type)s::text)
       AND (%(username)s::text IS NULL OR strpos(lower(a.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(a.username) @> username_search_grams(%(username)s::text))
     LIMIT %(count_limit)s) capped)::int AS matching;
 
 -- name: session_header
