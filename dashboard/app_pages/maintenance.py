@@ -342,7 +342,7 @@ def staff_log(filter: monitoring.StaffLogFilter) -> None:
     st.caption("Names are as given at sign-in.")
 
 
-st.title("Maintenance")
+st.title("Maintenance", anchor=False)
 with st.container(border=True):
     storage()
 

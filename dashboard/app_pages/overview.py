@@ -129,5 +129,5 @@ def live_overview() -> None:
     st.caption(view.updated_note())
 
 
-st.title("Overview")
+st.title("Overview", anchor=False)
 live_overview()

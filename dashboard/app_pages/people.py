@@ -520,7 +520,7 @@ def person_details(search: str) -> None:
     st.caption(view.updated_note())
 
 
-st.title("People")
+st.title("People", anchor=False)
 st.text_input(
     "Username or session id",
     key=SEARCH_KEY,

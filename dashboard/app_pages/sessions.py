@@ -211,7 +211,7 @@ def sessions_and_drawings(filter: monitoring.SessionFilter) -> None:
         drill_down()
 
 
-st.title("Sessions")
+st.title("Sessions", anchor=False)
 st.caption(
     "Sign-ups and sign-ins: those people are in the middle of, those that ran out of time, and those "
     "that completed, started in the days chosen. To find one person and everything that became of "
