@@ -68,21 +68,26 @@ SCRIPT = f"""
     const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
     if (phone() && open && button) button.click();
   }};
+  // A choice in the sidebar's select boxes: its options open outside the sidebar, so remember where
+  // the box was opened from.
   let choosingInSidebar = false;
+  const sidebarSelect = '[data-testid="stSidebar"] [data-testid="stSelectbox"]';
   document.addEventListener('click', (event) => {{
     const target = event.target instanceof Element ? event.target : null;
     if (!target) return;
     if (target.closest('[data-testid="stSidebarNav"] a')) {{ setTimeout(fold, 50); return; }}
-    if (target.closest('[data-testid="stSidebar"] [data-baseweb="select"]')) {{
-      choosingInSidebar = true;
-      return;
-    }}
+    if (target.closest(sidebarSelect)) {{ choosingInSidebar = true; return; }}
     if (choosingInSidebar && target.closest('[role="option"]')) {{
       choosingInSidebar = false;
       setTimeout(fold, 50);
       return;
     }}
-    if (!target.closest('[data-testid="stSidebar"]')) choosingInSidebar = false;
+    choosingInSidebar = false;
+  }}, true);
+  document.addEventListener('keydown', (event) => {{
+    const target = event.target instanceof Element ? event.target : null;
+    if (event.key === 'Enter' && target && target.closest(sidebarSelect) &&
+        target.getAttribute('aria-expanded') === 'true') setTimeout(fold, 50);
   }}, true);
 }})();
 </script>

@@ -161,6 +161,7 @@ def refused_now() -> None:
         key=REFUSED_TABLE,
         on_select=_open_refused,
         selection_mode="single-row",
+        row_height=selection.ROW_PX,
         hide_index=True,
         column_config={
             "who": st.column_config.TextColumn("Who"),
@@ -250,7 +251,7 @@ def attempts_table(person: monitoring.Person) -> str | None:
         CHOSEN_ATTEMPT,
         default=ids[0],
         hide_index=True,
-        height=min(320, 38 + 35 * len(shown)),
+        height=selection.table_height(len(shown), 420),
         column_config={
             "when": st.column_config.DatetimeColumn(formatting.zoned("When"), format="YYYY-MM-DD HH:mm:ss"),
             "verdict": st.column_config.TextColumn("Verdict"),
@@ -366,7 +367,7 @@ def sessions_table(person: monitoring.Person) -> None:
         CHOSEN_SESSION,
         default=person.searched_session_id,
         hide_index=True,
-        height=min(320, 38 + 35 * len(shown)),
+        height=selection.table_height(len(shown), 420),
         column_config={
             "started": st.column_config.DatetimeColumn(
                 formatting.zoned("Started"), format="YYYY-MM-DD HH:mm"
@@ -454,6 +455,7 @@ def matching_people(text: str, matches: pd.DataFrame, exact: bool) -> None:
         key=selection.table_key(MATCHES_TABLE),
         on_select=_open_match,
         selection_mode="single-row",
+        row_height=selection.ROW_PX,
         hide_index=True,
         column_config={
             "username": st.column_config.TextColumn("Username"),

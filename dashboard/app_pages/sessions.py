@@ -45,7 +45,7 @@ def session_filter() -> monitoring.SessionFilter:
         )
         or "live"
     )
-    started, flow, user = st.columns([1.6, 1, 1.4], vertical_alignment="bottom")
+    started, flow, user, order, limit = st.columns([1.7, 1, 1.3, 1.1, 0.7], vertical_alignment="bottom")
     today = datetime.now(formatting.viewer_timezone()).date()
     started_from, started_before = formatting.day_range(
         started.date_input(
@@ -60,7 +60,6 @@ def session_filter() -> monitoring.SessionFilter:
     orders = [o for o in ORDER_LABELS if o != "expiring" or scope in monitoring.IN_PROGRESS_SCOPES]
     if st.session_state.get("filter_order") not in orders:
         st.session_state["filter_order"] = "newest"
-    order, limit = st.columns([1.6, 1], vertical_alignment="bottom")
     return monitoring.SessionFilter(
         scope=scope,
         flow_type=FLOW_CHOICES[flow.selectbox("Flow", list(FLOW_CHOICES), key="filter_flow")],
@@ -123,7 +122,7 @@ def sessions_table(page: monitoring.SessionPage) -> None:
         list(rows["session_id"]),
         DRILL_KEY,
         hide_index=True,
-        height=min(420, 38 + 35 * len(rows)),
+        height=selection.table_height(len(rows), 520),
         column_order=[
             "username",
             "flow",
