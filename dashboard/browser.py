@@ -79,7 +79,7 @@ SCRIPT = f"""
     if (target.closest(sidebarSelect)) {{ choosingInSidebar = true; return; }}
     if (choosingInSidebar && target.closest('[role="option"]')) {{
       choosingInSidebar = false;
-      setTimeout(fold, 50);
+      setTimeout(fold, 250);
       return;
     }}
     choosingInSidebar = false;
@@ -87,7 +87,7 @@ SCRIPT = f"""
   document.addEventListener('keydown', (event) => {{
     const target = event.target instanceof Element ? event.target : null;
     if (event.key === 'Enter' && target && target.closest(sidebarSelect) &&
-        target.getAttribute('aria-expanded') === 'true') setTimeout(fold, 50);
+        target.getAttribute('aria-expanded') === 'true') setTimeout(fold, 250);
   }}, true);
 }})();
 </script>
@@ -113,8 +113,9 @@ def scroll_into_view_once(container_key: str, item: object) -> None:
     # A new number makes it new content, so Streamlit runs it again for the next item. (Never the item
     # itself: it may be text a client or a paste made, and this is a script.)
     st.html(
+        # Not a smooth scroll: Chrome gives it up when the images, loading meanwhile, move the page.
         f"""<script>/* {int(st.session_state[count])} */
         setTimeout(() => document.querySelector({selector})
-            ?.scrollIntoView({{behavior: 'smooth', block: 'start'}}), 150);</script>""",
+            ?.scrollIntoView({{behavior: 'instant', block: 'start'}}), 200);</script>""",
         unsafe_allow_javascript=True,
     )

@@ -14,12 +14,13 @@ STEPS_PER_ROW = 4
 UNREADABLE_IMAGE = "The stored drawing could not be read as an image."
 
 
-def drawing(image: bytes | None, problem: str | None = None) -> None:
-    """A drawing on white, or a placeholder saying why there is none."""
+def drawing(image: bytes | None, problem: str | None = None, *, alt: str) -> None:
+    """A drawing on white, or a placeholder saying why there is none. `alt` says what it is, for screen
+    readers ("Step 3 drawing: Draw a circle")."""
     if image is None:
         st.warning(problem or UNREADABLE_IMAGE, icon=":material/broken_image:")
     else:
-        st.image(formatting.drawing_on_white(image), width="stretch")
+        st.image(formatting.drawing_on_white(image), width="stretch", alt=alt)
 
 
 def session_facts(detail: monitoring.SessionDetail) -> None:
@@ -60,7 +61,7 @@ def step_card(step: monitoring.SavedStep) -> None:
     with st.container(border=True):
         st.markdown(f"**Step {step.step_number}** · {step.step_type.capitalize()}")
         st.caption(formatting.plain(step.instruction))
-        drawing(step.image, step.image_problem)
+        drawing(step.image, step.image_problem, alt=f"Step {step.step_number} drawing: {step.instruction}")
         if step.step_number == 1:
             spent = "first drawing: it starts the session"
         else:

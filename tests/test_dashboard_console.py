@@ -108,8 +108,8 @@ def test_people_page_lists_the_people_matching_part_of_a_name_and_opens_the_only
     [matches] = [d.value for d in at.dataframe]
     assert list(matches["username"]) == ["anna.maria", "Maria_K"]
     assert list(matches["account"]) == ["No account", "No account"]
-    assert any("People whose username contains “aria”" in m.value for m in at.markdown)
-    assert "Click a person to open them." in captions(at)
+    assert any(m.value == "**People found**" for m in at.markdown)
+    assert "Their usernames contain “aria”. Click a person to open them." in captions(at)
 
     at.text_input(key="person_search").input("zolt").run()  # only one: opened at once
     assert [s.value for s in at.subheader] == ["Zoltan"]

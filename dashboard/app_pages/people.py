@@ -32,6 +32,7 @@ PENDING_FIX = "person_pending_fix"  # the Unlock / Clear block waiting for its c
 FIX_RESULT = "person_fix_result"  # ("done" | "nothing" | "failed", what it did), shown until another search
 REFUSED_TABLE, REFUSED_ROWS = "refused_now", "refused_now_rows"  # the list shown before any search
 MATCHES_TABLE, MATCHES_ROWS = "people_matches", "people_matches_rows"  # people matching part of a name
+MATCH_OPENED = "people_match_opened"  # a person was just chosen from the matches
 SESSION_DRAWINGS = "person_session_drawings"  # the chosen session's drawings (scrolled into view)
 
 
@@ -301,7 +302,7 @@ def attempt_beside_signatures(
         detail = monitoring.session_detail(data.pool(), attempt["session_id"])
         if detail is not None and detail.steps:
             step = detail.steps[0]
-            session_view.drawing(step.image, step.image_problem)
+            session_view.drawing(step.image, step.image_problem, alt="The drawing of this sign-in attempt")
         else:
             where = "archived" if attempt["summarised"] else "removed"
             st.info(
@@ -316,7 +317,11 @@ def attempt_beside_signatures(
             st.warning("This account has no enrolled signature.", icon=":material/warning:")
         for column, signature in zip(st.columns(max(1, len(signatures))), signatures):
             with column:
-                session_view.drawing(signature.image, signature.image_problem)
+                session_view.drawing(
+                    signature.image,
+                    signature.image_problem,
+                    alt=f"Enrolled signature, sign-up step {signature.step_number}",
+                )
 
 
 def sign_in_attempts(person: monitoring.Person, enrolled: list[monitoring.EnrolledDrawing]) -> None:
@@ -412,11 +417,17 @@ def enrolled_gallery(enrolled: list[monitoring.EnrolledDrawing]) -> None:
                 with column:
                     st.markdown(f"**Step {drawn.step_number}** · {drawn.step_type.capitalize()}")
                     st.caption(formatting.plain(drawn.instruction))
-                    session_view.drawing(drawn.image, drawn.image_problem)
+                    session_view.drawing(
+                        drawn.image,
+                        drawn.image_problem,
+                        alt=f"Step {drawn.step_number} drawing: {drawn.instruction}",
+                    )
 
 
 @st.fragment(run_every=view.refresh_seconds())
 def person_page(search: str) -> None:
+    if st.session_state.pop(MATCH_OPENED, False):
+        st.rerun()
     fix_not_done()
     person_details(search)
 
@@ -428,21 +439,20 @@ def _open_match() -> None:
         st.session_state[SEARCH_KEY] = names[picked[0]]
         _new_search()
         selection.reset(MATCHES_TABLE, MATCHES_ROWS + "_chosen")
+        # The table is in the person fragment, whose reruns keep the search it was given: the whole page
+        # runs again instead (person_page), so the box and the person both show the name chosen.
+        st.session_state[MATCH_OPENED] = True
 
 
 def matching_people(text: str, matches: pd.DataFrame, exact: bool) -> None:
     """The people whose username holds the text, to click one open."""
-    how = "starts with" if len(text) < 3 else "contains"
+    how = "start with" if len(text) < 3 else "contain"
     others = matches[matches["username"].str.lower() != text.lower()] if exact else matches
     if others.empty:
         return
     st.session_state[MATCHES_ROWS] = list(others["username"])
-    title = (
-        f"**Other people whose username {how} “{formatting.plain(text)}”**"
-        if exact
-        else (f"**People whose username {how} “{formatting.plain(text)}”**")
-    )
-    st.markdown(title)
+    # A short title: the table's tools, shown over the line above it, would hide the end of a long one.
+    st.markdown("**Other people found**" if exact else "**People found**")
     shown = pd.DataFrame(
         {
             "username": others["username"],
@@ -473,7 +483,7 @@ def matching_people(text: str, matches: pd.DataFrame, exact: bool) -> None:
         if len(matches) >= limit
         else ""
     )
-    st.caption(f"Click a person to open them.{more}")
+    st.caption(f"Their usernames {how} “{formatting.plain(text)}”. Click a person to open them.{more}")
 
 
 @outage.section(refreshes=True)
