@@ -48,14 +48,22 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return f"{text} {_zone(local)}" if "%H" in fmt else text
 
 
-def when(value: datetime | None) -> str:
-    """'14:03:12 UTC' today (in the chosen zone), else '28 Nov 14:03 UTC'."""
+def when(value: datetime | None, *, with_zone: bool = True) -> str:
+    """'14:03:12 UTC' today (in the chosen zone), else '28 Nov 14:03 UTC'. Without the zone only where
+    it is said next to it (a card's title: metric())."""
     if value is None or pd.isna(value):
         return "—"
     local = value.astimezone(viewer_timezone())
-    if local.date() == datetime.now(local.tzinfo).date():
-        return f"{local.strftime('%H:%M:%S')} {_zone(local)}"
-    return f"{local.strftime('%d %b %H:%M')} {_zone(local)}"
+    clock = local.strftime("%H:%M:%S" if local.date() == datetime.now(local.tzinfo).date() else "%d %b %H:%M")
+    return f"{clock} {_zone(local)}" if with_zone else clock
+
+
+def time_card(label: str, value: datetime | None) -> tuple[str, str]:
+    """A card's (title, value) for a time: the zone in the title ('Started (UTC)', '04 Dec 23:15'),
+    where the large figure has no room for it at every width."""
+    if value is None or pd.isna(value):
+        return label, "—"
+    return f"{label} ({_zone(value.astimezone(viewer_timezone()))})", when(value, with_zone=False)
 
 
 def until(value: datetime, now: datetime) -> str:

@@ -30,13 +30,13 @@ def session_facts(detail: monitoring.SessionDetail) -> None:
     status.metric("Status", words.status(detail.status))
     steps.metric("Steps saved", words.steps(len(detail.steps), detail.total_steps))
     if detail.completed_at is not None:
-        time.metric("Completed", formatting.when(detail.completed_at))
+        time.metric(*formatting.time_card("Completed", detail.completed_at))
     else:
         seconds = (detail.expires_at - pd.Timestamp.now(tz="UTC")).total_seconds()
         time.metric("Time left" if seconds >= 0 else "Expired", _time_left_value(seconds))
     started, active, client = st.columns(3, border=True)
-    started.metric("Started", formatting.when(detail.created_at))
-    active.metric("Last activity", formatting.when(detail.updated_at))
+    started.metric(*formatting.time_card("Started", detail.created_at))
+    active.metric(*formatting.time_card("Last activity", detail.updated_at))
     with client:
         st.caption("Device")
         device(detail.device_info)

@@ -76,7 +76,7 @@ def action_status(status: monitoring.MaintenanceStatus) -> None:
     if status.last_cleanup_at is None:
         periodic.metric("Last automatic cleanup", "never")
     else:
-        periodic.metric("Last automatic cleanup", formatting.when(status.last_cleanup_at))
+        periodic.metric(*formatting.time_card("Last automatic cleanup", status.last_cleanup_at))
         periodic.caption(f"Removed {words.count(status.last_cleanup_removed or 0, 'session')}")
 
 
