@@ -30,8 +30,9 @@ STYLE = f"""
 }}
 .stApp [data-testid="stSidebarNavLink"] {{ min-height: {TOUCH_PX}px; align-items: center; }}
 .stApp [data-testid="stNumberInputContainer"] button {{ min-width: {TOUCH_PX}px; }}
-/* The help "?" after a label: a {TOUCH_PX} px target around the 16 px icon, without moving the label. */
-.stApp [data-testid="stTooltipHoverTarget"] {{
+/* The help "?" after a label: a {TOUCH_PX} px target around the 16 px icon, without moving the label.
+   (Only there: a button with help text has the same hover target around it.) */
+.stApp [data-testid="stTooltipIcon"] [data-testid="stTooltipHoverTarget"] {{
     min-width: {TOUCH_PX}px; min-height: {TOUCH_PX}px; margin: -14px -12px;
     display: inline-flex; align-items: center; justify-content: center;
 }}

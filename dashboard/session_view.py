@@ -49,7 +49,9 @@ def device(user_agent: str | None) -> None:
     """The device in words ("Chrome 131 on Android 14"); the string it sent, on demand."""
     st.text(devices.describe(user_agent))
     if user_agent and user_agent.strip():
-        with st.popover("As sent", icon=":material/code:", help="The user-agent string the device sent"):
+        # No help text on it: Streamlit then wraps the button in a tooltip box that cuts its label.
+        with st.popover("As sent", icon=":material/code:"):
+            st.caption("The user-agent string the device sent")
             st.text(user_agent)
 
 
