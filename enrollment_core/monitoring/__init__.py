@@ -65,8 +65,8 @@ from .snapshot import (
 )
 from .staff_log import (
     STAFF_LOG_COUNT_LIMIT,
-    STAFF_NAME_MAX_LENGTH,
     STAFF_LOG_LIMIT,
+    STAFF_NAME_MAX_LENGTH,
     StaffLogFilter,
     StaffLogPage,
     staff_log,
