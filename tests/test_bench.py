@@ -85,10 +85,7 @@ def test_quick_overload_bench_loads_the_server_with_and_without_shedding(server_
     (path,) = tmp_path.glob("overload-quick-*.json")
     cells = json.loads(path.read_text())["cells"]
     assert sorted((c["variant"], c["clients"]) for c in cells) == [
-        ("queueing", 4),
-        ("queueing", 8),
-        ("shedding", 4),
-        ("shedding", 8),
+        ("queueing", 4), ("queueing", 8), ("shedding", 4), ("shedding", 8)
     ]
     for cell in cells:  # saves went through, and the probes were answered
         assert cell["saves_per_second"] > 0 and math.isfinite(cell["healthz_p99_ms"]), cell

@@ -270,16 +270,10 @@ def test_how_it_was_drawn_is_saved_with_the_drawing_after_an_undo(
 ) -> None:
     start(app, "signup", "tim")
     objects = step_drawing("signup", 1, "tim")
-    timed = [
-        {
-            "pointerType": "touch",
-            "points": [
-                {"x": c[-2], "y": c[-1], "time": 100.0 * k + 5.0 * i, "pressure": 0.5}
-                for i, c in enumerate(obj["path"])
-            ],
-        }
-        for k, obj in enumerate(objects)
-    ]
+    timed = [{"pointerType": "touch",
+              "points": [{"x": c[-2], "y": c[-1], "time": 100.0 * k + 5.0 * i, "pressure": 0.5}
+                         for i, c in enumerate(obj["path"])]}
+             for k, obj in enumerate(objects)]
     pad.draw(objects + objects[:1], timed + timed[:1])  # one stroke too many ...
     app.run()
     button(app, "Undo").click().run()  # ... undone

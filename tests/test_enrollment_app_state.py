@@ -37,11 +37,7 @@ def test_a_checked_verdict_keeps_what_the_person_is_told_and_never_the_score() -
     verdict = SignInVerdict.of(login_result())
     assert verdict == SignInVerdict(False, "does not match your enrolled signature", "no_match", 3, None)
     assert {f.name for f in fields(SignInVerdict)} == {
-        "accepted",
-        "reason",
-        "reason_code",
-        "failures_left",
-        "locked_until",
+        "accepted", "reason", "reason_code", "failures_left", "locked_until"
     }  # no score, no threshold: nothing the screens could show by mistake
 
 
@@ -67,11 +63,8 @@ def shown(outcome: state.SignInOutcome) -> AppTest:
 
 
 def test_accepted() -> None:
-    at = shown(
-        SignInVerdict.of(
-            login_result(accepted=True, reason="matches your enrolled signature", reason_code="match")
-        )
-    )
+    at = shown(SignInVerdict.of(login_result(accepted=True, reason="matches your enrolled signature",
+                                             reason_code="match")))
     assert at.title[0].value == "Signed in"
     assert "Welcome back, **ann**!" in at.success[0].value
     assert [b.label for b in at.button] == ["Done"]

@@ -80,13 +80,8 @@ def test_the_payload_passes_the_core_validation_unchanged() -> None:
     assert command.session_id is None
     parsed = validation.parse_drawing_step(command)
     assert parsed.metrics == drawing.metrics and parsed.flow_type == "signup" and parsed.step == 1
-    later = flow.save_command(
-        flow.Where("drawing", "signup", "ada", session_id="sess_" + "a" * 32),
-        step,
-        drawing.data_url,
-        drawing.raw,
-        drawing.metrics,
-    )
+    later = flow.save_command(flow.Where("drawing", "signup", "ada", session_id="sess_" + "a" * 32), step,
+                              drawing.data_url, drawing.raw, drawing.metrics)
     assert later.session_id == "sess_" + "a" * 32
 
 
@@ -137,13 +132,8 @@ def test_times_are_shown_in_the_browser_time_zone_or_utc() -> None:
 T0 = 1_767_000_000_000.0  # the recorder sends absolute times in ms (epoch milliseconds)
 
 
-def recorder_value(
-    epoch: str,
-    strokes: list[list[tuple[float, float]]],
-    first_id: int = 1,
-    start: float = T0,
-    kind: str = "touch",
-) -> dict:
+def recorder_value(epoch: str, strokes: list[list[tuple[float, float]]], first_id: int = 1,
+                   start: float = T0, kind: str = "touch") -> dict:
     """What pen_recorder.js sends: each point [x, y, time, pressure], 10 ms apart, 300 ms between
     strokes."""
     sent, t = [], start
@@ -244,40 +234,17 @@ def test_malformed_recorder_data_is_dropped_never_raised() -> None:
     good = {"id": 1, "pointerType": "pen", "points": [[1, 2, T0, 0.4, 10, -20], [3, 4, T0 + 5, 0.6, 11, -21]]}
     assert len(timed_strokes.recorded_strokes({"epoch": "e", "strokes": [good]}, "e")) == 1
     bad_points = [
-        [1, 2, float("nan"), 0.5],
-        [1, 2, T0],
-        ["1", 2, T0, 0.5],
-        [True, 2, T0, 0.5],
-        [1, 2, T0, 5.0],
-        [1e9, 2, T0, 0.5],
-        [1, 2, T0, 0.5, 200, 0],
-        None,
-        {"x": 1},
-        [1, 2, 1e20, 0.5],
+        [1, 2, float("nan"), 0.5], [1, 2, T0], ["1", 2, T0, 0.5], [True, 2, T0, 0.5], [1, 2, T0, 5.0],
+        [1e9, 2, T0, 0.5], [1, 2, T0, 0.5, 200, 0], None, {"x": 1}, [1, 2, 1e20, 0.5],
     ]
     for point in bad_points:
         stroke = dict(good, points=[[1, 2, T0, 0.5], point])
         assert timed_strokes.recorded_strokes({"epoch": "e", "strokes": [stroke]}, "e") == [], point
-    for other in (
-        dict(good, pointerType="finger"),
-        dict(good, id=True),
-        dict(good, id="1"),
-        dict(good, points=[]),
-        dict(good, points="x"),
-        "stroke",
-        None,
-        7,
-    ):
+    for other in (dict(good, pointerType="finger"), dict(good, id=True), dict(good, id="1"),
+                  dict(good, points=[]), dict(good, points="x"), "stroke", None, 7):
         assert timed_strokes.recorded_strokes({"epoch": "e", "strokes": [other]}, "e") == [], other
-    for value in (
-        None,
-        [],
-        "x",
-        {"epoch": "e"},
-        {"epoch": "e", "strokes": {"a": 1}},
-        {"epoch": "other", "strokes": [good]},
-        {"strokes": [good]},
-    ):
+    for value in (None, [], "x", {"epoch": "e"}, {"epoch": "e", "strokes": {"a": 1}},
+                  {"epoch": "other", "strokes": [good]}, {"strokes": [good]}):
         assert timed_strokes.recorded_strokes(value, "e") == []
     too_many = {"epoch": "e", "strokes": [dict(good, id=i) for i in range(timed_strokes.MAX_STROKES + 5)]}
     assert len(timed_strokes.recorded_strokes(too_many, "e")) == timed_strokes.MAX_STROKES
@@ -287,28 +254,15 @@ def test_malformed_recorder_data_is_dropped_never_raised() -> None:
 
 def test_saved_format_is_relative_rounded_non_decreasing_with_tilt_for_pens() -> None:
     strokes = [
-        timed_strokes.TimedStroke(
-            "a",
-            "pen",
-            ((1.234567, 2.0, T0 + 0.04, 0.33333, 5.0, -7.0), (3.0, 4.005, T0 + 8.26, 0.5, 6.0, -8.0)),
-        ),
-        timed_strokes.TimedStroke(
-            "b",
-            "mouse",
-            (
-                (10.0, 10.0, T0 + 7.0, 0.5),  # earlier than the last
-                (12.0, 11.0, T0 + 20.0, 0.0),
-            ),
-        ),
+        timed_strokes.TimedStroke("a", "pen", ((1.234567, 2.0, T0 + 0.04, 0.33333, 5.0, -7.0),
+                                               (3.0, 4.005, T0 + 8.26, 0.5, 6.0, -8.0))),
+        timed_strokes.TimedStroke("b", "mouse", ((10.0, 10.0, T0 + 7.0, 0.5),  # earlier than the last
+                                                 (12.0, 11.0, T0 + 20.0, 0.0))),
     ]
     saved = timed_strokes.saved_format(strokes)
-    assert saved[0] == {
-        "pointerType": "pen",
-        "points": [
-            {"x": 1.23, "y": 2.0, "time": 0.0, "pressure": 0.333, "tiltX": 5.0, "tiltY": -7.0},
-            {"x": 3.0, "y": 4.0, "time": 8.2, "pressure": 0.5, "tiltX": 6.0, "tiltY": -8.0},
-        ],
-    }
+    assert saved[0] == {"pointerType": "pen", "points": [
+        {"x": 1.23, "y": 2.0, "time": 0.0, "pressure": 0.333, "tiltX": 5.0, "tiltY": -7.0},
+        {"x": 3.0, "y": 4.0, "time": 8.2, "pressure": 0.5, "tiltX": 6.0, "tiltY": -8.0}]}
     assert [p["time"] for p in saved[1]["points"]] == [8.2, 20.0]
     assert "tiltX" not in saved[1]["points"][0]
     assert timed_strokes.saved_format([]) == []
@@ -325,9 +279,8 @@ def test_a_timed_drawing_is_saved_with_its_strokes_and_passes_the_core_validatio
     assert drawing.raw["objects"] is raw["objects"] and drawing.raw["strokes"] == timed.strokes
     assert len(drawing.raw["strokes"]) == len(raw["objects"])
     where = flow.Where("drawing", "signup", "ada", progress=flow.plan_progress("signup"))
-    command = flow.save_command(
-        where, step_plan.step_of("signup", 1), drawing.data_url, drawing.raw, drawing.metrics
-    )
+    command = flow.save_command(where, step_plan.step_of("signup", 1), drawing.data_url, drawing.raw,
+                                drawing.metrics)
     parsed = validation.parse_drawing_step(command)
     assert parsed.raw["strokes"] == timed.strokes
 

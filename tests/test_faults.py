@@ -225,8 +225,6 @@ def test_a_burst_beyond_capacity_is_refused_at_once_and_health_stays_fast(db_url
     assert max(seconds for *_, seconds in refused) < 1.0 + SLACK_SECONDS  # at once, not after the lock
     assert min(seconds for *_, seconds in saved) >= lock_wait - 0.5  # those waited for the lock
     assert [(path, status) for path, status, _ in probes] == [
-        ("/healthz", 200),
-        ("/readyz", 503),
-        ("/healthz", 200),
+        ("/healthz", 200), ("/readyz", 503), ("/healthz", 200)
     ]  # readiness tells the truth: the lock stalls saves
     assert max(seconds for *_, seconds in probes) < 1.0 + SLACK_SECONDS

@@ -75,9 +75,8 @@ def test_the_same_sign_in_sent_again_is_a_replay(service, db, genuine) -> None:
     assert not again.accepted and again.reason_code == "replay"
     # The person's next real signature is a new drawing, not a replay.
     assert sign_in(service, "replayed", genuine[13]).accepted
-    rows = db.execute(
-        "SELECT reason_code, method, octet_length(fingerprint) AS n FROM login_attempts ORDER BY id"
-    ).fetchall()
+    rows = db.execute("SELECT reason_code, method, octet_length(fingerprint) AS n FROM login_attempts"
+                      " ORDER BY id").fetchall()
     assert [(r["reason_code"], r["method"]) for r in rows] == [
         ("match", "timed"), ("replay", "timed"), ("match", "timed")
     ]  # fmt: skip

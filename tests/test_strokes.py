@@ -24,36 +24,16 @@ FABRIC_SAMPLE = {
     "version": "4.4.0",
     "objects": [
         {
-            "type": "path",
-            "version": "4.4.0",
-            "originX": "left",
-            "originY": "top",
-            "left": 40.5,
-            "top": 70.5,
-            "width": 61,
-            "height": 21,
-            "fill": None,
-            "stroke": "#000000",
-            "strokeWidth": 3,
-            "strokeLineCap": "round",
-            "scaleX": 1,
-            "scaleY": 1,
-            "angle": 0,
-            "path": [
-                ["M", 42, 90],
-                ["Q", 42, 90, 50, 80],
-                ["Q", 58, 70, 70, 75],
-                ["Q", 82, 80, 102, 72],
-                ["L", 102, 72],
-            ],
+            "type": "path", "version": "4.4.0", "originX": "left", "originY": "top",
+            "left": 40.5, "top": 70.5, "width": 61, "height": 21, "fill": None,
+            "stroke": "#000000", "strokeWidth": 3, "strokeLineCap": "round",
+            "scaleX": 1, "scaleY": 1, "angle": 0,
+            "path": [["M", 42, 90], ["Q", 42, 90, 50, 80], ["Q", 58, 70, 70, 75],
+                     ["Q", 82, 80, 102, 72], ["L", 102, 72]],
         },
         {"type": "rect", "left": 0, "top": 0, "width": 10, "height": 10},
         {
-            "type": "path",
-            "left": 119,
-            "top": 59,
-            "width": 1,
-            "height": 31,
+            "type": "path", "left": 119, "top": 59, "width": 1, "height": 31,
             "path": [["M", 120, 60], ["Q", 120, 60, 120, 75], ["L", 120, 90]],
         },
     ],
@@ -87,17 +67,9 @@ def test_fabric_json_text_and_empty_canvas() -> None:
 
 def test_signature_pad_to_data_format() -> None:
     raw = [
-        {
-            "penColor": "black",
-            "dotSize": 0,
-            "minWidth": 0.5,
-            "maxWidth": 2.5,
-            "velocityFilterWeight": 0.7,
-            "points": [
-                {"x": 10, "y": 20, "time": 1700000000000, "pressure": 0.5},
-                {"x": 15.5, "y": 22, "time": 1700000000016, "pressure": 0.5},
-            ],
-        },
+        {"penColor": "black", "dotSize": 0, "minWidth": 0.5, "maxWidth": 2.5, "velocityFilterWeight": 0.7,
+         "points": [{"x": 10, "y": 20, "time": 1700000000000, "pressure": 0.5},
+                    {"x": 15.5, "y": 22, "time": 1700000000016, "pressure": 0.5}]},
         {"points": [{"x": 30, "y": 20, "time": 1700000000200}]},
     ]
     for payload in (raw, {"strokes": raw}):
@@ -123,10 +95,8 @@ def test_signature_pad_v2_and_triples() -> None:
         ({"foo": 1}, "neither 'objects'"),
         ({"objects": {}}, "objects is not a list"),
         ({"objects": [{"type": "path", "path": "M 0 0"}]}, "objects[0].path is not a list"),
-        (
-            {"objects": [{"type": "path"}, {"type": "path", "path": [["M", 1, 2], ["Z"]]}]},
-            "objects[0].path is not a list",
-        ),
+        ({"objects": [{"type": "path"}, {"type": "path", "path": [["M", 1, 2], ["Z"]]}]},
+         "objects[0].path is not a list"),
         ({"objects": [{"type": "path", "path": [["M", 1, 2], ["Z"]]}]}, "unsupported path command"),
         ({"objects": [{"type": "path", "path": [["L", 1, 2]]}]}, "before any 'M'"),
         ({"objects": [{"type": "path", "path": [["Q", 1, 2]]}]}, "needs 4 numbers"),
@@ -159,21 +129,15 @@ def test_limits() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-    lambda children: (
-        st.lists(children, max_size=5)
-        | st.dictionaries(
-            st.sampled_from(["objects", "strokes", "type", "path", "points", "x", "y", "time"])
-            | st.text(max_size=3),
-            children,
-            max_size=5,
-        )
-    ),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(
+        st.sampled_from(["objects", "strokes", "type", "path", "points", "x", "y", "time"])
+        | st.text(max_size=3),
+        children, max_size=5),
     max_leaves=30,
 )
 path_cmds = st.lists(
-    st.lists(
-        st.sampled_from(["M", "L", "Q", "C", "Z"]) | st.integers() | st.floats() | st.none(), max_size=8
-    ),
+    st.lists(st.sampled_from(["M", "L", "Q", "C", "Z"]) | st.integers() | st.floats() | st.none(),
+             max_size=8),
     max_size=6,
 )
 
@@ -229,14 +193,8 @@ def test_metrics_of_a_square() -> None:
     assert m["stroke_count"] == 1 and m["pen_lift_count"] == 0
     assert m["point_count"] == 41
     assert m["path_length"] == pytest.approx(400.0)
-    assert m["bbox"] == {
-        "min_x": 0.0,
-        "min_y": 0.0,
-        "max_x": 100.0,
-        "max_y": 100.0,
-        "width": 100.0,
-        "height": 100.0,
-    }
+    assert m["bbox"] == {"min_x": 0.0, "min_y": 0.0, "max_x": 100.0, "max_y": 100.0,
+                         "width": 100.0, "height": 100.0}
     assert m["aspect_ratio"] == pytest.approx(1.0)
     assert m["centroid"] == {"x": pytest.approx(50.0), "y": pytest.approx(50.0)}
     assert m["direction_changes"] == 3  # three 90° corners inside the single stroke
@@ -334,23 +292,16 @@ def test_fast_near_empty_check_on_the_canvas_sample() -> None:
 # --- the app's drawing: the canvas JSON plus the same drawing's timed points --------------------------
 
 TIMED_STROKES = [
-    {
-        "pointerType": "touch",
-        "points": [
-            {"x": 42.0, "y": 90.0, "time": 0.0, "pressure": 0.5, "tiltX": 0, "tiltY": 0},
-            {"x": 50.0, "y": 80.0, "time": 16.0, "pressure": 0.5},
-            {"x": 70.0, "y": 75.0, "time": 33.0},
-            {"x": 102.0, "y": 72.0, "time": 49.0},
-        ],
-    },
-    {
-        "pointerType": "touch",
-        "points": [
-            {"x": 120.0, "y": 60.0, "time": 210.0},
-            {"x": 120.0, "y": 75.0, "time": 226.0},
-            {"x": 120.0, "y": 90.0, "time": 226.0},  # the same ms twice: time may stand still
-        ],
-    },
+    {"pointerType": "touch", "points": [
+        {"x": 42.0, "y": 90.0, "time": 0.0, "pressure": 0.5, "tiltX": 0, "tiltY": 0},
+        {"x": 50.0, "y": 80.0, "time": 16.0, "pressure": 0.5},
+        {"x": 70.0, "y": 75.0, "time": 33.0},
+        {"x": 102.0, "y": 72.0, "time": 49.0},
+    ]},
+    {"pointerType": "touch", "points": [
+        {"x": 120.0, "y": 60.0, "time": 210.0}, {"x": 120.0, "y": 75.0, "time": 226.0},
+        {"x": 120.0, "y": 90.0, "time": 226.0},  # the same ms twice: time may stand still
+    ]},
 ]
 
 
@@ -373,39 +324,24 @@ def test_the_apps_drawing_gives_its_timed_points() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        (
-            app_drawing([{"points": [{"x": 1, "y": 2, "time": 5}, {"x": 3, "y": 4, "time": 4}]}]),
-            "raw: strokes[0].points[1].time goes backwards",
-        ),
-        (
-            app_drawing([{"points": [{"x": 0, "y": 0, "time": t} for t in (0, 1, 2, 3, 4, 3)]}] * 3),
-            "raw: strokes[0].points[5].time goes backwards",
-        ),
+        (app_drawing([{"points": [{"x": 1, "y": 2, "time": 5}, {"x": 3, "y": 4, "time": 4}]}]),
+         "raw: strokes[0].points[1].time goes backwards"),
+        (app_drawing([{"points": [{"x": 0, "y": 0, "time": t}
+                                  for t in (0, 1, 2, 3, 4, 3)]}] * 3),
+         "raw: strokes[0].points[5].time goes backwards"),
         ({"strokes": [[[0, 0, 1], [1, 1, 2], [2, 2, 1]]]}, "raw: strokes[0][2][2] goes backwards"),
-        (
-            [{"points": [{"x": 0, "y": 0, "time": 9}, {"x": 1, "y": 1}, {"x": 2, "y": 2, "time": 8}]}],
-            "raw: raw[0].points[2].time goes backwards",
-        ),  # a point without time does not hide it
-        (
-            app_drawing([{"points": [{"x": 0, "y": 0, "time": float("inf")}]}]),
-            "raw: strokes[0].points[0].time is not finite",
-        ),
-        (
-            app_drawing([{"points": [{"x": 0, "y": 0, "time": 0, "pressure": float("nan")}]}]),
-            "raw: strokes[0].points[0].pressure is not finite",
-        ),
-        (
-            app_drawing([{"points": [{"x": 0, "y": 0, "time": 0, "tiltX": "up"}]}]),
-            "raw: strokes[0].points[0].tiltX is not a number",
-        ),
-        (
-            app_drawing([{"points": [{"x": 0, "y": 0, "time": 0, "tiltY": True}]}]),
-            "raw: strokes[0].points[0].tiltY is not a number",
-        ),
-        (
-            dict(app_drawing(), objects=[{"type": "path", "path": [["M", 1, "2"]]}]),
-            "raw: objects[0].path[0][2] is not a number",
-        ),  # the canvas part is checked too
+        ([{"points": [{"x": 0, "y": 0, "time": 9}, {"x": 1, "y": 1}, {"x": 2, "y": 2, "time": 8}]}],
+         "raw: raw[0].points[2].time goes backwards"),  # a point without time does not hide it
+        (app_drawing([{"points": [{"x": 0, "y": 0, "time": float("inf")}]}]),
+         "raw: strokes[0].points[0].time is not finite"),
+        (app_drawing([{"points": [{"x": 0, "y": 0, "time": 0, "pressure": float("nan")}]}]),
+         "raw: strokes[0].points[0].pressure is not finite"),
+        (app_drawing([{"points": [{"x": 0, "y": 0, "time": 0, "tiltX": "up"}]}]),
+         "raw: strokes[0].points[0].tiltX is not a number"),
+        (app_drawing([{"points": [{"x": 0, "y": 0, "time": 0, "tiltY": True}]}]),
+         "raw: strokes[0].points[0].tiltY is not a number"),
+        (dict(app_drawing(), objects=[{"type": "path", "path": [["M", 1, "2"]]}]),
+         "raw: objects[0].path[0][2] is not a number"),  # the canvas part is checked too
         (dict(app_drawing(), objects={}), "raw: objects is not a list"),
         (app_drawing({"points": []}), "raw: strokes is not a list of strokes"),
     ],
@@ -417,15 +353,10 @@ def test_the_apps_drawing_is_checked_in_both_parts(raw: object, message: str) ->
 
 
 def test_pen_extras_are_accepted_and_time_may_be_epoch_ms() -> None:
-    raw = [
-        {
-            "pointerType": "pen",
-            "points": [
-                {"x": 1, "y": 2, "time": 1_700_000_000_000, "pressure": 0.3, "tiltX": -12.5, "tiltY": 40},
-                {"x": 3, "y": 4, "time": 1_700_000_000_008, "pressure": None},
-            ],
-        }
-    ]
+    raw = [{"pointerType": "pen", "points": [
+        {"x": 1, "y": 2, "time": 1_700_000_000_000, "pressure": 0.3, "tiltX": -12.5, "tiltY": 40},
+        {"x": 3, "y": 4, "time": 1_700_000_000_008, "pressure": None},
+    ]}]
     assert parse_strokes(raw)[0][:, 2].tolist() == [1_700_000_000_000, 1_700_000_000_008]
 
 
@@ -447,20 +378,15 @@ def test_the_limits_count_the_whole_document() -> None:
 
 
 timed_points = st.lists(
-    st.fixed_dictionaries(
-        {"x": coordinate, "y": coordinate, "time": st.floats(0, 500) | st.integers(0, 500)},
-        optional={"pressure": st.floats(0, 1) | bad_element},
-    ),
+    st.fixed_dictionaries({"x": coordinate, "y": coordinate, "time": st.floats(0, 500) | st.integers(0, 500)},
+                          optional={"pressure": st.floats(0, 1) | bad_element}),
     max_size=40,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    pencil_drawings(),
-    st.lists(st.fixed_dictionaries({"points": timed_points}), max_size=3)
-    | st.sampled_from([None, [], "x", [{"points": [{"x": 1}]}]]),
-)
+@given(pencil_drawings(), st.lists(st.fixed_dictionaries({"points": timed_points}), max_size=3)
+       | st.sampled_from([None, [], "x", [{"points": [{"x": 1}]}]]))
 def test_fast_near_empty_check_agrees_with_parsing_on_the_apps_drawings(canvas: dict, timed: object) -> None:
     # With timed points beside the canvas, the save's check must still answer as parsing does.
     raw = dict(canvas, strokes=timed)

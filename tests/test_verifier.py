@@ -58,7 +58,6 @@ def shape_profiles(untimed: dict) -> dict[int, Profile]:
 
 def _rates(profiles: dict, drawings: dict) -> dict[str, float]:
     """Share of accepted genuine (second session), rejected skilled and rejected random attempts."""
-
     def decide(pairs):
         return [verify(profiles[u], drawings[v][s]) for u, v, s in pairs]
 
@@ -152,9 +151,8 @@ def test_an_enormous_time_span_stays_cheap() -> None:
 
 
 @needs_dataset
-def test_replay_of_a_stored_sample_is_rejected(
-    signatures: dict, untimed: dict, profiles: dict, shape_profiles: dict
-) -> None:
+def test_replay_of_a_stored_sample_is_rejected(signatures: dict, untimed: dict, profiles: dict,
+                                               shape_profiles: dict) -> None:
     rng = np.random.default_rng(7)
     for u in USERS:
         for profile, drawings in ((profiles[u], signatures[u]), (shape_profiles[u], untimed[u])):
@@ -167,9 +165,8 @@ def test_replay_of_a_stored_sample_is_rejected(
 
 
 @needs_dataset
-def test_no_other_genuine_signature_is_taken_for_a_replay(
-    signatures: dict, untimed: dict, profiles: dict, shape_profiles: dict
-) -> None:
+def test_no_other_genuine_signature_is_taken_for_a_replay(signatures: dict, untimed: dict, profiles: dict,
+                                                          shape_profiles: dict) -> None:
     codes = {verify(profiles[u], signatures[u][s]).reason_code for u in USERS for s in range(6, 21)}
     codes |= {verify(shape_profiles[u], untimed[u][s]).reason_code for u in USERS for s in range(6, 21)}
     assert "replay" not in codes
@@ -220,15 +217,8 @@ def test_fingerprints_round_trip_and_refuse_garbage() -> None:
         prints.append(data)
     timed, untimed = prints
     nan = b"\xff\xff\xff\x7f"
-    garbage = (
-        b"",
-        b"\x01" * FINGERPRINT_BYTES,
-        timed[:-1],
-        b"\x02" + timed[1:],
-        timed[:1] + b"\x03" + timed[2:],
-        timed[:-4] + nan,
-        untimed[:4] + nan + untimed[8:],
-    )
+    garbage = (b"", b"\x01" * FINGERPRINT_BYTES, timed[:-1], b"\x02" + timed[1:],
+               timed[:1] + b"\x03" + timed[2:], timed[:-4] + nan, untimed[:4] + nan + untimed[8:])
     for bad in garbage:
         with pytest.raises(ValueError):
             is_replay(bad, [timed])
@@ -295,16 +285,13 @@ def test_build_profile_needs_two_real_samples() -> None:
 
 
 @needs_dataset
-def test_rule_and_normalised_score_agree(
-    profiles: dict, shape_profiles: dict, signatures: dict, untimed: dict
-) -> None:
+def test_rule_and_normalised_score_agree(profiles: dict, shape_profiles: dict, signatures: dict,
+                                         untimed: dict) -> None:
     # Below the ceiling, score <= threshold exactly when normalised_score <= the accept factor: the
     # EER sweep and the product rule measure the same quantity.
     for u in USERS:
-        for profile, drawings, method in (
-            (profiles[u], signatures[u], TIMED),
-            (shape_profiles[u], untimed[u], SHAPE),
-        ):
+        for profile, drawings, method in ((profiles[u], signatures[u], TIMED),
+                                          (shape_profiles[u], untimed[u], SHAPE)):
             templates = profile.for_method(method.name)
             assert templates.threshold == pytest.approx(method.threshold(templates.spread))
             for s in (12, 25):
@@ -326,8 +313,7 @@ def _line_profile() -> Profile:
 LINE_PROFILE = _line_profile()
 stroke_arrays = st.lists(
     st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6), st.floats(0, 1e4) | st.just(math.nan)),
-    min_size=1,
-    max_size=60,
+    min_size=1, max_size=60,
 ).map(lambda rows: np.array(rows, dtype=float))
 
 

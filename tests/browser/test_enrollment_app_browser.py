@@ -35,10 +35,8 @@ expect = sync_api.expect
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "enrollment"
-PHONE_UA = (
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/130.0.0.0 Mobile Safari/537.36"
-)
+PHONE_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/130.0.0.0 Mobile Safari/537.36")
 WAIT_MS = 30_000  # for anything the app renders: generous on a slow shared 2-core machine
 SIGNUP_STEPS = step_plan.total_steps("signup")
 Y_SHIFT = 25  # the sample drawings sit this much lower on the pad (signatures above the baseline)
@@ -86,13 +84,8 @@ def db(app_db: str) -> Iterator[psycopg.Connection]:
 
 
 def phone(browser, width: int, height: int = 844):
-    context = browser.new_context(
-        viewport={"width": width, "height": height},
-        device_scale_factor=3,
-        is_mobile=True,
-        has_touch=True,
-        user_agent=PHONE_UA,
-    )
+    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=3,
+                                  is_mobile=True, has_touch=True, user_agent=PHONE_UA)
     context.set_default_timeout(WAIT_MS)
     return context
 
@@ -179,15 +172,10 @@ def touch_stroker(context, page, clock: Clock | None = None) -> Stroke:
 
         def touch(kind: str, x: float, y: float) -> None:
             sx, sy = where(x, y)
-            finger = (
-                []
-                if kind == "touchEnd"
-                else [{"x": sx, "y": sy, "radiusX": 2, "radiusY": 2, "force": 0.5, "id": 0}]
-            )
-            cdp.send(
-                "Input.dispatchTouchEvent",
-                {"type": kind, "touchPoints": finger, "timestamp": clock.tick(x, y)},
-            )
+            finger = [] if kind == "touchEnd" else [
+                {"x": sx, "y": sy, "radiusX": 2, "radiusY": 2, "force": 0.5, "id": 0}]
+            cdp.send("Input.dispatchTouchEvent",
+                     {"type": kind, "touchPoints": finger, "timestamp": clock.tick(x, y)})
 
         touch("touchStart", *points[0])
         for x, y in points[1:]:
@@ -208,19 +196,9 @@ def mouse_stroker(context, page, clock: Clock | None = None) -> Stroke:
 
         def mouse(kind: str, x: float, y: float, buttons: int) -> None:
             sx, sy = where(x, y)
-            cdp.send(
-                "Input.dispatchMouseEvent",
-                {
-                    "type": kind,
-                    "x": sx,
-                    "y": sy,
-                    "button": "left",
-                    "buttons": buttons,
-                    "clickCount": 1,
-                    "force": 0.5 if buttons else 0,
-                    "timestamp": clock.tick(x, y),
-                },
-            )  # a mouse presses at 0.5
+            cdp.send("Input.dispatchMouseEvent", {
+                "type": kind, "x": sx, "y": sy, "button": "left", "buttons": buttons, "clickCount": 1,
+                "force": 0.5 if buttons else 0, "timestamp": clock.tick(x, y)})  # a mouse presses at 0.5
 
         mouse("mousePressed", *points[0], buttons=1)
         for x, y in points[1:]:
@@ -243,15 +221,9 @@ def signature(person: str, sample: int) -> list[Points]:
     strokes = []
     for stroke in sample_drawings.signature_strokes(person, sample):
         wobble = hand.uniform(0, 2 * math.pi)
-        strokes.append(
-            [
-                (
-                    x + 1.5 * math.sin(i / 5 + wobble) + hand.gauss(0, 0.5),
-                    y + Y_SHIFT + 1.5 * math.cos(i / 7 + wobble) + hand.gauss(0, 0.5),
-                )
-                for i, (x, y) in enumerate(stroke)
-            ]
-        )
+        strokes.append([(x + 1.5 * math.sin(i / 5 + wobble) + hand.gauss(0, 0.5),
+                         y + Y_SHIFT + 1.5 * math.cos(i / 7 + wobble) + hand.gauss(0, 0.5))
+                        for i, (x, y) in enumerate(stroke)])
     return strokes
 
 
@@ -348,11 +320,8 @@ def begin(page, url: str, flow_label: str, username: str, touch: bool) -> None:
 def enroll_steps(page, stroke: Stroke, person: str, numbers: range, touch: bool) -> None:
     for number in numbers:
         wait_for_step(page, number)
-        strokes = (
-            signature(person, number)
-            if step_plan.step_of("signup", number).type == "signature"
+        strokes = signature(person, number) if step_plan.step_of("signup", number).type == "signature" \
             else step_strokes(number, person)
-        )
         draw(page, stroke, strokes)
         press(page, "Save and continue", touch)
 
@@ -390,8 +359,7 @@ def saved_steps(db: psycopg.Connection, username: str, flow_type: str = "signup"
     return db.execute(
         "SELECT s.step_number, s.raw_data, s.metrics FROM temp_enrollment_steps s"
         " JOIN temp_enrollments e ON e.id = s.enrollment_id"
-        " WHERE e.username = %s AND e.flow_type = %s ORDER BY s.step_number",
-        (username, flow_type),
+        " WHERE e.username = %s AND e.flow_type = %s ORDER BY s.step_number", (username, flow_type),
     ).fetchall()
 
 
@@ -426,15 +394,13 @@ def assert_enrolled(db: psycopg.Connection, username: str, user_agent_part: str,
     """What PostgreSQL holds after a complete signup through the browser."""
     session = db.execute(
         "SELECT id, status, device_info, completed_at FROM temp_enrollments"
-        " WHERE username = %s AND flow_type = 'signup'",
-        (username,),
+        " WHERE username = %s AND flow_type = 'signup'", (username,),
     ).fetchone()
     assert session["status"] == "completed" and session["completed_at"] is not None
     assert user_agent_part in session["device_info"]
     steps = db.execute(
         "SELECT step_number, step_type, signature_data, raw_data, metrics FROM temp_enrollment_steps"
-        " WHERE enrollment_id = %s ORDER BY step_number",
-        (session["id"],),
+        " WHERE enrollment_id = %s ORDER BY step_number", (session["id"],),
     ).fetchall()
     assert [s["step_number"] for s in steps] == list(range(1, SIGNUP_STEPS + 1))
     assert [s["step_type"] for s in steps] == [s.type for s in step_plan.steps_of("signup")]
@@ -508,11 +474,8 @@ def test_mouse_strokes_on_a_desktop_are_saved_with_their_times_and_no_toolbar_sh
         # Hovering the pad, and where the canvas's toolbar used to appear above its top-right corner,
         # shows nothing.
         box = pad(page).bounding_box()
-        for x, y in (
-            (box["x"] + 100, box["y"] + 100),
-            (box["x"] + box["width"] - 5, box["y"] + 5),
-            (box["x"] + box["width"] - 20, box["y"] - 15),
-        ):
+        for x, y in ((box["x"] + 100, box["y"] + 100), (box["x"] + box["width"] - 5, box["y"] + 5),
+                     (box["x"] + box["width"] - 20, box["y"] - 15)):
             page.mouse.move(x, y)
             page.wait_for_timeout(400)  # the toolbar faded in after 0.25 s of hovering
             assert_no_toolbar(page)
@@ -653,12 +616,8 @@ def test_phone_signup_with_a_finger_survives_a_reload(browser, app_url: str, db:
         expect(page.get_by_text(stroke_count_text(1), exact=True)).to_be_visible(timeout=WAIT_MS)
         press(page, "Save and continue", touch=True)
         expect(page.get_by_text("That is too small to use")).to_be_visible(timeout=WAIT_MS)
-        assert (
-            db.execute("SELECT count(*) AS n FROM temp_enrollments WHERE username = 'pat_phone'").fetchone()[
-                "n"
-            ]
-            == 0
-        )
+        assert db.execute("SELECT count(*) AS n FROM temp_enrollments WHERE username = 'pat_phone'"
+                          ).fetchone()["n"] == 0
 
         # Our own Clear and Undo buttons, under the canvas.
         press(page, "Clear", touch=True)
