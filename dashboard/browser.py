@@ -102,10 +102,19 @@ def install() -> None:
         st.html(SCRIPT, unsafe_allow_javascript=True)
 
 
+def _scrolled_key(container_key: str) -> str:
+    return f"{container_key}__scrolled_to"
+
+
+def forget_scroll(container_key: str) -> None:
+    """The next item shown in the container is scrolled to, even the one shown last (a new search)."""
+    st.session_state.pop(_scrolled_key(container_key), None)
+
+
 def scroll_into_view_once(container_key: str, item: object) -> None:
     """Scroll the container with this key into view, once for each new item shown in it (a session
     clicked or pasted), not on every refresh."""
-    seen, count = f"{container_key}__scrolled_to", f"{container_key}__scrolls"
+    seen, count = _scrolled_key(container_key), f"{container_key}__scrolls"
     if st.session_state.get(seen) == item:
         return
     st.session_state[seen] = item

@@ -37,6 +37,7 @@ SESSION_DRAWINGS = "person_session_drawings"  # the chosen session's drawings (s
 
 
 def _new_search() -> None:
+    browser.forget_scroll(SESSION_DRAWINGS)
     st.session_state.pop(PENDING_FIX, None)
     st.session_state.pop(FIX_RESULT, None)
     selection.reset(ATTEMPTS, CHOSEN_ATTEMPT)

@@ -78,6 +78,7 @@ def _select_pasted() -> None:
 
 
 def _clear() -> None:
+    browser.forget_scroll(DRAWINGS)
     st.session_state.pop(DRILL_KEY, None)
     st.session_state["drill_input"] = ""
 
