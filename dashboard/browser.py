@@ -51,6 +51,8 @@ STYLE = f"""
 }}
 /* Headings link to themselves by a 16 px icon nobody here needs. */
 .stApp [data-testid="stHeaderActionElements"] {{ display: none; }}
+/* What is scrolled into view stops below Streamlit's fixed header bar, not under it. */
+[class*="st-key-"][class*="drawings"] {{ scroll-margin-top: 4.5rem; }}
 /* The holder of the console's script takes no room. */
 .st-key-console_behaviour {{ display: none; }}
 </style>

@@ -500,16 +500,20 @@ def test_on_a_phone_the_console_folds_its_sidebar_and_brings_what_was_tapped_int
     page.get_by_role("heading", name="Sessions").first.wait_for(timeout=30_000)
     unfold.wait_for(timeout=5_000)
     wait_until_idle(page)
-    assert page.get_by_text("Started between (Asia/Kolkata)").count() == 1
+    page.get_by_text("Started between (Asia/Kolkata)").wait_for(timeout=10_000)
     second = first_live_sessions(db, 2)[1]
     click_table_row(page, page.locator('[data-testid="stDataFrame"]').first, 1)
     flow = "Sign-up" if second["flow_type"] == "signup" else "Sign-in"
     heading = page.get_by_role("heading", name=f"{second['username']} · {flow}")
     heading.wait_for(timeout=10_000)
     wait_until_idle(page)
-    # Brought to the top of the screen, not left below the table.
+    # Brought to the top of the screen (just below Streamlit's header bar), not left below the table.
     page.wait_for_function(
-        "() => Math.abs(document.querySelector('.st-key-session_drawings').getBoundingClientRect().y) < 4",
+        """() => {
+            const top = document.querySelector('.st-key-session_drawings').getBoundingClientRect().y;
+            const bar = document.querySelector('[data-testid="stHeader"]').getBoundingClientRect().bottom;
+            return top >= bar - 2 && top < bar + 40;
+        }""",
         timeout=5_000,
     )
     assert heading.bounding_box()["y"] < 844
