@@ -208,7 +208,14 @@ def step_durations(frame: pd.DataFrame) -> alt.LayerChart:
         ),
         tooltip=tooltip,
     )
-    p90 = base.mark_tick(color="black", thickness=2, size=band).encode(x="p90_seconds:Q", tooltip=tooltip)
+    # A tick sits at its band's start unless told otherwise: at the middle, it crosses its bar.
+    p90 = base.mark_tick(color="black", thickness=2, size=band).encode(
+        x="p90_seconds:Q",
+        y=alt.Y(
+            "step:N", sort=order, axis=None, scale=alt.Scale(paddingInner=FUNNEL_ROW_GAP), bandPosition=0.5
+        ),
+        tooltip=tooltip,
+    )
     labels = base.mark_text(align="left", baseline="bottom", dy=-(band / 2 + 2), fontSize=12).encode(
         x=alt.datum(0), text="label:N"
     )
