@@ -222,7 +222,8 @@ def _result_text(action: str, target: str | None, succeeded: bool, result: dict)
 
 
 LOG_PAGE = "staff_log_page_number"
-ACTION_CHOICES = [None, *(action.value for action in StaffAction)]
+EVERY_ACTION = ""  # not None: Streamlit offers to clear a select box showing None
+ACTION_CHOICES = [EVERY_ACTION, *(action.value for action in StaffAction)]
 
 
 def _first_log_page() -> None:
@@ -246,7 +247,7 @@ def staff_log_filter() -> monitoring.StaffLogFilter:
     action = what.selectbox(
         "What",
         ACTION_CHOICES,
-        format_func=lambda code: "Every action" if code is None else words.staff_action(code),
+        format_func=lambda code: "Every action" if code == EVERY_ACTION else words.staff_action(code),
         key="log_what",
         on_change=_first_log_page,
     )
@@ -263,7 +264,7 @@ def staff_log_filter() -> monitoring.StaffLogFilter:
     acted_from, acted_before = formatting.day_range(days)
     return monitoring.StaffLogFilter(
         staff_name=name,
-        action=action,
+        action=action or None,
         acted_from=acted_from,
         acted_before=acted_before,
         page=max(1, int(st.session_state.get(LOG_PAGE, 1))),
@@ -327,10 +328,13 @@ def staff_log(filter: monitoring.StaffLogFilter) -> None:
             args=(-1,),
             disabled=filter.page <= 1,
         )
-        st.markdown(
-            f"Lines {first:,}–{first + len(log) - 1:,} of {total}, newest first · "
+        lines = (
+            "1 line"
+            if page.total_matching == 1
+            else f"Lines {first:,}–{first + len(log) - 1:,} of {total}, newest first · "
             f"page {filter.page:,} of {page.pages:,}"
         )
+        st.markdown(lines)
         st.button(
             "Older",
             icon=":material/chevron_right:",
