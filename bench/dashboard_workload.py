@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from enrollment_core.maintenance import CLEANUP_JOB
@@ -13,13 +14,15 @@ from enrollment_core.monitoring import (
     ATTEMPT_LIMIT,
     CARD_WINDOW_HOURS,
     COUNT_LIMIT,
+    PEOPLE_MATCH_LIMIT,
     SESSION_LIMIT,
-    STAFF_LOG_LIMIT,
     STEP_TIME_SAMPLE,
     SessionFilter,
+    StaffLogFilter,
 )
-from enrollment_core.monitoring.people import ATTEMPT_COUNT_LIMIT
+from enrollment_core.monitoring.people import ATTEMPT_COUNT_LIMIT, PEOPLE_MATCH_CANDIDATES
 from enrollment_core.monitoring.snapshot import snapshot_sources
+from enrollment_core.monitoring.staff_log import STAFF_LOG_COUNT_LIMIT
 from enrollment_core.queries import query
 
 
@@ -42,6 +45,13 @@ def dashboard_queries(hours: int = 24) -> list[DashboardQuery]:
     minute, is measured separately (snapshot_queries)."""
     page = SessionFilter().query_parameters()
     user_page = SessionFilter(username="user_42", order_by="expiring").query_parameters()
+    # Sessions started in the last 7 days, ended ones too (the page's default range for those scopes).
+    week = {"started_from": datetime.now(UTC) - timedelta(days=7)}
+    completed = SessionFilter(scope="completed", **week).started_parameters()
+    every_oldest = SessionFilter(scope="any", order_by="oldest", **week).started_parameters()
+    expired_user = SessionFilter(scope="expired", username="user_42", **week).started_parameters()
+    staff_log = StaffLogFilter().query_parameters()
+    staff_log_filtered = StaffLogFilter(staff_name="sam", action="unlock_sign_in", page=2).query_parameters()
     return [
         DashboardQuery("snapshot_age", query("snapshot_age"), None),
         DashboardQuery("overview_by_flow", query("stored_overview_by_flow"), {"hours": CARD_WINDOW_HOURS}),
@@ -83,7 +93,48 @@ def dashboard_queries(hours: int = 24) -> list[DashboardQuery]:
             query("stored_maintenance_status"),
             {"archive_older_than_seconds": ARCHIVE_DEFAULT_SECONDS, "cleanup_job": CLEANUP_JOB},
         ),
-        DashboardQuery("recent_staff_actions", query("recent_staff_actions"), {"limit": STAFF_LOG_LIMIT}),
+        # Sessions: ended ones too, in a date range (the console's Completed / Expired / All).
+        DashboardQuery(
+            "sessions_started_newest (completed, 7 days)", query("sessions_started_newest"), completed
+        ),
+        DashboardQuery(
+            "sessions_started_count (completed, 7 days)",
+            query("sessions_started_count"),
+            {**completed, "count_limit": COUNT_LIMIT + 1},
+        ),
+        DashboardQuery(
+            "sessions_started_oldest (all, 7 days)", query("sessions_started_oldest"), every_oldest
+        ),
+        DashboardQuery(
+            "sessions_started_newest (expired, user filter)", query("sessions_started_newest"), expired_user
+        ),
+        DashboardQuery(
+            "sessions_started_count (expired, user filter)",
+            query("sessions_started_count"),
+            {**expired_user, "count_limit": COUNT_LIMIT + 1},
+        ),
+        # The staff log: its first page, and a filtered second page.
+        DashboardQuery("staff_log_page", query("staff_log_page"), staff_log),
+        DashboardQuery(
+            "staff_log_count",
+            query("staff_log_count"),
+            {**staff_log, "count_limit": STAFF_LOG_COUNT_LIMIT + 1},
+        ),
+        DashboardQuery("staff_log_page (filtered, page 2)", query("staff_log_page"), staff_log_filtered),
+        # People by part of a name: a rare part, a common one (every tenth name), a start of a name.
+        *[
+            DashboardQuery(
+                f"people_matching ({label})",
+                query("people_matching"),
+                {"part": part, "candidates": PEOPLE_MATCH_CANDIDATES, "limit": PEOPLE_MATCH_LIMIT},
+            )
+            for label, part in (
+                ("rare part", "user_4242"),
+                ("common part", "user_4"),
+                ("no match", "maria"),
+                ("start, 2 characters", "be"),
+            )
+        ],
         # People: one person (the generator's user_42), found by name or by a session id.
         DashboardQuery("session_owner", query("session_owner"), {"session_id": BENCH_SESSION_42}),
         DashboardQuery("session_summary", query("session_summary"), {"session_id": BENCH_SESSION_42}),

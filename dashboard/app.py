@@ -9,12 +9,13 @@ import streamlit as st
 
 # Imported by package name (installed editable by ./dev): module names like "auth" would otherwise
 # clash with other apps' modules in the same process.
-from dashboard import auth, data, formatting, outage, standby, view
+from dashboard import auth, browser, data, formatting, outage, standby, view
 
 # A local file: a Material icon as page icon makes the browser fetch it from Google's font server.
 ICON = Path(__file__).resolve().parent / "icon.png"
 
 st.set_page_config(page_title="Enrollment operations", page_icon=str(ICON), layout="wide")
+browser.install()
 
 if not auth.require_staff():
     st.stop()

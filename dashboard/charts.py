@@ -13,6 +13,9 @@ FLOW_ORDER = [words.flow("signup"), words.flow("signin")]
 FLOW_COLORS = alt.Scale(domain=FLOW_ORDER, range=["#4c78a8", "#f58518"])
 # Long enough for "Sign-up 11 · Draw a house" style labels on a phone and a wide screen alike.
 STEP_LABEL_LIMIT = 240
+# The funnel's rows: a bar under its step's name and figures, the bar taking this share of the row less.
+FUNNEL_ROW_PX = 40
+FUNNEL_ROW_GAP = 0.55
 
 
 def _step_axis() -> alt.Axis:
@@ -34,19 +37,29 @@ def _time_axis(hours: int) -> alt.Axis:
     )
 
 
-def active_sessions_over_time(frame: pd.DataFrame, hours: int) -> alt.Chart:
-    """Stacked area of live sessions per flow (columns at, flow_type, live)."""
+def wall_clock(times: pd.Series, zone: str) -> pd.Series:
+    """Times as the clock in `zone` reads them, labelled UTC: a chart on a UTC scale then shows that
+    zone's clock, whatever the zone of the browser drawing it (Vega-Lite knows only local and UTC)."""
+    local = pd.to_datetime(times, utc=True).dt.tz_convert(zone)
+    return local.dt.tz_localize(None).dt.tz_localize("UTC")
+
+
+def active_sessions_over_time(frame: pd.DataFrame, hours: int, zone: str = "UTC") -> alt.Chart:
+    """Stacked area of live sessions per flow (columns at, flow_type, live), on the clock of `zone`."""
     data = _with_flow_words(frame)
+    data["at"] = wall_clock(data["at"], zone)
+    axis = _time_axis(hours)
+    axis.title = f"Time ({zone})"
     return (
         alt.Chart(data)
         .mark_area(opacity=0.85, interpolate="step-after")
         .encode(
-            x=alt.X("at:T", axis=_time_axis(hours)),
+            x=alt.X("at:T", axis=axis, scale=alt.Scale(type="utc")),
             y=alt.Y("live:Q", title="Live sessions", stack="zero", axis=alt.Axis(tickMinStep=1, format="d")),
             color=alt.Color("flow:N", title="Flow", scale=FLOW_COLORS, sort=FLOW_ORDER),
             order=alt.Order("flow:N", sort="descending"),
             tooltip=[
-                alt.Tooltip("at:T", title="At", format="%d %b %H:%M"),
+                alt.Tooltip("at:T", title=f"At ({zone})", format="%d %b %H:%M", formatType="utc"),
                 alt.Tooltip("flow:N", title="Flow"),
                 alt.Tooltip("live:Q", title="Live sessions"),
             ],
@@ -124,18 +137,25 @@ def average_steps(frame: pd.DataFrame) -> alt.LayerChart:
 
 def step_funnel(frame: pd.DataFrame) -> alt.LayerChart:
     """Sessions that reached each step (columns step_number, instruction, sessions, share_of_started,
-    lost_from_previous): where people drop off."""
+    lost_from_previous): where people drop off. Each step's name and figures are written above its bar,
+    not beside it, so that neither is cut at any width (at 390 px the names beside the bars left the
+    bars no room, and the figures after them were cut by the chart's edge)."""
     data = frame.copy()
     data["step"] = [f"{n}. {text}" for n, text in zip(data["step_number"], data["instruction"])]
-    data["label"] = [f"{n} ({share:.0%})" for n, share in zip(data["sessions"], data["share_of_started"])]
+    data["label"] = [
+        f"{step}: {n} ({share:.0%})"
+        for step, n, share in zip(data["step"], data["sessions"], data["share_of_started"])
+    ]
     order = list(data["step"])
-    top = float(data["sessions"].max()) * 1.3  # room for the labels right of the longest bar
-    base = alt.Chart(data).encode(y=alt.Y("step:N", title=None, sort=order, axis=_step_axis()))
+    band = FUNNEL_ROW_PX * (1 - FUNNEL_ROW_GAP)
+    base = alt.Chart(data).encode(
+        y=alt.Y("step:N", title=None, sort=order, axis=None, scale=alt.Scale(paddingInner=FUNNEL_ROW_GAP))
+    )
     bars = base.mark_bar(color="#4c78a8").encode(
         x=alt.X(
             "sessions:Q",
             title="Sessions",
-            scale=alt.Scale(domain=[0, top], nice=False),
+            scale=alt.Scale(domain=[0, float(data["sessions"].max())], nice=False),
             axis=alt.Axis(tickMinStep=1, format="d"),
         ),
         tooltip=[
@@ -145,8 +165,10 @@ def step_funnel(frame: pd.DataFrame) -> alt.LayerChart:
             alt.Tooltip("lost_from_previous:Q", title="Stopped before this step"),
         ],
     )
-    labels = base.mark_text(align="left", dx=4).encode(x="sessions:Q", text="label:N")
-    return (bars + labels).properties(height=26 * len(data) + 40)
+    labels = base.mark_text(align="left", baseline="bottom", dy=-(band / 2 + 2), fontSize=12).encode(
+        x=alt.datum(0), text="label:N"
+    )
+    return (bars + labels).properties(height=FUNNEL_ROW_PX * len(data) + 40)
 
 
 def step_durations(frame: pd.DataFrame) -> alt.LayerChart:
@@ -158,8 +180,16 @@ def step_durations(frame: pd.DataFrame) -> alt.LayerChart:
         f"{flow} {number}. {text}" if several_flows else f"{number}. {text}"
         for flow, number, text in zip(data["flow"], data["step_number"], data["instruction"])
     ]
+    data["label"] = [
+        f"{step}: median {median:.0f} s, 90th percentile {p90:.0f} s"
+        for step, median, p90 in zip(data["step"], data["median_seconds"], data["p90_seconds"])
+    ]
     order = list(data["step"])
-    base = alt.Chart(data).encode(y=alt.Y("step:N", title=None, sort=order, axis=_step_axis()))
+    band = FUNNEL_ROW_PX * (1 - FUNNEL_ROW_GAP)
+    # As the funnel: each step's name and figures above its bar, never cut at any width.
+    base = alt.Chart(data).encode(
+        y=alt.Y("step:N", title=None, sort=order, axis=None, scale=alt.Scale(paddingInner=FUNNEL_ROW_GAP))
+    )
     tooltip = [
         alt.Tooltip("step:N", title="Step"),
         alt.Tooltip("median_seconds:Q", title="Median (s)", format=".1f"),
@@ -167,19 +197,29 @@ def step_durations(frame: pd.DataFrame) -> alt.LayerChart:
         alt.Tooltip("samples:Q", title="Sessions"),
     ]
     x_scale = alt.Scale(domain=[0, float(data["p90_seconds"].max()) * 1.05], nice=True)
-    bars = base.mark_bar(height={"band": 0.75}).encode(
+    bars = base.mark_bar().encode(
         x=alt.X("median_seconds:Q", title="Seconds", scale=x_scale, axis=alt.Axis(tickCount=8)),
         color=alt.Color(
             "flow:N",
             title="Flow",
             scale=FLOW_COLORS,
             sort=FLOW_ORDER,
-            legend=alt.Legend() if several_flows else None,
+            legend=alt.Legend(orient="top") if several_flows else None,
         ),
         tooltip=tooltip,
     )
-    p90 = base.mark_tick(color="black", thickness=2, size=18).encode(x="p90_seconds:Q", tooltip=tooltip)
-    return (bars + p90).properties(height=26 * len(data) + 50)
+    # A tick sits at its band's start unless told otherwise: at the middle, it crosses its bar.
+    p90 = base.mark_tick(color="black", thickness=2, size=band).encode(
+        x="p90_seconds:Q",
+        y=alt.Y(
+            "step:N", sort=order, axis=None, scale=alt.Scale(paddingInner=FUNNEL_ROW_GAP), bandPosition=0.5
+        ),
+        tooltip=tooltip,
+    )
+    labels = base.mark_text(align="left", baseline="bottom", dy=-(band / 2 + 2), fontSize=12).encode(
+        x=alt.datum(0), text="label:N"
+    )
+    return (bars + p90 + labels).properties(height=FUNNEL_ROW_PX * len(data) + 50)
 
 
 def table_sizes(frame: pd.DataFrame) -> alt.Chart:

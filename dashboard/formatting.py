@@ -1,53 +1,100 @@
-"""Small display helpers: times in the viewer's time zone, durations, byte sizes, drawings, and text
-that came from a client made safe to show inside Markdown."""
+"""Small display helpers: times in the time zone the viewer chose (UTC until they choose), always with
+that zone; durations, byte sizes, drawings, and text that came from a client made safe to show inside
+Markdown."""
 
 from __future__ import annotations
 
 import io
 import re
 import string
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import streamlit as st
 from PIL import Image
 
+TIME_ZONE_KEY = "time_zone"  # st.session_state: the zone chosen in the sidebar (an IANA name)
+DEFAULT_TIME_ZONE = "UTC"
+
+
+def zone_name() -> str:
+    """The IANA name of the zone times are shown in: the one chosen in the sidebar, UTC by default."""
+    chosen = st.session_state.get(TIME_ZONE_KEY) or DEFAULT_TIME_ZONE
+    try:
+        ZoneInfo(chosen)
+    except (ZoneInfoNotFoundError, ValueError):
+        return DEFAULT_TIME_ZONE
+    return str(chosen)
+
 
 def viewer_timezone() -> ZoneInfo:
-    """The browser's time zone when Streamlit knows it, else UTC."""
-    try:
-        return ZoneInfo(st.context.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    """The zone times are shown in (zone_name)."""
+    return ZoneInfo(zone_name())
+
+
+def _zone(local: datetime) -> str:
+    """The zone's abbreviation at that moment ('UTC', 'CET', 'CEST'), else its offset ('+0530')."""
+    abbreviation = local.strftime("%Z")
+    return abbreviation if abbreviation and abbreviation[0].isalpha() else local.strftime("UTC%z")
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    if value is None or pd.isna(value):
-        return "—"
-    return value.astimezone(viewer_timezone()).strftime(fmt)
-
-
-def when(value: datetime | None) -> str:
-    """'14:03:12' today (in the viewer's time zone), else '28 Nov 14:03'."""
+    """The time in the chosen zone; a format with a clock time gets the zone after it ('14:03:12 UTC')."""
     if value is None or pd.isna(value):
         return "—"
     local = value.astimezone(viewer_timezone())
-    if local.date() == datetime.now(local.tzinfo).date():
-        return local.strftime("%H:%M:%S")
-    return local.strftime("%d %b %H:%M")
+    text = local.strftime(fmt)
+    return f"{text} {_zone(local)}" if "%H" in fmt else text
+
+
+def when(value: datetime | None, *, with_zone: bool = True) -> str:
+    """'14:03:12 UTC' today (in the chosen zone), else '28 Nov 14:03 UTC'. Without the zone only where
+    it is said next to it (a card's title: metric())."""
+    if value is None or pd.isna(value):
+        return "—"
+    local = value.astimezone(viewer_timezone())
+    clock = local.strftime("%H:%M:%S" if local.date() == datetime.now(local.tzinfo).date() else "%d %b %H:%M")
+    return f"{clock} {_zone(local)}" if with_zone else clock
+
+
+def time_card(label: str, value: datetime | None) -> tuple[str, str]:
+    """A card's (title, value) for a time: the zone in the title ('Started (UTC)', '04 Dec 23:15'),
+    where the large figure has no room for it at every width."""
+    if value is None or pd.isna(value):
+        return label, "—"
+    return f"{label} ({_zone(value.astimezone(viewer_timezone()))})", when(value, with_zone=False)
 
 
 def until(value: datetime, now: datetime) -> str:
-    """'14:32 (12 min left)' today (viewer's time zone), '29 Nov 09:15 (1 h 05 min left)' on another day."""
+    """'14:32 UTC (12 min left)' today (chosen zone), '29 Nov 09:15 UTC (1 h 05 min left)' another day."""
     local = value.astimezone(viewer_timezone())
     today = local.date() == now.astimezone(local.tzinfo).date()
     clock = local.strftime("%H:%M" if today else "%d %b %H:%M")
-    return f"{clock} ({time_left(max(0.0, (value - now).total_seconds()))})"
+    return f"{clock} {_zone(local)} ({time_left(max(0.0, (value - now).total_seconds()))})"
+
+
+def zoned(label: str) -> str:
+    """A column title for times, with the zone they are in: 'Started (UTC)'."""
+    return f"{label} ({zone_name()})"
+
+
+def day_range(chosen: object) -> tuple[datetime | None, datetime | None]:
+    """The days of a date picker as [start of the first, start of the day after the last) in the chosen
+    time zone; a range still being picked (one day so far) is that day; nothing picked: (None, None)."""
+    picked = [d for d in (chosen if isinstance(chosen, (tuple, list)) else [chosen]) if isinstance(d, date)]
+    if not picked:
+        return None, None
+    zone = viewer_timezone()
+    return (
+        datetime.combine(min(picked), time(0), tzinfo=zone),
+        datetime.combine(max(picked) + timedelta(days=1), time(0), tzinfo=zone),
+    )
 
 
 def localize_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The same frame with these timestamp columns converted to the viewer's time zone."""
+    """The same frame with these timestamp columns converted to the chosen time zone (title their
+    columns with zoned())."""
     frame = frame.copy()
     tz = viewer_timezone()
     for column in columns:

@@ -12,6 +12,13 @@ import pandas as pd
 import streamlit as st
 
 _UNSET = object()
+# A row is what a finger taps to choose it: 44 px, the usual minimum for touch (Streamlit's is 35).
+ROW_PX = 44
+
+
+def table_height(rows: int, most: int) -> int:
+    """The height showing every row (header included) up to `most` pixels, then scrolling."""
+    return min(most, ROW_PX + 2 + ROW_PX * rows)
 
 
 def _generation_key(name: str) -> str:
@@ -62,6 +69,7 @@ def sticky_table(
         on_select=partial(_on_select, name, key, chosen_key, list(ids)),
         selection_mode="single-row",
         selection_default={"selection": {"rows": [row]}} if row is not None else None,
+        row_height=ROW_PX,
         **dataframe_options,
     )
     return chosen

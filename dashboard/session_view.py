@@ -7,19 +7,20 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import formatting, words
+from dashboard import devices, formatting, words
 from enrollment_core import monitoring
 
 STEPS_PER_ROW = 4
 UNREADABLE_IMAGE = "The stored drawing could not be read as an image."
 
 
-def drawing(image: bytes | None, problem: str | None = None) -> None:
-    """A drawing on white, or a placeholder saying why there is none."""
+def drawing(image: bytes | None, problem: str | None = None, *, alt: str) -> None:
+    """A drawing on white, or a placeholder saying why there is none. `alt` says what it is, for screen
+    readers ("Step 3 drawing: Draw a circle")."""
     if image is None:
         st.warning(problem or UNREADABLE_IMAGE, icon=":material/broken_image:")
     else:
-        st.image(formatting.drawing_on_white(image), width="stretch")
+        st.image(formatting.drawing_on_white(image), width="stretch", alt=alt)
 
 
 def session_facts(detail: monitoring.SessionDetail) -> None:
@@ -29,19 +30,29 @@ def session_facts(detail: monitoring.SessionDetail) -> None:
     status.metric("Status", words.status(detail.status))
     steps.metric("Steps saved", words.steps(len(detail.steps), detail.total_steps))
     if detail.completed_at is not None:
-        time.metric("Completed", formatting.when(detail.completed_at))
+        time.metric(*formatting.time_card("Completed", detail.completed_at))
     else:
         seconds = (detail.expires_at - pd.Timestamp.now(tz="UTC")).total_seconds()
         time.metric("Time left" if seconds >= 0 else "Expired", _time_left_value(seconds))
     started, active, client = st.columns(3, border=True)
-    started.metric("Started", formatting.when(detail.created_at))
-    active.metric("Last activity", formatting.when(detail.updated_at))
+    started.metric(*formatting.time_card("Started", detail.created_at))
+    active.metric(*formatting.time_card("Last activity", detail.updated_at))
     with client:
         st.caption("Device")
-        st.text(detail.device_info or "unknown")
+        device(detail.device_info)
         st.caption("Client address")
         st.text(words.address(detail.metadata.get("ip")))
     st.caption(f"Session id {formatting.plain(detail.session_id)}")
+
+
+def device(user_agent: str | None) -> None:
+    """The device in words ("Chrome 131 on Android 14"); the string it sent, on demand."""
+    st.text(devices.describe(user_agent))
+    if user_agent and user_agent.strip():
+        # No help text on it: Streamlit then wraps the button in a tooltip box that cuts its label.
+        with st.popover("As sent", icon=":material/code:"):
+            st.caption("The user-agent string the device sent")
+            st.text(user_agent)
 
 
 def _time_left_value(seconds: float) -> str:
@@ -52,7 +63,7 @@ def step_card(step: monitoring.SavedStep) -> None:
     with st.container(border=True):
         st.markdown(f"**Step {step.step_number}** · {step.step_type.capitalize()}")
         st.caption(formatting.plain(step.instruction))
-        drawing(step.image, step.image_problem)
+        drawing(step.image, step.image_problem, alt=f"Step {step.step_number} drawing: {step.instruction}")
         if step.step_number == 1:
             spent = "first drawing: it starts the session"
         else:

@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from dashboard import data
+from dashboard import data, devices
 from enrollment_core import step_plan
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
@@ -497,7 +497,7 @@ def test_a_person_found_by_name_shows_their_attempts_and_sessions(
     dashboard_env: str, db, person: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = signed_in_app(monkeypatch, "app_pages/people.py")
-    assert any("Type a username or a session id" in i.value for i in at.info)
+    assert any("Type a username, a part of one, or a session id" in i.value for i in at.info)
     at.text_input(key="person_search").input("FRIDA_k").run()
     assert not at.exception and not at.error
     assert [s.value for s in at.subheader] == ["Frida\\_K"]
@@ -511,14 +511,15 @@ def test_a_person_found_by_name_shows_their_attempts_and_sessions(
     assert list(attempts["verdict"]) == ["Rejected", "Rejected", "Accepted"]
     assert list(attempts["reason"]) == ["Does not match", "Does not match", "Matches"]
     assert list(attempts["ip"]) == [a["ip"] for a in expected]
-    assert list(attempts["device"]) == [a["user_agent"] for a in expected]
+    # The device in words (these test strings name no known browser), the string sent on demand.
+    assert list(attempts["device"]) == [devices.describe(a["user_agent"]) for a in expected]
     assert list(attempts["score"]) == pytest.approx([a["score"] for a in expected])
     # The latest attempt is chosen: its drawing beside the 5 enrolled signatures, its device as text.
     assert any(
         m.value.startswith("**Attempt of ") and "Rejected, does not match" in m.value for m in at.markdown
     )
     assert len(at.image) == 1 + 5 + 11  # the attempt, the signatures, the folded gallery of every drawing
-    assert "Pixel Chrome" in [t.value for t in at.text]
+    assert "Pixel Chrome" in [t.value for t in at.text]  # in the "As sent" popover
     # Every session, whatever became of it: the sign-up, three sign-ins, the cleaned-up sign-up.
     assert sorted(sessions["status"]) == ["Completed"] * 4 + ["Expired, cleaned up"]
     assert "2 of 11 steps" in list(sessions["steps"])

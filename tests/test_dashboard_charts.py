@@ -41,6 +41,7 @@ def test_time_labels_are_one_kind_per_period() -> None:
         ]
     )
     day = charts.active_sessions_over_time(frame, 24).to_dict()["encoding"]["x"]["axis"]
+    assert day["title"] == "Time (UTC)"
     week = charts.active_sessions_over_time(frame, 168).to_dict()["encoding"]["x"]["axis"]
     assert day["format"] == "%H:%M" and week["format"] == "%a %d %b"
     assert day["labelOverlap"] and week["labelOverlap"]
@@ -59,17 +60,24 @@ def test_time_per_step_reads_without_a_legend_for_one_flow_and_ticks_its_seconds
         }
     )
     spec = charts.step_durations(frame).to_dict()
-    bars, ticks = spec["layer"]
+    bars, ticks, labels = spec["layer"]
     assert bars["encoding"]["color"]["legend"] is None  # one flow: no legend to read
     assert bars["encoding"]["x"]["title"] == "Seconds" and bars["encoding"]["x"]["axis"]["tickCount"] == 8
     assert bars["encoding"]["x"]["scale"]["domain"] == [0, 150.0 * 1.05]  # the 90th percentile fits
     rows = spec["datasets"][spec["data"]["name"]]
     assert [row["step"] for row in rows] == ["2. Sign your name again, as you usually do", "3. Draw a circle"]
+    # Each step's name and figures written above its bar (no axis labels to cut at 390 px).
+    assert bars["encoding"]["y"]["axis"] is None and labels["encoding"]["text"]["field"] == "label"
+    assert (
+        rows[0]["label"] == "2. Sign your name again, as you usually do: median 12 s, 90th percentile 150 s"
+    )
     both = pd.concat([frame, frame.assign(flow_type="signin")])
-    assert charts.step_durations(both).to_dict()["layer"][0]["encoding"]["color"]["legend"] == {}
+    assert charts.step_durations(both).to_dict()["layer"][0]["encoding"]["color"]["legend"] == {
+        "orient": "top"
+    }
 
 
-def test_funnel_leaves_room_for_its_labels() -> None:
+def test_funnel_writes_each_step_and_its_figures_above_its_bar() -> None:
     frame = pd.DataFrame(
         {
             "step_number": [1, 2],
@@ -80,5 +88,25 @@ def test_funnel_leaves_room_for_its_labels() -> None:
         }
     )
     spec = charts.step_funnel(frame).to_dict()
-    x = spec["layer"][0]["encoding"]["x"]
-    assert x["scale"]["domain"] == [0, 40 * 1.3] and x["title"] == "Sessions"
+    bars, labels = spec["layer"]
+    x = bars["encoding"]["x"]
+    assert x["scale"]["domain"] == [0, 40] and x["title"] == "Sessions"
+    # Above the bar, from the axis's start: never beside the bar, where a narrow chart cut it off.
+    assert bars["encoding"]["y"]["axis"] is None
+    assert labels["mark"]["align"] == "left" and labels["mark"]["baseline"] == "bottom"
+    assert labels["encoding"]["x"] == {"datum": 0}
+    rows = spec["datasets"][spec["data"]["name"]]
+    assert [row["label"] for row in rows] == ["1. Sign your name: 40 (100%)", "2. Draw a circle: 30 (75%)"]
+
+
+def test_live_sessions_over_time_reads_the_clock_of_the_chosen_zone() -> None:
+    """Vega-Lite draws times in the browser's zone or in UTC: the chart gets the chosen zone's clock on a
+    UTC scale, so 10:00 UTC reads 11:00 in Paris in winter, whatever the browser's zone."""
+    frame = pd.DataFrame(
+        {"at": [datetime(2026, 12, 5, 10, 0, tzinfo=UTC)], "flow_type": ["signup"], "live": [3]}
+    )
+    spec = charts.active_sessions_over_time(frame, 24, "Europe/Paris").to_dict()
+    assert spec["encoding"]["x"]["scale"] == {"type": "utc"}
+    assert spec["encoding"]["x"]["axis"]["title"] == "Time (Europe/Paris)"
+    assert spec["datasets"][spec["data"]["name"]][0]["at"].startswith("2026-12-05T11:00:00")
+    assert spec["encoding"]["tooltip"][0]["formatType"] == "utc"

@@ -158,7 +158,7 @@ def test_an_address_refused_by_the_sign_in_limit_is_cleared_after_confirmation(
     assert re.fullmatch(
         r"Address 198\\\.51\\\.100\\\.7 is refused: too many sign-in attempts from it\. Next try allowed at "
         # The dated form when the next try falls on the next day (a run in the half hour before midnight).
-        r"(\d\d [A-Z][a-z]{2} )?\d\d:\d\d \(\d+ min left\), whole again in (1 h 00|59) min\. "
+        r"(\d\d [A-Z][a-z]{2} )?\d\d:\d\d UTC \(\d+ min left\), whole again in (1 h 00|59) min\. "
         r"Everyone behind that address is "
         r"refused, not only this person\.",
         refused,

@@ -1,5 +1,8 @@
 """Maintenance: storage growth, what cleanup and archive would do, buttons to run them (each confirmed and
-logged under the signed-in person's name), and the staff log."""
+logged under the signed-in person's name), and the staff log, paged and filtered by who, what and when."""
+
+from dataclasses import replace
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
@@ -7,6 +10,7 @@ import streamlit as st
 from dashboard import auth, charts, data, formatting, outage, view, words
 from enrollment_core import monitoring
 from enrollment_core.errors import DATABASE_UNAVAILABLE
+from enrollment_core.staff import StaffAction
 
 PENDING_KEY = "maintenance_pending"  # "cleanup" | "archive" while waiting for a confirmation
 # The last action's outcome, ("done" | "failed", in words), shown after the rerun.
@@ -72,7 +76,7 @@ def action_status(status: monitoring.MaintenanceStatus) -> None:
     if status.last_cleanup_at is None:
         periodic.metric("Last automatic cleanup", "never")
     else:
-        periodic.metric("Last automatic cleanup", formatting.when(status.last_cleanup_at))
+        periodic.metric(*formatting.time_card("Last automatic cleanup", status.last_cleanup_at))
         periodic.caption(f"Removed {words.count(status.last_cleanup_removed or 0, 'session')}")
 
 
@@ -219,13 +223,74 @@ def _result_text(action: str, target: str | None, succeeded: bool, result: dict)
     return ", ".join(f"{key}: {value}" for key, value in result.items())
 
 
+LOG_PAGE = "staff_log_page_number"
+EVERY_ACTION = ""  # not None: Streamlit offers to clear a select box showing None
+ACTION_CHOICES = [EVERY_ACTION, *(action.value for action in StaffAction)]
+
+
+def _first_log_page() -> None:
+    """A changed filter shows its newest lines."""
+    st.session_state[LOG_PAGE] = 1
+
+
+def _turn_log_page(step: int) -> None:
+    st.session_state[LOG_PAGE] = max(1, st.session_state.get(LOG_PAGE, 1) + step)
+
+
+def staff_log_filter() -> monitoring.StaffLogFilter:
+    """Who, what and when, as chosen above the staff log; the page shown."""
+    who, what, when = st.columns([1, 1, 1.2], vertical_alignment="bottom")
+    name = who.text_input(
+        "Who (part of the name)",
+        key="log_who",
+        max_chars=monitoring.STAFF_NAME_MAX_LENGTH,
+        on_change=_first_log_page,
+    )
+    action = what.selectbox(
+        "What",
+        ACTION_CHOICES,
+        format_func=lambda code: "Every action" if code == EVERY_ACTION else words.staff_action(code),
+        key="log_what",
+        on_change=_first_log_page,
+    )
+    today = datetime.now(formatting.viewer_timezone()).date()
+    days = when.date_input(
+        f"When ({formatting.zone_name()})",
+        value=[],
+        max_value=today,
+        key="log_when",
+        format="YYYY-MM-DD",
+        on_change=_first_log_page,
+        help="The first and the last day, both included; empty: every day.",
+    )
+    acted_from, acted_before = formatting.day_range(days)
+    return monitoring.StaffLogFilter(
+        staff_name=name,
+        action=action or None,
+        acted_from=acted_from,
+        acted_before=acted_before,
+        page=max(1, int(st.session_state.get(LOG_PAGE, 1))),
+    )
+
+
 @st.fragment(run_every=view.refresh_seconds())
 @outage.section(refreshes=True)
-def staff_log() -> None:
-    st.markdown("**Staff log**")
-    log = monitoring.staff_log(data.pool())
+def staff_log(filter: monitoring.StaffLogFilter) -> None:
+    page = monitoring.staff_log_page(data.pool(), filter)
+    if page.rows.empty and filter.page > 1 and page.total_matching > 0:
+        # Fewer lines than before (another filter elsewhere, a page number out of range): the last page.
+        st.session_state[LOG_PAGE] = page.pages
+        filter = replace(filter, page=page.pages)
+        page = monitoring.staff_log_page(data.pool(), filter)
+    log = page.rows
     if log.empty:
-        st.info("No one has run an action from the dashboard yet.", icon=":material/history:")
+        filtered = filter.staff_name or filter.action or filter.acted_from
+        st.info(
+            "No action matches these filters."
+            if filtered
+            else "No one has run an action from the dashboard yet.",
+            icon=":material/history:",
+        )
         return
     shown = pd.DataFrame(
         {
@@ -243,19 +308,47 @@ def staff_log() -> None:
         shown,
         hide_index=True,
         column_config={
-            "when": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+            "when": st.column_config.DatetimeColumn(formatting.zoned("When"), format="YYYY-MM-DD HH:mm:ss"),
             "who": st.column_config.TextColumn("Who"),
             "what": st.column_config.TextColumn("What"),
             "on": st.column_config.TextColumn("On"),
             "result": st.column_config.TextColumn("Result", width="large"),
         },
     )
-    st.caption(
-        f"The latest {monitoring.STAFF_LOG_LIMIT} actions, newest first. Names are as given at sign-in."
+    first = (filter.page - 1) * filter.page_size + 1
+    total = (
+        f"more than {monitoring.STAFF_LOG_COUNT_LIMIT:,}"
+        if page.total_is_lower_bound
+        else f"{page.total_matching:,}"
     )
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.button(
+            "Newer",
+            icon=":material/chevron_left:",
+            key="log_newer",
+            on_click=_turn_log_page,
+            args=(-1,),
+            disabled=filter.page <= 1,
+        )
+        lines = (
+            "1 line"
+            if page.total_matching == 1
+            else f"Lines {first:,}–{first + len(log) - 1:,} of {total}, newest first · "
+            f"page {filter.page:,} of {page.pages:,}"
+        )
+        st.markdown(lines)
+        st.button(
+            "Older",
+            icon=":material/chevron_right:",
+            key="log_older",
+            on_click=_turn_log_page,
+            args=(1,),
+            disabled=filter.page >= page.pages,
+        )
+    st.caption("Names are as given at sign-in.")
 
 
-st.title("Maintenance")
+st.title("Maintenance", anchor=False)
 with st.container(border=True):
     storage()
 
@@ -264,4 +357,5 @@ with st.container(border=True):
     action_result()
 
 with st.container(border=True):
-    staff_log()
+    st.markdown("**Staff log**")
+    staff_log(staff_log_filter())

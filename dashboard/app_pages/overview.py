@@ -88,7 +88,7 @@ def live_overview() -> None:
             "Live sessions over time",
             f"By flow, {view.window_label()}.",
             over_time if over_time["live"].any() else over_time.iloc[0:0],
-            lambda frame: charts.active_sessions_over_time(frame, hours),
+            lambda frame: charts.active_sessions_over_time(frame, hours, formatting.zone_name()),
             "No session was live in this period.",
         )
     with right:
@@ -129,5 +129,5 @@ def live_overview() -> None:
     st.caption(view.updated_note())
 
 
-st.title("Overview")
+st.title("Overview", anchor=False)
 live_overview()

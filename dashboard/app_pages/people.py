@@ -1,13 +1,26 @@
-"""People: one person, found by username (any case) or by one of their session ids. Their account and
-enrolled drawings, every sign-in attempt with its verdict and drawing beside the enrolled signatures,
-and every enrollment session whatever became of it. Answers "why can't this person sign in?"."""
+"""People: one person, found by username (any case, whole or a part of it) or by one of their session
+ids. Their account and enrolled drawings, every sign-in attempt with its verdict and drawing beside the
+enrolled signatures, and every enrollment session whatever became of it. Answers "why can't this
+person sign in?"."""
 
 from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, data, formatting, outage, selection, session_view, sign_in_blocks, view, words
+from dashboard import (
+    auth,
+    browser,
+    data,
+    devices,
+    formatting,
+    outage,
+    selection,
+    session_view,
+    sign_in_blocks,
+    view,
+    words,
+)
 from enrollment_core import device_tokens, monitoring, rate_limits
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 
@@ -26,9 +39,13 @@ REVOKED_WORDS = {
     "failures": "Revoked after rejected sign-ins in a row",
     "replaced": "Replaced by newer devices",
 }
+MATCHES_TABLE, MATCHES_ROWS = "people_matches", "people_matches_rows"  # people matching part of a name
+MATCH_OPENED = "people_match_opened"  # a person was just chosen from the matches
+SESSION_DRAWINGS = "person_session_drawings"  # the chosen session's drawings (scrolled into view)
 
 
 def _new_search() -> None:
+    browser.forget_scroll(SESSION_DRAWINGS)
     st.session_state.pop(PENDING_FIX, None)
     st.session_state.pop(FIX_RESULT, None)
     st.session_state.pop(DEVICE_RESULT, None)
@@ -255,11 +272,12 @@ def refused_now() -> None:
         key=REFUSED_TABLE,
         on_select=_open_refused,
         selection_mode="single-row",
+        row_height=selection.ROW_PX,
         hide_index=True,
         column_config={
             "who": st.column_config.TextColumn("Who"),
             "what": st.column_config.TextColumn("Why", width="large"),
-            "until": st.column_config.DatetimeColumn("Until", format="HH:mm"),
+            "until": st.column_config.DatetimeColumn(formatting.zoned("Until"), format="HH:mm"),
             "left": st.column_config.TextColumn("Left"),
         },
     )
@@ -338,7 +356,7 @@ def attempts_table(person: monitoring.Person) -> str | None:
             "score": attempts["score"],
             "threshold": attempts["threshold"],
             "ip": attempts["ip"].map(words.address),
-            "device": attempts["user_agent"].fillna("unknown"),
+            "device": attempts["user_agent"].map(devices.describe),
             "drawing": [
                 "kept" if kept else "summary only" if summarised else "removed"
                 for kept, summarised in zip(attempts["drawing_kept"], attempts["summarised"])
@@ -353,9 +371,9 @@ def attempts_table(person: monitoring.Person) -> str | None:
         CHOSEN_ATTEMPT,
         default=ids[0],
         hide_index=True,
-        height=min(320, 38 + 35 * len(shown)),
+        height=selection.table_height(len(shown), 420),
         column_config={
-            "when": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+            "when": st.column_config.DatetimeColumn(formatting.zoned("When"), format="YYYY-MM-DD HH:mm:ss"),
             "verdict": st.column_config.TextColumn("Verdict"),
             "reason": st.column_config.TextColumn("Reason", width="medium"),
             "score": st.column_config.NumberColumn(
@@ -396,14 +414,14 @@ def attempt_beside_signatures(
         st.text(words.address(attempt["ip"]))
     with device:
         st.caption("Device")
-        st.text(attempt["user_agent"] or "unknown")
+        session_view.device(attempt["user_agent"])
     mine, theirs = st.columns([1, SIGNATURES_PER_ROW - 1])
     with mine:
         st.caption("This attempt")
         detail = monitoring.session_detail(data.pool(), attempt["session_id"])
         if detail is not None and detail.steps:
             step = detail.steps[0]
-            session_view.drawing(step.image, step.image_problem)
+            session_view.drawing(step.image, step.image_problem, alt="The drawing of this sign-in attempt")
         else:
             where = "archived" if attempt["summarised"] else "removed"
             st.info(
@@ -418,7 +436,11 @@ def attempt_beside_signatures(
             st.warning("This account has no enrolled signature.", icon=":material/warning:")
         for column, signature in zip(st.columns(max(1, len(signatures))), signatures):
             with column:
-                session_view.drawing(signature.image, signature.image_problem)
+                session_view.drawing(
+                    signature.image,
+                    signature.image_problem,
+                    alt=f"Enrolled signature, sign-up step {signature.step_number}",
+                )
 
 
 def sign_in_attempts(person: monitoring.Person, enrolled: list[monitoring.EnrolledDrawing]) -> None:
@@ -469,9 +491,11 @@ def sessions_table(person: monitoring.Person) -> None:
         CHOSEN_SESSION,
         default=person.searched_session_id,
         hide_index=True,
-        height=min(320, 38 + 35 * len(shown)),
+        height=selection.table_height(len(shown), 420),
         column_config={
-            "started": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm"),
+            "started": st.column_config.DatetimeColumn(
+                formatting.zoned("Started"), format="YYYY-MM-DD HH:mm"
+            ),
             "flow": st.column_config.TextColumn("Flow"),
             "status": st.column_config.TextColumn("Status"),
             "steps": st.column_config.TextColumn("Steps saved"),
@@ -484,11 +508,14 @@ def sessions_table(person: monitoring.Person) -> None:
     if chosen not in ids:
         st.caption("Click a session to see its drawings.")
         return
-    detail = monitoring.session_detail(data.pool(), str(chosen))
-    if detail is None:
-        session_view.session_gone(data.pool(), str(chosen))
-    else:
-        session_view.show_session(detail)
+    with st.container(key=SESSION_DRAWINGS):
+        detail = monitoring.session_detail(data.pool(), str(chosen))
+        if detail is None:
+            session_view.session_gone(data.pool(), str(chosen))
+        else:
+            session_view.show_session(detail)
+    if st.session_state.get(CHOSEN_SESSION) == chosen:  # clicked (not the session searched by): show it
+        browser.scroll_into_view_once(SESSION_DRAWINGS, chosen)
 
 
 def _ended(status: str, completed_at, expires_at, now: pd.Timestamp) -> str:
@@ -509,33 +536,108 @@ def enrolled_gallery(enrolled: list[monitoring.EnrolledDrawing]) -> None:
                 with column:
                     st.markdown(f"**Step {drawn.step_number}** · {drawn.step_type.capitalize()}")
                     st.caption(formatting.plain(drawn.instruction))
-                    session_view.drawing(drawn.image, drawn.image_problem)
+                    session_view.drawing(
+                        drawn.image,
+                        drawn.image_problem,
+                        alt=f"Step {drawn.step_number} drawing: {drawn.instruction}",
+                    )
 
 
 @st.fragment(run_every=view.refresh_seconds())
 def person_page(search: str) -> None:
+    if st.session_state.pop(MATCH_OPENED, False):
+        st.rerun()
     fix_not_done()
     person_details(search)
+
+
+def _open_match() -> None:
+    names: list[str] = st.session_state.get(MATCHES_ROWS, [])
+    picked = st.session_state[selection.table_key(MATCHES_TABLE)]["selection"]["rows"]
+    if picked and picked[0] < len(names):
+        st.session_state[SEARCH_KEY] = names[picked[0]]
+        _new_search()
+        selection.reset(MATCHES_TABLE, MATCHES_ROWS + "_chosen")
+        # The table is in the person fragment, whose reruns keep the search it was given: the whole page
+        # runs again instead (person_page), so the box and the person both show the name chosen.
+        st.session_state[MATCH_OPENED] = True
+
+
+def matching_people(text: str, matches: pd.DataFrame, exact: bool) -> None:
+    """The people whose username holds the text, to click one open."""
+    how = "start with" if len(text) < 3 else "contain"
+    others = matches[matches["username"].str.lower() != text.lower()] if exact else matches
+    if others.empty:
+        return
+    st.session_state[MATCHES_ROWS] = list(others["username"])
+    # A short title: the table's tools, shown over the line above it, would hide the end of a long one.
+    st.markdown("**Other people found**" if exact else "**People found**")
+    shown = pd.DataFrame(
+        {
+            "username": others["username"],
+            "account": others["has_account"].map({True: "Registered", False: "No account"}),
+            "last_seen": formatting.localize_columns(others, ["last_seen"])["last_seen"],
+        }
+    )
+    st.dataframe(
+        shown,
+        key=selection.table_key(MATCHES_TABLE),
+        on_select=_open_match,
+        selection_mode="single-row",
+        row_height=selection.ROW_PX,
+        hide_index=True,
+        column_config={
+            "username": st.column_config.TextColumn("Username"),
+            "account": st.column_config.TextColumn("Account"),
+            "last_seen": st.column_config.DatetimeColumn(
+                formatting.zoned("Latest session"),
+                format="YYYY-MM-DD HH:mm",
+                help="When their latest session started (or their account was made).",
+            ),
+        },
+    )
+    limit = monitoring.PEOPLE_MATCH_LIMIT
+    more = (
+        f" The first {limit} are listed: type more of the name to narrow them."
+        if len(matches) >= limit
+        else ""
+    )
+    st.caption(f"Their usernames {how} “{formatting.plain(text)}”. Click a person to open them.{more}")
 
 
 @outage.section(refreshes=True)
 def person_details(search: str) -> None:
     db = data.pool()
+    text = search.strip()
     try:
         person = monitoring.find_person(db, search)
+        by_name = not text.startswith(monitoring.people.SESSION_ID_PREFIX)
+        matches = monitoring.people_matching(db, text) if by_name else pd.DataFrame()
     except ValueError as error:
         st.error(f"Username or session id: {formatting.plain(error)}.", icon=":material/error:")
         return
+    if person is None and len(matches) == 1:  # the one person holding that part of a name
+        person = monitoring.find_person(db, str(matches["username"].iloc[0]))
+        if person is not None:
+            how = "starting with" if len(text) < 3 else "containing"
+            st.caption(f"The only username {how} “{formatting.plain(text)}”.")
+    elif person is None and len(matches) > 1:
+        with st.container(border=True):
+            matching_people(text, matches, exact=False)
+        return
     if person is None:
         st.info(
-            f"Nobody is known as {formatting.plain(search.strip())}: no account, no session and no summary "
-            "has this username or session id. Usernames are matched whole, in any case.",
+            f"Nobody is known as {formatting.plain(text)}: no account, no session and no summary has a "
+            "username containing it, or this session id.",
             icon=":material/person_search:",
         )
         return
     st.subheader(formatting.plain(person.username), anchor=False)
     if person.searched_session_id:
         st.caption(f"Found by the session id {formatting.plain(person.searched_session_id)}.")
+    if len(matches) > 1:
+        with st.expander(f"Other people whose username contains “{formatting.plain(text)}”"):
+            matching_people(text, matches, exact=True)
     account_cards(person)
     with st.container(border=True):
         lock_and_blocks(person)
@@ -552,21 +654,23 @@ def person_details(search: str) -> None:
     st.caption(view.updated_note())
 
 
-st.title("People")
+st.title("People", anchor=False)
 st.text_input(
     "Username or session id",
     key=SEARCH_KEY,
     on_change=_new_search,
     max_chars=monitoring.people.SEARCH_MAX_LENGTH,
-    placeholder="e.g. john_doe, or sess_…",
-    help="A username in any case (whole, not part of it), or the id of any of the person's sessions.",
+    placeholder="e.g. maria, john_doe, or sess_…",
+    help="A username or a part of it (any case; under 3 characters, the start of a username), or the "
+    "id of any of the person's sessions.",
 )
 search = st.session_state.get(SEARCH_KEY) or ""
 if search.strip():
     person_page(search)
 else:
     st.info(
-        "Type a username or a session id to see that person's account, sign-in attempts and sessions.",
+        "Type a username, a part of one, or a session id to see that person's account, sign-in attempts "
+        "and sessions.",
         icon=":material/person_search:",
     )
     with st.container(border=True):

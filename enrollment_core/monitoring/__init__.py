@@ -6,8 +6,8 @@ sql/snapshot.sql.
   rows.py      running the queries (pool or connection), DataFrames
   snapshot.py  figures over many rows, computed about once a minute and stored (dashboard_snapshots)
   figures.py   overview cards, charts, funnel, time per step
-  sessions.py  the list of sessions in progress and one session's drill-down
-  people.py    one person: account, enrolled drawings, every session, every sign-in attempt
+  sessions.py  the list of sessions (in progress, or started in a range) and one session's drill-down
+  people.py    people by part of a name; one person: account, drawings, every session and sign-in attempt
   storage.py   table sizes and what cleanup/archive would do
   staff_log.py what staff did from the dashboard
 """
@@ -24,6 +24,7 @@ from .figures import (
 )
 from .people import (
     ATTEMPT_LIMIT,
+    PEOPLE_MATCH_LIMIT,
     SESSION_LIMIT,
     Account,
     EnrolledDrawing,
@@ -32,11 +33,13 @@ from .people import (
     clean_search,
     enrolled_drawings,
     find_person,
+    people_matching,
     session_summary,
 )
 from .rows import Db, as_of
 from .sessions import (
     COUNT_LIMIT,
+    IN_PROGRESS_SCOPES,
     MAX_PAGE_ROWS,
     ORDERS,
     SCOPES,
@@ -46,6 +49,7 @@ from .sessions import (
     SessionPage,
     decode_data_url,
     in_progress_sessions,
+    list_sessions,
     seed_active_sessions,
     session_detail,
 )
@@ -59,7 +63,15 @@ from .snapshot import (
     refresh_snapshot,
     snapshot_time,
 )
-from .staff_log import STAFF_LOG_LIMIT, staff_log
+from .staff_log import (
+    STAFF_LOG_COUNT_LIMIT,
+    STAFF_LOG_LIMIT,
+    STAFF_NAME_MAX_LENGTH,
+    StaffLogFilter,
+    StaffLogPage,
+    staff_log,
+    staff_log_page,
+)
 from .storage import MaintenanceStatus, maintenance_status, table_sizes
 
 __all__ = [
@@ -67,13 +79,17 @@ __all__ = [
     "ATTEMPT_LIMIT",
     "CARD_WINDOW_HOURS",
     "COUNT_LIMIT",
+    "IN_PROGRESS_SCOPES",
     "MAX_PAGE_ROWS",
     "ORDERS",
     "SCOPES",
     "SESSION_LIMIT",
     "SNAPSHOT_MAX_AGE_SECONDS",
     "SNAPSHOT_WINDOWS_HOURS",
+    "PEOPLE_MATCH_LIMIT",
+    "STAFF_LOG_COUNT_LIMIT",
     "STAFF_LOG_LIMIT",
+    "STAFF_NAME_MAX_LENGTH",
     "STEP_TIME_SAMPLE",
     "Account",
     "Db",
@@ -87,6 +103,8 @@ __all__ = [
     "SessionFilter",
     "SessionPage",
     "SessionSummary",
+    "StaffLogFilter",
+    "StaffLogPage",
     "active_over_time",
     "as_of",
     "avg_steps_per_flow",
@@ -97,6 +115,8 @@ __all__ = [
     "expiry_backlog",
     "find_person",
     "in_progress_sessions",
+    "list_sessions",
+    "people_matching",
     "maintenance_status",
     "overview",
     "refresh_snapshot",
@@ -105,6 +125,7 @@ __all__ = [
     "session_summary",
     "snapshot_time",
     "staff_log",
+    "staff_log_page",
     "step_durations",
     "step_funnel",
     "table_sizes",

@@ -217,3 +217,27 @@ def _sessions_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def _plan_steps(flow_type: str) -> int:
     return step_plan.total_steps(flow_type) if flow_type in step_plan.PLAN else 0
+
+
+PEOPLE_MATCH_LIMIT = 20  # people listed for a part of a name
+PEOPLE_MATCH_CANDIDATES = 200  # names read from each of accounts, sessions and summaries
+PEOPLE_COLUMNS = ["username", "has_account", "last_seen"]
+
+
+def people_matching(db: Db, part: str, limit: int = PEOPLE_MATCH_LIMIT) -> pd.DataFrame:
+    """People whose username holds `part` (any case; under 3 characters, whose username starts with it),
+    from the accounts, the sessions and their summaries: columns username (the account's spelling when
+    there is one), has_account, last_seen (latest session start or sign-up); the exact name first, then
+    names starting with it, then alphabetically; at most `limit`. Raises ValueError naming the field when
+    the search is too long."""
+    text = clean_search(part)
+    if text is None:
+        return to_frame([], PEOPLE_COLUMNS)
+    if not 1 <= limit <= PEOPLE_MATCH_CANDIDATES:
+        raise ValueError(f"limit must be between 1 and {PEOPLE_MATCH_CANDIDATES}, got {limit}")
+    rows = fetch(
+        db,
+        query("people_matching"),
+        {"part": text, "candidates": PEOPLE_MATCH_CANDIDATES, "limit": limit},
+    )
+    return to_frame(rows, PEOPLE_COLUMNS)

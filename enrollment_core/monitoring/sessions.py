@@ -4,39 +4,62 @@ drill-down with its drawings."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import pandas as pd
 
 from .. import images, step_plan
 from ..queries import query
-from ..status import effective_status
+from ..status import SessionStatus, effective_status
 from .rows import Db, connection, fetch, to_frame
 
-Scope = Literal["live", "overdue", "all"]
+Scope = Literal["live", "overdue", "all", "completed", "expired", "any"]
 OrderBy = Literal["newest", "oldest", "expiring"]
 
-SCOPES: tuple[Scope, ...] = ("live", "overdue", "all")
+SCOPES: tuple[Scope, ...] = ("live", "overdue", "all", "completed", "expired", "any")
+# Scopes of sessions still in progress (the seed's "active sessions"); the others also list ended ones.
+IN_PROGRESS_SCOPES: tuple[Scope, ...] = ("live", "overdue", "all")
 ORDERS: tuple[OrderBy, ...] = ("newest", "oldest", "expiring")
 MAX_PAGE_ROWS = 5000
+
 
 @dataclass(frozen=True)
 class SessionFilter:
     """What the sessions table shows. scope: 'live' (not yet expired), 'overdue' (past expiry, waiting
-    for cleanup) or 'all' (every in_progress row, the seed's definition)."""
+    for cleanup) or 'all' (every in_progress row, the seed's definition); or, ended ones too:
+    'completed' (archived ones included), 'expired' (ran out of time before completing: waiting for
+    cleanup, or cleaned up) or 'any' (every session and summary). started_from / started_before bound
+    when the sessions started (None: no bound)."""
 
     scope: Scope = "live"
     flow_type: str | None = None
     username: str | None = None  # case-insensitive substring
     order_by: OrderBy = "newest"
     limit: int = 200
+    started_from: datetime | None = None
+    started_before: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:
             raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {self.scope!r}")
         if self.order_by not in ORDERS:
             raise ValueError(f"order_by must be one of {', '.join(ORDERS)}, got {self.order_by!r}")
+        if self.order_by == "expiring" and self.scope not in IN_PROGRESS_SCOPES:
+            raise ValueError(f"order_by 'expiring' lists sessions in progress only, not scope {self.scope!r}")
+        for name in ("started_from", "started_before"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+                raise ValueError(f"{name} must be a datetime with a time zone, got {value!r}")
+        if (
+            self.started_from is not None
+            and self.started_before is not None
+            and self.started_from >= self.started_before
+        ):
+            raise ValueError(
+                f"started_from ({self.started_from.isoformat()}) must be before started_before "
+                f"({self.started_before.isoformat()})"
+            )
         if self.flow_type is not None and self.flow_type not in step_plan.FLOW_TYPES:
             raise ValueError(f"flow_type must be signup, signin or None, got {self.flow_type!r}")
         if not 1 <= self.limit <= MAX_PAGE_ROWS:
@@ -54,6 +77,26 @@ class SessionFilter:
             "flow_type": self.flow_type,
             "username": self.username,
             "limit": self.limit,
+            # Unbounded: the server's own -infinity / infinity.
+            "started_from": self.started_from or "-infinity",
+            "started_before": self.started_before or "infinity",
+        }
+
+    @property
+    def in_progress_only(self) -> bool:
+        return self.scope in IN_PROGRESS_SCOPES
+
+    def started_parameters(self) -> dict[str, Any]:
+        """The parameters of the sessions_started_* queries: which kinds of session the scope takes."""
+        return {
+            "started_from": self.started_from or "-infinity",
+            "started_before": self.started_before or "infinity",
+            "live": self.scope == "any",
+            "completed": self.scope in ("completed", "any"),
+            "expired": self.scope in ("expired", "any"),
+            "flow_type": self.flow_type,
+            "username": self.username,
+            "limit": self.limit,
         }
 
     def expiry_range(self) -> tuple[str, str]:
@@ -61,8 +104,7 @@ class SessionFilter:
         return {
             "live": ("now", "infinity"),
             "overdue": ("-infinity", "now"),
-            "all": ("-infinity", "infinity"),
-        }[self.scope]
+        }.get(self.scope, ("-infinity", "infinity"))
 
 
 # The page counts matching sessions up to this many ("more than 10,000"): an exact count of every live
@@ -97,15 +139,80 @@ SESSION_COLUMNS = [
 ]
 
 
-def in_progress_sessions(db: Db, filter: SessionFilter | None = None) -> SessionPage:
-    """The seed's active-sessions list, bounded and filtered in SQL (see SessionFilter)."""
+# The columns of list_sessions' rows, whatever the scope.
+LISTED_COLUMNS = [
+    "session_id",
+    "username",
+    "flow_type",
+    "status",  # SessionStatus: 'expired' as soon as past expiry
+    "summary_only",  # True: archived or cleaned up, only its summary is kept (no drawings)
+    "steps_completed",
+    "total_steps",
+    "created_at",
+    "updated_at",  # last activity
+    "expires_at",
+    "expires_in_seconds",
+    "completed_at",
+    "removed_at",  # when archive or cleanup removed it (summaries only)
+]
+
+
+def list_sessions(db: Db, filter: SessionFilter | None = None) -> SessionPage:
+    """The sessions table: sessions in progress (in_progress_sessions) or, for the scopes 'completed',
+    'expired' and 'any', sessions of every kind started in the filter's range, summaries of removed ones
+    included. Rows have LISTED_COLUMNS."""
     filter = filter or SessionFilter()
+    if filter.in_progress_only:
+        page = in_progress_sessions(db, filter)
+        rows = page.rows.copy()
+        expired = rows["expires_in_seconds"] <= 0
+        rows["status"] = ["expired" if past else "in_progress" for past in expired]
+        rows["summary_only"] = False
+        rows["completed_at"] = pd.NaT
+        rows["removed_at"] = pd.NaT
+        return SessionPage(rows=rows[LISTED_COLUMNS], total_matching=page.total_matching, filter=filter)
+    params = filter.started_parameters()
+    listing = query("sessions_started_oldest" if filter.order_by == "oldest" else "sessions_started_newest")
+    with connection(db) as conn:
+        found = fetch(conn, listing, params)
+        total = fetch(conn, query("sessions_started_count"), {**params, "count_limit": COUNT_LIMIT + 1})[0][
+            "matching"
+        ]
+    now = datetime.now(UTC)
+    shaped = [
+        {
+            **row,
+            "status": str(
+                SessionStatus(row["status"])
+                if row["summary_only"]
+                else effective_status(row["status"], row["is_expired"])
+            ),
+            "steps_completed": row["step_count"],
+            "total_steps": step_plan.total_steps(row["flow_type"])
+            if row["flow_type"] in step_plan.PLAN
+            else 0,
+            "updated_at": row["last_activity_at"],
+            "expires_in_seconds": (
+                None if row["expires_at"] is None else (row["expires_at"] - now).total_seconds()
+            ),
+        }
+        for row in found
+    ]
+    return SessionPage(rows=to_frame(shaped, LISTED_COLUMNS), total_matching=int(total), filter=filter)
+
+
+def in_progress_sessions(db: Db, filter: SessionFilter | None = None) -> SessionPage:
+    """The seed's active-sessions list, bounded and filtered in SQL (see SessionFilter); scopes 'live',
+    'overdue' and 'all' only (list_sessions takes every scope)."""
+    filter = filter or SessionFilter()
+    if not filter.in_progress_only:
+        raise ValueError(f"in_progress_sessions lists sessions in progress, not scope {filter.scope!r}")
     params = filter.query_parameters()
     with connection(db) as conn:
         rows = fetch(conn, _page_sql(filter.order_by), params)
-        total = fetch(
-            conn, query("in_progress_sessions_count"), {**params, "count_limit": COUNT_LIMIT + 1}
-        )[0]["matching"]
+        total = fetch(conn, query("in_progress_sessions_count"), {**params, "count_limit": COUNT_LIMIT + 1})[
+            0
+        ]["matching"]
     page = to_frame(rows, SESSION_COLUMNS)
     page.insert(4, "total_steps", [step_plan.total_steps(flow) for flow in page["flow_type"]])
     return SessionPage(rows=page, total_matching=int(total), filter=filter)
@@ -125,7 +232,6 @@ def seed_active_sessions(db: Db) -> pd.DataFrame:
     comparison and small databases; the dashboard uses in_progress_sessions."""
     rows = fetch(db, query("active_sessions"))
     return to_frame(rows, ["username", "flow_type", "steps_completed", "created_at", "expires_at"])
-
 
 
 @dataclass(frozen=True)

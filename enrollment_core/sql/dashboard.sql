@@ -119,7 +119,8 @@ ORDER BY r.flow_type DESC, r.step_number;
 -- name: in_progress_sessions_newest
 -- The seed's "active sessions" list, bounded: status 'in_progress', expiring in
 -- (%(expires_after)s, %(expires_before)s] (live: (NOW(), infinity]; past expiry: (-infinity, NOW()]),
--- optional flow and username filter (case-insensitive substring), newest first, at most %(limit)s rows.
+-- started in [%(started_from)s, %(started_before)s), optional flow and username filter (case-insensitive
+-- substring), newest first, at most %(limit)s rows.
 -- Reads idx_temp_enrollments_in_progress_created in order and stops at the LIMIT. steps_completed is
 -- the row's step_count. One query per order, so that each can walk its index in that order.
 SELECT te.session_id, te.username, te.flow_type, te.step_count AS steps_completed,
@@ -130,6 +131,7 @@ WHERE te.status = 'in_progress'
   AND te.expires_at > %(expires_after)s AND te.expires_at <= %(expires_before)s
   AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
   AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
+  AND te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
 ORDER BY te.created_at DESC, te.id DESC
 LIMIT %(limit)s;
 
@@ -146,6 +148,7 @@ WITH matching AS MATERIALIZED (
       AND te.expires_at > %(expires_after)s AND te.expires_at <= %(expires_before)s
       AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
       AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
+      AND te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
     ORDER BY te.created_at + INTERVAL '0 s', te.id
     LIMIT %(limit)s
 )
@@ -166,6 +169,7 @@ WHERE te.status = 'in_progress'
   AND te.expires_at > %(expires_after)s AND te.expires_at <= %(expires_before)s
   AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
   AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
+  AND te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
 ORDER BY te.expires_at, te.id
 LIMIT %(limit)s;
 
@@ -180,8 +184,108 @@ FROM (
       AND te.expires_at > %(expires_after)s AND te.expires_at <= %(expires_before)s
       AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
       AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
+      AND te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
     LIMIT %(count_limit)s
 ) capped;
+
+-- name: sessions_started_newest
+-- Sessions of every kind started in [%(started_from)s, %(started_before)s), newest first, at most
+-- %(limit)s: those in the temporary tables (live, completed, ran out of time) and the summaries archive
+-- and cleanup left of those they removed (summary_only). %(live)s, %(completed)s and %(expired)s say
+-- which kinds; expired = ran out of time before completing (waiting for cleanup, or cleaned up). Optional
+-- flow and username filter (case-insensitive substring). Each half walks its created_at index
+-- backwards (idx_temp_enrollments_created_at, idx_enrollment_archive_created_at) and stops at the LIMIT;
+-- with a username of 3 characters or more, the planner may start from the names holding its trigrams
+-- instead (the username_grams GIN indexes), when few do.
+(
+    SELECT te.session_id, te.username, te.flow_type, te.status, te.expires_at <= NOW() AS is_expired,
+           false AS summary_only, te.step_count, te.created_at, te.updated_at AS last_activity_at,
+           te.expires_at, te.completed_at, NULL::timestamptz AS removed_at
+    FROM temp_enrollments te
+    WHERE te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
+      AND CASE WHEN te.status = 'completed' THEN %(completed)s
+               WHEN te.status = 'in_progress' AND te.expires_at > NOW() THEN %(live)s
+               ELSE %(expired)s END
+      AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
+      AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(te.username) @> username_search_grams(%(username)s::text))
+    ORDER BY te.created_at DESC, te.id DESC
+    LIMIT %(limit)s
+) UNION ALL (
+    SELECT a.session_id, a.username, a.flow_type, a.outcome, true, true, a.step_count, a.created_at,
+           a.last_activity_at, a.expires_at, a.completed_at, a.archived_at
+    FROM enrollment_archive a
+    WHERE a.created_at >= %(started_from)s AND a.created_at < %(started_before)s
+      AND CASE WHEN a.outcome = 'completed' THEN %(completed)s ELSE %(expired)s END
+      AND (%(flow_type)s::text IS NULL OR a.flow_type = %(flow_type)s::text)
+      AND (%(username)s::text IS NULL OR strpos(lower(a.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(a.username) @> username_search_grams(%(username)s::text))
+    ORDER BY a.created_at DESC
+    LIMIT %(limit)s
+)
+ORDER BY created_at DESC, session_id
+LIMIT %(limit)s;
+
+-- name: sessions_started_oldest
+-- As sessions_started_newest, oldest first.
+(
+    SELECT te.session_id, te.username, te.flow_type, te.status, te.expires_at <= NOW() AS is_expired,
+           false AS summary_only, te.step_count, te.created_at, te.updated_at AS last_activity_at,
+           te.expires_at, te.completed_at, NULL::timestamptz AS removed_at
+    FROM temp_enrollments te
+    WHERE te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
+      AND CASE WHEN te.status = 'completed' THEN %(completed)s
+               WHEN te.status = 'in_progress' AND te.expires_at > NOW() THEN %(live)s
+               ELSE %(expired)s END
+      AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
+      AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(te.username) @> username_search_grams(%(username)s::text))
+    ORDER BY te.created_at, te.id
+    LIMIT %(limit)s
+) UNION ALL (
+    SELECT a.session_id, a.username, a.flow_type, a.outcome, true, true, a.step_count, a.created_at,
+           a.last_activity_at, a.expires_at, a.completed_at, a.archived_at
+    FROM enrollment_archive a
+    WHERE a.created_at >= %(started_from)s AND a.created_at < %(started_before)s
+      AND CASE WHEN a.outcome = 'completed' THEN %(completed)s ELSE %(expired)s END
+      AND (%(flow_type)s::text IS NULL OR a.flow_type = %(flow_type)s::text)
+      AND (%(username)s::text IS NULL OR strpos(lower(a.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(a.username) @> username_search_grams(%(username)s::text))
+    ORDER BY a.created_at
+    LIMIT %(limit)s
+)
+ORDER BY created_at , session_id
+LIMIT %(limit)s;
+
+-- name: sessions_started_count
+-- How many sessions match sessions_started_*'s filters, counted up to %(count_limit)s in each half (the
+-- page says "more than" beyond it).
+SELECT (SELECT count(*) FROM (
+    SELECT 1
+    FROM temp_enrollments te
+    WHERE te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
+      AND CASE WHEN te.status = 'completed' THEN %(completed)s
+               WHEN te.status = 'in_progress' AND te.expires_at > NOW() THEN %(live)s
+               ELSE %(expired)s END
+      AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
+      AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(te.username) @> username_search_grams(%(username)s::text))
+    LIMIT %(count_limit)s) capped)
+     + (SELECT count(*) FROM (
+    SELECT 1
+    FROM enrollment_archive a
+    WHERE a.created_at >= %(started_from)s AND a.created_at < %(started_before)s
+      AND CASE WHEN a.outcome = 'completed' THEN %(completed)s ELSE %(expired)s END
+      AND (%(flow_type)s::text IS NULL OR a.flow_type = %(flow_type)s::text)
+      AND (%(username)s::text IS NULL OR strpos(lower(a.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(a.username) @> username_search_grams(%(username)s::text))
+    LIMIT %(count_limit)s) capped)::int AS matching;
 
 -- name: session_header
 -- One session of any status, for the drill-down.
@@ -252,6 +356,41 @@ SELECT session_id, username, flow_type, outcome, step_count, created_at, ended_a
 FROM enrollment_archive
 WHERE session_id = %(session_id)s;
 
+-- name: people_matching
+-- People whose username holds %(part)s (case-insensitive; a search under 3 characters matches the start
+-- of a name), from the accounts, the sessions and the summaries: at most %(candidates)s names from each
+-- (the GIN indexes on username_grams), grouped by name, exact and then starting matches first, at most
+-- %(limit)s. has_account: a registered user; last_seen: their latest session's start (or sign-up).
+WITH found AS (
+    (SELECT u.username, true AS has_account, u.created_at AS seen_at
+     FROM users u
+     WHERE username_grams(u.username) @> username_search_grams(%(part)s)
+       AND CASE WHEN length(%(part)s) < 3 THEN starts_with(lower(u.username), lower(%(part)s))
+                ELSE strpos(lower(u.username), lower(%(part)s)) > 0 END
+     LIMIT %(candidates)s)
+    UNION ALL
+    (SELECT te.username, false, te.created_at
+     FROM temp_enrollments te
+     WHERE username_grams(te.username) @> username_search_grams(%(part)s)
+       AND CASE WHEN length(%(part)s) < 3 THEN starts_with(lower(te.username), lower(%(part)s))
+                ELSE strpos(lower(te.username), lower(%(part)s)) > 0 END
+     LIMIT %(candidates)s)
+    UNION ALL
+    (SELECT a.username, false, a.created_at
+     FROM enrollment_archive a
+     WHERE username_grams(a.username) @> username_search_grams(%(part)s)
+       AND CASE WHEN length(%(part)s) < 3 THEN starts_with(lower(a.username), lower(%(part)s))
+                ELSE strpos(lower(a.username), lower(%(part)s)) > 0 END
+     LIMIT %(candidates)s)
+)
+SELECT (array_agg(username ORDER BY has_account DESC, seen_at DESC))[1] AS username,
+       bool_or(has_account) AS has_account, max(seen_at) AS last_seen
+FROM found
+GROUP BY lower(username)
+ORDER BY lower(username) = lower(%(part)s) DESC, starts_with(lower(username), lower(%(part)s)) DESC,
+         lower(username)
+LIMIT %(limit)s;
+
 -- name: person_account
 -- A registered user by username, case-insensitive (idx_users_username_lower), with the number of
 -- drawings they enrolled.
@@ -312,11 +451,17 @@ INSERT INTO staff_actions (staff_name, action, target, succeeded, result)
 VALUES (%(staff_name)s, %(action)s, %(target)s, %(succeeded)s, %(result)s)
 RETURNING id, acted_at;
 
--- name: recent_staff_actions
--- The latest lines of the staff log (idx_staff_actions_acted_at), at most %(limit)s.
+-- name: staff_log_page
+-- The staff log, newest first, filtered: who (%(staff_name)s, case-insensitive substring, or NULL), what
+-- (%(action)s or NULL) and when (acted in [%(acted_from)s, %(acted_before)s)); page by %(offset)s and
+-- %(limit)s. Walks idx_staff_actions_action (one action) or idx_staff_actions_acted_at in order.
 SELECT id, acted_at, staff_name, action, target, succeeded, result
 FROM staff_actions
+WHERE acted_at >= %(acted_from)s AND acted_at < %(acted_before)s
+  AND (%(action)s::text IS NULL OR action = %(action)s::text)
+  AND (%(staff_name)s::text IS NULL OR strpos(lower(staff_name), lower(%(staff_name)s::text)) > 0)
 ORDER BY acted_at DESC, id DESC
+OFFSET %(offset)s
 LIMIT %(limit)s;
 
 -- ============================== the staff door ==============================
@@ -368,3 +513,15 @@ SELECT pg_is_in_recovery() AS standby,
        pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() AS replayed_all,
        pg_last_xact_replay_timestamp() AS replayed_at,
        EXTRACT(EPOCH FROM NOW() - pg_last_xact_replay_timestamp())::float8 AS since_replayed_seconds;
+
+-- name: staff_log_count
+-- How many lines match staff_log_page's filters, counted up to %(count_limit)s.
+SELECT count(*)::int AS matching
+FROM (
+    SELECT 1
+    FROM staff_actions
+    WHERE acted_at >= %(acted_from)s AND acted_at < %(acted_before)s
+      AND (%(action)s::text IS NULL OR action = %(action)s::text)
+      AND (%(staff_name)s::text IS NULL OR strpos(lower(staff_name), lower(%(staff_name)s::text)) > 0)
+    LIMIT %(count_limit)s
+) capped;

@@ -3,8 +3,10 @@ the charts render, a row click shows its drawings at once with automatic refresh
 person found by name shows their sign-in attempts beside the enrolled signatures and the lock of the
 address they were forged from, Unlock asks first and then the lock is gone, cleanup is logged under the
 name. Text that came from a client stays text (no request to an outside host, no <img>), no
-label or button is cut, and no request leaves the machine. Screenshots at 390, 1280, 1440 and 1920 px
-go to artifacts/ (look at them)."""
+label or button is cut, and no request leaves the machine. Every page at every width has no serious or
+critical axe-core violation and no control under 44 px; on a phone the sidebar folds away after a
+choice and a tapped session's drawings are scrolled into view. Screenshots at 390, 1280, 1440 and
+1920 px go to artifacts/ (look at them)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from dashboard.selection import ROW_PX
+from enrollment_core import monitoring
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
 from enrollment_core.demo_data import insert_demo_step, seed_demo_data
@@ -109,8 +113,10 @@ def browser() -> Iterator:
 class Watched:
     """A page with every request and dialog it made recorded."""
 
-    def __init__(self, browser, width: int, height: int = 2400) -> None:
-        self.page = browser.new_page(viewport={"width": width, "height": height})
+    def __init__(self, browser, width: int, height: int = 2400, touch: bool = False) -> None:
+        self.page = browser.new_page(
+            viewport={"width": width, "height": height}, has_touch=touch, is_mobile=touch
+        )
         self.width = width
         self.requests: list[str] = []
         self.dialogs: list[str] = []
@@ -157,6 +163,53 @@ def cut_texts(page) -> list[str]:
     )
 
 
+# Every control a finger can tap, measured by the box it is tapped in (a field, not the text inside it).
+SMALL_TARGETS = """() => {
+    const controls = 'button, a[href], input:not([type=hidden]), select, textarea, summary, [role=button], '
+        + '[role=tab], [role=checkbox], [role=radio], [role=switch], [role=combobox], [role=option], '
+        + '[role=spinbutton]';
+    const fields = '[data-testid="stSelectbox"] [role="group"], [data-testid="stTextInputRootElement"], '
+        + '[data-testid="stNumberInputContainer"], [data-testid="stDateInputField"]';
+    const small = [];
+    for (const el of document.querySelectorAll(controls)) {
+        if (el.matches('[data-testid="stSkipToContent"]')) continue;  // hidden until focused, then large
+        const sidebar = el.closest('[data-testid="stSidebar"]');
+        if (sidebar && sidebar.getBoundingClientRect().right < 50) continue;  // folded away
+        const own = el.getBoundingClientRect();
+        if (own.width === 0 || own.height === 0 || getComputedStyle(el).visibility === 'hidden'
+            || el.closest('[aria-hidden="true"]')) continue;
+        const box = el.closest(fields) ? el.closest(fields).getBoundingClientRect() : own;
+        if (box.width < 43.5 || box.height < 43.5) {
+            const name = (el.getAttribute('aria-label') || el.innerText || el.tagName).slice(0, 40);
+            small.push(`${name.trim()} ${Math.round(box.width)}x${Math.round(box.height)}`);
+        }
+    }
+    return small;
+}"""
+
+
+def small_targets(page) -> list[str]:
+    """Controls under 44 x 44 px (WCAG 2.5.5's target size, the usual minimum for a finger)."""
+    return page.evaluate(SMALL_TARGETS)
+
+
+def serious_accessibility_problems(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def assert_accessible(page, where: str) -> None:
+    assert serious_accessibility_problems(page) == [], where
+    assert small_targets(page) == [], where
+
+
 def assert_hostile_text_stays_text(watched: Watched) -> None:
     page = watched.page
     assert page.evaluate('document.querySelectorAll(\'img[src="x"], img[src*="attacker"]\').length') == 0
@@ -200,9 +253,11 @@ def set_refresh_off(watched: Watched) -> None:
 
 
 def click_table_row(page, table, row: int) -> None:
-    """Click a row's selection box in a Streamlit table (a canvas: rows are 35 px under a 35 px header)."""
+    """Click a row's selection box in a Streamlit table (a canvas: the console's selectable tables have
+    44 px rows, for touch, under a header as high)."""
+    table.scroll_into_view_if_needed()
     box = table.bounding_box()
-    page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 * row + 17)
+    page.mouse.click(box["x"] + 18, box["y"] + ROW_PX + ROW_PX * row + ROW_PX // 2)
 
 
 def first_live_sessions(db, n: int) -> list[dict]:
@@ -290,7 +345,12 @@ def test_staff_find_a_session_and_a_person_and_clean_up(dashboard_url: str, db, 
     page.get_by_text("Attempt of").wait_for(timeout=30_000)
     wait_until_idle(page)
     assert page.get_by_text("Rejected, does not match").count() == 1  # the latest attempt, chosen
-    assert page.locator('[data-testid="stText"]').filter(has_text=ATTEMPT_DEVICE).count() == 1
+    # The device in words; the string it sent only on demand.
+    assert page.locator('[data-testid="stText"]').filter(has_text="Chrome 131 on Android 15").count() == 1
+    assert page.locator('[data-testid="stText"]').filter(has_text=ATTEMPT_DEVICE).count() == 0
+    page.get_by_role("button", name="As sent").first.click()
+    page.locator('[data-testid="stText"]').filter(has_text=ATTEMPT_DEVICE).first.wait_for(timeout=10_000)
+    page.keyboard.press("Escape")
     # The attempt and the 5 enrolled signatures (the folded gallery of all 11 drawings is not shown).
     images = page.locator('[data-testid="stImage"] img').filter(visible=True)
     assert images.count() == 6
@@ -400,6 +460,7 @@ def test_every_page_fits_the_screen(dashboard_url: str, browser, width: int) -> 
             page.locator('[data-testid="stImage"] img').nth(1).wait_for(timeout=30_000)
         wait_until_idle(page)
         assert_no_errors(page)
+        assert_accessible(page, f"{name} at {width} px")
         if width >= 1280:
             assert cut_texts(page) == [], name
         if width < 640:  # cards stack: each takes the whole width
@@ -411,3 +472,78 @@ def test_every_page_fits_the_screen(dashboard_url: str, browser, width: int) -> 
         )
     assert_hostile_text_stays_text(watched)
     assert watched.outside_requests() == []
+
+
+def test_on_a_phone_the_console_folds_its_sidebar_and_brings_what_was_tapped_into_view(
+    dashboard_url: str, db, browser
+) -> None:
+    """390 x 844 with touch: a choice in the sidebar (a time zone, a page) folds it away; every time then
+    says the zone chosen; a tapped session's drawings are scrolled into view; part of a name lists the
+    people holding it, and a tap opens one."""
+    watched = Watched(browser, 390, 844, touch=True)
+    page = watched.page
+    sign_in(watched, dashboard_url)
+    unfold = page.locator('[data-testid="stExpandSidebarButton"]')
+    assert unfold.is_visible()  # a phone starts with the sidebar folded
+
+    unfold.click()
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Time zone").click()
+    page.keyboard.type("Kolkata")
+    page.get_by_role("option", name="Asia/Kolkata").click()
+    unfold.wait_for(timeout=5_000)  # folded again by the choice
+    wait_until_idle(page)
+    page.locator('[data-testid="stCaptionContainer"]').filter(has_text=" IST · refreshes every").wait_for()
+    set_refresh_off_on_a_phone(watched)
+
+    unfold.click()
+    page.get_by_role("link", name="Sessions").click()
+    page.get_by_role("heading", name="Sessions").first.wait_for(timeout=30_000)
+    unfold.wait_for(timeout=5_000)
+    wait_until_idle(page)
+    page.get_by_text("Started between (Asia/Kolkata)").wait_for(timeout=10_000)
+    second = first_live_sessions(db, 2)[1]
+    click_table_row(page, page.locator('[data-testid="stDataFrame"]').first, 1)
+    flow = "Sign-up" if second["flow_type"] == "signup" else "Sign-in"
+    heading = page.get_by_role("heading", name=f"{second['username']} · {flow}")
+    heading.wait_for(timeout=10_000)
+    wait_until_idle(page)
+    # Brought to the top of the screen (just below Streamlit's header bar), not left below the table.
+    page.wait_for_function(
+        """() => {
+            const top = document.querySelector('.st-key-session_drawings').getBoundingClientRect().y;
+            const bar = document.querySelector('[data-testid="stHeader"]').getBoundingClientRect().bottom;
+            return top >= bar - 2 && top < bar + 40;
+        }""",
+        timeout=5_000,
+    )
+    assert heading.bounding_box()["y"] < 844
+    assert page.get_by_text(" IST", exact=False).count() > 0
+    assert_accessible(page, "Sessions, a session open, on a phone")
+    page.screenshot(path=str(ARTIFACTS / "dashboard_phone_session_tapped_390.png"))
+
+    unfold.click()
+    page.get_by_role("link", name="People").click()
+    page.get_by_role("heading", name="People").first.wait_for(timeout=30_000)
+    unfold.wait_for(timeout=5_000)
+    search = page.locator('input[aria-label="Username or session id"]')
+    search.fill("a_0")  # part of several demo names
+    search.press("Enter")
+    page.get_by_text("Their usernames contain “a_0”.").wait_for(timeout=30_000)
+    wait_until_idle(page)
+    names = list(monitoring.people_matching(db, "a_0")["username"])
+    assert len(names) > 1 and all("a_0" in name.lower() for name in names)
+    assert_accessible(page, "People, matches, on a phone")
+    page.screenshot(path=str(ARTIFACTS / "dashboard_phone_people_matches_390.png"), full_page=True)
+    click_table_row(page, page.locator('[data-testid="stDataFrame"]').first, 0)
+    page.get_by_role("heading", name=names[0]).wait_for(timeout=30_000)
+    wait_until_idle(page)
+    assert search.input_value() == names[0]
+    assert_no_errors(page)
+    assert watched.outside_requests() == []
+
+
+def set_refresh_off_on_a_phone(watched: Watched) -> None:
+    page = watched.page
+    page.locator('[data-testid="stExpandSidebarButton"]').click()
+    set_refresh_off(watched)
+    page.locator('[data-testid="stExpandSidebarButton"]').wait_for(timeout=5_000)
