@@ -24,7 +24,6 @@ from .errors import install_error_handlers
 from .headers import SecurityHeaders
 from .limits import MAX_BODY_BYTES, BodySizeLimit
 from .load_shedding import InFlightLimit
-from .readiness import ReadinessProbe
 from .routes import router
 
 DESCRIPTION = """\
@@ -54,7 +53,7 @@ def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if service is not None:  # injected (tests): its owner opens and closes it
             app.state.service = service
-            app.state.readiness = ReadinessProbe.of(service.pool)
+            app.state.readiness = service.readiness_probe()
             try:
                 yield
             finally:
@@ -65,7 +64,7 @@ def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int 
         # across all instances); close() stops them and closes the pool.
         own = await to_thread.run_sync(lambda: open_service(background_cleanup=True))
         app.state.service = own
-        app.state.readiness = ReadinessProbe.of(own.pool)
+        app.state.readiness = own.readiness_probe()
         freeze_startup_objects()  # a server process from here on; tests (service given) keep theirs
         try:
             yield

@@ -258,8 +258,8 @@ async def healthz() -> dict[str, str]:
     tags=["operations"],
 )
 async def readyz(request: Request) -> Any:
-    # On its own connection from the event loop, within half a second (api/readiness.py): send traffic
-    # elsewhere while this says 503.
+    # On its own connection from the event loop, within half a second (enrollment_core/readiness.py):
+    # send traffic elsewhere while this says 503.
     problem = await request.app.state.readiness.problem()
     if problem is not None:
         return error_response(503, DATABASE_UNAVAILABLE, problem, headers={"Retry-After": "1"})

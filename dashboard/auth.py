@@ -33,7 +33,7 @@ from enrollment_app.browser_store import Cookie, browser_store
 from enrollment_app.client import network_address
 from enrollment_core.errors import DATABASE_UNAVAILABLE, ValidationError
 from enrollment_core.rate_limits import address_subject
-from enrollment_core.staff import STAFF_NAME_MAX_LENGTH, StaffSignIn, clean_staff_name, staff_sign_in
+from enrollment_core.staff import STAFF_NAME_MAX_LENGTH, StaffSignIn, clean_staff_name, sign_in_at_door
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ def _attempt(name: str, given: str, password: str) -> StaffSignIn:
         return password_matches(given, password)
 
     try:
-        return staff_sign_in(data.pool(), staff_address(), name, right)
+        return sign_in_at_door(data.service(), staff_address(), name, right)
     except DATABASE_UNAVAILABLE as error:
         log.warning("staff sign-in not counted or logged: %s: %s", type(error).__name__, error)
         return StaffSignIn(right())

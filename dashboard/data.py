@@ -9,15 +9,14 @@ from collections.abc import Hashable
 from typing import cast
 
 import streamlit as st
-from psycopg_pool import ConnectionPool
 
 from dashboard import auth
-from enrollment_core import EnrollmentService, monitoring, open_service
+from enrollment_core import EnrollmentService, open_service
 from enrollment_core.config import DatabaseLimits
-from enrollment_core.database import Pool, create_pool
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 from enrollment_core.shared_service import SharedService
 from enrollment_core.staff import StaffActions
+from enrollment_core.staff_reads import StaffReads
 
 log = logging.getLogger(__name__)
 # How often the background thread checks the snapshot; it refreshes it when older than this, so pages
@@ -55,8 +54,8 @@ def service() -> EnrollmentService:
 def close_service() -> None:
     """Stop the snapshot thread and close the dashboard's pool (tests; the process ending does it too)."""
     _stop_refresher()
-    with _read_lock:
-        _close_read_locked()
+    with _standby_lock:
+        _close_standby_locked()
     _SHARED.close()
 
 
@@ -65,52 +64,45 @@ def staff() -> StaffActions:
     return StaffActions(service(), auth.staff_name())
 
 
-def pool() -> ConnectionPool:
+def reads() -> StaffReads:
     """Where the pages read: the hot standby when DASHBOARD_READ_URL is set, else the primary. Writes
-    (staff actions, the snapshot, cleanup) go to the primary: staff(), writer_pool()."""
+    (staff actions, the snapshot, cleanup) go to the primary: staff()."""
     read_url = os.environ.get("DASHBOARD_READ_URL") or None
-    return _read_pool(read_url, os.environ.get("DATABASE_URL") or None) if read_url else writer_pool()
-
-
-def writer_pool() -> ConnectionPool:
-    return service().pool
+    if read_url is None:
+        return service().staff_reads()
+    return _standby_reads(read_url, os.environ.get("DATABASE_URL") or None)
 
 
 def reads_from_standby() -> bool:
     return bool(os.environ.get("DASHBOARD_READ_URL"))
 
 
-# The standby's pool: one per process too (not st.cache_resource, whose "clear caches" any visitor can
-# send), opened anew only when DASHBOARD_READ_URL or DATABASE_URL changes (tests).
-_read_lock = threading.Lock()
-_read: tuple[tuple[str, str | None], Pool] | None = None
+# The standby's reads: one pool per process too (not st.cache_resource, whose "clear caches" any visitor
+# can send), opened anew only when DASHBOARD_READ_URL or DATABASE_URL changes (tests).
+_standby_lock = threading.Lock()
+_standby: tuple[tuple[str, str | None], StaffReads] | None = None
 
 
-def _read_pool(read_url: str, database_url: str | None) -> Pool:
-    global _read
+def _standby_reads(read_url: str, database_url: str | None) -> StaffReads:
+    global _standby
     key = (read_url, database_url)
-    current = _read
+    current = _standby
     if current is not None and current[0] == key:
         return current[1]
-    with _read_lock, st.spinner("Connecting to the database…"):
-        if _read is not None and _read[0] == key:
-            return _read[1]
-        _close_read_locked()
-        # A direct connection to the standby (it takes the session limits as it opens); a stale snapshot
-        # found there is refreshed on the primary's pool (enrollment_core.database.writer_of).
-        settings, writer = service().settings, writer_pool()
-        opened = create_pool(
-            read_url, settings, name="dashboard-read", transaction_pooling=False, writer=writer
-        )
-        _read = (key, opened)
+    with _standby_lock, st.spinner("Connecting to the database…"):
+        if _standby is not None and _standby[0] == key:
+            return _standby[1]
+        _close_standby_locked()
+        opened = service().standby_reads(read_url)
+        _standby = (key, opened)
         return opened
 
 
-def _close_read_locked() -> None:
-    global _read
-    if _read is not None:
-        _read[1].close()
-        _read = None
+def _close_standby_locked() -> None:
+    global _standby
+    if _standby is not None:
+        _standby[1].close()
+        _standby = None
 
 
 def limits() -> DatabaseLimits:
@@ -119,10 +111,10 @@ def limits() -> DatabaseLimits:
     return DatabaseLimits.from_env()
 
 
-def _refresh_snapshots(stop: threading.Event, db: ConnectionPool) -> None:
+def _refresh_snapshots(stop: threading.Event, figures: StaffReads) -> None:
     while not stop.wait(SNAPSHOT_CHECK_SECONDS):
         try:
-            monitoring.ensure_snapshot(db, max_age_seconds=SNAPSHOT_CHECK_SECONDS)
+            figures.refresh_snapshot(SNAPSHOT_CHECK_SECONDS)
         except Exception:  # a database hiccup must not kill the thread; the next round retries
             log.exception("dashboard snapshot refresh failed")
 
@@ -130,7 +122,7 @@ def _refresh_snapshots(stop: threading.Event, db: ConnectionPool) -> None:
 # The snapshot thread: one per process, for the database it was started for (not st.cache_resource,
 # for the same reason as the pool: a visitor's "clear caches" would stop and start it at will).
 _refresher_lock = threading.Lock()
-_refresher: tuple[ConnectionPool, threading.Event] | None = None
+_refresher: tuple[EnrollmentService, threading.Event] | None = None
 
 
 def _snapshot_refresher() -> None:
@@ -138,16 +130,19 @@ def _snapshot_refresher() -> None:
     with _refresher_lock:
         # The primary: the snapshot is written there. Raises when the database cannot be opened (the old
         # thread, if any, goes on).
-        db = writer_pool()
-        if _refresher is not None and _refresher[0] is db:
+        primary = service()
+        if _refresher is not None and _refresher[0] is primary:
             return
         if _refresher is not None:
             _refresher[1].set()
         stop = threading.Event()
         threading.Thread(
-            target=_refresh_snapshots, args=(stop, db), name="dashboard-snapshots", daemon=True
+            target=_refresh_snapshots,
+            args=(stop, primary.staff_reads()),
+            name="dashboard-snapshots",
+            daemon=True,
         ).start()
-        _refresher = (db, stop)
+        _refresher = (primary, stop)
 
 
 def _stop_refresher() -> None:

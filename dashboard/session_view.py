@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import devices, formatting, words
 from enrollment_core import monitoring
+from enrollment_core.staff_reads import StaffReads
 
 STEPS_PER_ROW = 4
 UNREADABLE_IMAGE = "The stored drawing could not be read as an image."
@@ -89,10 +90,10 @@ def show_session(detail: monitoring.SessionDetail) -> None:
     saved_steps(detail)
 
 
-def session_gone(db: monitoring.Db, session_id: str) -> None:
+def session_gone(reads: StaffReads, session_id: str) -> None:
     """What to say when a session's drawings are not in the temporary tables: removed by archive or
     cleanup (then its summary says what it was), or never existed."""
-    summary = monitoring.session_summary(db, session_id)
+    summary = reads.session_summary(session_id)
     if summary is None:
         st.warning(f"No session has the id {formatting.plain(session_id)}.", icon=":material/search_off:")
         return

@@ -16,9 +16,9 @@ from typing import Literal
 import pandas as pd
 
 from dashboard import formatting, words
-from enrollment_core import device_tokens, rate_limits, sign_in_lockout
+from enrollment_core import rate_limits, sign_in_lockout
 from enrollment_core.config import Settings
-from enrollment_core.database import Db
+from enrollment_core.staff_reads import StaffReads
 
 # The addresses of a person's latest attempts whose rate limits are read (one indexed read each).
 ADDRESSES_CHECKED = 10
@@ -64,10 +64,12 @@ def address_words(address: str) -> str:
     return formatting.plain(words.address(address))
 
 
-def read(db: Db, username: str, attempts: pd.DataFrame, settings: Settings, now: datetime) -> SignInBlocks:
+def read(
+    reads: StaffReads, username: str, attempts: pd.DataFrame, settings: Settings, now: datetime
+) -> SignInBlocks:
     """The sign-in blocks of this account (username: the account's spelling); attempts: the person's
     latest sign-in attempts, newest first (ip, accepted, attempted_at)."""
-    state = sign_in_lockout.state_for_user(db, username)
+    state = reads.lockout_state(username)
     if state is None:  # the account is gone
         return SignInBlocks()
     name = formatting.plain(state.username)
@@ -76,7 +78,7 @@ def read(db: Db, username: str, attempts: pd.DataFrame, settings: Settings, now:
         found.blocks.append(_lock(name, state.username, locked, now))
     if state.slowed_until is not None and state.slowed_until > now:
         found.blocks.append(_slowed(name, state, attempts, settings, now))
-    for client in _address_limits(db, attempts, state):
+    for client in _address_limits(reads, attempts, state):
         if client.blocked_until is not None and client.blocked_until > now:
             found.blocks.append(_refused(name, client, settings, now))
     max_failures = settings.login_max_failures
@@ -196,7 +198,7 @@ def _recent_rejections(attempts: pd.DataFrame, now: datetime) -> pd.DataFrame:
 
 
 def _address_limits(
-    db: Db, attempts: pd.DataFrame, state: sign_in_lockout.LockoutState
+    reads: StaffReads, attempts: pd.DataFrame, state: sign_in_lockout.LockoutState
 ) -> list[rate_limits.ClientLimits]:
     """The rate limits of the addresses of the latest attempts and of the addresses with rejections
     counted (each address once, as the limits count it: an IPv6 address as its /64)."""
@@ -207,7 +209,7 @@ def _address_limits(
         seen.setdefault(rate_limits.address_subject(ip), ip)
         if len(seen) >= ADDRESSES_CHECKED:
             break
-    found = (rate_limits.blocks_for_address(db, ip) for ip in seen.values())
+    found = (reads.address_blocks(ip) for ip in seen.values())
     return [client for client in found if client is not None]
 
 
@@ -226,7 +228,7 @@ class RefusedNow:
     fix: Fix | None  # an address's Clear block (an address is not a person)
 
 
-def refused_now(db: Db, now: datetime, limit: int = 50) -> list[RefusedNow]:
+def refused_now(reads: StaffReads, now: datetime, limit: int = 50) -> list[RefusedNow]:
     """Addresses locked out of an account, accounts slowed and addresses over a limit, now; the
     latest to end first. Rate limits refused in the last hour are looked at (recent_blocks)."""
     found = [
@@ -238,9 +240,9 @@ def refused_now(db: Db, now: datetime, limit: int = 50) -> list[RefusedNow]:
             lock.username,
             None,
         )
-        for lock in sign_in_lockout.locked_now(db, limit)
+        for lock in reads.locked_now(limit)
     ]
-    for client in rate_limits.recent_blocks(db, int(RECENT.total_seconds()), limit):
+    for client in reads.recent_blocks(int(RECENT.total_seconds()), limit):
         if client.blocked_until is None or client.blocked_until <= now:
             continue
         limit_code = client.last_refused_limit.value if client.last_refused_limit else None
@@ -249,7 +251,7 @@ def refused_now(db: Db, now: datetime, limit: int = 50) -> list[RefusedNow]:
             what = "Sign-ins slowed: too many rejected sign-ins from every address"
             found.append(RefusedNow(username, what, client.blocked_until, username, None))
         elif client.subject.startswith("device "):  # a remembered device over its own sign-in limit
-            owner = device_tokens.owner_of_limit(db, client.subject)
+            owner = reads.device_owner_of_limit(client.subject)
             what = "Sign-ins refused: too many from one remembered device of theirs"
             found.append(RefusedNow(owner or "a remembered device", what, client.blocked_until, owner, None))
         else:

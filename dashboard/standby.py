@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import data, formatting, view, words
 from enrollment_core.errors import DATABASE_UNAVAILABLE
-from enrollment_core.monitoring.standby import Staleness, staleness
+from enrollment_core.monitoring.standby import Staleness
 
 
 def describe(lag: Staleness) -> str:
@@ -35,7 +35,7 @@ def sidebar_note() -> None:
     if not data.reads_from_standby():
         return
     try:
-        st.caption(describe(staleness(data.pool())), help="Staff actions always go to the main database.")
+        st.caption(describe(data.reads().staleness()), help="Staff actions always go to the main database.")
     except DATABASE_UNAVAILABLE as error:
         st.caption(
             f"The copy of the database that figures are read from is not answering "

@@ -37,7 +37,9 @@ from .errors import (
 from .maintenance import PeriodicCleanup, archive_completed, cleanup_expired
 from .queries import query
 from .rate_limits import Limits
+from .readiness import ReadinessProbe
 from .save_outcome import ACCEPTED, SaveOutcome, refusal, session_expired, session_not_found
+from .staff_reads import StaffReads, open_standby_reads
 from .status import SessionStatus, effective_status
 from .step_plan import FlowType
 from .validation import DrawingStep
@@ -177,6 +179,21 @@ class EnrollmentService:
                 s.login_lock_seconds,
             ).start()
         return self._maintenance
+
+    # ---------------------------------------------------------------- the other doors on this database
+
+    def staff_reads(self) -> StaffReads:
+        """What the staff console reads, on this service's database (the primary)."""
+        return StaffReads(self.pool)
+
+    def standby_reads(self, read_url: str) -> StaffReads:
+        """What the staff console reads, on a hot standby (its own pool: close() it); a stale snapshot
+        found there is refreshed on this service's database."""
+        return open_standby_reads(read_url, self.settings, self.pool)
+
+    def readiness_probe(self) -> ReadinessProbe:
+        """Can this database take a save right now? Asked on a connection of its own (readiness.py)."""
+        return ReadinessProbe.of(self.pool)
 
     def close(self) -> None:
         """Stop background maintenance and close the connection pool."""

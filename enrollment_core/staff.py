@@ -208,3 +208,10 @@ def staff_sign_in(
     with db.connection() as conn:
         conn.execute(query("staff_sign_in_succeeded"), {"attempt_id": taken["attempt_id"]})
     return StaffSignIn(True)
+
+
+def sign_in_at_door(
+    service: EnrollmentService, address: str, staff_name: str, password_is_right: Callable[[], bool]
+) -> StaffSignIn:
+    """staff_sign_in on the service's database (the primary: the attempt is counted and logged there)."""
+    return staff_sign_in(service.pool, address, staff_name, password_is_right)

@@ -140,7 +140,7 @@ def test_every_connection_taken_is_said_with_the_wait(
     add_session(db, username="pam")
     at = signed_in_app(monkeypatch, "app_pages/sessions.py")
     assert len(at.dataframe[0].value) == 1
-    with data.pool().connection():
+    with data.service().pool.connection():
         timed(at.run)
         assert not at.exception
         assert notices(at) == [

@@ -290,7 +290,7 @@ def test_a_known_device_has_its_own_sign_in_limit(db_url: str) -> None:
             service.login("vic", draw_signin(service, "vic", sample=52), client=holder)
         assert "from this device" in refused.value.message
         # Staff's "Refused now" names the person whose device it is.
-        [row] = sign_in_blocks.refused_now(service.pool, datetime.now(UTC))
+        [row] = sign_in_blocks.refused_now(service.staff_reads(), datetime.now(UTC))
         assert (row.who, row.username) == ("vic", "vic") and "remembered device" in row.what
         # Its address's own allowance is untouched: without the token it is an unknown device, let in.
         elsewhere = ClientInfo(ip="198.51.100.1")

@@ -21,7 +21,7 @@ KEPT = "Each one leaves a summary without drawings, so the figures on Overview d
 @st.fragment(run_every=view.refresh_seconds())
 @outage.section(refreshes=True)
 def storage() -> None:
-    sizes = monitoring.table_sizes(data.pool())
+    sizes = data.reads().table_sizes()
     sizes = sizes.assign(holds=sizes["table_name"].map(words.table))
     st.markdown("**Storage**")
     st.caption(
@@ -150,7 +150,7 @@ def actions() -> None:
         step=1.0,
         width=320,
     )
-    status = monitoring.maintenance_status(data.pool(), int(older_than_hours * 3600))
+    status = data.reads().maintenance_status(int(older_than_hours * 3600))
     action_status(status)
     pending = st.session_state.get(PENDING_KEY)
     with st.container(horizontal=True):
@@ -276,12 +276,12 @@ def staff_log_filter() -> monitoring.StaffLogFilter:
 @st.fragment(run_every=view.refresh_seconds())
 @outage.section(refreshes=True)
 def staff_log(filter: monitoring.StaffLogFilter) -> None:
-    page = monitoring.staff_log_page(data.pool(), filter)
+    page = data.reads().staff_log_page(filter)
     if page.rows.empty and filter.page > 1 and page.total_matching > 0:
         # Fewer lines than before (another filter elsewhere, a page number out of range): the last page.
         st.session_state[LOG_PAGE] = page.pages
         filter = replace(filter, page=page.pages)
-        page = monitoring.staff_log_page(data.pool(), filter)
+        page = data.reads().staff_log_page(filter)
     log = page.rows
     if log.empty:
         filtered = filter.staff_name or filter.action or filter.acted_from

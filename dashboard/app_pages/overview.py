@@ -69,9 +69,9 @@ def chart_card(title: str, caption: str, frame, build, empty_message: str) -> No
 @st.fragment(run_every=view.refresh_seconds())
 @outage.section(refreshes=True)
 def live_overview() -> None:
-    pool = data.pool()
+    reads = data.reads()
     hours = view.window_hours()
-    overview = monitoring.overview(pool, CARD_WINDOW_HOURS)
+    overview = reads.overview(CARD_WINDOW_HOURS)
     metric_cards(overview)
     if overview.as_of is not None:
         st.caption(
@@ -80,8 +80,8 @@ def live_overview() -> None:
             "(recounted about once a minute)."
         )
 
-    over_time = monitoring.active_over_time(pool, hours, bucket_minutes=max(5, hours * 60 // 96))
-    backlog = monitoring.expiry_backlog(pool, BACKLOG_MAX_HOURS)
+    over_time = reads.active_over_time(hours, bucket_minutes=max(5, hours * 60 // 96))
+    backlog = reads.expiry_backlog(BACKLOG_MAX_HOURS)
     left, right = st.columns(2)
     with left:
         chart_card(
@@ -100,7 +100,7 @@ def live_overview() -> None:
             "Nothing waits for cleanup.",
         )
 
-    funnel = monitoring.step_funnel(pool, hours, "signup")
+    funnel = reads.step_funnel(hours, "signup")
     chart_card(
         "Sign-up funnel: where people stop",
         f"Sign-ups started {view.window_label()} that reached each step, and their share of those that "
@@ -114,7 +114,7 @@ def live_overview() -> None:
         "Bar: median, black tick: 90th percentile, in seconds since the previous step was saved. Step 1 is "
         "not timed (a session starts when it is saved). Latest "
         f"{monitoring.STEP_TIME_SAMPLE:,} sessions started {view.window_label()}.",
-        monitoring.step_durations(pool, hours),
+        reads.step_durations(hours),
         charts.step_durations,
         "No step saved in this period.",
     )
@@ -122,7 +122,7 @@ def live_overview() -> None:
         "Steps per completed enrollment",
         f"Average steps of sessions started {view.window_label()} that completed; the black tick is the "
         "number of steps in the plan.",
-        monitoring.avg_steps_per_flow(pool, hours),
+        reads.avg_steps_per_flow(hours),
         charts.average_steps,
         "No enrollment completed in this period.",
     )

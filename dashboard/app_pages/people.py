@@ -86,7 +86,7 @@ def lock_and_blocks(person: monitoring.Person) -> None:
         return
     now = datetime.now(UTC)
     found = sign_in_blocks.read(
-        data.pool(), person.account.username, person.attempts, data.service().settings, now
+        data.reads(), person.account.username, person.attempts, data.service().settings, now
     )
     pending = st.session_state.get(PENDING_FIX)
     fix_result()
@@ -121,7 +121,7 @@ def remembered_devices(username: str) -> None:
     """The account's device tokens (never the token itself): a sign-in from a remembered device is not
     stopped by what other devices did. Revoke one (chosen in the table) or all, confirmed and logged."""
     st.markdown("**Remembered devices**")
-    tokens = device_tokens.tokens_for_user(data.pool(), username)
+    tokens = data.reads().device_tokens(username)
     if not tokens:
         st.caption("No device is remembered: each sign-in of this person counts as from an unknown device.")
         return
@@ -250,7 +250,7 @@ def refused_now() -> None:
     its block."""
     st.markdown("**Refused now**")
     now = datetime.now(UTC)
-    rows = sign_in_blocks.refused_now(data.pool(), now)
+    rows = sign_in_blocks.refused_now(data.reads(), now)
     st.session_state[REFUSED_ROWS] = rows
     fix_result()
     if not rows:
@@ -418,7 +418,7 @@ def attempt_beside_signatures(
     mine, theirs = st.columns([1, SIGNATURES_PER_ROW - 1])
     with mine:
         st.caption("This attempt")
-        detail = monitoring.session_detail(data.pool(), attempt["session_id"])
+        detail = data.reads().session_detail(attempt["session_id"])
         if detail is not None and detail.steps:
             step = detail.steps[0]
             session_view.drawing(step.image, step.image_problem, alt="The drawing of this sign-in attempt")
@@ -509,9 +509,9 @@ def sessions_table(person: monitoring.Person) -> None:
         st.caption("Click a session to see its drawings.")
         return
     with st.container(key=SESSION_DRAWINGS):
-        detail = monitoring.session_detail(data.pool(), str(chosen))
+        detail = data.reads().session_detail(str(chosen))
         if detail is None:
-            session_view.session_gone(data.pool(), str(chosen))
+            session_view.session_gone(data.reads(), str(chosen))
         else:
             session_view.show_session(detail)
     if st.session_state.get(CHOSEN_SESSION) == chosen:  # clicked (not the session searched by): show it
@@ -607,17 +607,17 @@ def matching_people(text: str, matches: pd.DataFrame, exact: bool) -> None:
 
 @outage.section(refreshes=True)
 def person_details(search: str) -> None:
-    db = data.pool()
+    reads = data.reads()
     text = search.strip()
     try:
-        person = monitoring.find_person(db, search)
+        person = reads.find_person(search)
         by_name = not text.startswith(monitoring.people.SESSION_ID_PREFIX)
-        matches = monitoring.people_matching(db, text) if by_name else pd.DataFrame()
+        matches = reads.people_matching(text) if by_name else pd.DataFrame()
     except ValueError as error:
         st.error(f"Username or session id: {formatting.plain(error)}.", icon=":material/error:")
         return
     if person is None and len(matches) == 1:  # the one person holding that part of a name
-        person = monitoring.find_person(db, str(matches["username"].iloc[0]))
+        person = reads.find_person(str(matches["username"].iloc[0]))
         if person is not None:
             how = "starting with" if len(text) < 3 else "containing"
             st.caption(f"The only username {how} “{formatting.plain(text)}”.")
@@ -641,7 +641,7 @@ def person_details(search: str) -> None:
     account_cards(person)
     with st.container(border=True):
         lock_and_blocks(person)
-    enrolled = monitoring.enrolled_drawings(db, person.account.user_id) if person.account else []
+    enrolled = reads.enrolled_drawings(person.account.user_id) if person.account else []
     with st.container(border=True):
         sign_in_attempts(person, enrolled)
     with st.container(border=True):

@@ -180,10 +180,10 @@ def drill_down() -> None:
             icon=":material/touch_app:",
         )
         return
-    db = data.pool()
-    detail = monitoring.session_detail(db, session_id)
+    reads = data.reads()
+    detail = reads.session_detail(session_id)
     if detail is None:
-        session_view.session_gone(db, session_id)
+        session_view.session_gone(reads, session_id)
     else:
         session_view.show_session(detail)
     # A new choice: bring its drawings into view (they are below the table, often below the fold).
@@ -194,7 +194,7 @@ def drill_down() -> None:
 @outage.section(refreshes=True)
 def sessions_and_drawings(filter: monitoring.SessionFilter) -> None:
     with st.container(border=True):
-        page = monitoring.list_sessions(data.pool(), filter)
+        page = data.reads().list_sessions(filter)
         total = (
             f"more than {monitoring.COUNT_LIMIT:,}"
             if page.total_is_lower_bound
