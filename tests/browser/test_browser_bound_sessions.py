@@ -36,6 +36,7 @@ from tests.browser.test_enrollment_app_browser import (
     press,
     screenshot,
     signature,
+    wait_for_signin,
     wait_for_step,
 )
 from tests.browser.test_enrollment_app_browser import (
@@ -131,11 +132,11 @@ def test_a_session_continues_only_in_its_browser_and_its_device_token_outlasts_f
 
         # The owner, from the browser that keeps the token: accepted.
         press(page, "Sign in now", touch=False)
-        wait_for_step(page, 1, total=1)
+        wait_for_signin(page, OWNER)
         # (Sample 23: its shape is far enough from the enrolled ones that the steady test clock's timing
         # does not make it look like a replay of them.)
         draw(page, mouse, signature(OWNER, 23))
-        press(page, "Save and continue", touch=False)
+        press(page, "Sign", touch=False)
         try:
             expect(page.get_by_role("heading", name="Signed in")).to_be_visible(timeout=WAIT_MS)
         except AssertionError:
@@ -158,9 +159,9 @@ def test_a_session_continues_only_in_its_browser_and_its_device_token_outlasts_f
     try:
         page, page_errors = open_page(elsewhere)
         begin(page, app_url, "Sign in", OWNER, touch=False)
-        wait_for_step(page, 1, total=1)
+        wait_for_signin(page, OWNER)
         draw(page, mouse_stroker(elsewhere, page), signature(OWNER, 22))
-        press(page, "Save and continue", touch=False)
+        press(page, "Sign", touch=False)
         expect(page.get_by_role("heading", name="Please wait a moment")).to_be_visible(timeout=WAIT_MS)
         expect(page.get_by_text("its sign-ins are slowed down")).to_be_visible()
         screenshot(page, "signin_slowed_without_token")
