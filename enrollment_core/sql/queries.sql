@@ -28,7 +28,8 @@ SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(usern
 -- name: save_next_step
 -- Nearly every save: the next step of a live session of this user, as planned, in one statement and
 -- one transaction (autocommit), its rate limits included (no round trip of their own). One row:
--- allowed (NULL: no limits), refused_by and retry_after_seconds when refused, flow_type when saved. The UPDATE takes the session's row lock (which serialises saves to one
+-- allowed (NULL: no limits), refused_by and retry_after_seconds when refused, flow_type and the
+-- progress columns when saved. The UPDATE takes the session's row lock (which serialises saves to one
 -- session), checks it all against the row (owner, live, flow, plan, step_count = step - 1) and touches
 -- it (last activity, the client's IP, step_count); the INSERT adds the step. No row: nothing changed,
 -- and save_step decides (step 1, a retry, a refusal). A concurrent save of the same session makes the
@@ -62,10 +63,15 @@ WITH verdict AS (
     FROM session
     RETURNING enrollment_id
 )
-SELECT verdict.allowed, verdict.refused_by, verdict.retry_after_seconds, saved.flow_type
+SELECT verdict.allowed, verdict.refused_by, verdict.retry_after_seconds, saved.flow_type, progress.*
 FROM (SELECT 1) AS always_one_row
 LEFT JOIN verdict ON true
-LEFT JOIN (SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id) saved ON true;
+LEFT JOIN (SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id) saved ON true
+-- Saved as the next step: steps 1 to this one are there (step_count said so, and the INSERT agreed).
+LEFT JOIN LATERAL step_progress(
+    (SELECT count(*)::int FROM enrollment_step_plan p WHERE p.flow_type = saved.flow_type),
+    %(step_number)s::int, %(step_number)s::int, %(step_type)s::varchar
+) progress ON saved.flow_type IS NOT NULL;
 
 -- name: save_step
 -- One drawing step that save_next_step did not save, in one statement and one transaction

@@ -301,6 +301,22 @@ CREATE UNLOGGED TABLE rate_limits (
 -- The design note's three functions. Each is safe to call concurrently: complete_enrollment locks the
 -- session row, cleanup skips rows another transaction holds (a save in flight) instead of waiting.
 
+-- Progress from how many steps the flow plans and which the session has: the one place it is computed
+-- (get_enrollment_progress, and the save_next_step statement for the step it has just saved).
+CREATE FUNCTION step_progress(p_total INTEGER, p_done INTEGER, p_last_number INTEGER, p_last_type VARCHAR)
+RETURNS TABLE (
+    total_steps      INTEGER,
+    completed_steps  INTEGER,
+    last_step_number INTEGER,
+    last_step_type   VARCHAR,
+    remaining_steps  INTEGER,
+    is_complete      BOOLEAN
+)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_total, p_done, p_last_number, p_last_type, GREATEST(p_total - p_done, 0),
+           p_total > 0 AND p_done >= p_total;
+$$;
+
 -- Where a session stands against its plan (the note's result columns).
 CREATE FUNCTION get_enrollment_progress(p_session_id VARCHAR)
 RETURNS TABLE (
@@ -312,12 +328,7 @@ RETURNS TABLE (
     is_complete      BOOLEAN
 )
 LANGUAGE sql STABLE AS $$
-    SELECT plan.total,
-           done.n,
-           last_step.step_number,
-           last_step.step_type,
-           GREATEST(plan.total - done.n, 0),
-           plan.total > 0 AND done.n >= plan.total
+    SELECT progress.*
     FROM temp_enrollments te
     CROSS JOIN LATERAL (
         SELECT count(*)::int AS total FROM enrollment_step_plan p WHERE p.flow_type = te.flow_type
@@ -330,6 +341,7 @@ LANGUAGE sql STABLE AS $$
         SELECT s.step_number, s.step_type FROM temp_enrollment_steps s
         WHERE s.enrollment_id = te.id ORDER BY s.step_number DESC LIMIT 1
     ) last_step ON true
+    CROSS JOIN LATERAL step_progress(plan.total, done.n, last_step.step_number, last_step.step_type) progress
     WHERE te.session_id = p_session_id;
 $$;
 
