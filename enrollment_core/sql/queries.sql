@@ -160,12 +160,7 @@ WITH doomed AS (
          ended_at, last_activity_at, step_seconds)
     SELECT d.session_id, d.username, d.flow_type, d.step_count, d.created_at, d.completed_at, 'completed',
            d.expires_at, d.completed_at, d.updated_at,
-           (SELECT array_agg(t.seconds ORDER BY t.step_number)
-            FROM (SELECT s.step_number,
-                         EXTRACT(EPOCH FROM s.completed_at - COALESCE(
-                             lag(s.completed_at) OVER (ORDER BY s.step_number), d.created_at)) AS seconds
-                  FROM temp_enrollment_steps s
-                  WHERE s.enrollment_id = d.id) t)
+           step_seconds(d.id, d.created_at)
     FROM doomed d
     ON CONFLICT (session_id) DO NOTHING
 )

@@ -382,6 +382,20 @@ BEGIN
 END;
 $$;
 
+-- How long each step of a session took, in seconds, in step order (the first from the session's
+-- start): the one summary that cleanup_expired_enrollments and the archive_completed_batch statement
+-- keep in enrollment_archive.step_seconds. NULL for a session without steps.
+CREATE FUNCTION step_seconds(p_enrollment_id INTEGER, p_started_at TIMESTAMPTZ)
+RETURNS NUMERIC[]
+LANGUAGE sql STABLE AS $$
+    SELECT array_agg(t.seconds ORDER BY t.step_number)
+    FROM (SELECT s.step_number,
+                 EXTRACT(EPOCH FROM s.completed_at - COALESCE(
+                     lag(s.completed_at) OVER (ORDER BY s.step_number), p_started_at)) AS seconds
+          FROM temp_enrollment_steps s
+          WHERE s.enrollment_id = p_enrollment_id) t;
+$$;
+
 -- Deletes sessions past their expiry that never completed (their steps go with them, by cascade) and
 -- returns how many. Each one is first folded into enrollment_archive (outcome 'expired': flow, start,
 -- end, steps reached, seconds per step), in the same statement, so the dashboard's figures about the
@@ -406,12 +420,7 @@ BEGIN
              ended_at, last_activity_at, step_seconds)
         SELECT d.session_id, d.username, d.flow_type, d.step_count, d.created_at, NULL, 'expired',
                d.expires_at, d.expires_at, d.updated_at,
-               (SELECT array_agg(t.seconds ORDER BY t.step_number)
-                FROM (SELECT s.step_number,
-                             EXTRACT(EPOCH FROM s.completed_at - COALESCE(
-                                 lag(s.completed_at) OVER (ORDER BY s.step_number), d.created_at)) AS seconds
-                      FROM temp_enrollment_steps s
-                      WHERE s.enrollment_id = d.id) t)
+               step_seconds(d.id, d.created_at)
         FROM doomed d
         ON CONFLICT (session_id) DO NOTHING
     )
