@@ -37,8 +37,8 @@ SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(usern
 -- although step_count said otherwise, the INSERT fails (unique step number) and nothing changes.
 WITH verdict AS (
     -- The request's rate limits first, in this same statement (charge_rate_limits; no subject: none).
-    SELECT * FROM charge_rate_limits(%(limit_subject)s, %(limit_costs)s::float8[], %(limit_amounts)s::float8[],
-                                     %(limit_periods)s::float8[])
+    SELECT * FROM charge_rate_limits(%(limit_subject)s, %(limit_names)s::text[], %(limit_costs)s::float8[],
+                                     %(limit_amounts)s::float8[], %(limit_periods)s::float8[])
     WHERE %(limit_subject)s::text IS NOT NULL
 ), session AS (
     UPDATE temp_enrollments te
@@ -345,8 +345,8 @@ WHERE (locked_until IS NULL OR locked_until <= NOW())
 
 -- name: charge_rate_limits
 -- One request's costs on its client's limits (enrollment_core.rate_limits.take; see the function).
-SELECT * FROM charge_rate_limits(%(limit_subject)s, %(limit_costs)s::float8[], %(limit_amounts)s::float8[],
-                                 %(limit_periods)s::float8[]);
+SELECT * FROM charge_rate_limits(%(limit_subject)s, %(limit_names)s::text[], %(limit_costs)s::float8[],
+                                 %(limit_amounts)s::float8[], %(limit_periods)s::float8[]);
 
 -- name: rate_limits_of
 -- Staff: these clients' rows as they stand ('address ...' or 'account ...').
