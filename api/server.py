@@ -14,7 +14,7 @@ not to the app:
   and memory without bound (16 such connections answered none of the normal requests within 1 s and
   took a worker from 87 to 394 MB, issue 24).
 
-api.serve (./dev start) and api.testing.serve (the tests) both run it.
+api.serve (./dev start) and bench.api_server.serve (the tests) both run it.
 """
 
 from __future__ import annotations

@@ -118,3 +118,9 @@ INSERT INTO temp_enrollment_steps
 VALUES (%(enrollment_id)s, %(step_number)s, %(step_type)s, %(instruction)s, %(signature_data)s, %(raw_data)s,
         %(metrics)s, %(content_hash)s)
 RETURNING enrollment_id;
+
+-- name: stored_signatures
+-- Every stored step's drawing, to compare with what the phones were told was saved (api_server.Phones).
+SELECT te.session_id, s.step_number, s.signature_data
+FROM temp_enrollment_steps s
+JOIN temp_enrollments te ON te.id = s.enrollment_id;

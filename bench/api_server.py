@@ -1,4 +1,5 @@
-"""Run the API on a real uvicorn server (for tests and benchmarks).
+"""Run the API on a real uvicorn server (for tests and benchmarks; here, not in api/, so that the API
+package does not ship it, and tests import it from bench/ as they do the benchmarks).
 
     with serve(create_app(service)) as base_url:           # in a background thread
         httpx.post(f"{base_url}/api/check-username", json={"username": "john_doe"})
@@ -31,11 +32,16 @@ import psycopg
 import uvicorn
 from fastapi import FastAPI
 
+from api.server import GuardedHttpToolsProtocol
+from api.wire import save_drawing_json
+from enrollment_core import step_plan
 from enrollment_core.config import PROJECT_ROOT
 from enrollment_core.sample_drawings import sample_drawing
 
-from .server import GuardedHttpToolsProtocol
-from .wire import save_drawing_json
+from .common import bench_query
+
+# A phone enrolls a whole sign-up, as the plan has it.
+SIGNUP_STEPS = step_plan.total_steps("signup")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -175,10 +181,7 @@ class Phones:
         with psycopg.connect(database_url) as conn:
             stored = {
                 (session_id, step): signature
-                for session_id, step, signature in conn.execute(
-                    "SELECT te.session_id, s.step_number, s.signature_data FROM temp_enrollment_steps s"
-                    " JOIN temp_enrollments te ON te.id = s.enrollment_id"
-                )
+                for session_id, step, signature in conn.execute(bench_query("stored_signatures"))
             }
         return [key for key, body in self.acknowledged.items() if stored.get(key) != body["signature"]]
 
@@ -187,7 +190,7 @@ class Phones:
             person = 0
             while not self._stop.is_set():
                 username, session_id, step = f"phone{number}_{person}_{os.getpid()}", None, 1
-                while step <= 11 and not self._stop.is_set():
+                while step <= SIGNUP_STEPS and not self._stop.is_set():
                     body = save_drawing_json(sample_drawing(username, step, session_id=session_id))
                     sent = time.monotonic()
                     try:
