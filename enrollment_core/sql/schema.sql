@@ -113,12 +113,8 @@ CREATE TABLE users (
     enrollment_session_id VARCHAR(255) NOT NULL,  -- the signup session the account was made from
     -- Rejected sign-ins in a row, from any address, since the last accepted one: shown to staff. The
     -- locks are per (account, address), in sign_in_lockouts.
-    failed_logins         INTEGER      NOT NULL DEFAULT 0,
-    -- Unused since 0012 (an account-wide lock let anyone lock anyone out); a later migration drops it
-    -- once no process of the previous release runs.
-    locked_until          TIMESTAMPTZ
+    failed_logins         INTEGER      NOT NULL DEFAULT 0
 );
-COMMENT ON COLUMN users.locked_until IS 'unused since 0012_abuse_resistance (see sign_in_lockouts)';
 -- Case-insensitive unique usernames: "John_Doe" and "john_doe" are the same person.
 CREATE UNIQUE INDEX idx_users_username_lower ON users (lower(username));
 
@@ -522,11 +518,11 @@ CREATE TRIGGER temp_enrollment_steps_fill_content_hash
 -- user_not_found, not_found, wrong_flow (flow_type = the session's flow), not_in_plan (flow_type),
 -- conflict (the step is saved with other content), completed, expired (also for a retry: an expired
 -- session takes nothing), out_of_order (expected_step). Progress columns are set for created, saved and
--- duplicate; locked_until is always NULL (sign-in locks are per address since 0012, checked by login).
+-- duplicate. (Sign-in locks are per address, checked by login: sign_in_lockouts.)
 -- A first step without a flow type signs in a registered username and signs up a new one (the design
 -- note's client sends none). A re-sent step is a retry when its content hash matches, or else when its
 -- content is the same column by column (a step saved before the hash's recipe changed, or written by
--- another writer, whose hash the trigger above computes its own way).
+-- another writer, whose hash the fill_step_content_hash trigger computes its own way).
 CREATE FUNCTION save_enrollment_step(
     p_session_id     VARCHAR,   -- NULL: step 1 of a new session
     p_new_session_id VARCHAR,   -- the id to give a new session
@@ -549,7 +545,6 @@ RETURNS TABLE (
     session_id       VARCHAR,
     flow_type        VARCHAR,
     expected_step    INTEGER,
-    locked_until     TIMESTAMPTZ,
     total_steps      INTEGER,
     completed_steps  INTEGER,
     last_step_number INTEGER,
