@@ -79,9 +79,6 @@ ORDER BY c.relname;
 -- A real session (and its user) for queries that take a session id or username.
 SELECT id, session_id, username FROM temp_enrollments WHERE status = 'completed' ORDER BY id LIMIT 1;
 
--- name: step_count
-SELECT count(*) AS n FROM temp_enrollment_steps;
-
 -- name: cleanup_in_one_call
 -- The seed's maintenance call: the whole backlog in one statement, one transaction.
 SELECT cleanup_expired_enrollments() AS removed;
