@@ -27,7 +27,6 @@ from .errors import (
     NoEnrolledSignatures,
     RateLimited,
     SessionClosed,
-    SessionNotFound,
     StepConflict,
     UsernameUnavailable,
     UserNotFound,
@@ -325,7 +324,7 @@ class EnrollmentService:
     def _progress(self, conn: Connection, session_id: str) -> Progress:
         row = conn.execute(query("get_progress"), {"session_id": session_id}).fetchone()
         if row is None:
-            raise SessionNotFound("no enrollment session with this id", field="session_id")
+            raise session_not_found()
         return Progress(**row)
 
     def get_progress(self, session_id: Any) -> Progress:
@@ -359,7 +358,7 @@ class EnrollmentService:
         with self.pool.connection() as conn:
             row = conn.execute(query("get_enrollment"), {"session_id": session_id}).fetchone()
         if row is None:
-            raise SessionNotFound("no enrollment session with this id", field="session_id")
+            raise session_not_found()
         status = effective_status(row["status"], row["is_expired"])
         info = SessionInfo(
             session_id=row["session_id"],
@@ -382,7 +381,7 @@ class EnrollmentService:
         with self.pool.connection() as conn:
             row = conn.execute(query("get_enrollment"), {"session_id": session_id}).fetchone()
             if row is None:
-                raise SessionNotFound("no enrollment session with this id", field="session_id")
+                raise session_not_found()
             return conn.execute(query("list_steps"), {"enrollment_id": row["id"]}).fetchall()
 
     # ---------------------------------------------------------------- completion
