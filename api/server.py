@@ -27,6 +27,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from enrollment_core.config import Settings
 
+from .errors import error_body
 from .headers import SECURITY_HEADERS
 
 REQUEST_TIMEOUT_CODE = "request_timeout"
@@ -44,9 +45,7 @@ def _head_end(data: bytes, within: int) -> int:
 
 def error_response_bytes(status: int, reason: str, code: str, message: str) -> bytes:
     """A complete HTTP/1.1 response with the API's error body, closing the connection."""
-    body = json.dumps(
-        {"error": {"code": code, "message": message, "field": None}}, separators=(",", ":")
-    ).encode()
+    body = json.dumps(error_body(code, message), separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
