@@ -427,11 +427,11 @@ END;
 $$;
 
 -- One request's costs on one client's limits, decided together: allowed when every named limit (p_names
--- [i], a rate_limits column without its _full_at; an unknown name is an error) can take its cost
+-- [i]: its rate_limits column is <name>_full_at; an unknown name is an error) can take its cost
 -- (p_costs[i]; its need is GREATEST(cost, 1), so a cost of 0 only asks whether anything is left) at
 -- p_amounts[i] per p_periods[i] seconds, and then all of them move; else nothing moves, the refusal is
 -- kept on the row, and the answer names the limit that frees up last and in how many seconds (on a tie,
--- the first named). Limits are found by name, so their order is the caller's and the table's own.
+-- the first named). Limits are matched by name, here only, so their order is the caller's own.
 -- The row lock makes concurrent requests of one client exact; a client's first request creates its row.
 CREATE FUNCTION charge_rate_limits(
     p_subject TEXT, p_names TEXT[], p_costs DOUBLE PRECISION[], p_amounts DOUBLE PRECISION[],
@@ -440,26 +440,28 @@ CREATE FUNCTION charge_rate_limits(
 RETURNS TABLE (allowed BOOLEAN, refused_by TEXT, retry_after_seconds DOUBLE PRECISION)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_row    rate_limits%ROWTYPE;
-    v_stored JSONB;
-    v_moved  JSONB := '{}';
-    v_column TEXT;
-    v_start  TIMESTAMPTZ;
-    v_wait   DOUBLE PRECISION;
+    v_row   rate_limits%ROWTYPE;
+    v_full  TIMESTAMPTZ;
+    v_start TIMESTAMPTZ;
+    v_wait  DOUBLE PRECISION;
 BEGIN
     SELECT * INTO v_row FROM rate_limits r WHERE r.subject = p_subject FOR UPDATE;
     IF NOT FOUND THEN
         INSERT INTO rate_limits (subject) VALUES (p_subject) ON CONFLICT (subject) DO NOTHING;
         SELECT * INTO v_row FROM rate_limits r WHERE r.subject = p_subject FOR UPDATE;
     END IF;
-    v_stored := to_jsonb(v_row);
     allowed := true;
     FOR i IN 1..cardinality(p_names) LOOP
-        v_column := p_names[i] || '_full_at';
-        IF NOT v_stored ? v_column THEN
-            RAISE EXCEPTION 'charge_rate_limits: no rate limit named %', p_names[i];
-        END IF;
-        v_start := GREATEST((v_stored ->> v_column)::timestamptz, NOW());
+        CASE p_names[i]
+            WHEN 'lookups' THEN v_full := v_row.lookups_full_at;
+            WHEN 'saves' THEN v_full := v_row.saves_full_at;
+            WHEN 'sessions' THEN v_full := v_row.sessions_full_at;
+            WHEN 'upload_bytes' THEN v_full := v_row.upload_bytes_full_at;
+            WHEN 'signins' THEN v_full := v_row.signins_full_at;
+            WHEN 'signin_failures' THEN v_full := v_row.signin_failures_full_at;
+            ELSE RAISE EXCEPTION 'charge_rate_limits: no rate limit named %', p_names[i];
+        END CASE;
+        v_start := GREATEST(v_full, NOW());
         v_wait := EXTRACT(EPOCH FROM v_start - NOW())
                   + GREATEST(p_costs[i], 1) * p_periods[i] / p_amounts[i] - p_periods[i];
         IF v_wait > 0 THEN
@@ -468,13 +470,19 @@ BEGIN
                 retry_after_seconds := v_wait;
             END IF;
             allowed := false;
-        ELSE
-            v_moved := v_moved || jsonb_build_object(
-                v_column, v_start + make_interval(secs => p_costs[i] * p_periods[i] / p_amounts[i]));
+            CONTINUE;
         END IF;
+        v_full := v_start + make_interval(secs => p_costs[i] * p_periods[i] / p_amounts[i]);
+        CASE p_names[i]
+            WHEN 'lookups' THEN v_row.lookups_full_at := v_full;
+            WHEN 'saves' THEN v_row.saves_full_at := v_full;
+            WHEN 'sessions' THEN v_row.sessions_full_at := v_full;
+            WHEN 'upload_bytes' THEN v_row.upload_bytes_full_at := v_full;
+            WHEN 'signins' THEN v_row.signins_full_at := v_full;
+            WHEN 'signin_failures' THEN v_row.signin_failures_full_at := v_full;
+        END CASE;
     END LOOP;
     IF allowed THEN
-        v_row := jsonb_populate_record(v_row, v_moved);
         UPDATE rate_limits r SET lookups_full_at = v_row.lookups_full_at, saves_full_at = v_row.saves_full_at,
             sessions_full_at = v_row.sessions_full_at, upload_bytes_full_at = v_row.upload_bytes_full_at,
             signins_full_at = v_row.signins_full_at, signin_failures_full_at = v_row.signin_failures_full_at,
