@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -35,19 +32,13 @@ from fastapi import FastAPI
 from api.server import GuardedHttpToolsProtocol
 from api.wire import save_drawing_json
 from enrollment_core import step_plan
-from enrollment_core.config import PROJECT_ROOT
 from enrollment_core.sample_drawings import sample_drawing
 
 from .common import bench_query
+from .processes import answers, free_port, server_process
 
 # A phone enrolls a whole sign-up, as the plan has it.
 SIGNUP_STEPS = step_plan.total_steps("signup")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -95,37 +86,24 @@ def serve_command(
     port = free_port()
     environment = {**os.environ, **(env or {}), "DATABASE_URL": database_url, "API_WORKERS": str(workers),
                    "API_PORT": str(port), "API_HOST": "127.0.0.1"}  # fmt: skip
-    with log_path.open("wb") as log:
-        command = [sys.executable, "-m", "api.serve"]
-        process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
-        )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + startup_seconds
-        while True:
-            started = log_path.read_text(errors="replace").count("Application startup complete")
-            if started >= workers and _ready(base):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API server did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+
+    def ready() -> bool:
+        started = log_path.read_text(errors="replace").count("Application startup complete")
+        return started >= workers and answers(f"{base}/readyz")
+
+    with server_process(
+        [sys.executable, "-m", "api.serve"],
+        log_path,
+        env=environment,
+        ready=ready,
+        what="the API server",
+        startup_seconds=startup_seconds,
+        poll_seconds=0.2,
+        stop_signal=signal.SIGINT,  # uvicorn's graceful stop: workers close their pools
+        stop_seconds=30,
+    ) as process:
         yield base, process.pid
-    finally:
-        process.send_signal(signal.SIGINT)  # uvicorn's graceful stop: workers close their pools
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-
-
-def _ready(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/readyz", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
 
 
 @dataclass(frozen=True)
