@@ -44,9 +44,7 @@ from .sessions import (
     SessionDetail,
     SessionFilter,
     SessionPage,
-    decode_data_url,
     in_progress_sessions,
-    seed_active_sessions,
     session_detail,
 )
 from .snapshot import (
@@ -57,7 +55,6 @@ from .snapshot import (
     STEP_TIME_SAMPLE,
     ensure_snapshot,
     refresh_snapshot,
-    snapshot_time,
 )
 from .staff_log import STAFF_LOG_LIMIT, staff_log
 from .storage import MaintenanceStatus, maintenance_status, table_sizes
@@ -91,7 +88,6 @@ __all__ = [
     "as_of",
     "avg_steps_per_flow",
     "clean_search",
-    "decode_data_url",
     "enrolled_drawings",
     "ensure_snapshot",
     "expiry_backlog",
@@ -100,10 +96,8 @@ __all__ = [
     "maintenance_status",
     "overview",
     "refresh_snapshot",
-    "seed_active_sessions",
     "session_detail",
     "session_summary",
-    "snapshot_time",
     "staff_log",
     "step_durations",
     "step_funnel",
