@@ -155,10 +155,6 @@ async def _on_request_validation_error(request: Request, exc: Exception) -> JSON
         return error_response(422, "validation_error", "the request body must be a JSON object")
     if first.get("type") == "missing":
         message = f"{field} is required"
-    elif first.get("type") == "value_error":  # our own validators (api.schemas): their words, not pydantic's
-        context = first.get("ctx")
-        reason = context.get("error", "is invalid") if isinstance(context, dict) else "is invalid"
-        message = f"{field} {reason}"
     else:
         message = f"{field}: {str(first.get('msg', 'is invalid'))[:1].lower()}{str(first.get('msg'))[1:]}"
     return error_response(422, "validation_error", message, field)

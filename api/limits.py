@@ -13,6 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from enrollment_core import validation
 
+from .errors import error_body
+
 # The largest legitimate body: a signature data URL at its limit, raw strokes at theirs, metrics, and
 # room for the other fields and JSON escaping. Anything larger cannot be a valid save-drawing request.
 MAX_BODY_BYTES = 3 * 1024 * 1024
@@ -29,9 +31,7 @@ async def send_error(
     send: Send, status: int, code: str, message: str, headers: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
     """Answer with the API's error body from a pure ASGI middleware (before the app runs)."""
-    body = json.dumps(
-        {"error": {"code": code, "message": message, "field": None}}, separators=(",", ":")
-    ).encode()
+    body = json.dumps(error_body(code, message), separators=(",", ":")).encode()
     await send(
         {
             "type": "http.response.start",

@@ -45,7 +45,6 @@ DEVICE_TOKEN_ANSWER = (
 # Free text and JSON fields are checked by enrollment_core.validation (NUL characters, unpaired
 # surrogates, nesting depth, sizes), so the API and the apps refuse the same things in the same words.
 Text = str
-JSONValue = Any
 RawStrokes = Any
 
 

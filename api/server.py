@@ -14,7 +14,7 @@ not to the app:
   and memory without bound (16 such connections answered none of the normal requests within 1 s and
   took a worker from 87 to 394 MB, issue 24).
 
-api.serve (./dev start) and api.testing.serve (the tests) both run it.
+api.serve (./dev start) and bench.api_server.serve (the tests) both run it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from enrollment_core.config import Settings
 
+from .errors import error_body
 from .headers import SECURITY_HEADERS
 
 REQUEST_TIMEOUT_CODE = "request_timeout"
@@ -44,9 +45,7 @@ def _head_end(data: bytes, within: int) -> int:
 
 def error_response_bytes(status: int, reason: str, code: str, message: str) -> bytes:
     """A complete HTTP/1.1 response with the API's error body, closing the connection."""
-    body = json.dumps(
-        {"error": {"code": code, "message": message, "field": None}}, separators=(",", ":")
-    ).encode()
+    body = json.dumps(error_body(code, message), separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),

@@ -19,22 +19,18 @@ from __future__ import annotations
 
 import math
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from enrollment_core import sample_drawings, step_plan
-from enrollment_core.config import PROJECT_ROOT
 
 from .common import RESULTS_DIR, Results, fmt, median, percentile, table
 from .http_save import load_average
+from .processes import answers, free_port, server_process
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's (./dev test installs it)
 CHROME_ARGS = [
@@ -96,49 +92,25 @@ ARM_JS = """([nextText]) => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def enrollment_app(url: str, log_path: Path, startup_seconds: float = 90) -> Iterator[str]:
     """`streamlit run enrollment_app/app.py` (with ./dev start's options) on database `url`."""
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", "enrollment_app/app.py", "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.port", str(port),
         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
     ]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env={**os.environ, "DATABASE_URL": url}, stdout=log,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + startup_seconds
-        while not _healthy(base):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the enrollment app did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.3)
+    with server_process(
+        command,
+        log_path,
+        env={**os.environ, "DATABASE_URL": url},
+        ready=lambda: answers(f"{base}/_stcore/health"),
+        what="the enrollment app",
+        startup_seconds=startup_seconds,
+    ):
         yield base + "/"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-def _healthy(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
 
 
 # ---------------------------------------------------------------- a person enrolling

@@ -79,9 +79,6 @@ ORDER BY c.relname;
 -- A real session (and its user) for queries that take a session id or username.
 SELECT id, session_id, username FROM temp_enrollments WHERE status = 'completed' ORDER BY id LIMIT 1;
 
--- name: step_count
-SELECT count(*) AS n FROM temp_enrollment_steps;
-
 -- name: cleanup_in_one_call
 -- The seed's maintenance call: the whole backlog in one statement, one transaction.
 SELECT cleanup_expired_enrollments() AS removed;
@@ -118,3 +115,9 @@ INSERT INTO temp_enrollment_steps
 VALUES (%(enrollment_id)s, %(step_number)s, %(step_type)s, %(instruction)s, %(signature_data)s, %(raw_data)s,
         %(metrics)s, %(content_hash)s)
 RETURNING enrollment_id;
+
+-- name: stored_signatures
+-- Every stored step's drawing, to compare with what the phones were told was saved (api_server.Phones).
+SELECT te.session_id, s.step_number, s.signature_data
+FROM temp_enrollment_steps s
+JOIN temp_enrollments te ON te.id = s.enrollment_id;

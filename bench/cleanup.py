@@ -196,7 +196,7 @@ def run(
     *,
     quick: bool,
     expired: int | None = None,
-    batch_size: int = 5000,
+    batch_size: int = Settings.cleanup_batch_size,
     keep: bool = False,
     pause_ratio: float = PACED_PAUSE_RATIO,
     modes: tuple[str, ...] = MODES,

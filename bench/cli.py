@@ -25,7 +25,7 @@ import shutil
 import time
 from pathlib import Path
 
-from enrollment_core.config import PROJECT_ROOT
+from enrollment_core.config import PROJECT_ROOT, Settings
 
 from . import (
     app_roundtrip,
@@ -94,7 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     data = parser.add_argument_group("queries / cleanup")
     data.add_argument("--sizes", type=_sizes, help="session counts for queries, e.g. 10k as 10000,100000")
     data.add_argument("--expired", type=int, help="expired sessions for cleanup (default 1000000)")
-    data.add_argument("--batch-size", type=int, default=5000, help="cleanup batch size (default 5000)")
+    data.add_argument(
+        "--batch-size",
+        type=int,
+        default=Settings.cleanup_batch_size,
+        help=f"cleanup batch size (default {Settings.cleanup_batch_size})",
+    )
     data.add_argument(
         "--pause-ratio",
         type=float,

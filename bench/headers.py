@@ -29,8 +29,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from api.testing import serve_command
-
+from .api_server import serve_command
 from .common import Results, fmt, median, ms, percentile, table
 from .http_save import load_average
 

@@ -36,10 +36,10 @@ import psycopg
 from tqdm import tqdm
 
 from api import serve
-from api.testing import serve_command
 from api.wire import save_drawing_command, save_drawing_json
 
 from . import datagen
+from .api_server import serve_command
 from .common import Results, cpu_seconds_by_pid, fmt, median, ms, percentile, process_cpu_seconds, table
 from .payloads import signup_samples
 from .save_step import BENCH_LIMITS, bench_client

@@ -26,9 +26,9 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from api.testing import serve_command
 from enrollment_core.config import Settings
 
+from .api_server import serve_command
 from .common import Results, fmt, median, ms, percentile, table
 from .http_save import BENCH_LIMITS_ENV, body_tails, load_average, run_wrk, write_bodies
 

@@ -29,13 +29,22 @@ from .common import RESULTS_DIR, Results, bench_query, fmt, human_bytes, ms, ope
 from .payloads import signup_samples
 
 MONITORING = ("active_sessions", "expired_pending_cleanup", "avg_steps_per_flow")  # the seed's three
+
+
+def _monitoring_queries() -> list[tuple[str, str]]:
+    """The seed's three monitoring queries, verbatim (each asked for by its literal name, which the
+    used-query test sees)."""
+    sqls = [query("active_sessions"), query("expired_pending_cleanup"), query("avg_steps_per_flow")]
+    return list(zip(MONITORING, sqls, strict=True))
+
+
 TARGET_MS = 50.0
 _PARAM = re.compile(r"%\((\w+)\)s")
 
 
 def timed_queries() -> list[tuple[str, str, dict[str, Any] | None, bool]]:
     """(name, sql, explicit parameters or None to guess, is a background query) of every timed query."""
-    seed = [(name, query(name), None, False) for name in MONITORING]  # the seed's, verbatim
+    seed = [(name, sql, None, False) for name, sql in _monitoring_queries()]
     dashboard = [
         (f"dashboard.{q.name}", q.sql, q.params or {}, False) for q in dashboard_workload.dashboard_queries()
     ]

@@ -3,7 +3,7 @@ the API's clients meet meanwhile and after.
 
 `python -m api.serve` (what `./dev start` runs, 2 workers) on an embedded server of the bench's own (in a
 temporary directory: killing the shared one would break everything else on it), with phones enrolling
-(api.testing.Phones: each step retried 50 ms after a failure until it is acknowledged). For each outage
+(bench.api_server.Phones: each step retried 50 ms after a failure until it is acknowledged). For each outage
 length the postmaster is killed, the server started again after the outage (as `./dev start`'s supervisor
 or `enrollment migrate` would), and the bench measures:
 
@@ -25,9 +25,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from api.testing import Phones, serve_command
 from enrollment_core import db_supervisor, embedded_postgres, migrations
 
+from .api_server import Phones, serve_command
 from .common import Results, fmt, table
 from .http_save import load_average
 

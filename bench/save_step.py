@@ -160,8 +160,8 @@ def raw_client(
                 )
             started = time.perf_counter()
             with pool.connection() as conn:
-                name = "raw_first_step" if enrollment_id is None else "raw_step"
-                enrollment_id = execute_as_own_transaction(conn, bench_query(name), params)["enrollment_id"]
+                sql = bench_query("raw_first_step") if enrollment_id is None else bench_query("raw_step")
+                enrollment_id = execute_as_own_transaction(conn, sql, params)["enrollment_id"]
             latencies.append(time.perf_counter() - started)
 
 

@@ -17,6 +17,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+# Bounds on what a browser may send: those strokes.parse_strokes applies to the saved raw, one home.
+from enrollment_core.strokes import MAX_ABS_COORD, MAX_ABS_TIME, MAX_POINTS, MAX_STROKES
+
 # A path starts where the recorder's stroke starts, give or take what Fabric does to the point: it
 # reads mouse positions as whole CSS pixels (the recorder's pointer events keep the fraction), so up
 # to 1 px per axis, more in canvas pixels on a pad shown scaled down (1 / 0.85 on a 320 px phone),
@@ -25,12 +28,7 @@ START_TOLERANCE_PX = 2.5
 # A stroke the recorder finished but the canvas has not reported yet is "on its way" for this long
 # (the canvas sends ~0.2 s after the pen lifts); after that it is taken as one the canvas dropped.
 IN_FLIGHT_SECONDS = 3.0
-# Bounds on what a browser may send (strokes.parse_strokes applies the same to the saved raw).
-MAX_STROKES = 200
-MAX_POINTS = 20_000
 POINTER_TYPES = ("touch", "pen", "mouse")
-MAX_ABS_COORD = 1e6
-MAX_ABS_TIME = 1e14  # ms; the recorder sends epoch milliseconds (~1.8e12)
 
 Point = tuple[float, ...]  # x, y, time (absolute ms), pressure[, tiltX, tiltY]
 

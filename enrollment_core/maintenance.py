@@ -14,17 +14,21 @@ import time
 from psycopg.types.json import Jsonb
 
 from . import device_tokens
+from .config import Settings
 from .database import Pool, allow_long_transaction, one, session_advisory_lock
 from .queries import query
 
 log = logging.getLogger(__name__)
 
 CLEANUP_JOB = "cleanup_expired_enrollments"
+# The defaults of the settings (CLEANUP_BATCH_SIZE, LOGIN_LOCK_SECONDS), for callers that pass none.
+DEFAULT_BATCH_SIZE = Settings.cleanup_batch_size
+DEFAULT_LOCK_SECONDS = Settings.login_lock_seconds
 # pg_try_advisory_lock key: one cleanup runner at a time across every instance of the product.
 CLEANUP_LOCK_KEY = 7_263_110_002
 
 
-def cleanup_expired(pool: Pool, batch_size: int = 5000, pause_ratio: float = 0.0) -> int:
+def cleanup_expired(pool: Pool, batch_size: int = DEFAULT_BATCH_SIZE, pause_ratio: float = 0.0) -> int:
     """Delete all expired, never-completed sessions (steps included), each folded into its summary
     first; return how many were removed.
 
@@ -54,7 +58,7 @@ def _rest(batch_started: float, pause_ratio: float) -> None:
 def archive_completed(
     pool: Pool,
     older_than_seconds: int = 24 * 3600,
-    batch_size: int = 5000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     pause_ratio: float = 0.0,
 ) -> int:
     """Move completed sessions older than the cut-off into enrollment_archive (their summary; the
@@ -92,10 +96,10 @@ def forget_idle_abuse_counters(pool: Pool, login_lock_seconds: int) -> int:
 def run_cleanup_if_due(
     pool: Pool,
     interval_seconds: int,
-    batch_size: int = 5000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     archive_after_seconds: int = 0,
     pause_ratio: float = 0.0,
-    login_lock_seconds: int = 900,
+    login_lock_seconds: int = DEFAULT_LOCK_SECONDS,
 ) -> int | None:
     """Run the cleanup (and, when archive_after_seconds > 0, the archiving of completed sessions older
     than that, and the forgetting of idle abuse counters) if no instance has run it within the
@@ -139,10 +143,10 @@ class PeriodicCleanup:
         self,
         pool: Pool,
         interval_seconds: int,
-        batch_size: int = 5000,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         archive_after_seconds: int = 0,
         pause_ratio: float = 0.0,
-        login_lock_seconds: int = 900,
+        login_lock_seconds: int = DEFAULT_LOCK_SECONDS,
     ) -> None:
         self.pool = pool
         self.pause_ratio = pause_ratio

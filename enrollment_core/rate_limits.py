@@ -33,7 +33,8 @@ from .queries import query
 
 
 class Family(StrEnum):
-    """One limit (its name in RateLimitSettings and in the rate_limits table)."""
+    """One limit, by the name charge_rate_limits and the rate_limits table (its <name>_full_at column) know
+    it by."""
 
     LOOKUPS = "lookups"  # username checks, per address
     SAVES = "saves"  # drawing steps saved, per address
@@ -103,14 +104,6 @@ class Limits:
 
     settings: RateLimitSettings
 
-    @functools.cached_property
-    def _amounts_and_periods(self) -> dict[str, str]:
-        every = [self.amount_and_period(family) for family in Family]
-        return {
-            "limit_amounts": "{" + ",".join(str(max(amount, 1)) for amount, _ in every) + "}",
-            "limit_periods": "{" + ",".join(str(period) for _, period in every) + "}",
-        }
-
     def amount_and_period(self, family: Family) -> tuple[int, int]:
         s = self.settings
         return {
@@ -126,10 +119,18 @@ class Limits:
         charged = {f: float(c) for f, c in costs.items() if self.amount_and_period(f)[0] > 0}  # 0: off
         if subject is None or not charged:
             return None
-        # Every limit in the table's order: its cost (NULL: not involved), amount and period, as array
-        # literals: psycopg sends a string at once, where it would inspect a list item by item.
-        listed = ",".join("NULL" if (cost := charged.get(f)) is None else repr(cost) for f in Family)
-        params = {"limit_subject": subject, "limit_costs": f"{{{listed}}}", **self._amounts_and_periods}
+        # Each limit involved by its name, with its cost, amount and period, as array literals: psycopg
+        # sends a string at once, where it would inspect a list item by item. In Family's order, which
+        # names the first of equally long waits.
+        involved = [f for f in Family if f in charged]
+        every = [self.amount_and_period(f) for f in involved]
+        params = {
+            "limit_subject": subject,
+            "limit_names": "{" + ",".join(f.value for f in involved) + "}",
+            "limit_costs": "{" + ",".join(repr(charged[f]) for f in involved) + "}",
+            "limit_amounts": "{" + ",".join(str(max(amount, 1)) for amount, _ in every) + "}",
+            "limit_periods": "{" + ",".join(str(period) for _, period in every) + "}",
+        }
         return Request(subject, charged, params)
 
     def lookup(self, address: str | None, device: int | None = None) -> Request | None:
@@ -177,7 +178,13 @@ def take(conn: Connection, request: Request | None, *, own_transaction: bool = T
 
 
 # The save statement's limit parameters when its request is not limited.
-NO_LIMITS = {"limit_subject": None, "limit_costs": None, "limit_amounts": None, "limit_periods": None}
+NO_LIMITS = {
+    "limit_subject": None,
+    "limit_names": None,
+    "limit_costs": None,
+    "limit_amounts": None,
+    "limit_periods": None,
+}
 
 
 def parameters(request: Request | None) -> Mapping[str, Any]:

@@ -41,11 +41,10 @@ ACCEPTED = frozenset({SaveOutcome.CREATED, SaveOutcome.SAVED, SaveOutcome.DUPLIC
 
 
 def session_not_found() -> SessionNotFound:
-    """No such session for this user. A session started by someone else is reported exactly like an
-    unknown one."""
+    """No such session (for this user): the one wording wherever a person is told so. A session started
+    by someone else is reported exactly like an unknown one."""
     return SessionNotFound(
-        "no enrollment session with this id for this username (it may have expired and been removed)",
-        field="session_id",
+        "no enrollment session with this id (it may have expired and been removed)", field="session_id"
     )
 
 

@@ -18,7 +18,7 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from . import device_tokens, rate_limits, sign_in_lockout, step_plan, strokes, validation, verification
+from . import device_tokens, rate_limits, sign_in_lockout, strokes, validation, verification
 from .commands import SaveDrawing
 from .config import Settings
 from .database import Connection, Pool, execute_as_own_transaction, one
@@ -27,7 +27,6 @@ from .errors import (
     NoEnrolledSignatures,
     RateLimited,
     SessionClosed,
-    SessionNotFound,
     StepConflict,
     UsernameUnavailable,
     UserNotFound,
@@ -235,8 +234,9 @@ class EnrollmentService:
             rate_limits.take(conn, self.limits.lookup(_address(client), known.id if known else None))
             user = conn.execute(query("find_user"), {"username": name}).fetchone()
             lock = (
-                conn.execute(query("sign_in_lock_by_username"), {"username": name, "address": address})
-                .fetchone()
+                conn.execute(
+                    query("sign_in_lock_by_username"), {"username": name, "address": address}
+                ).fetchone()
                 if user and known is None
                 else None
             )
@@ -300,7 +300,7 @@ class EnrollmentService:
                 else:
                     rate_limits.raise_if_refused(saved)
                     if saved["flow_type"] is not None:
-                        progress = _progress_after(drawing, step_plan.total_steps(saved["flow_type"]))
+                        progress = _progress_of(saved)
                         return SaveResult(drawing.session_id, progress, created=False, duplicate=False)
                 # Not saved: a session bound to another secret says so (the binding never changes
                 # once the session exists, so this check cannot go stale before save_step).
@@ -318,9 +318,11 @@ class EnrollmentService:
                 _check_binding(conn, row["session_id"], drawing.username, secret)
         outcome = SaveOutcome(row["outcome"])
         if outcome in ACCEPTED:
-            progress = Progress(**{name: row[name] for name in _PROGRESS_FIELDS})
             return SaveResult(
-                row["session_id"], progress, outcome == SaveOutcome.CREATED, outcome == SaveOutcome.DUPLICATE
+                row["session_id"],
+                _progress_of(row),
+                outcome == SaveOutcome.CREATED,
+                outcome == SaveOutcome.DUPLICATE,
             )
         raise refusal(drawing, row)
 
@@ -339,7 +341,7 @@ class EnrollmentService:
     def _progress(self, conn: Connection, session_id: str) -> Progress:
         row = conn.execute(query("get_progress"), {"session_id": session_id}).fetchone()
         if row is None:
-            raise SessionNotFound("no enrollment session with this id", field="session_id")
+            raise session_not_found()
         return Progress(**row)
 
     def get_progress(self, session_id: Any) -> Progress:
@@ -373,7 +375,7 @@ class EnrollmentService:
         with self.pool.connection() as conn:
             row = conn.execute(query("get_enrollment"), {"session_id": session_id}).fetchone()
         if row is None:
-            raise SessionNotFound("no enrollment session with this id", field="session_id")
+            raise session_not_found()
         status = effective_status(row["status"], row["is_expired"])
         info = SessionInfo(
             session_id=row["session_id"],
@@ -396,7 +398,7 @@ class EnrollmentService:
         with self.pool.connection() as conn:
             row = conn.execute(query("get_enrollment"), {"session_id": session_id}).fetchone()
             if row is None:
-                raise SessionNotFound("no enrollment session with this id", field="session_id")
+                raise session_not_found()
             return conn.execute(query("list_steps"), {"enrollment_id": row["id"]}).fetchall()
 
     # ---------------------------------------------------------------- completion
@@ -717,9 +719,7 @@ class EnrollmentService:
 
     def cleanup_expired(self) -> int:
         """Delete every expired, never-completed session, in short batches; return how many."""
-        return cleanup_expired(
-            self.pool, self.settings.cleanup_batch_size, self.settings.cleanup_pause_ratio
-        )
+        return cleanup_expired(self.pool, self.settings.cleanup_batch_size, self.settings.cleanup_pause_ratio)
 
     def archive_completed(self, older_than_seconds: int) -> int:
         """Move completed sessions older than this into enrollment_archive, in short batches."""
@@ -828,17 +828,9 @@ def _save_next_step(conn: Connection, params: Mapping[str, Any]) -> dict[str, An
         return None
 
 
-def _progress_after(drawing: DrawingStep, total_steps: int) -> Progress:
-    """What get_enrollment_progress says once steps 1..drawing.step are saved, in order (the plan's
-    table in SQL is this package's step_plan, mirrored by the migration runner)."""
-    return Progress(
-        total_steps=total_steps,
-        completed_steps=drawing.step,
-        last_step_number=drawing.step,
-        last_step_type=drawing.type,
-        remaining_steps=max(total_steps - drawing.step, 0),
-        is_complete=drawing.step >= total_steps,
-    )
+def _progress_of(row: dict[str, Any]) -> Progress:
+    """The progress columns of a save's row (computed by SQL's step_progress, never here)."""
+    return Progress(**{name: row[name] for name in _PROGRESS_FIELDS})
 
 
 def _truncate(text: str | None) -> str | None:

@@ -40,7 +40,7 @@ Stroke = np.ndarray  # (N, 3) float64: x, y, t(ms or NaN)
 # Limits for untrusted input: a real signature has a few dozen strokes and a few thousand points.
 MAX_STROKES = 200
 MAX_POINTS = 20_000
-MAX_JSON_BYTES = 1_000_000  # as the save's limit on raw (validation.RAW_MAX_BYTES)
+RAW_MAX_BYTES = 1_000_000  # raw stroke data as compact JSON: the save's limit too (validation)
 MAX_ABS_COORD = 1e6  # pixels / tablet units; larger values are garbage and would overflow metrics
 MAX_ABS_TIME = 1e14  # ms; epoch milliseconds are ~1.7e12
 
@@ -246,15 +246,15 @@ def parse_strokes(raw: Any) -> list[Stroke]:
     Returns a possibly empty list of ``(N, 3)`` float64 arrays (x, y, t). Raises InvalidRawData.
     """
     if isinstance(raw, (bytes, bytearray)):
-        if len(raw) > MAX_JSON_BYTES:
-            raise InvalidRawData(f"raw: JSON text larger than {MAX_JSON_BYTES} bytes")
+        if len(raw) > RAW_MAX_BYTES:
+            raise InvalidRawData(f"raw: JSON text larger than {RAW_MAX_BYTES} bytes")
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidRawData("raw: bytes are not UTF-8 JSON") from None
     if isinstance(raw, str):
-        if len(raw) > MAX_JSON_BYTES:
-            raise InvalidRawData(f"raw: JSON text larger than {MAX_JSON_BYTES} bytes")
+        if len(raw) > RAW_MAX_BYTES:
+            raise InvalidRawData(f"raw: JSON text larger than {RAW_MAX_BYTES} bytes")
         try:
             raw = json.loads(raw)
         except (ValueError, RecursionError) as exc:

@@ -20,11 +20,11 @@ from . import images, step_plan, strokes
 from .commands import SaveDrawing
 from .errors import PayloadTooLarge, ValidationError
 from .step_plan import FlowType, StepType
+from .strokes import RAW_MAX_BYTES as RAW_MAX_BYTES  # raw stroke data, as compact JSON (one limit for both)
 
 # ---- limits (documented in the README) ----
 USERNAME_MIN, USERNAME_MAX = 3, 32
 SIGNATURE_MAX_CHARS = 1_500_000  # a data URL of about 1.1 MB of image; a 2x canvas PNG is ~20-80 KB
-RAW_MAX_BYTES = 1_000_000  # raw stroke data, as compact JSON
 METRICS_MAX_BYTES = 16_384
 INSTRUCTION_MAX_CHARS = 500
 MAX_STEP = max(step_plan.total_steps(flow) for flow in step_plan.FLOW_TYPES)  # the longest plan's last

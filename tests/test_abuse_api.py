@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 
 from api.main import create_app
 from api.server import guarded_protocol
-from api.testing import serve, serve_command
+from bench.api_server import serve, serve_command
 from enrollment_core import rate_limits, sign_in_lockout
 from enrollment_core.config import RateLimitSettings, Settings
 from enrollment_core.database import create_pool

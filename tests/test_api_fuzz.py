@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from api.export_openapi import OPENAPI_PATH
 from api.main import create_app
 from api.schemas import SAVE_DRAWING_EXAMPLE
-from api.testing import serve
+from bench.api_server import serve
 from enrollment_core.config import RateLimitSettings, Settings
 from enrollment_core.database import create_pool
 from enrollment_core.service import EnrollmentService

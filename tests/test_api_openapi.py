@@ -6,7 +6,7 @@ import json
 
 from api.export_openapi import OPENAPI_PATH, generate, render
 from api.main import create_app
-from api.testing import serve
+from bench.api_server import serve
 
 
 def test_checked_in_openapi_document_is_up_to_date() -> None:

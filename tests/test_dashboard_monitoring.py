@@ -12,6 +12,7 @@ from bench import dashboard_workload, datagen
 from enrollment_core import monitoring, step_plan
 from enrollment_core.queries import query
 from enrollment_core.sample_drawings import sample_drawing
+from tests.monitoring_support import decode_data_url, seed_active_sessions
 from tests.test_dashboard_app import add_session
 
 
@@ -124,7 +125,7 @@ def test_sessions_page_is_bounded_filtered_and_ordered(db) -> None:
     late = monitoring.in_progress_sessions(db, monitoring.SessionFilter(scope="overdue"))
     assert list(late.rows["session_id"]) == [overdue] and late.rows["expires_in_seconds"].iloc[0] < 0
     everything = monitoring.in_progress_sessions(db, monitoring.SessionFilter(scope="all"))
-    seed = monitoring.seed_active_sessions(db)
+    seed = seed_active_sessions(db)
     assert sorted(everything.rows["username"]) == sorted(seed["username"])
     assert monitoring.in_progress_sessions(db, monitoring.SessionFilter(flow_type="signin")).rows.empty
 
@@ -153,10 +154,10 @@ def test_session_detail_has_every_step_with_its_png(db) -> None:
 
 def test_decode_data_url() -> None:
     png = sample_drawing("ada", 1).signature
-    assert monitoring.decode_data_url(png) == ("image/png", base64.b64decode(png.split(",", 1)[1]))
-    assert monitoring.decode_data_url("data:image/png;base64,aGk=") is None  # "hi" is no PNG
-    assert monitoring.decode_data_url("data:image/png;base64,%%%") is None
-    assert monitoring.decode_data_url("not a data url") is None
+    assert decode_data_url(png) == ("image/png", base64.b64decode(png.split(",", 1)[1]))
+    assert decode_data_url("data:image/png;base64,aGk=") is None  # "hi" is no PNG
+    assert decode_data_url("data:image/png;base64,%%%") is None
+    assert decode_data_url("not a data url") is None
 
 
 def test_table_sizes_and_maintenance_status(db) -> None:

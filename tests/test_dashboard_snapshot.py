@@ -15,6 +15,7 @@ from enrollment_core.monitoring import snapshot
 from enrollment_core.queries import query
 from enrollment_core.sample_drawings import sample_drawing
 from tests.flows import draw_signin, draw_signup, expire, register_user
+from tests.monitoring_support import snapshot_time
 from tests.test_dashboard_app import add_session
 
 # Any session whose step_count differs from its real number of steps.
@@ -86,7 +87,7 @@ def _mixed_data(db) -> None:
 def test_snapshot_figures_equal_the_live_queries(db) -> None:
     _mixed_data(db)
     monitoring.refresh_snapshot(db)
-    taken_at = monitoring.snapshot_time(db)
+    taken_at = snapshot_time(db)
     # Each stored figure against its own query run now: equal, since nothing changed meanwhile (the
     # windows move by the milliseconds between the two; the data has no session that close to an edge).
     for hours in monitoring.SNAPSHOT_WINDOWS_HOURS:
@@ -138,7 +139,7 @@ def test_coarse_chart_buckets_from_the_5_minute_snapshot_equal_the_query(db, hou
     monitoring.refresh_snapshot(db)
     stored = monitoring.active_over_time(db, hours, bucket_minutes)
     # The same query with the coarse bucket, evaluated at the snapshot's time.
-    taken_at = monitoring.snapshot_time(db)
+    taken_at = snapshot_time(db)
     with db.transaction(force_rollback=True):
         rows = db.execute(
             query("snapshot_active_sessions_over_time").replace("NOW()", "%(at)s::timestamptz"),

@@ -19,7 +19,7 @@ import httpx
 import psycopg
 import pytest
 
-from api.testing import serve_command
+from bench.api_server import serve_command
 from dashboard import sign_in_blocks
 from enrollment_core import device_tokens, errors
 from enrollment_core.config import RateLimitSettings, Settings

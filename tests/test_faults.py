@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from api.main import create_app
-from api.testing import Phones, serve
+from bench.api_server import Phones, serve
 from enrollment_core import db_supervisor, embedded_postgres
 from enrollment_core.config import DatabaseLimits, RateLimitSettings, Settings
 from enrollment_core.database import create_pool

@@ -16,7 +16,7 @@ import pytest
 
 from api.main import create_app
 from api.server import guarded_protocol
-from api.testing import serve, serve_command
+from bench.api_server import serve, serve_command
 from bench.headers import endless_headers, timed_requests, worker_rss_mb
 from enrollment_core.service import EnrollmentService
 

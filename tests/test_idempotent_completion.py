@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from api.main import create_app
-from api.testing import serve
+from bench.api_server import serve
 from enrollment_core import errors
 from enrollment_core.config import RateLimitSettings, Settings
 from enrollment_core.service import ClientInfo, EnrollmentService, Registration

@@ -229,3 +229,17 @@ def test_an_ipv6_network_is_one_address(service: EnrollmentService, db: psycopg.
     assert locking.check_user_exists("vera", same_network[1]).code == "account_locked"
     assert locking.check_user_exists("vera", ClientInfo("UA", "2001:db8:9:9::a")).locked_until is None
     assert rate_limits.address_subject("::ffff:198.51.100.7") == "198.51.100.7"
+
+
+def test_each_limit_is_matched_by_its_name_and_an_unknown_name_is_an_error(db: psycopg.Connection) -> None:
+    """charge_rate_limits finds a limit's column by the name sent beside its cost, in any order."""
+    charge = "SELECT * FROM charge_rate_limits('address 198.51.100.7', %s, %s, %s, %s)"
+    limits = (["upload_bytes", "saves"], [100.0, 1.0], [1000.0, 60.0], [3600.0, 60.0])
+    row = db.execute(charge, limits).fetchone()
+    assert row is not None and row["allowed"] is True
+    state = db.execute("SELECT * FROM rate_limits WHERE subject = 'address 198.51.100.7'").fetchone()
+    assert state is not None
+    charged = {column for column, value in state.items() if column.endswith("_full_at") and value is not None}
+    assert charged == {"upload_bytes_full_at", "saves_full_at"}
+    with pytest.raises(psycopg.errors.RaiseException, match="no rate limit named uploads"):
+        db.execute(charge, (["uploads"], [1.0], [10.0], [60.0]))

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from api.main import create_app
-from api.testing import serve
 from api.wire import save_drawing_json
+from bench.api_server import serve
 from enrollment_core import step_plan
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool

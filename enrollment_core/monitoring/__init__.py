@@ -47,10 +47,8 @@ from .sessions import (
     SessionDetail,
     SessionFilter,
     SessionPage,
-    decode_data_url,
     in_progress_sessions,
     list_sessions,
-    seed_active_sessions,
     session_detail,
 )
 from .snapshot import (
@@ -61,7 +59,6 @@ from .snapshot import (
     STEP_TIME_SAMPLE,
     ensure_snapshot,
     refresh_snapshot,
-    snapshot_time,
 )
 from .staff_log import (
     STAFF_LOG_COUNT_LIMIT,
@@ -109,7 +106,6 @@ __all__ = [
     "as_of",
     "avg_steps_per_flow",
     "clean_search",
-    "decode_data_url",
     "enrolled_drawings",
     "ensure_snapshot",
     "expiry_backlog",
@@ -120,10 +116,8 @@ __all__ = [
     "maintenance_status",
     "overview",
     "refresh_snapshot",
-    "seed_active_sessions",
     "session_detail",
     "session_summary",
-    "snapshot_time",
     "staff_log",
     "staff_log_page",
     "step_durations",

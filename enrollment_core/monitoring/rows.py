@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
-# Any connection will do: these queries ask for dict rows themselves.
-Db = ConnectionPool[Any] | psycopg.Connection[Any]
-
-
-@contextmanager
-def connection(db: Db) -> Iterator[psycopg.Connection]:
-    """A connection from the pool, or the caller's own (so a test or a bench can use one transaction)."""
-    if isinstance(db, ConnectionPool):
-        with db.connection() as conn:
-            yield conn
-    else:
-        yield db
+# One Db and one connection() for every reader (the pool, or a caller's own connection).
+from ..database import Db as Db
+from ..database import connection as connection
 
 
 def fetch(db: Db, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -227,13 +227,6 @@ def _page_sql(order_by: OrderBy) -> str:
     return query("in_progress_sessions_newest")
 
 
-def seed_active_sessions(db: Db) -> pd.DataFrame:
-    """The seed's active_sessions query, verbatim and unbounded (every in_progress row). Kept for
-    comparison and small databases; the dashboard uses in_progress_sessions."""
-    rows = fetch(db, query("active_sessions"))
-    return to_frame(rows, ["username", "flow_type", "steps_completed", "created_at", "expires_at"])
-
-
 @dataclass(frozen=True)
 class SavedStep:
     step_number: int
@@ -287,13 +280,6 @@ def read_stored_image(url: str) -> StoredImage:
     except images.ImageProblem as problem:
         return StoredImage(None, None, f"The drawing cannot be shown: {problem}.")
     return StoredImage(decoded.info.mime, decoded.data, None)
-
-
-def decode_data_url(url: str) -> tuple[str, bytes] | None:
-    """(mime type, bytes) of a stored image data URL that can be shown, or None (read_stored_image
-    says why)."""
-    image = read_stored_image(url)
-    return None if image.mime is None or image.data is None else (image.mime, image.data)
 
 
 def session_detail(db: Db, session_id: str) -> SessionDetail | None:

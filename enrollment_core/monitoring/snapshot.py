@@ -128,12 +128,6 @@ def ensure_snapshot(db: Db, max_age_seconds: float = SNAPSHOT_MAX_AGE_SECONDS) -
         catch_up(db)
 
 
-def snapshot_time(db: Db) -> datetime | None:
-    """When the stored figures were computed (None: never)."""
-    rows = fetch(db, query("snapshot_age"))
-    return rows[0]["taken_at"] if rows else None
-
-
 def stored(db: Db, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Rows of a snapshot reader (sql/dashboard.sql stored_*), refreshing a missing or stale snapshot
     first."""

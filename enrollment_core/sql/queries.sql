@@ -42,7 +42,8 @@ SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(usern
 -- name: save_next_step
 -- Nearly every save: the next step of a live session of this user, as planned, in one statement and
 -- one transaction (autocommit), its rate limits included (no round trip of their own). One row:
--- allowed (NULL: no limits), refused_by and retry_after_seconds when refused, flow_type when saved. The UPDATE takes the session's row lock (which serialises saves to one
+-- allowed (NULL: no limits), refused_by and retry_after_seconds when refused, flow_type and the
+-- progress columns when saved. The UPDATE takes the session's row lock (which serialises saves to one
 -- session), checks it all against the row (owner, live, flow, plan, step_count = step - 1) and touches
 -- it (last activity, the client's IP, step_count); the INSERT adds the step. No row: nothing changed,
 -- and save_step decides (step 1, a retry, a refusal). A concurrent save of the same session makes the
@@ -50,8 +51,8 @@ SELECT id, username, created_at FROM users WHERE lower(username) = lower(%(usern
 -- although step_count said otherwise, the INSERT fails (unique step number) and nothing changes.
 WITH verdict AS (
     -- The request's rate limits first, in this same statement (charge_rate_limits; no subject: none).
-    SELECT * FROM charge_rate_limits(%(limit_subject)s, %(limit_costs)s::float8[], %(limit_amounts)s::float8[],
-                                     %(limit_periods)s::float8[])
+    SELECT * FROM charge_rate_limits(%(limit_subject)s, %(limit_names)s::text[], %(limit_costs)s::float8[],
+                                     %(limit_amounts)s::float8[], %(limit_periods)s::float8[])
     WHERE %(limit_subject)s::text IS NOT NULL
 ), session AS (
     UPDATE temp_enrollments te
@@ -76,10 +77,15 @@ WITH verdict AS (
     FROM session
     RETURNING enrollment_id
 )
-SELECT verdict.allowed, verdict.refused_by, verdict.retry_after_seconds, saved.flow_type
+SELECT verdict.allowed, verdict.refused_by, verdict.retry_after_seconds, saved.flow_type, progress.*
 FROM (SELECT 1) AS always_one_row
 LEFT JOIN verdict ON true
-LEFT JOIN (SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id) saved ON true;
+LEFT JOIN (SELECT session.flow_type FROM session JOIN step ON step.enrollment_id = session.id) saved ON true
+-- Saved as the next step: steps 1 to this one are there (step_count said so, and the INSERT agreed).
+LEFT JOIN LATERAL step_progress(
+    (SELECT count(*)::int FROM enrollment_step_plan p WHERE p.flow_type = saved.flow_type),
+    %(step_number)s::int, %(step_number)s::int, %(step_type)s::varchar
+) progress ON saved.flow_type IS NOT NULL;
 
 -- name: save_step
 -- One drawing step that save_next_step did not save, in one statement and one transaction
@@ -178,12 +184,7 @@ WITH doomed AS (
          ended_at, last_activity_at, step_seconds)
     SELECT d.session_id, d.username, d.flow_type, d.step_count, d.created_at, d.completed_at, 'completed',
            d.expires_at, d.completed_at, d.updated_at,
-           (SELECT array_agg(t.seconds ORDER BY t.step_number)
-            FROM (SELECT s.step_number,
-                         EXTRACT(EPOCH FROM s.completed_at - COALESCE(
-                             lag(s.completed_at) OVER (ORDER BY s.step_number), d.created_at)) AS seconds
-                  FROM temp_enrollment_steps s
-                  WHERE s.enrollment_id = d.id) t)
+           step_seconds(d.id, d.created_at)
     FROM doomed d
     ON CONFLICT (session_id) DO NOTHING
 )
@@ -369,8 +370,8 @@ WHERE (locked_until IS NULL OR locked_until <= NOW())
 
 -- name: charge_rate_limits
 -- One request's costs on its client's limits (enrollment_core.rate_limits.take; see the function).
-SELECT * FROM charge_rate_limits(%(limit_subject)s, %(limit_costs)s::float8[], %(limit_amounts)s::float8[],
-                                 %(limit_periods)s::float8[]);
+SELECT * FROM charge_rate_limits(%(limit_subject)s, %(limit_names)s::text[], %(limit_costs)s::float8[],
+                                 %(limit_amounts)s::float8[], %(limit_periods)s::float8[]);
 
 -- name: rate_limits_of
 -- Staff: these clients' rows as they stand ('address ...' or 'account ...').

@@ -113,12 +113,8 @@ CREATE TABLE users (
     enrollment_session_id VARCHAR(255) NOT NULL,  -- the signup session the account was made from
     -- Rejected sign-ins in a row, from any address, since the last accepted one: shown to staff. The
     -- locks are per (account, address), in sign_in_lockouts.
-    failed_logins         INTEGER      NOT NULL DEFAULT 0,
-    -- Unused since 0012 (an account-wide lock let anyone lock anyone out); a later migration drops it
-    -- once no process of the previous release runs.
-    locked_until          TIMESTAMPTZ
+    failed_logins         INTEGER      NOT NULL DEFAULT 0
 );
-COMMENT ON COLUMN users.locked_until IS 'unused since 0012_abuse_resistance (see sign_in_lockouts)';
 -- Case-insensitive unique usernames: "John_Doe" and "john_doe" are the same person.
 CREATE UNIQUE INDEX idx_users_username_lower ON users (lower(username));
 
@@ -320,6 +316,22 @@ CREATE UNLOGGED TABLE rate_limits (
 -- The design note's three functions. Each is safe to call concurrently: complete_enrollment locks the
 -- session row, cleanup skips rows another transaction holds (a save in flight) instead of waiting.
 
+-- Progress from how many steps the flow plans and which the session has: the one place it is computed
+-- (get_enrollment_progress, and the save_next_step statement for the step it has just saved).
+CREATE FUNCTION step_progress(p_total INTEGER, p_done INTEGER, p_last_number INTEGER, p_last_type VARCHAR)
+RETURNS TABLE (
+    total_steps      INTEGER,
+    completed_steps  INTEGER,
+    last_step_number INTEGER,
+    last_step_type   VARCHAR,
+    remaining_steps  INTEGER,
+    is_complete      BOOLEAN
+)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_total, p_done, p_last_number, p_last_type, GREATEST(p_total - p_done, 0),
+           p_total > 0 AND p_done >= p_total;
+$$;
+
 -- Where a session stands against its plan (the note's result columns).
 CREATE FUNCTION get_enrollment_progress(p_session_id VARCHAR)
 RETURNS TABLE (
@@ -331,12 +343,7 @@ RETURNS TABLE (
     is_complete      BOOLEAN
 )
 LANGUAGE sql STABLE AS $$
-    SELECT plan.total,
-           done.n,
-           last_step.step_number,
-           last_step.step_type,
-           GREATEST(plan.total - done.n, 0),
-           plan.total > 0 AND done.n >= plan.total
+    SELECT progress.*
     FROM temp_enrollments te
     CROSS JOIN LATERAL (
         SELECT count(*)::int AS total FROM enrollment_step_plan p WHERE p.flow_type = te.flow_type
@@ -349,6 +356,7 @@ LANGUAGE sql STABLE AS $$
         SELECT s.step_number, s.step_type FROM temp_enrollment_steps s
         WHERE s.enrollment_id = te.id ORDER BY s.step_number DESC LIMIT 1
     ) last_step ON true
+    CROSS JOIN LATERAL step_progress(plan.total, done.n, last_step.step_number, last_step.step_type) progress
     WHERE te.session_id = p_session_id;
 $$;
 
@@ -389,6 +397,20 @@ BEGIN
 END;
 $$;
 
+-- How long each step of a session took, in seconds, in step order (the first from the session's
+-- start): the one summary that cleanup_expired_enrollments and the archive_completed_batch statement
+-- keep in enrollment_archive.step_seconds. NULL for a session without steps.
+CREATE FUNCTION step_seconds(p_enrollment_id INTEGER, p_started_at TIMESTAMPTZ)
+RETURNS NUMERIC[]
+LANGUAGE sql STABLE AS $$
+    SELECT array_agg(t.seconds ORDER BY t.step_number)
+    FROM (SELECT s.step_number,
+                 EXTRACT(EPOCH FROM s.completed_at - COALESCE(
+                     lag(s.completed_at) OVER (ORDER BY s.step_number), p_started_at)) AS seconds
+          FROM temp_enrollment_steps s
+          WHERE s.enrollment_id = p_enrollment_id) t;
+$$;
+
 -- Deletes sessions past their expiry that never completed (their steps go with them, by cascade) and
 -- returns how many. Each one is first folded into enrollment_archive (outcome 'expired': flow, start,
 -- end, steps reached, seconds per step), in the same statement, so the dashboard's figures about the
@@ -413,12 +435,7 @@ BEGIN
              ended_at, last_activity_at, step_seconds)
         SELECT d.session_id, d.username, d.flow_type, d.step_count, d.created_at, NULL, 'expired',
                d.expires_at, d.expires_at, d.updated_at,
-               (SELECT array_agg(t.seconds ORDER BY t.step_number)
-                FROM (SELECT s.step_number,
-                             EXTRACT(EPOCH FROM s.completed_at - COALESCE(
-                                 lag(s.completed_at) OVER (ORDER BY s.step_number), d.created_at)) AS seconds
-                      FROM temp_enrollment_steps s
-                      WHERE s.enrollment_id = d.id) t)
+               step_seconds(d.id, d.created_at)
         FROM doomed d
         ON CONFLICT (session_id) DO NOTHING
     )
@@ -428,21 +445,22 @@ BEGIN
 END;
 $$;
 
--- One request's costs on one client's limits, decided together: allowed when every limit with a cost
--- (p_costs[i], NULL: not involved; its need is GREATEST(cost, 1), so a cost of 0 only asks whether
--- anything is left) can take it, and then all of them move; else nothing moves, the refusal is kept on
--- the row, and the answer names the limit that frees up last and in how many seconds. Limits in the
--- order of the table's columns: lookups, saves, sessions, upload_bytes, signins, signin_failures.
+-- One request's costs on one client's limits, decided together: allowed when every named limit (p_names
+-- [i]: its rate_limits column is <name>_full_at; an unknown name is an error) can take its cost
+-- (p_costs[i]; its need is GREATEST(cost, 1), so a cost of 0 only asks whether anything is left) at
+-- p_amounts[i] per p_periods[i] seconds, and then all of them move; else nothing moves, the refusal is
+-- kept on the row, and the answer names the limit that frees up last and in how many seconds (on a tie,
+-- the first named). Limits are matched by name, here only, so their order is the caller's own.
 -- The row lock makes concurrent requests of one client exact; a client's first request creates its row.
 CREATE FUNCTION charge_rate_limits(
-    p_subject TEXT, p_costs DOUBLE PRECISION[], p_amounts DOUBLE PRECISION[], p_periods DOUBLE PRECISION[]
+    p_subject TEXT, p_names TEXT[], p_costs DOUBLE PRECISION[], p_amounts DOUBLE PRECISION[],
+    p_periods DOUBLE PRECISION[]
 )
 RETURNS TABLE (allowed BOOLEAN, refused_by TEXT, retry_after_seconds DOUBLE PRECISION)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_names TEXT[] := ARRAY['lookups', 'saves', 'sessions', 'upload_bytes', 'signins', 'signin_failures'];
     v_row   rate_limits%ROWTYPE;
-    v_full  TIMESTAMPTZ[];
+    v_full  TIMESTAMPTZ;
     v_start TIMESTAMPTZ;
     v_wait  DOUBLE PRECISION;
 BEGIN
@@ -451,28 +469,43 @@ BEGIN
         INSERT INTO rate_limits (subject) VALUES (p_subject) ON CONFLICT (subject) DO NOTHING;
         SELECT * INTO v_row FROM rate_limits r WHERE r.subject = p_subject FOR UPDATE;
     END IF;
-    v_full := ARRAY[v_row.lookups_full_at, v_row.saves_full_at, v_row.sessions_full_at,
-                    v_row.upload_bytes_full_at, v_row.signins_full_at, v_row.signin_failures_full_at];
     allowed := true;
-    FOR i IN 1..6 LOOP
-        CONTINUE WHEN p_costs[i] IS NULL;
-        v_start := GREATEST(v_full[i], NOW());
+    FOR i IN 1..cardinality(p_names) LOOP
+        CASE p_names[i]
+            WHEN 'lookups' THEN v_full := v_row.lookups_full_at;
+            WHEN 'saves' THEN v_full := v_row.saves_full_at;
+            WHEN 'sessions' THEN v_full := v_row.sessions_full_at;
+            WHEN 'upload_bytes' THEN v_full := v_row.upload_bytes_full_at;
+            WHEN 'signins' THEN v_full := v_row.signins_full_at;
+            WHEN 'signin_failures' THEN v_full := v_row.signin_failures_full_at;
+            ELSE RAISE EXCEPTION 'charge_rate_limits: no rate limit named %', p_names[i];
+        END CASE;
+        v_start := GREATEST(v_full, NOW());
         v_wait := EXTRACT(EPOCH FROM v_start - NOW())
                   + GREATEST(p_costs[i], 1) * p_periods[i] / p_amounts[i] - p_periods[i];
         IF v_wait > 0 THEN
             IF allowed OR v_wait > retry_after_seconds THEN
-                refused_by := v_names[i];
+                refused_by := p_names[i];
                 retry_after_seconds := v_wait;
             END IF;
             allowed := false;
-        ELSE
-            v_full[i] := v_start + make_interval(secs => p_costs[i] * p_periods[i] / p_amounts[i]);
+            CONTINUE;
         END IF;
+        v_full := v_start + make_interval(secs => p_costs[i] * p_periods[i] / p_amounts[i]);
+        CASE p_names[i]
+            WHEN 'lookups' THEN v_row.lookups_full_at := v_full;
+            WHEN 'saves' THEN v_row.saves_full_at := v_full;
+            WHEN 'sessions' THEN v_row.sessions_full_at := v_full;
+            WHEN 'upload_bytes' THEN v_row.upload_bytes_full_at := v_full;
+            WHEN 'signins' THEN v_row.signins_full_at := v_full;
+            WHEN 'signin_failures' THEN v_row.signin_failures_full_at := v_full;
+        END CASE;
     END LOOP;
     IF allowed THEN
-        UPDATE rate_limits r SET lookups_full_at = v_full[1], saves_full_at = v_full[2],
-            sessions_full_at = v_full[3], upload_bytes_full_at = v_full[4], signins_full_at = v_full[5],
-            signin_failures_full_at = v_full[6], last_allowed = true
+        UPDATE rate_limits r SET lookups_full_at = v_row.lookups_full_at, saves_full_at = v_row.saves_full_at,
+            sessions_full_at = v_row.sessions_full_at, upload_bytes_full_at = v_row.upload_bytes_full_at,
+            signins_full_at = v_row.signins_full_at, signin_failures_full_at = v_row.signin_failures_full_at,
+            last_allowed = true
         WHERE r.subject = p_subject;
     ELSE
         UPDATE rate_limits r SET refused = r.refused + 1, last_allowed = false, last_refused_at = NOW(),
@@ -512,11 +545,11 @@ CREATE TRIGGER temp_enrollment_steps_fill_content_hash
 -- user_not_found, not_found, wrong_flow (flow_type = the session's flow), not_in_plan (flow_type),
 -- conflict (the step is saved with other content), completed, expired (also for a retry: an expired
 -- session takes nothing), out_of_order (expected_step). Progress columns are set for created, saved and
--- duplicate; locked_until is always NULL (sign-in locks are per address since 0012, checked by login).
+-- duplicate. (Sign-in locks are per address, checked by login: sign_in_lockouts.)
 -- A first step without a flow type signs in a registered username and signs up a new one (the design
 -- note's client sends none). A re-sent step is a retry when its content hash matches, or else when its
 -- content is the same column by column (a step saved before the hash's recipe changed, or written by
--- another writer, whose hash the trigger above computes its own way).
+-- another writer, whose hash the fill_step_content_hash trigger computes its own way).
 CREATE FUNCTION save_enrollment_step(
     p_session_id     VARCHAR,   -- NULL: step 1 of a new session
     p_new_session_id VARCHAR,   -- the id to give a new session
@@ -539,7 +572,6 @@ RETURNS TABLE (
     session_id       VARCHAR,
     flow_type        VARCHAR,
     expected_step    INTEGER,
-    locked_until     TIMESTAMPTZ,
     total_steps      INTEGER,
     completed_steps  INTEGER,
     last_step_number INTEGER,

@@ -1,4 +1,5 @@
-"""Run the API on a real uvicorn server (for tests and benchmarks).
+"""Run the API on a real uvicorn server (for tests and benchmarks; here, not in api/, so that the API
+package does not ship it, and tests import it from bench/ as they do the benchmarks).
 
     with serve(create_app(service)) as base_url:           # in a background thread
         httpx.post(f"{base_url}/api/check-username", json={"username": "john_doe"})
@@ -13,12 +14,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -31,17 +29,16 @@ import psycopg
 import uvicorn
 from fastapi import FastAPI
 
-from enrollment_core.config import PROJECT_ROOT
+from api.server import GuardedHttpToolsProtocol
+from api.wire import save_drawing_json
+from enrollment_core import step_plan
 from enrollment_core.sample_drawings import sample_drawing
 
-from .server import GuardedHttpToolsProtocol
-from .wire import save_drawing_json
+from .common import bench_query
+from .processes import answers, free_port, server_process
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+# A phone enrolls a whole sign-up, as the plan has it.
+SIGNUP_STEPS = step_plan.total_steps("signup")
 
 
 @contextmanager
@@ -89,37 +86,24 @@ def serve_command(
     port = free_port()
     environment = {**os.environ, **(env or {}), "DATABASE_URL": database_url, "API_WORKERS": str(workers),
                    "API_PORT": str(port), "API_HOST": "127.0.0.1"}  # fmt: skip
-    with log_path.open("wb") as log:
-        command = [sys.executable, "-m", "api.serve"]
-        process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
-        )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + startup_seconds
-        while True:
-            started = log_path.read_text(errors="replace").count("Application startup complete")
-            if started >= workers and _ready(base):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API server did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+
+    def ready() -> bool:
+        started = log_path.read_text(errors="replace").count("Application startup complete")
+        return started >= workers and answers(f"{base}/readyz")
+
+    with server_process(
+        [sys.executable, "-m", "api.serve"],
+        log_path,
+        env=environment,
+        ready=ready,
+        what="the API server",
+        startup_seconds=startup_seconds,
+        poll_seconds=0.2,
+        stop_signal=signal.SIGINT,  # uvicorn's graceful stop: workers close their pools
+        stop_seconds=30,
+    ) as process:
         yield base, process.pid
-    finally:
-        process.send_signal(signal.SIGINT)  # uvicorn's graceful stop: workers close their pools
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-
-
-def _ready(base: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base}/readyz", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
 
 
 @dataclass(frozen=True)
@@ -175,10 +159,7 @@ class Phones:
         with psycopg.connect(database_url) as conn:
             stored = {
                 (session_id, step): signature
-                for session_id, step, signature in conn.execute(
-                    "SELECT te.session_id, s.step_number, s.signature_data FROM temp_enrollment_steps s"
-                    " JOIN temp_enrollments te ON te.id = s.enrollment_id"
-                )
+                for session_id, step, signature in conn.execute(bench_query("stored_signatures"))
             }
         return [key for key, body in self.acknowledged.items() if stored.get(key) != body["signature"]]
 
@@ -187,7 +168,7 @@ class Phones:
             person = 0
             while not self._stop.is_set():
                 username, session_id, step = f"phone{number}_{person}_{os.getpid()}", None, 1
-                while step <= 11 and not self._stop.is_set():
+                while step <= SIGNUP_STEPS and not self._stop.is_set():
                     body = save_drawing_json(sample_drawing(username, step, session_id=session_id))
                     sent = time.monotonic()
                     try:
