@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_DIRS = ("enrollment_core", "api", "dashboard", "enrollment_app")
 # Read by ./dev (a shell script), not by Python: the ports it starts the apps on.
 READ_BY_DEV = {"ENROLLMENT_APP_PORT", "DASHBOARD_PORT"}
+# Read by uvicorn (under the API and under Streamlit): which proxies' X-Forwarded-For is believed.
+READ_BY_UVICORN = {"FORWARDED_ALLOW_IPS"}
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]+$")
 
 
@@ -22,22 +24,25 @@ def _env_name(node: ast.AST) -> str | None:
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
         owner = func.value if isinstance(func, ast.Attribute) else None
-        is_environ_get = name == "get" and isinstance(owner, ast.Attribute) and owner.attr == "environ"
+        is_environ_get = name == "get" and (
+            (isinstance(owner, ast.Attribute) and owner.attr == "environ")
+            or (isinstance(owner, ast.Name) and owner.id == "environ")  # an environ= parameter
+        )
         if is_environ_get or name == "getenv" or name.startswith("_env"):
             arg = node.args[0]
     elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute):
         if node.value.attr == "environ":
             arg = node.slice
     elif isinstance(node, ast.Assign):
-        if any(isinstance(t, ast.Name) and "ENV" in t.id for t in node.targets):
-            arg = node.value  # ENV_VAR = "X", read through the constant
+        if any(isinstance(t, ast.Name) and ("ENV" in t.id or t.id.endswith("_VAR")) for t in node.targets):
+            arg = node.value  # ENV_VAR = "X" or HOURS_VAR = "X", read through the constant
     if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and _NAME.match(arg.value):
         return arg.value
     return None
 
 
 def variables_read() -> set[str]:
-    found = set(READ_BY_DEV)
+    found = READ_BY_DEV | READ_BY_UVICORN
     for directory in PRODUCT_DIRS:
         for path in (ROOT / directory).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
