@@ -41,7 +41,7 @@ from enrollment_core.verification.replay import Fingerprint, fingerprint, is_rep
 REASONS = {
     "match": "matches your enrolled signature",
     "no_match": "does not match your enrolled signature",
-    "replay": "a copy of a signature already received, not a new one",
+    "replay": "a copy of a signature already received, not a new one (replay)",
     "empty": "the drawing is empty or too small to be a signature",
     "untimed": "the drawing came without its timing, which this account needs: sign again on the pad",
     "implausible_timing": "the drawing's timing is not that of a hand signing: sign again on the pad",
