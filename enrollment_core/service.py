@@ -221,12 +221,13 @@ class EnrollmentService:
         """Signin: is there a registered user with this username (and is this client's address locked
         out of it, unless the client holds a valid device token of the account)? Limited per client
         address (RateLimited), before the name is looked up."""
+        # The token first: a malformed one is refused (ValidationError) whatever the username says.
+        token = device_tokens.clean_secret(client.device_token if client else None, "device_token")
         refused = _invalid_username(username)
         if refused:
             return refused
         name = username.strip()
         address = sign_in_lockout.address_key(_address(client))
-        token = device_tokens.clean_secret(client.device_token if client else None, "device_token")
         with self.pool.connection() as conn:
             # A known device (a valid token of this account) is charged on its own limit, and no lock
             # stops it: what others did from its network does not reach it.
