@@ -1,6 +1,6 @@
 """Monitoring and dashboard queries, and table sizes, as the data grows (10 k -> 100 k -> 1 M sessions).
 
-Timed at each size: the seed's three monitoring queries (enrollment_core/sql/queries.sql, verbatim);
+Timed at each size: the seed's three monitoring queries (sql/queries.sql, verbatim);
 every query the dashboard runs on a refresh, with the parameters of its default view
 (bench/dashboard_workload.py); the background snapshot refresh (monitoring.refresh_snapshot, run once a
 minute) and each query it runs ("snapshot." names). Each query runs in a transaction that is rolled back.

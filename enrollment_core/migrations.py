@@ -1,4 +1,5 @@
-"""A small migration runner: applies sql/migrations/NNNN_name.sql (in this package) in order, once each,
+"""A small migration runner: applies sql/migrations/NNNN_name.sql (the top-level sql/; installed, the
+package data of enrollment_core.sql) in order, once each,
 and records them.
 
 Safe to run from several processes at once (an advisory lock serialises runners) and idempotent: a

@@ -1,5 +1,5 @@
 """Named SQL queries (the procrastinate pattern): SQL lives in .sql files shipped inside this package
-(enrollment_core/sql/), Python refers to each statement by a name that is unique across the files.
+(sql/), Python refers to each statement by a name that is unique across the files.
 
   sql/queries.sql     the enrollment flow, maintenance, demo data and the seed's monitoring queries
   sql/dashboard.sql   the dashboard's readers: live, bounded queries and the stored snapshot's figures
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 # The files of named queries, in the package (an installed package finds them as well as a checkout).
@@ -23,8 +22,12 @@ _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 
 def sql_dir() -> Path:
-    """The package's sql/ directory (named queries, schema.sql, migrations/)."""
-    return Path(str(resources.files(__package__) / "sql"))
+    """The top-level sql/ directory (named queries, schema.sql, migrations/): beside this package in a
+    checkout (also an editable install); in an installed wheel it ships as the package data of
+    enrollment_core.sql (pyproject.toml maps that package to sql/)."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "sql"
+    return checkout if (checkout / "schema.sql").is_file() else here / "sql"
 
 
 def parse_named_queries(text: str) -> dict[str, str]:
@@ -66,4 +69,4 @@ def query(name: str) -> str:
     try:
         return all_queries()[name][1]
     except KeyError:
-        raise KeyError(f"no query named {name!r} in enrollment_core/sql/{QUERY_FILES}") from None
+        raise KeyError(f"no query named {name!r} in sql/{QUERY_FILES}") from None

@@ -1,4 +1,4 @@
-"""enrollment_core/sql/schema.sql is the schema a fresh install has: migrating an empty database from
+"""sql/schema.sql is the schema a fresh install has: migrating an empty database from
 0001 gives exactly what that file creates (tables, columns, defaults, constraints, indexes, storage
 options, sequences, functions with their bodies, triggers, views). A migration that forgets to update
 the file, or a file edited without a migration, fails here."""

@@ -1,0 +1,163 @@
+"""The dashboard's connection to the database: one EnrollmentService (and its pool) per process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Hashable
+from typing import cast
+
+import streamlit as st
+
+from dashboard import auth
+from enrollment_core import EnrollmentService, open_service
+from enrollment_core.config import DatabaseLimits
+from enrollment_core.errors import DATABASE_UNAVAILABLE
+from enrollment_core.shared_service import SharedService
+from enrollment_core.staff import StaffActions
+from enrollment_core.staff_reads import StaffReads
+
+log = logging.getLogger(__name__)
+# How often the background thread checks the snapshot; it refreshes it when older than this, so pages
+# read figures at most about a minute old without waiting for the (seconds-long) refresh themselves.
+SNAPSHOT_CHECK_SECONDS = 30.0
+
+
+def _open(key: Hashable) -> EnrollmentService:
+    # The key (DATABASE_URL, background cleanup) tells when to open anew: open_service reads the same
+    # settings from the environment.
+    _database_url, background_cleanup = cast("tuple[str | None, bool]", key)
+    return open_service(background_cleanup=background_cleanup)
+
+
+# One pool per process, not st.cache_resource: any visitor, signed in or not, can send Streamlit's "clear
+# caches" message, which closed the staff's pool under their running queries (enrollment_core.shared_service).
+_SHARED = SharedService(_open)
+
+
+def _key() -> tuple[str | None, bool]:
+    # The dashboard offers to run the hourly cleanup like every app instance (the database makes sure it
+    # runs once per interval in all); DASHBOARD_BACKGROUND_CLEANUP=0 turns that off (tests, read-only use).
+    background = os.environ.get("DASHBOARD_BACKGROUND_CLEANUP", "1") != "0"
+    return os.environ.get("DATABASE_URL") or None, background
+
+
+def service() -> EnrollmentService:
+    key = _key()
+    if _SHARED.is_open(key):
+        return _SHARED.get(key)
+    with st.spinner("Connecting to the database…"):
+        return _SHARED.get(key)
+
+
+def close_service() -> None:
+    """Stop the snapshot thread and close the dashboard's pool (tests; the process ending does it too)."""
+    _stop_refresher()
+    with _standby_lock:
+        _close_standby_locked()
+    _SHARED.close()
+
+
+def staff() -> StaffActions:
+    """What the signed-in person can do (cleanup, archive), each one call, logged under their name."""
+    return StaffActions(service(), auth.staff_name())
+
+
+def reads() -> StaffReads:
+    """Where the pages read: the hot standby when DASHBOARD_READ_URL is set, else the primary. Writes
+    (staff actions, the snapshot, cleanup) go to the primary: staff()."""
+    read_url = os.environ.get("DASHBOARD_READ_URL") or None
+    if read_url is None:
+        return service().staff_reads()
+    return _standby_reads(read_url, os.environ.get("DATABASE_URL") or None)
+
+
+def reads_from_standby() -> bool:
+    return bool(os.environ.get("DASHBOARD_READ_URL"))
+
+
+# The standby's reads: one pool per process too (not st.cache_resource, whose "clear caches" any visitor
+# can send), opened anew only when DASHBOARD_READ_URL or DATABASE_URL changes (tests).
+_standby_lock = threading.Lock()
+_standby: tuple[tuple[str, str | None], StaffReads] | None = None
+
+
+def _standby_reads(read_url: str, database_url: str | None) -> StaffReads:
+    global _standby
+    key = (read_url, database_url)
+    current = _standby
+    if current is not None and current[0] == key:
+        return current[1]
+    with _standby_lock, st.spinner("Connecting to the database…"):
+        if _standby is not None and _standby[0] == key:
+            return _standby[1]
+        _close_standby_locked()
+        opened = service().standby_reads(read_url)
+        _standby = (key, opened)
+        return opened
+
+
+def _close_standby_locked() -> None:
+    global _standby
+    if _standby is not None:
+        _standby[1].close()
+        _standby = None
+
+
+def limits() -> DatabaseLimits:
+    """The time limits of the dashboard's connections (read from the environment, as open_service does:
+    also known when the service could not be opened)."""
+    return DatabaseLimits.from_env()
+
+
+def _refresh_snapshots(stop: threading.Event, figures: StaffReads) -> None:
+    while not stop.wait(SNAPSHOT_CHECK_SECONDS):
+        try:
+            figures.refresh_snapshot(SNAPSHOT_CHECK_SECONDS)
+        except Exception:  # a database hiccup must not kill the thread; the next round retries
+            log.exception("dashboard snapshot refresh failed")
+
+
+# The snapshot thread: one per process, for the database it was started for (not st.cache_resource,
+# for the same reason as the pool: a visitor's "clear caches" would stop and start it at will).
+_refresher_lock = threading.Lock()
+_refresher: tuple[EnrollmentService, threading.Event] | None = None
+
+
+def _snapshot_refresher() -> None:
+    global _refresher
+    with _refresher_lock:
+        # The primary: the snapshot is written there. Raises when the database cannot be opened (the old
+        # thread, if any, goes on).
+        primary = service()
+        if _refresher is not None and _refresher[0] is primary:
+            return
+        if _refresher is not None:
+            _refresher[1].set()
+        stop = threading.Event()
+        threading.Thread(
+            target=_refresh_snapshots,
+            args=(stop, primary.staff_reads()),
+            name="dashboard-snapshots",
+            daemon=True,
+        ).start()
+        _refresher = (primary, stop)
+
+
+def _stop_refresher() -> None:
+    global _refresher
+    with _refresher_lock:
+        if _refresher is not None:
+            _refresher[1].set()
+            _refresher = None
+
+
+def start_background_refresh() -> None:
+    """Keep the dashboard's snapshot fresh from a daemon thread (one per process), unless background work
+    is off (DASHBOARD_BACKGROUND_CLEANUP=0: tests, read-only use); readers then refresh it themselves."""
+    if os.environ.get("DASHBOARD_BACKGROUND_CLEANUP", "1") != "0":
+        try:
+            _snapshot_refresher()
+        except DATABASE_UNAVAILABLE as error:  # no database to open yet: pages say so, the next run retries
+            log.warning("dashboard snapshot refresher not started: %s: %s", type(error).__name__, error)

@@ -1,0 +1,72 @@
+"""Named SQL queries (the procrastinate pattern): SQL lives in .sql files shipped inside this package
+(sql/), Python refers to each statement by a name that is unique across the files.
+
+  sql/queries.sql     the enrollment flow, maintenance, demo data and the seed's monitoring queries
+  sql/dashboard.sql   the dashboard's readers: live, bounded queries and the stored snapshot's figures
+  sql/snapshot.sql    the figures the snapshot computes and stores (snapshot_*)
+
+Every name is written out where it is used (`query("find_user")`), never built at run time, so grep
+finds each use; tests/test_queries.py checks that every name asked for exists and every query is used.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+# The files of named queries, in the package (an installed package finds them as well as a checkout).
+QUERY_FILES = ("queries.sql", "dashboard.sql", "snapshot.sql")
+
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+
+
+def sql_dir() -> Path:
+    """The top-level sql/ directory (named queries, schema.sql, migrations/): beside this package in a
+    checkout (also an editable install); in an installed wheel it ships as the package data of
+    enrollment_core.sql (pyproject.toml maps that package to sql/)."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "sql"
+    return checkout if (checkout / "schema.sql").is_file() else here / "sql"
+
+
+def parse_named_queries(text: str) -> dict[str, str]:
+    """Split a file of "-- name: x" blocks into {name: sql}. Leading comment lines stay in the SQL."""
+    parts = _NAME.split(text)
+    # parts = [preamble, name1, body1, name2, body2, ...]
+    queries: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2]):
+        if name in queries:
+            raise ValueError(f"query {name!r} is defined twice")
+        sql = body.strip()
+        if not sql:
+            raise ValueError(f"query {name!r} is empty")
+        queries[name] = sql
+    return queries
+
+
+@cache
+def load_file(path: Path) -> dict[str, str]:
+    """The named queries of one file (also used by bench/ for its own bench.sql)."""
+    return parse_named_queries(path.read_text(encoding="utf-8"))
+
+
+@cache
+def all_queries() -> dict[str, tuple[str, str]]:
+    """{name: (file name, sql)} over QUERY_FILES; a name defined in two files is an error."""
+    found: dict[str, tuple[str, str]] = {}
+    for file_name in QUERY_FILES:
+        for name, sql in load_file(sql_dir() / file_name).items():
+            if name in found:
+                raise ValueError(f"query {name!r} is defined in both {found[name][0]} and {file_name}")
+            found[name] = (file_name, sql)
+    return found
+
+
+def query(name: str) -> str:
+    """The SQL of the named query; KeyError names the missing query. It is the project's own SQL,
+    shipped in the package, never built from input (values go in as parameters)."""
+    try:
+        return all_queries()[name][1]
+    except KeyError:
+        raise KeyError(f"no query named {name!r} in sql/{QUERY_FILES}") from None
