@@ -3,6 +3,7 @@ from this checkout holds every .sql file as enrollment_core/sql/, and its loader
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,9 +13,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_wheel_ships_the_top_level_sql_and_its_loader_finds_it(tmp_path: Path) -> None:
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources it builds.
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", source)
+    for folder in ("sql", "enrollment_core", "api", "enrollment_app", "dashboard"):
+        shutil.copytree(ROOT / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-         "--wheel-dir", str(tmp_path / "dist"), str(ROOT)],
+         "--wheel-dir", str(tmp_path / "dist"), str(source)],
         check=True, capture_output=True, cwd=tmp_path,
     )  # fmt: skip
     [wheel] = (tmp_path / "dist").glob("*.whl")

@@ -1,1 +1,0 @@
-"""The enrollment app: the step-by-step drawing flow in Streamlit (entry point: app.py)."""
