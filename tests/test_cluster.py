@@ -389,6 +389,7 @@ def test_the_app_keeps_the_enrollment_when_its_instance_is_killed(running: None)
     on is killed (-9). HAProxy sends the reconnecting browser to the other instance, where the page's
     ?session= continues the enrollment at the next unsaved step, with nothing lost."""
     from tests.browser import test_enrollment_app_browser as ui
+    from tests.streamlit_server import CHROME_ARGS, CHROMIUM
 
     if not cluster.Path(ui.CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (./dev cluster test installs it)")
@@ -396,7 +397,7 @@ def test_the_app_keeps_the_enrollment_when_its_instance_is_killed(running: None)
     url = f"http://127.0.0.1:{cluster.APP_FRONT}/"
     killed = None
     with ui.sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=ui.CHROMIUM, args=ui.CHROME_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
         try:
             context = ui.desktop(browser)
             page, errors = ui.open_page(context)

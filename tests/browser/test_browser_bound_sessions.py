@@ -46,9 +46,6 @@ from tests.browser.test_enrollment_app_browser import (
     app_url as app_url,  # noqa: F401
 )
 from tests.browser.test_enrollment_app_browser import (
-    browser as browser,  # noqa: F401
-)
-from tests.browser.test_enrollment_app_browser import (
     db as db,  # noqa: F401
 )
 from tests.flows import draw_signin, service_on

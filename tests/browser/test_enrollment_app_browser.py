@@ -26,7 +26,7 @@ from PIL import Image
 
 from enrollment_app import canvas
 from enrollment_core import sample_drawings, step_plan
-from tests.streamlit_server import CHROME_ARGS, CHROMIUM, streamlit_app
+from tests.streamlit_server import CHROMIUM, streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -68,14 +68,6 @@ def app_url(app_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
     with streamlit_app("enrollment_app/app.py", {**os.environ, "DATABASE_URL": app_db}, log_path,
                        toolbar_mode=None) as url:  # its own config.toml, as ./dev start runs it
         yield url + "/"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from tests.browser.app_driver import (
     wait_pad_ready,
 )
 from tests.flows import register_user, service_on
-from tests.streamlit_server import CHROME_ARGS, CHROMIUM
+from tests.streamlit_server import CHROMIUM
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -80,14 +80,6 @@ def app(server_url: str, template_url: str, tmp_path_factory: pytest.TempPathFac
             yield url
     finally:
         drop_test_database(server_url, name)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
-        yield chromium
-        chromium.close()
 
 
 # ---------------------------------------------------------------- checks on any screen
