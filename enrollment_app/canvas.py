@@ -44,9 +44,13 @@ class Drawing:
 
 @dataclass(frozen=True)
 class NotReady:
-    """Why a canvas value cannot be saved yet, in words for the person drawing."""
+    """Why a canvas value cannot be saved yet, in words for the person drawing. `arriving`: because
+    part of it has not reached the server yet (it follows within a second). `empty`: nothing drawn, as
+    far as the server knows (a stroke drawn just before the tap may not have been reported yet)."""
 
     message: str
+    arriving: bool = False
+    empty: bool = False
 
 
 def objects_of(json_data: dict[str, Any] | None) -> list[Any]:
@@ -97,16 +101,18 @@ def prepare_drawing(
     timed: list[dict[str, Any]] | None = None,
     untimed: int = 0,
     in_flight: bool = False,
+    button: str = "Save",
 ) -> Drawing | NotReady:
     """Check the canvas value and build the payload pieces, or say (kindly) why it cannot be saved.
     `timed` is how it was drawn (one timed stroke per path object, timed_strokes.saved_format), saved
     in the raw JSON as "strokes"; `untimed` counts objects the pen recorder has no stroke for and
-    `in_flight` says it has one the canvas has not reported yet."""
+    `in_flight` says it has one the canvas has not reported yet. `button` is what saving is called
+    on this screen ("Sign" when signing in)."""
     what = {"signature": "your signature", "shape": "the shape", "drawing": "the drawing"}[step_type]
-    if json_data is None or object_count(json_data) == 0:
-        return NotReady(f"The canvas is empty. Draw {what} in the white area, then save.")
     if in_flight:  # the canvas reports a stroke ~0.2 s after the pen lifts
-        return NotReady("Your last stroke is still on its way to the server. Please tap Save again.")
+        return NotReady("Your last stroke is still on its way to the server.", arriving=True)
+    if json_data is None or object_count(json_data) == 0:
+        return NotReady(f"The canvas is empty. Draw {what} in the white area, then tap {button}.", empty=True)
     if untimed:
         return NotReady(
             "Part of this drawing was not recorded completely. Please tap Clear and draw it again."
@@ -118,11 +124,11 @@ def prepare_drawing(
         return NotReady(f"This drawing could not be read ({exc}). Please clear the canvas and draw again.")
     if strokes.is_near_empty(parsed):
         return NotReady(
-            f"That is too small to use: draw {what} larger, with a continuous line, then save. "
+            f"That is too small to use: draw {what} larger, with a continuous line, then tap {button}. "
             "(A tap or a tiny mark is not enough.)"
         )
     if image_rgba is None:  # the image follows the strokes in the same message; this is a brief race
-        return NotReady("Your drawing is still on its way to the server. Please tap Save again.")
+        return NotReady("Your drawing is still on its way to the server.", arriving=True)
     return Drawing(png_data_url(image_rgba), raw, drawing_metrics(parsed, image_rgba))
 
 

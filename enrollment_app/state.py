@@ -167,12 +167,17 @@ def arrived_fresh(session_id: str) -> None:
 @dataclass
 class PadState:
     """Our Undo/Clear state of the canvas on screen: `objects` + `revision` redraw the canvas (None:
-    as drawn), `last` is what it reported last (the canvas's Fabric JSON)."""
+    as drawn), `last` is what it reported last (the canvas's Fabric JSON). `save_asked_at`: when Save
+    (Sign) was tapped and not yet done (time.monotonic()); kept in the session by the button's callback,
+    so a tap is not lost when the canvas's report of the last stroke interrupts the run it started.
+    `save_saw_empty`: the pad looked empty when that tap was checked."""
 
     key: str
     objects: list[dict[str, Any]] | None = None
     revision: int = 0
     last: dict[str, Any] | None = None
+    save_asked_at: float | None = None
+    save_saw_empty: bool = False
 
 
 def pad(key: str) -> PadState:

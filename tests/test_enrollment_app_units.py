@@ -41,7 +41,7 @@ def test_a_tap_or_tiny_mark_is_too_small() -> None:
 
 def test_strokes_without_their_image_are_not_saved() -> None:
     result = canvas.prepare_drawing(signature_json(), None, "signature")
-    assert isinstance(result, canvas.NotReady) and "Save again" in result.message
+    assert isinstance(result, canvas.NotReady) and result.arriving and "on its way" in result.message
 
 
 def test_garbage_raw_data_is_refused_not_saved() -> None:
@@ -295,9 +295,14 @@ def test_a_timed_drawing_is_saved_with_its_strokes_and_passes_the_core_validatio
 def test_a_drawing_with_a_stroke_in_flight_or_untimed_is_not_saved_yet() -> None:
     raw = signature_json()
     waiting = canvas.prepare_drawing(raw, ink(raw["objects"]), "signature", timed=[], in_flight=True)
-    assert isinstance(waiting, canvas.NotReady) and "Save again" in waiting.message
+    assert isinstance(waiting, canvas.NotReady) and waiting.arriving and "on its way" in waiting.message
     untimed = canvas.prepare_drawing(raw, ink(raw["objects"]), "signature", untimed=1)
-    assert isinstance(untimed, canvas.NotReady) and "Clear" in untimed.message
+    assert isinstance(untimed, canvas.NotReady) and not untimed.arriving and "Clear" in untimed.message
+
+
+def test_the_words_name_the_screens_button() -> None:
+    empty = canvas.prepare_drawing(None, None, "signature", button="Sign")
+    assert isinstance(empty, canvas.NotReady) and empty.message.endswith("then tap Sign.")
 
 
 def test_pad_widget_keys_never_contain_streamlits_event_delimiter() -> None:

@@ -5,6 +5,8 @@ recorder sizes the pad to it and scrolls it into view)."""
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from enrollment_core import EnrollmentService, SaveResult, errors
@@ -14,6 +16,13 @@ from .. import canvas, canvas_widget, client, flow, state
 from ..flow import FLOW_LABELS, SAVE_LABELS, Where
 from .navigation import flash, go, shown_flash, stay
 from .problems import locked_message, unreachable
+
+# How long a tap on Save (Sign) waits for the last stroke to reach the server before asking for another
+# tap: the canvas reports a stroke ~0.3 s after the pen lifts, seconds on a slow network. A pad that
+# looks empty waits less: the pen's first report can follow a quick tap by a fraction of a second, but a
+# stroke begun after the tap must not be signed alone.
+ARRIVAL_WAIT_SECONDS = 5.0
+EMPTY_WAIT_SECONDS = 0.5
 
 STEP_HINTS = {
     "signature": "Sign above the line, as on paper.",
@@ -91,12 +100,21 @@ def undo(key: str) -> None:
     pad = state.pad(key)
     pad.objects = canvas.without_last_object(pad.last)
     pad.revision += 1
+    pad.save_asked_at = None
 
 
 def clear(key: str) -> None:
     pad = state.pad(key)
     pad.objects = []
     pad.revision += 1
+    pad.save_asked_at = None
+
+
+def ask_to_save(key: str) -> None:
+    """Save's callback. A button's `if st.button(...)` is lost when another message (the canvas reporting
+    the stroke drawn just before the tap) interrupts the run; a callback's mark in the session is not."""
+    pad = state.pad(key)
+    pad.save_asked_at, pad.save_saw_empty = time.monotonic(), False
 
 
 def drawing_pad(service: EnrollmentService, where: Where, step: Step) -> None:
@@ -112,10 +130,11 @@ def drawing_pad(service: EnrollmentService, where: Where, step: Step) -> None:
     with st.container(horizontal=True, gap="small", key="pad_buttons"):
         st.button("Undo", icon=":material/undo:", on_click=undo, args=(key,), disabled=not count)
         st.button("Clear", icon=":material/ink_eraser:", on_click=clear, args=(key,), disabled=not count)
-        save = st.button(SAVE_LABELS[where.flow_type], type="primary", icon=":material/arrow_forward:")
+        st.button(SAVE_LABELS[where.flow_type], type="primary", icon=":material/arrow_forward:",
+                  on_click=ask_to_save, args=(key,))
     st.caption(pad_status(value, count))
-    if save:
-        save_step(service, where, step, value)
+    if pad.save_asked_at is not None:
+        save_step(service, where, step, value, pad)
 
 
 def pad_status(value: canvas_widget.CanvasValue, count: int) -> str:
@@ -130,14 +149,30 @@ def pad_status(value: canvas_widget.CanvasValue, count: int) -> str:
 
 
 def save_step(
-    service: EnrollmentService, where: Where, step: Step, value: canvas_widget.CanvasValue
+    service: EnrollmentService, where: Where, step: Step, value: canvas_widget.CanvasValue,
+    pad: state.PadState,
 ) -> None:
-    """Save the drawing as this step, then show the next step (or the end); or say why not."""
-    drawing = canvas.prepare_drawing(value.json_data, value.image_rgba, step.type, timed=value.strokes,
-                                     untimed=value.untimed, in_flight=value.in_flight)
-    if isinstance(drawing, canvas.NotReady):
-        st.warning(drawing.message, icon=":material/gesture:")
+    """Save the drawing as this step, then show the next step (or the end); or say why not. A drawing
+    whose last stroke is still on its way is saved when it arrives (its arrival reruns the page)."""
+    assert where.flow_type is not None and pad.save_asked_at is not None
+    waited = time.monotonic() - pad.save_asked_at
+    if pad.save_saw_empty and waited >= EMPTY_WAIT_SECONDS:  # drawn after the tap: not what was saved
+        pad.save_asked_at = None
         return
+    button = SAVE_LABELS[where.flow_type]
+    drawing = canvas.prepare_drawing(value.json_data, value.image_rgba, step.type, timed=value.strokes,
+                                     untimed=value.untimed, in_flight=value.in_flight, button=button)
+    if isinstance(drawing, canvas.NotReady):
+        pad.save_saw_empty = drawing.empty
+        if drawing.arriving and waited < ARRIVAL_WAIT_SECONDS:
+            st.info(f"{drawing.message} It is sent as soon as it arrives.", icon=":material/hourglass_top:")
+            return
+        if not (drawing.empty and waited < EMPTY_WAIT_SECONDS):  # else a stroke reported now is saved
+            pad.save_asked_at = None
+        again = f" Please tap **{button}** again." if drawing.arriving else ""
+        st.warning(drawing.message + again, icon=":material/gesture:")
+        return
+    pad.save_asked_at = None  # before saving: a rerun must not save it twice
     command = flow.save_command(where, step, drawing.data_url, drawing.raw, drawing.metrics)
     try:
         result = service.save_drawing(command, client.client_info(where.username))
