@@ -141,21 +141,3 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
     finally:
         embedded_postgres.stop(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ./dev test-at (libfaketime moves every clock) two kinds of test cannot run: those that need
-    PostgreSQL's own timers (its statement and lock timeouts never fire there, and a restart after kill -9
-    does not finish: measured), and those in Chromium (its faked clock times the pen, and the strokes come
-    out distorted). The normal run has them; the dates they show are formatted on the server, which the
-    rest of the suite covers at the moved time."""
-    if not os.environ.get("FAKETIME"):
-        return
-    for marker, reason in (
-        ("pg_timers", "PostgreSQL's timers do not work under libfaketime (./dev test-at)"),
-        ("browser", "Chromium's pen timing is distorted under libfaketime (./dev test-at)"),
-    ):
-        skip = pytest.mark.skip(reason=reason)
-        for item in items:
-            if item.get_closest_marker(marker):
-                item.add_marker(skip)

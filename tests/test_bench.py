@@ -44,7 +44,6 @@ def test_quick_bench_runs_every_benchmark_and_drops_its_databases(server_url, tm
     assert {d for d in after - before if d.startswith("bench_")} == set()
 
 
-@pytest.mark.pg_timers
 def test_quick_restart_bench_kills_its_own_server_under_the_supervisor_and_removes_it(tmp_path, capsys):
     assert main(["restart", "--quick", "--out", str(tmp_path)]) == 0
     assert "=== restart (quick) ===" in capsys.readouterr().out
@@ -78,7 +77,6 @@ def test_quick_http_bench_saves_through_the_server_and_in_process(server_url, tm
     assert {d for d in _databases(server_url) - before if d.startswith("bench_")} == set()
 
 
-@pytest.mark.pg_timers
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (./dev test installs it)")
 def test_quick_overload_bench_loads_the_server_with_and_without_shedding(server_url, tmp_path, capsys):
     before = _databases(server_url)
@@ -95,7 +93,6 @@ def test_quick_overload_bench_loads_the_server_with_and_without_shedding(server_
     assert {d for d in _databases(server_url) - before if d.startswith("bench_")} == set()
 
 
-@pytest.mark.pg_timers
 def test_quick_recovery_bench_kills_its_own_server_and_loses_nothing(tmp_path, capsys):
     assert main(["recovery", "--quick", "--out", str(tmp_path)]) == 0
     assert "=== recovery (quick) ===" in capsys.readouterr().out

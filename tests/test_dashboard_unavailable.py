@@ -94,7 +94,6 @@ def test_with_no_database_server_every_page_says_so_and_the_sidebar_works(
 # ---------------------------------------------------------------- a locked table
 
 
-@pytest.mark.pg_timers
 def test_a_locked_table_gives_a_notice_where_it_is_read_and_the_figures_come_back(
     short_limits: str, db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,7 +152,6 @@ def test_every_connection_taken_is_said_with_the_wait(
 # ---------------------------------------------------------------- staff actions
 
 
-@pytest.mark.pg_timers
 def test_a_cleanup_the_database_does_not_answer_says_it_did_not_happen(
     short_limits: str, db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,7 +181,6 @@ def test_a_cleanup_the_database_does_not_answer_says_it_did_not_happen(
     assert not at.error and not at.exception
 
 
-@pytest.mark.pg_timers
 def test_an_unlock_the_database_does_not_answer_says_it_did_not_happen(
     short_limits: str, db, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -216,7 +213,6 @@ def test_an_unlock_the_database_does_not_answer_says_it_did_not_happen(
         assert not at.error
 
 
-@pytest.mark.pg_timers
 def test_an_action_is_done_even_when_the_figures_cannot_be_recounted_after_it(
     db_url: str, db, settings: Settings
 ) -> None:

@@ -71,7 +71,6 @@ def saved_steps(db: psycopg.Connection, session_id: str) -> list[int]:
     return [r["step_number"] for r in rows]
 
 
-@pytest.mark.pg_timers
 def test_a_save_while_a_table_is_locked_keeps_the_drawing_and_succeeds_once_released(
     app: AppTest, pad: FakePad, db_url: str, db: psycopg.Connection
 ) -> None:
@@ -114,7 +113,6 @@ def test_a_save_while_a_table_is_locked_keeps_the_drawing_and_succeeds_once_rele
     assert len(stored["raw_data"]["objects"]) == len(second)
 
 
-@pytest.mark.pg_timers
 def test_the_first_save_while_locked_creates_nothing_then_saves(
     app: AppTest, pad: FakePad, db_url: str, db: psycopg.Connection
 ) -> None:
@@ -132,7 +130,6 @@ def test_the_first_save_while_locked_creates_nothing_then_saves(
     assert "Step 2 of 11" in texts(app)
 
 
-@pytest.mark.pg_timers
 def test_a_link_opened_while_locked_says_so_and_try_again_continues(
     app: AppTest, impatient: EnrollmentService, db_url: str
 ) -> None:
@@ -153,7 +150,6 @@ def test_a_link_opened_while_locked_says_so_and_try_again_continues(
     assert "Welcome back: 3 steps already saved" in texts(app)
 
 
-@pytest.mark.pg_timers
 @pytest.mark.parametrize("flow_type", ["signup", "signin"])
 def test_creating_the_account_or_checking_the_signature_while_locked_can_be_tried_again(
     app: AppTest, impatient: EnrollmentService, db_url: str, db: psycopg.Connection, flow_type: str

@@ -102,7 +102,6 @@ def test_postgres_killed_under_load_clients_get_503s_then_recover_within_2_s(own
 # --------------------------------------------------------------------------- a held table lock
 
 
-@pytest.mark.pg_timers
 @pytest.mark.parametrize("table", ["temp_enrollments", "temp_enrollment_steps"])
 def test_a_held_table_lock_gives_503_after_lock_timeout_and_nothing_half_saved(
     db_url: str, table: str
@@ -140,7 +139,6 @@ def test_a_held_table_lock_gives_503_after_lock_timeout_and_nothing_half_saved(
             assert http.get("/readyz").status_code == 200
 
 
-@pytest.mark.pg_timers
 def test_a_slow_statement_is_cut_off_by_statement_timeout(db_url: str) -> None:
     """The pool's connections carry the configured limits (set by its configure hook)."""
     settings = _settings(db_url, statement_timeout_seconds=0.3, lock_timeout_seconds=0.2)

@@ -721,7 +721,6 @@ def test_desktop_signup_with_the_mouse_then_sign_in(browser, app_url: str, db: p
 # ---------------------------------------------------------------- the tests: the database not answering
 
 
-@pytest.mark.pg_timers
 def test_a_save_refused_by_a_locked_table_keeps_the_drawing_on_the_pad(
     browser, app_url: str, app_db: str, db: psycopg.Connection
 ) -> None:
