@@ -55,9 +55,10 @@ TIMED_FEATURES = ("x", "y", "vx", "vy", "ax", "ay", "jx", "jy")
 # comparison, applied after z-normalisation and scaled to a root mean square of 1 (so distances, the
 # floor and the ceiling keep their unit). The jerk at 10 ms is where a careful forger's slow, shaky
 # line differs from the owner's fluent one; the velocity's profile is the easiest part of the timing
-# to imitate. Chosen on SVC2004 U1-U20 over 135 weightings (rhythm comparison's skilled EER: equal
-# weights 9.5 %, these 8.0 %; U21-U40 11.5 % -> 10.0 %; docs/verification.md, "Third round").
-# Noisy drawings (20 ms) keep equal weights: noise lives in the jerk, and weighting it there lost.
+# to imitate. Chosen on SVC2004 U1-U20 over 144 weightings (rhythm comparison's skilled EER: equal
+# weights 9.5 %, these 8.0 %, round numbers amid a plateau of 7.9-8.6 %; U21-U40 11.5 % -> 10.0 %;
+# docs/verification.md, "Third round"). Noisy drawings (20 ms) keep equal weights: noise lives in
+# the jerk, and weighting it there lost.
 GROUP_WEIGHTS = (1.0, 0.5, 0.5, 2.0)
 _PER_FEATURE = np.repeat(np.asarray(GROUP_WEIGHTS), 2)
 FEATURE_WEIGHTS: np.ndarray = _PER_FEATURE / np.sqrt(np.mean(_PER_FEATURE**2))
