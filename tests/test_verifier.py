@@ -27,8 +27,14 @@ from enrollment_core.verification import (
     verify,
 )
 from enrollment_core.verification.copies import PATH_BYTES
-from enrollment_core.verification.features import MAX_TIMED_SAMPLES, timed_features, timing_problem
-from enrollment_core.verification.profile import SHAPE, TIMED
+from enrollment_core.verification.features import (
+    FEATURE_WEIGHTS,
+    GROUP_WEIGHTS,
+    MAX_TIMED_SAMPLES,
+    timed_features,
+    timing_problem,
+)
+from enrollment_core.verification.profile import PROFILE_VERSION, RHYTHM_FACTOR, SHAPE, TIMED
 from enrollment_core.verification.replay import FINGERPRINT_BYTES, Fingerprint, fingerprint, replay_ratio
 
 DATASET = svc2004.DEFAULT_DATASET
@@ -278,7 +284,10 @@ def test_profile_from_bad_json_raises_value_error() -> None:
 def test_verify_accepts_enrolled_strokes_directly_and_refuses_blank(signatures: dict) -> None:
     enrolled = [signatures[USERS[0]][s] for s in ENROL]
     decision = verify(enrolled, signatures[USERS[0]][15])
-    assert decision.threshold == build_profile(enrolled).timed.threshold
+    timed = build_profile(enrolled).timed
+    assert timed is not None
+    # The deciding check's threshold: the rhythm's (its own factor) or the timing's, from this profile.
+    assert decision.threshold in (timed.threshold_at(RHYTHM_FACTOR), timed.threshold)
     blank = verify(enrolled, [])
     assert (blank.accepted, blank.reason_code, blank.method) == (False, "empty", "timed")
 
@@ -461,6 +470,34 @@ def test_stored_profile_round_trip_gives_the_same_decisions(signatures: dict, un
     for bad in (b"", b"SVP\x04" + b"\xff" * 8, data[:-1], data + b"\0", b"SVP\x03" + data[4:]):
         with pytest.raises(ValueError):
             Profile.from_bytes(bad)
+
+
+@needs_dataset
+def test_clean_templates_weight_the_jerk_and_noisy_ones_do_not(signatures: dict, profiles: dict) -> None:
+    # Weights keep the distances' unit (root mean square 1), so the floor and the ceiling mean what they
+    # meant; the jerk counts 4x the velocity in the clean comparison (docs, "Third round").
+    assert np.mean(FEATURE_WEIGHTS**2) == pytest.approx(1.0)
+    assert FEATURE_WEIGHTS[6] == pytest.approx(FEATURE_WEIGHTS[2] * GROUP_WEIGHTS[3] / GROUP_WEIGHTS[1])
+    drawing = signatures[USERS[0]][12]
+    equal = timed_features(drawing, weights=None)
+    assert np.allclose(equal.std(axis=0), 1.0)
+    assert np.allclose(timed_features(drawing), equal * FEATURE_WEIGHTS)
+    profile = profiles[USERS[0]]
+    assert profile.timed is not None and profile.timed_coarse is not None
+    assert np.allclose(profile.timed.templates[0].std(axis=0), FEATURE_WEIGHTS, rtol=1e-3)
+    assert np.allclose(profile.timed_coarse.templates[0].std(axis=0), 1.0, rtol=1e-3)
+
+
+@needs_dataset
+def test_a_profile_of_another_version_is_refused_not_misread(profiles: dict) -> None:
+    # A profile stored by the previous release (unweighted templates) would be compared with weighted
+    # attempts: it must be refused so that the sign-in rebuilds it from the enrolled drawings.
+    data = profiles[USERS[0]].to_bytes()
+    current, previous = (f'"version": {v}'.encode() for v in (PROFILE_VERSION, PROFILE_VERSION - 1))
+    old = data.replace(current, previous, 1)
+    assert old != data
+    with pytest.raises(ValueError, match="rebuild"):
+        Profile.from_bytes(old)
 
 
 def test_every_reason_and_check_has_plain_words() -> None:

@@ -33,12 +33,13 @@ import numpy as np
 
 from enrollment_core.strokes import Stroke
 from enrollment_core.verification import copies, replay, svc2004
-from enrollment_core.verification.features import COARSE_SMOOTH_MS, SMOOTH_MS
+from enrollment_core.verification.features import COARSE_SMOOTH_MS, GROUP_WEIGHTS, SMOOTH_MS
 from enrollment_core.verification.profile import (
     DURATION_MIN_SD,
     DURATION_Z,
     METHODS,
     RHYTHM_FACTOR,
+    RHYTHM_FACTOR_NOISY,
     build_profile,
 )
 from enrollment_core.verification.verifier import Decision, verify
@@ -465,8 +466,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{RHYTHM_FACTOR:g} x (spread + {method.floor:g}), the timing as drawn <= "
                   f"{method.accept_factor:g} x (spread + {method.floor:g}), pen-down time within "
                   f"{DURATION_Z:g} standard deviations"
-                  f" (at least {DURATION_MIN_SD:g} in ln) of the enrolled; {COARSE_SMOOTH_MS:g} ms smoothing"
-                  f" instead of {SMOOTH_MS:g} ms for noisy drawings")
+                  f" (at least {DURATION_MIN_SD:g} in ln) of the enrolled; feature groups (position, "
+                  f"velocity, acceleration, jerk) weighted {'/'.join(f'{w:g}' for w in GROUP_WEIGHTS)}; "
+                  f"noisy drawings: {COARSE_SMOOTH_MS:g} ms smoothing instead of {SMOOTH_MS:g} ms, equal "
+                  f"weights, both limits {RHYTHM_FACTOR_NOISY:g} x (spread + {method.floor:g})")
     splits = [(f"all {len(users)} users", users)]
     if set(users) == set(svc2004.USERS):
         splits += [("tuning U1-U20", DEV_USERS), ("held-out U21-U40", HELD_OUT_USERS)]

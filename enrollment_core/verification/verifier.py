@@ -22,6 +22,7 @@ from enrollment_core.strokes import Stroke, is_near_empty
 from enrollment_core.verification.copies import DrawingPath, copy_limit, drawing_path, nearest
 from enrollment_core.verification.features import (
     COARSE_SMOOTH_MS,
+    FEATURE_WEIGHTS,
     NOISE_LIMIT,
     NOISE_RATIO,
     SMOOTH_MS,
@@ -34,7 +35,13 @@ from enrollment_core.verification.features import (
     timed_features,
     timing_problem,
 )
-from enrollment_core.verification.profile import RHYTHM_FACTOR, Profile, Templates, build_profile
+from enrollment_core.verification.profile import (
+    RHYTHM_FACTOR,
+    RHYTHM_FACTOR_NOISY,
+    Profile,
+    Templates,
+    build_profile,
+)
 from enrollment_core.verification.replay import Fingerprint, fingerprint, is_replay
 
 # What the person signing is told (the app shows these words; the API returns them as `reason`).
@@ -167,10 +174,12 @@ def _timed_decision(profile: Profile, attempt: list[Stroke], resampled: Resample
     templates = profile.timed_coarse if noisy else profile.timed
     if templates is None:
         raise ValueError("profile: a timed profile needs both smoothings")
-    smooth_ms = COARSE_SMOOTH_MS if noisy else SMOOTH_MS
-    rhythm_threshold = templates.threshold_at(RHYTHM_FACTOR)
-    rhythm = templates.score(timed_features(rescale_pen_down(attempt, profile.reference_ms), smooth_ms))
-    timing = templates.score(timed_features(attempt, smooth_ms, resampled))
+    # The templates' own smoothing and feature weights (profile.TIMED, TIMED_COARSE).
+    smooth_ms, weights = (COARSE_SMOOTH_MS, None) if noisy else (SMOOTH_MS, FEATURE_WEIGHTS)
+    rhythm_threshold = templates.threshold_at(RHYTHM_FACTOR_NOISY if noisy else RHYTHM_FACTOR)
+    stretched = rescale_pen_down(attempt, profile.reference_ms)
+    rhythm = templates.score(timed_features(stretched, smooth_ms, weights=weights))
+    timing = templates.score(timed_features(attempt, smooth_ms, resampled, weights))
     duration = profile.duration_deviation(pen_down_ms(attempt))
     # (check, score, threshold, score / threshold): the largest ratio decides.
     ratios = [
