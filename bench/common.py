@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from enrollment_core import embedded_postgres, migrations
-from enrollment_core.config import PROJECT_ROOT, Settings
+from enrollment_core.config import PROJECT_ROOT, Settings, process_configuration
 from enrollment_core.database import Pool, create_pool
 from enrollment_core.queries import load_file
 
@@ -37,7 +37,7 @@ def server_url(explicit: str | None = None) -> str:
     embedded one (started if needed)."""
     if explicit:
         return explicit
-    settings = Settings.from_env()
+    settings = process_configuration().settings
     if settings.database_url:
         return settings.database_url
     return embedded_postgres.ensure_running(settings.embedded_data_dir)

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 
 from enrollment_core import db_supervisor, embedded_postgres
-from enrollment_core.config import PROJECT_ROOT, Settings
+from enrollment_core.config import PROJECT_ROOT, process_configuration
 
 from .common import Results, fmt, median, table
 
@@ -42,7 +42,7 @@ def _wait_for_log(log_path: Path, pattern: str, count: int) -> str:
 def run(quick: bool = False, kills: int | None = None) -> Results:
     results = Results("restart", quick)
     kills = kills or (2 if quick else 7)
-    interval = Settings.from_env().db_check_interval_seconds
+    interval = process_configuration().settings.db_check_interval_seconds
     # Short: the server's Unix socket lives in the data directory.
     (PROJECT_ROOT / "var" / "tmp").mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="rs", dir=PROJECT_ROOT / "var" / "tmp"))

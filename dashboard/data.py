@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Hashable
 from typing import cast
@@ -12,7 +11,7 @@ import streamlit as st
 
 from dashboard import auth
 from enrollment_core import EnrollmentService, open_service
-from enrollment_core.config import DatabaseLimits
+from enrollment_core.config import Configuration, DatabaseLimits, Settings, process_configuration
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 from enrollment_core.shared_service import SharedService
 from enrollment_core.staff import StaffActions
@@ -24,11 +23,15 @@ log = logging.getLogger(__name__)
 SNAPSHOT_CHECK_SECONDS = 30.0
 
 
+def configuration() -> Configuration:
+    """This process's settings, every part of them (enrollment_core.config: read once per process)."""
+    return process_configuration()
+
+
 def _open(key: Hashable) -> EnrollmentService:
-    # The key (DATABASE_URL, background cleanup) tells when to open anew: open_service reads the same
-    # settings from the environment.
-    _database_url, background_cleanup = cast("tuple[str | None, bool]", key)
-    return open_service(background_cleanup=background_cleanup)
+    # The key (the core's settings, background work on or off) tells when to open anew (tests).
+    settings, background_cleanup = cast("tuple[Settings, bool]", key)
+    return open_service(settings, background_cleanup=background_cleanup)
 
 
 # One pool per process, not st.cache_resource: any visitor, signed in or not, can send Streamlit's "clear
@@ -36,11 +39,11 @@ def _open(key: Hashable) -> EnrollmentService:
 _SHARED = SharedService(_open)
 
 
-def _key() -> tuple[str | None, bool]:
+def _key() -> tuple[Settings, bool]:
     # The dashboard offers to run the hourly cleanup like every app instance (the database makes sure it
     # runs once per interval in all); DASHBOARD_BACKGROUND_CLEANUP=0 turns that off (tests, read-only use).
-    background = os.environ.get("DASHBOARD_BACKGROUND_CLEANUP", "1") != "0"
-    return os.environ.get("DATABASE_URL") or None, background
+    configured = configuration()
+    return configured.settings, configured.dashboard.background_work
 
 
 def service() -> EnrollmentService:
@@ -67,14 +70,14 @@ def staff() -> StaffActions:
 def reads() -> StaffReads:
     """Where the pages read: the hot standby when DASHBOARD_READ_URL is set, else the primary. Writes
     (staff actions, the snapshot, cleanup) go to the primary: staff()."""
-    read_url = os.environ.get("DASHBOARD_READ_URL") or None
-    if read_url is None:
+    settings = configuration().settings
+    if settings.dashboard_read_url is None:
         return service().staff_reads()
-    return _standby_reads(read_url, os.environ.get("DATABASE_URL") or None)
+    return _standby_reads(settings.dashboard_read_url, settings.database_url)
 
 
 def reads_from_standby() -> bool:
-    return bool(os.environ.get("DASHBOARD_READ_URL"))
+    return configuration().settings.dashboard_read_url is not None
 
 
 # The standby's reads: one pool per process too (not st.cache_resource, whose "clear caches" any visitor
@@ -106,9 +109,9 @@ def _close_standby_locked() -> None:
 
 
 def limits() -> DatabaseLimits:
-    """The time limits of the dashboard's connections (read from the environment, as open_service does:
-    also known when the service could not be opened)."""
-    return DatabaseLimits.from_env()
+    """The time limits of the dashboard's connections (the settings open_service is given: also known
+    when the service could not be opened)."""
+    return configuration().settings.database_limits
 
 
 def _refresh_snapshots(stop: threading.Event, figures: StaffReads) -> None:
@@ -156,7 +159,7 @@ def _stop_refresher() -> None:
 def start_background_refresh() -> None:
     """Keep the dashboard's snapshot fresh from a daemon thread (one per process), unless background work
     is off (DASHBOARD_BACKGROUND_CLEANUP=0: tests, read-only use); readers then refresh it themselves."""
-    if os.environ.get("DASHBOARD_BACKGROUND_CLEANUP", "1") != "0":
+    if configuration().dashboard.background_work:
         try:
             _snapshot_refresher()
         except DATABASE_UNAVAILABLE as error:  # no database to open yet: pages say so, the next run retries

@@ -158,9 +158,9 @@ class LoginResult:
 
 
 class EnrollmentService:
-    def __init__(self, pool: Pool, settings: Settings | None = None) -> None:
+    def __init__(self, pool: Pool, settings: Settings) -> None:
         self.pool = pool
-        self.settings = settings or Settings.from_env()
+        self.settings = settings
         self.limits = Limits(self.settings.rate_limits)
         self._maintenance: PeriodicCleanup | None = None
 
