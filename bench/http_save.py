@@ -194,9 +194,10 @@ def _in_process_worker(conn: Connection, database_url: str, tails: list[list[byt
     saves steps from `start_at` for `seconds` (time.monotonic is one clock for every process)."""
     os.environ.update(BENCH_LIMITS_ENV, DATABASE_URL=database_url)
     from api.main import freeze_startup_objects
-    from enrollment_core import open_service
+    from enrollment_core import open_service, process_configuration
 
-    service = open_service(background_cleanup=True)  # as api.main's lifespan opens it ...
+    # As api.main's factory and lifespan open it (this process's settings, read after the update) ...
+    service = open_service(process_configuration().settings, background_cleanup=True)
     freeze_startup_objects()  # ... and then keeps start-up objects out of garbage collections
     conn.send("ready")
     try:
