@@ -121,3 +121,7 @@ RETURNING enrollment_id;
 SELECT te.session_id, s.step_number, s.signature_data
 FROM temp_enrollment_steps s
 JOIN temp_enrollments te ON te.id = s.enrollment_id;
+
+-- name: backend_pid
+-- The PostgreSQL backend serving this connection (the cleanup bench reads its saver's waits by it).
+SELECT pg_backend_pid() AS pid;

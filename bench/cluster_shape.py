@@ -34,6 +34,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -207,14 +208,14 @@ def cell(kind: str, base: str, api_pid: int, proxy_pids: list[int], meter: Datab
     )  # fmt: skip
 
 
-def summarize(cells: list[Cell]) -> list[dict]:
+def summarize(cells: list[Cell]) -> list[dict[str, Any]]:
     rows = []
     for clients in sorted({c.clients for c in cells}):
         by_kind = {k: [c for c in cells if c.clients == clients and c.kind == k] for k in KINDS}
         direct, proxied = by_kind["direct"], by_kind["proxied"]
         ratios = [p.rate / d.rate for d, p in zip(direct, proxied)]
         p99_added = [p.p99_ms - d.p99_ms for d, p in zip(direct, proxied)]
-        row: dict = {"clients": clients, "ratio": median(ratios), "ratios": ratios,
+        row: dict[str, Any] = {"clients": clients, "ratio": median(ratios), "ratios": ratios,
                      "p99_added_ms": median(p99_added)}  # fmt: skip
         for kind, group in by_kind.items():
             ops = sum(c.ops for c in group)
@@ -234,7 +235,7 @@ def summarize(cells: list[Cell]) -> list[dict]:
     return rows
 
 
-def report(rows: list[dict]) -> str:
+def report(rows: list[dict[str, Any]]) -> str:
     lines = []
     for row in rows:
         for kind in KINDS:

@@ -88,7 +88,7 @@ def scratch_database(server: str, kind: str, keep: bool = False) -> Iterator[str
 
 
 def database_name(url: str) -> str:
-    return conninfo_to_dict(url)["dbname"]
+    return str(conninfo_to_dict(url)["dbname"])
 
 
 def open_pool(url: str, size: int, name: str = "bench") -> Pool:

@@ -30,12 +30,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg
 from tqdm import tqdm
 
 from api import serve
+
+if TYPE_CHECKING:  # imported at run time only after the worker set its environment
+    from enrollment_core.service import EnrollmentService
 from api.wire import save_drawing_command, save_drawing_json
 
 from . import datagen
@@ -140,7 +144,9 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def run_wrk(base: str, clients: int, seconds: float, bodies: Path, persons: int, steps: int) -> dict:
+def run_wrk(
+    base: str, clients: int, seconds: float, bodies: Path, persons: int, steps: int
+) -> dict[str, Any]:
     """One wrk run; its figures (from save_drawing.lua's done()) plus its own CPU seconds."""
     command = [
         WRK, f"-t{clients}", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
@@ -154,7 +160,7 @@ def run_wrk(base: str, clients: int, seconds: float, bodies: Path, persons: int,
     lines = [line for line in output.splitlines() if line.startswith("BENCH_JSON ")]
     if process.returncode != 0 or not lines:
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{output[-2000:]}")
-    figures = orjson.loads(lines[-1].removeprefix("BENCH_JSON "))
+    figures: dict[str, Any] = orjson.loads(lines[-1].removeprefix("BENCH_JSON "))
     figures["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     return figures
 
@@ -162,8 +168,8 @@ def run_wrk(base: str, clients: int, seconds: float, bodies: Path, persons: int,
 # ---------------------------------------------------------------- the service in process
 
 
-def _enroll(service, tails: list[list[bytes]], number: int, start_at: float, seconds: float,
-            tag: str, latencies: list[float], refusals: list[str]) -> None:  # fmt: skip
+def _enroll(service: EnrollmentService, tails: list[list[bytes]], number: int, start_at: float,
+            seconds: float, tag: str, latencies: list[float], refusals: list[str]) -> None:  # fmt: skip
     """Client `number`: enroll users one after another through the service, as save_drawing.lua does
     through the API."""
     from enrollment_core import EnrollmentError
@@ -367,7 +373,7 @@ def measure_workers(
     return cells
 
 
-def summarize(cells: list[Cell]) -> list[dict]:
+def summarize(cells: list[Cell]) -> list[dict[str, Any]]:
     """Per worker and client count: medians over rounds, and the median of the per-round ratios."""
     rows = []
     for workers, clients in sorted({(c.workers, c.clients) for c in cells}):
@@ -399,7 +405,7 @@ def summarize(cells: list[Cell]) -> list[dict]:
     return rows
 
 
-def report(rows: list[dict]) -> str:
+def report(rows: list[dict[str, Any]]) -> str:
     return table(
         [
             "workers",

@@ -1,8 +1,10 @@
 """Maintenance: storage growth, what cleanup and archive would do, buttons to run them (each confirmed and
 logged under the signed-in person's name), and the staff log, paged and filtered by who, what and when."""
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -130,7 +132,9 @@ def run_archive(older_than_hours: float) -> None:
     )
 
 
-def confirmation(message: str, confirm_label: str, on_confirm, args: tuple, key: str) -> None:
+def confirmation(
+    message: str, confirm_label: str, on_confirm: Callable[..., None], args: tuple[Any, ...], key: str
+) -> None:
     with st.container(border=True):
         st.warning(message, icon=":material/warning:")
         # A horizontal row sized to its buttons: their labels are never cut.
@@ -201,7 +205,7 @@ def action_result() -> None:
     st.caption(f"Actions are recorded in the staff log below as {formatting.plain(auth.staff_name())}.")
 
 
-def _result_text(action: str, target: str | None, succeeded: bool, result: dict) -> str:
+def _result_text(action: str, target: str | None, succeeded: bool, result: dict[str, Any]) -> str:
     """A log line's outcome in words; shown in a table cell, so client text (a username) stays text."""
     if action == "sign_in":  # target: the address it came from ("this computer": the server itself)
         return "Wrong password (the name is the one given; On: the address it came from)"

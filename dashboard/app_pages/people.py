@@ -170,7 +170,7 @@ def remembered_devices(username: str) -> None:
     pending = st.session_state.get(PENDING_FIX)
     name = formatting.plain(username)
     if chosen is not None and chosen.live:
-        shown = f"the device remembered since {formatting.local_time(chosen.created_at, '%d %b %Y %H:%M')}"
+        device = f"the device remembered since {formatting.local_time(chosen.created_at, '%d %b %Y %H:%M')}"
         st.button(
             "Revoke this device",
             key="revoke_device",
@@ -181,13 +181,13 @@ def remembered_devices(username: str) -> None:
                     kind="revoke",
                     button="Revoke this device",
                     question=(
-                        f"Revoke {shown} for **{name}**? Its next sign-ins count as from an unknown device: "
+                        f"Revoke {device} for **{name}**? Its next sign-ins count as from an unknown device: "
                         "address locks and the account's slowdown apply to them."
                     ),
                     confirm="Revoke",
                     username=username,
                     token_id=chosen.id,
-                    shown_as=shown,
+                    shown_as=device,
                 ),
             ),
         )
@@ -518,10 +518,12 @@ def sessions_table(person: monitoring.Person) -> None:
         browser.scroll_into_view_once(SESSION_DRAWINGS, chosen)
 
 
-def _ended(status: str, completed_at, expires_at, now: pd.Timestamp) -> str:
+def _ended(
+    status: str, completed_at: pd.Timestamp | None, expires_at: pd.Timestamp | None, now: pd.Timestamp
+) -> str:
     if status == "completed":
         return f"completed {formatting.when(completed_at)}"
-    if pd.isna(expires_at):
+    if expires_at is None or pd.isna(expires_at):
         return "—"
     if status == "expired" or expires_at <= now:
         return f"expired {formatting.when(expires_at)}"
