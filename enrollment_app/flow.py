@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from enrollment_core import errors, step_plan
 from enrollment_core.commands import SaveDrawing
 from enrollment_core.config import AppSettings
-from enrollment_core.service import ClientInfo, EnrollmentService, Progress, SessionInfo, UsernameCheck
+from enrollment_core.service import ClientInfo, EnrollmentService, Progress, UsernameCheck
+from enrollment_core.status import SessionInfo
 from enrollment_core.step_plan import FlowType, Step
 
 log = logging.getLogger(__name__)

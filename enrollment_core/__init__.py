@@ -18,9 +18,9 @@ from .service import (
     Progress,
     Registration,
     SaveResult,
-    SessionInfo,
     UsernameCheck,
 )
+from .status import SessionInfo
 
 __all__ = [
     "ClientInfo",
