@@ -1,7 +1,6 @@
 """Maintenance: storage growth, what cleanup and archive would do, buttons to run them (each confirmed and
 logged under the signed-in person's name), and the staff log, paged and filtered by who, what and when."""
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -10,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, charts, data, formatting, outage, view, words
+from dashboard.confirm import confirm_then_run
 from enrollment_core import monitoring
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 from enrollment_core.staff import StaffAction
@@ -87,10 +87,6 @@ def ask(action: str) -> None:
     st.session_state.pop(RESULT_KEY, None)
 
 
-def cancel() -> None:
-    st.session_state.pop(PENDING_KEY, None)
-
-
 # Both work in batches, each committed: when the database stops answering half-way, those stay done.
 def run_cleanup() -> None:
     st.session_state.pop(PENDING_KEY, None)
@@ -132,17 +128,6 @@ def run_archive(older_than_hours: float) -> None:
     )
 
 
-def confirmation(
-    message: str, confirm_label: str, on_confirm: Callable[..., None], args: tuple[Any, ...], key: str
-) -> None:
-    with st.container(border=True):
-        st.warning(message, icon=":material/warning:")
-        # A horizontal row sized to its buttons: their labels are never cut.
-        with st.container(horizontal=True):
-            st.button(confirm_label, type="primary", on_click=on_confirm, args=args, key=f"confirm_{key}")
-            st.button("Cancel", on_click=cancel, key=f"cancel_{key}")
-
-
 @outage.section()
 def actions() -> None:
     st.markdown("**Cleanup and archive**")
@@ -173,23 +158,24 @@ def actions() -> None:
             disabled=bool(pending),
         )
     if pending == "cleanup":
-        confirmation(
+        confirm_then_run(
             f"Permanently delete the {status.cleanup_candidates:,} expired session(s) and their drawings? "
             f"The people in them already ran out of time. {KEPT}",
             "Delete expired sessions",
             run_cleanup,
-            (),
-            "cleanup",
+            pending_key=PENDING_KEY,
+            key="cleanup",
         )
     elif pending == "archive":
-        confirmation(
+        confirm_then_run(
             f"Move the {status.archive_candidates:,} completed session(s) older than {older_than_hours:g} h "
             f"to the archive? Their drawings are deleted; registered people keep their enrolled drawings. "
             f"{KEPT}",
             "Archive completed sessions",
             run_archive,
-            (older_than_hours,),
-            "archive",
+            pending_key=PENDING_KEY,
+            key="archive",
+            args=(older_than_hours,),
         )
 
 

@@ -21,6 +21,7 @@ from dashboard import (
     view,
     words,
 )
+from dashboard.confirm import confirm_then_run
 from enrollment_core import device_tokens, monitoring, rate_limits
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 
@@ -237,11 +238,14 @@ def confirmation(kinds: tuple[str, ...] = ("unlock", "clear")) -> None:
     pending: sign_in_blocks.Fix | None = st.session_state.get(PENDING_FIX)
     if pending is None or pending.kind not in kinds:
         return
-    with st.container(border=True):
-        st.warning(pending.question, icon=":material/help:")
-        with st.container(horizontal=True):  # sized to their labels: never cut
-            st.button(pending.confirm, type="primary", on_click=_run_fix, key="confirm_sign_in_fix")
-            st.button("Cancel", on_click=_cancel_fix, key="cancel_sign_in_fix")
+    confirm_then_run(
+        pending.question,
+        pending.confirm,
+        _run_fix,
+        pending_key=PENDING_FIX,
+        key="sign_in_fix",
+        icon=":material/help:",
+    )
 
 
 @outage.section()
@@ -302,10 +306,6 @@ def _ask(fix: sign_in_blocks.Fix) -> None:
     st.session_state[PENDING_FIX] = fix
     st.session_state.pop(FIX_RESULT, None)
     st.session_state.pop(DEVICE_RESULT, None)
-
-
-def _cancel_fix() -> None:
-    st.session_state.pop(PENDING_FIX, None)
 
 
 def _run_fix() -> None:
