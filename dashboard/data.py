@@ -36,7 +36,7 @@ def _open(key: Hashable) -> EnrollmentService:
 
 # One pool per process, not st.cache_resource: any visitor, signed in or not, can send Streamlit's "clear
 # caches" message, which closed the staff's pool under their running queries (enrollment_core.shared_service).
-_SHARED = SharedService(_open)
+_SHARED: SharedService[EnrollmentService] = SharedService(_open)
 
 
 def _key() -> tuple[Settings, bool]:
@@ -56,9 +56,8 @@ def service() -> EnrollmentService:
 
 def close_service() -> None:
     """Stop the snapshot thread and close the dashboard's pool (tests; the process ending does it too)."""
-    _stop_refresher()
-    with _standby_lock:
-        _close_standby_locked()
+    _REFRESHER.close()
+    _STANDBY.close()
     _SHARED.close()
 
 
@@ -82,30 +81,20 @@ def reads_from_standby() -> bool:
 
 # The standby's reads: one pool per process too (not st.cache_resource, whose "clear caches" any visitor
 # can send), opened anew only when DASHBOARD_READ_URL or DATABASE_URL changes (tests).
-_standby_lock = threading.Lock()
-_standby: tuple[tuple[str, str | None], StaffReads] | None = None
+def _open_standby(key: Hashable) -> StaffReads:
+    read_url, _database_url = cast("tuple[str, str | None]", key)
+    return service().standby_reads(read_url)
+
+
+_STANDBY: SharedService[StaffReads] = SharedService(_open_standby)
 
 
 def _standby_reads(read_url: str, database_url: str | None) -> StaffReads:
-    global _standby
     key = (read_url, database_url)
-    current = _standby
-    if current is not None and current[0] == key:
-        return current[1]
-    with _standby_lock, st.spinner("Connecting to the database…"):
-        if _standby is not None and _standby[0] == key:
-            return _standby[1]
-        _close_standby_locked()
-        opened = service().standby_reads(read_url)
-        _standby = (key, opened)
-        return opened
-
-
-def _close_standby_locked() -> None:
-    global _standby
-    if _standby is not None:
-        _standby[1].close()
-        _standby = None
+    if _STANDBY.is_open(key):
+        return _STANDBY.get(key)
+    with st.spinner("Connecting to the database…"):
+        return _STANDBY.get(key)
 
 
 def limits() -> DatabaseLimits:
@@ -122,38 +111,33 @@ def _refresh_snapshots(stop: threading.Event, figures: StaffReads) -> None:
             log.exception("dashboard snapshot refresh failed")
 
 
-# The snapshot thread: one per process, for the database it was started for (not st.cache_resource,
-# for the same reason as the pool: a visitor's "clear caches" would stop and start it at will).
-_refresher_lock = threading.Lock()
-_refresher: tuple[EnrollmentService, threading.Event] | None = None
+class _SnapshotRefresher:
+    """The thread keeping the snapshot of one primary fresh; close() stops it."""
 
-
-def _snapshot_refresher() -> None:
-    global _refresher
-    with _refresher_lock:
-        # The primary: the snapshot is written there. Raises when the database cannot be opened (the old
-        # thread, if any, goes on).
-        primary = service()
-        if _refresher is not None and _refresher[0] is primary:
-            return
-        if _refresher is not None:
-            _refresher[1].set()
-        stop = threading.Event()
+    def __init__(self, primary: EnrollmentService) -> None:
+        self._stop = threading.Event()
         threading.Thread(
             target=_refresh_snapshots,
-            args=(stop, primary.staff_reads()),
+            args=(self._stop, primary.staff_reads()),
             name="dashboard-snapshots",
             daemon=True,
         ).start()
-        _refresher = (primary, stop)
+
+    def close(self) -> None:
+        self._stop.set()
 
 
-def _stop_refresher() -> None:
-    global _refresher
-    with _refresher_lock:
-        if _refresher is not None:
-            _refresher[1].set()
-            _refresher = None
+# The snapshot thread: one per process, for the database it was started for (not st.cache_resource,
+# for the same reason as the pool: a visitor's "clear caches" would stop and start it at will).
+_REFRESHER: SharedService[_SnapshotRefresher] = SharedService(
+    lambda primary: _SnapshotRefresher(cast(EnrollmentService, primary))
+)
+
+
+def _snapshot_refresher() -> None:
+    # The primary: the snapshot is written there. Raises when the database cannot be opened (the old
+    # thread, if any, goes on).
+    _REFRESHER.get(service())
 
 
 def start_background_refresh() -> None:

@@ -25,7 +25,7 @@ def _open(key: Hashable) -> EnrollmentService:
     return open_service(cast(Settings, key), background_cleanup=True)
 
 
-_SHARED = SharedService(_open)
+_SHARED: SharedService[EnrollmentService] = SharedService(_open)
 
 
 def get_service() -> EnrollmentService:
