@@ -22,7 +22,7 @@ from enrollment_core import ClientInfo, EnrollmentService, Progress
 from enrollment_core.config import Settings, duration_words
 
 from . import schemas, wire
-from .errors import DATABASE_UNAVAILABLE, SIGNATURE_REJECTED, error_body, error_response
+from .errors import DATABASE_UNAVAILABLE_CODE, SIGNATURE_REJECTED, error_body, error_response
 from .json_body import JSONRoute
 from .schemas import SESSION_ID_PATTERN
 
@@ -282,5 +282,5 @@ async def readyz(request: Request) -> Any:
     # send traffic elsewhere while this says 503.
     problem = await request.app.state.readiness.problem()
     if problem is not None:
-        return error_response(503, DATABASE_UNAVAILABLE, problem, headers={"Retry-After": "1"})
+        return error_response(503, DATABASE_UNAVAILABLE_CODE, problem, headers={"Retry-After": "1"})
     return {"status": "ready", "database": "ok"}
