@@ -113,11 +113,7 @@ class WaitSampler(_Background):
     def _run(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
             while not self._stop.is_set():
-                row = conn.execute(
-                    "SELECT wait_event_type, wait_event FROM pg_stat_activity"
-                    " WHERE pid = %s AND state = 'active'",
-                    (self.pid,),
-                ).fetchone()
+                row = conn.execute(bench_query("backend_wait_event"), {"pid": self.pid}).fetchone()
                 event = f"{row[0]}:{row[1]}" if row and row[0] and row[0] != "Client" else None
                 self.samples.append((time.perf_counter(), event))
                 time.sleep(self.every_s)

@@ -50,22 +50,18 @@ def _admin(url: str) -> psycopg.Connection:
 
 def create_database(server: str, name: str, template: str | None = None) -> str:
     with _admin(server) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL(bench_query("drop_database")).format(name=sql.Identifier(name)))
         if template:
-            # FILE_COPY clones a multi-GB data set in seconds instead of re-generating it.
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-                    sql.Identifier(name), sql.Identifier(template)
-                )
-            )
+            clone = sql.SQL(bench_query("clone_database"))
+            conn.execute(clone.format(name=sql.Identifier(name), template=sql.Identifier(template)))
         else:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL(bench_query("create_database")).format(name=sql.Identifier(name)))
     return make_conninfo(server, dbname=name)
 
 
 def drop_database(server: str, name: str) -> None:
     with _admin(server) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL(bench_query("drop_database")).format(name=sql.Identifier(name)))
 
 
 def scratch_name(kind: str) -> str:
@@ -183,9 +179,8 @@ class CpuMeter:
     machine the CPU per operation, not the wall time, says where a difference comes from."""
 
     def __init__(self, url: str) -> None:
-        # The server's processes now: postmaster children (backends, WAL writer, checkpointer...).
         with psycopg.connect(url) as conn:
-            self.pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity")]
+            self.pids = [row[0] for row in conn.execute(bench_query("server_pids"))]
 
     def server_seconds(self) -> float:
         return process_cpu_seconds(self.pids)

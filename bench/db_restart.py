@@ -25,7 +25,7 @@ import psycopg
 from enrollment_core import db_supervisor, embedded_postgres
 from enrollment_core.config import PROJECT_ROOT, process_configuration
 
-from .common import Results, fmt, median, table
+from .common import Results, bench_query, fmt, median, table
 
 BOUND_SECONDS = 60.0
 
@@ -51,7 +51,7 @@ def run(quick: bool = False, kills: int | None = None) -> Results:
     seconds: list[float] = []
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE TABLE witness AS SELECT 'written before the kills' AS note")
+            conn.execute(bench_query("create_witness"))
         with db_supervisor.supervisor_process(data_dir, log_path):
             for round_number in range(kills):
                 # The supervisor has seen this server answer (at its start, or after its restart).
@@ -61,7 +61,7 @@ def run(quick: bool = False, kills: int | None = None) -> Results:
                 killed = embedded_postgres.crash(data_dir)
                 took = db_supervisor.wait_until_answers(data_dir, BOUND_SECONDS, other_than=killed)
                 with psycopg.connect(url) as conn:
-                    kept = conn.execute("SELECT note FROM witness").fetchall()
+                    kept = conn.execute(bench_query("read_witness")).fetchall()
                 assert kept == [("written before the kills",)], kept
                 seconds.append(took)
             log = _wait_for_log(log_path, r"restarted in", kills)

@@ -44,7 +44,17 @@ from api.wire import save_drawing_command, save_drawing_json
 
 from . import datagen
 from .api_server import serve_command
-from .common import Results, cpu_seconds_by_pid, fmt, median, ms, percentile, process_cpu_seconds, table
+from .common import (
+    Results,
+    bench_query,
+    cpu_seconds_by_pid,
+    fmt,
+    median,
+    ms,
+    percentile,
+    process_cpu_seconds,
+    table,
+)
 from .payloads import signup_samples
 from .save_step import BENCH_LIMITS, bench_client
 
@@ -290,7 +300,7 @@ class DatabaseCpu:
         self.conn = psycopg.connect(url, autocommit=True)
 
     def read(self) -> dict[int, float]:
-        rows = self.conn.execute("SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
+        rows = self.conn.execute(bench_query("other_server_pids"))
         return cpu_seconds_by_pid([pid for (pid,) in rows])
 
     @staticmethod

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql as pgsql
 from psycopg.rows import dict_row
 
 from enrollment_core import monitoring
@@ -123,7 +124,8 @@ def time_query(conn: Connection, sql: str, params: dict[str, Any], runs: int) ->
 
 def explain(conn: Connection, sql: str, params: dict[str, Any]) -> str:
     with conn.transaction(force_rollback=True):
-        plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params).fetchall()
+        explained = pgsql.SQL(bench_query("explain_analyze")).format(statement=pgsql.SQL(sql))
+        plan = conn.execute(explained, params).fetchall()
     return "\n".join(next(iter(r.values())) for r in plan)
 
 
