@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 _T = TypeVar("_T")
+_N = TypeVar("_N", int, float)
 _D = TypeVar("_D")
 # Field metadata: the variable a setting is read from, and how its text becomes the value.
 _ENV = "env"
@@ -35,30 +36,25 @@ READ_ELSEWHERE: dict[str, str] = {
 }
 
 
-def _int(minimum: int = 0) -> Callable[[str, str], int]:
-    def parse(name: str, raw: str) -> int:
+def _number(kind: type[_N], what: str, minimum: _N) -> Callable[[str, str], _N]:
+    def parse(name: str, raw: str) -> _N:
         try:
-            value = int(raw)
+            value = kind(raw)
         except ValueError:
-            raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-        if value < minimum:
-            raise ValueError(f"{name} must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-def _float(minimum: float = 0.0) -> Callable[[str, str], float]:
-    def parse(name: str, raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"{name} must be a number, got {raw!r}") from None
+            raise ValueError(f"{name} must be {what}, got {raw!r}") from None
         if not value >= minimum:  # also refuses NaN
             raise ValueError(f"{name} must be at least {minimum}, got {value}")
         return value
 
     return parse
+
+
+def _int(minimum: int = 0) -> Callable[[str, str], int]:
+    return _number(int, "an integer", minimum)
+
+
+def _float(minimum: float = 0.0) -> Callable[[str, str], float]:
+    return _number(float, "a number", minimum)
 
 
 def _flag(name: str, raw: str) -> bool:
@@ -78,10 +74,10 @@ def _path(_name: str, raw: str) -> Path:
     return Path(raw)
 
 
-def _env(name: str, default: _T, parse: Callable[[str, str], _T]) -> _T:
+def _env(name: str, default: _T, parse: Callable[[str, str], _T], *, secret: bool = False) -> _T:
     """A setting read from the variable `name` (unset or blank: `default`). Typed as its value, so the
-    dataclass's field has the setting's own type."""
-    return field(default=default, metadata={_ENV: name, _PARSE: parse})
+    dataclass's field has the setting's own type. A secret is left out of the settings' repr (logs)."""
+    return field(default=default, repr=not secret, metadata={_ENV: name, _PARSE: parse})
 
 
 def _read(cls: type[_D], environ: Mapping[str, str]) -> _D:
@@ -258,7 +254,7 @@ class DashboardSettings:
     """The staff console's own settings (its database settings are the core's)."""
 
     # The staff secret (Streamlit's secrets may hold it instead: dashboard/auth.py); None: no access.
-    password: str | None = _env("DASHBOARD_PASSWORD", None, _text)
+    password: str | None = _env("DASHBOARD_PASSWORD", None, _text, secret=True)
     # How long the signed cookie keeps a person signed in across reloads.
     sign_in_hours: float = _env("DASHBOARD_SIGN_IN_HOURS", 8.0, _float(0.01))
     # The console offers to run the hourly cleanup and keeps its figures fresh from a thread; off for
