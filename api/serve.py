@@ -49,6 +49,7 @@ def server_settings() -> ApiServerSettings:
 
 
 def workers_from_env() -> int:
+    """API_WORKERS, else one per CPU (default_workers)."""
     return server_settings().workers or default_workers()
 
 
@@ -70,8 +71,8 @@ def tcp_listener(config: uvicorn.Config) -> socket.socket:
 
 def main() -> None:
     server = server_settings()
-    host, port, access_log = server.host, server.port, server.access_log
-    workers = server.workers or default_workers()
+    host, port = server.host, server.port
+    workers, access_log = workers_from_env(), access_log_from_env()
     if workers == 1:  # one process: the event loop binds the socket itself, as TCP
         uvicorn.run(APP, factory=True, host=host, port=port, access_log=access_log, http=PROTOCOL)
         return
