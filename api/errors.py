@@ -48,7 +48,8 @@ STATUS_OF: dict[type[core.EnrollmentError], int] = {
 MALFORMED_JSON = "malformed_json"
 UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
 SIGNATURE_REJECTED = "signature_rejected"
-DATABASE_UNAVAILABLE = "database_unavailable"
+# The code of a 503 when the database did not answer (the core's DATABASE_UNAVAILABLE: the exceptions).
+DATABASE_UNAVAILABLE_CODE = "database_unavailable"
 SERVER_BUSY = "server_busy"
 # Seconds a client is asked to wait before retrying: PostgreSQL back after a crash is reconnected to
 # within about a second (enrollment_core.database), and a shed request can be sent again at once.
@@ -188,7 +189,8 @@ async def _on_database_down(_: Request, exc: Exception) -> JSONResponse:
         message = "the database did not answer in time; nothing was saved, please retry in a moment"
     else:
         message = "the database is unavailable right now; nothing was saved, please retry in a moment"
-    return error_response(503, DATABASE_UNAVAILABLE, message, headers={"Retry-After": DATABASE_RETRY_AFTER})
+    retry = {"Retry-After": DATABASE_RETRY_AFTER}
+    return error_response(503, DATABASE_UNAVAILABLE_CODE, message, headers=retry)
 
 
 async def _on_pool_full(_: Request, exc: Exception) -> JSONResponse:

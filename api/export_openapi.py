@@ -16,9 +16,12 @@ OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
 
 
 def generate() -> dict[str, Any]:
+    from enrollment_core.config import Settings
+
     from .main import create_app
 
-    return create_app().openapi()
+    # The document describes the defaults (a 2-hour session), whatever this shell's environment says.
+    return create_app(settings=Settings()).openapi()
 
 
 def render(document: dict[str, Any]) -> str:

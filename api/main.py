@@ -2,9 +2,9 @@
 
     python -m api.serve        (what ./dev start runs: uvicorn, its workers and api/server.py's protocol)
 
-`app` opens the service (embedded PostgreSQL unless DATABASE_URL, schema migrated) when the server
-starts, runs the hourly maintenance (cleanup of expired sessions, archiving) while it runs, and closes
-both on shutdown.
+The app (create_app, uvicorn's factory) opens the service (embedded PostgreSQL unless DATABASE_URL,
+schema migrated) when the server starts, runs the hourly maintenance (cleanup of expired sessions,
+archiving) while it runs, and closes both on shutdown.
 Tests build their own app around a service on a test database: create_app(service).
 """
 
@@ -18,13 +18,13 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from enrollment_core import EnrollmentService, open_service
-from enrollment_core.config import Settings
+from enrollment_core.config import Settings, process_configuration
 
 from .errors import install_error_handlers
 from .headers import SecurityHeaders
 from .limits import MAX_BODY_BYTES, BodySizeLimit
 from .load_shedding import InFlightLimit
-from .routes import router
+from .routes import router, state_lifetime
 
 DESCRIPTION = """\
 Step-by-step signature enrollment kept server-side in PostgreSQL (sessions survive lost connections,
@@ -46,8 +46,20 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """The API around `service`; without one, the app opens (and later closes) its own on startup."""
+def create_app(
+    service: EnrollmentService | None = None,
+    *,
+    settings: Settings | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The API around `service`; without one, the app opens (and later closes) its own on startup, with
+    `settings` (default: this process's, from the environment). uvicorn calls it as the app's factory
+    (api.serve), once per worker process."""
+    if service is not None:
+        settings = service.settings
+    elif settings is None:
+        settings = process_configuration().settings
+    own_settings = settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,7 +74,7 @@ def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int 
         # Opening may start the embedded database and migrate: blocking work, kept off the event loop.
         # background_cleanup: the hourly cleanup and archiving run while the API runs (once per interval
         # across all instances); close() stops them and closes the pool.
-        own = await to_thread.run_sync(lambda: open_service(background_cleanup=True))
+        own = await to_thread.run_sync(lambda: open_service(own_settings, background_cleanup=True))
         app.state.service = own
         app.state.readiness = own.readiness_probe()
         freeze_startup_objects()  # a server process from here on; tests (service given) keep theirs
@@ -72,7 +84,6 @@ def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int 
             await app.state.readiness.close()
             await to_thread.run_sync(own.close)
 
-    settings = service.settings if service is not None else Settings.from_env()
     app = FastAPI(
         title="Signature enrollment API",
         version="1.0.0",
@@ -85,7 +96,5 @@ def create_app(service: EnrollmentService | None = None, *, max_body_bytes: int 
     app.add_middleware(InFlightLimit, max_in_flight=settings.max_in_flight)
     app.add_middleware(SecurityHeaders)  # added last: outermost, so every answer carries the headers
     app.include_router(router)
+    state_lifetime(app, settings)
     return app
-
-
-app = create_app()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -22,14 +22,15 @@ from enrollment_core import ClientInfo, EnrollmentService, Progress
 from enrollment_core.config import Settings, duration_words
 
 from . import schemas, wire
-from .errors import DATABASE_UNAVAILABLE, SIGNATURE_REJECTED, error_body, error_response
+from .errors import DATABASE_UNAVAILABLE_CODE, SIGNATURE_REJECTED, error_body, error_response
 from .json_body import JSONRoute
 from .schemas import SESSION_ID_PATTERN
 
 router = APIRouter(route_class=JSONRoute)  # bodies decoded by orjson (api/json_body.py)
 
-# The configured session lifetime, as the OpenAPI document states it ("2-hour").
-_LIFETIME = duration_words(Settings.from_env().session_ttl_seconds, adjective=True)
+# The session lifetime goes where {lifetime} stands when an app is built (state_lifetime): the app's
+# settings are known then, not when this module is imported.
+_LIFETIME = "{lifetime}"
 # What each error status means on this API (the OpenAPI document lists them per operation).
 _ERROR_MEANINGS = {
     400: "malformed_json: the body is not valid JSON.",
@@ -67,6 +68,25 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": schemas.ErrorBody, "description": _ERROR_MEANINGS[status]}
         for status in sorted(set(statuses))
     }
+
+
+def state_lifetime(app: FastAPI, settings: Settings) -> None:
+    """`app`'s OpenAPI document states the configured session lifetime ("2-hour") in its descriptions of
+    the errors (FastAPI's way of extending the document: the app's openapi(), which builds it once)."""
+    lifetime = duration_words(settings.session_ttl_seconds, adjective=True)
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    for response in operation.get("responses", {}).values():
+                        if _LIFETIME in response.get("description", ""):
+                            response["description"] = response["description"].replace(_LIFETIME, lifetime)
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def get_service(request: Request) -> EnrollmentService:
@@ -262,5 +282,5 @@ async def readyz(request: Request) -> Any:
     # send traffic elsewhere while this says 503.
     problem = await request.app.state.readiness.problem()
     if problem is not None:
-        return error_response(503, DATABASE_UNAVAILABLE, problem, headers={"Retry-After": "1"})
+        return error_response(503, DATABASE_UNAVAILABLE_CODE, problem, headers={"Retry-After": "1"})
     return {"status": "ready", "database": "ok"}

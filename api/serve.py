@@ -1,7 +1,8 @@
 """Run the API as `./dev start` does: `python -m api.serve`.
 
     API_HOST (127.0.0.1), API_PORT (8000), API_WORKERS (one per CPU this process may use, at most
-    MAX_DEFAULT_WORKERS), API_ACCESS_LOG (0: off; 1 logs a line per request)
+    MAX_DEFAULT_WORKERS), API_ACCESS_LOG (0: off; 1 logs a line per request): the registry's
+    ApiServerSettings (enrollment_core/config.py), read once when the server starts
 
 Each worker is a process of its own (its own interpreter lock, its own connection pool): with one
 worker, a 2-core machine serves saves from one core, because a save's Python work (JSON, validation)
@@ -21,7 +22,10 @@ import socket
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-APP = "api.main:app"
+from enrollment_core.config import ApiServerSettings, process_configuration
+
+# The app's factory, called once in every worker process (each reads its settings there, not at import).
+APP = "api.main:create_app"
 # uvicorn's httptools protocol with a deadline for slow requests and JSON answers to bad HTTP (server.py),
 # named as uvicorn imports it: every worker process imports it by this name.
 PROTOCOL = "api.server:GuardedHttpToolsProtocol"
@@ -30,29 +34,27 @@ PROTOCOL = "api.server:GuardedHttpToolsProtocol"
 MAX_DEFAULT_WORKERS = 6
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = (os.environ.get(name) or "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise SystemExit(f"{name} must be a whole number of at least 1, got {raw!r}")
-    return int(raw)
-
-
 def default_workers() -> int:
     """One worker per CPU this process may run on (its affinity, not the host's count)."""
     return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS))
 
 
+def server_settings() -> ApiServerSettings:
+    """How to run the server, from the environment; a value that cannot be used ends the command with
+    the variable's name and the reason."""
+    try:
+        return process_configuration().api_server
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+
+
 def workers_from_env() -> int:
-    return _env_int("API_WORKERS", default_workers())
+    """API_WORKERS, else one per CPU (default_workers)."""
+    return server_settings().workers or default_workers()
 
 
 def access_log_from_env() -> bool:
-    raw = (os.environ.get("API_ACCESS_LOG") or "0").strip().lower()
-    if raw not in ("0", "1", "false", "true", "no", "yes", "off", "on"):
-        raise SystemExit(f"API_ACCESS_LOG must be 0 or 1, got {raw!r}")
-    return raw in ("1", "true", "yes", "on")
+    return server_settings().access_log
 
 
 def tcp_listener(config: uvicorn.Config) -> socket.socket:
@@ -68,12 +70,15 @@ def tcp_listener(config: uvicorn.Config) -> socket.socket:
 
 
 def main() -> None:
-    host, port = os.environ.get("API_HOST") or "127.0.0.1", _env_int("API_PORT", 8000)
+    server = server_settings()
+    host, port = server.host, server.port
     workers, access_log = workers_from_env(), access_log_from_env()
     if workers == 1:  # one process: the event loop binds the socket itself, as TCP
-        uvicorn.run(APP, host=host, port=port, access_log=access_log, http=PROTOCOL)
+        uvicorn.run(APP, factory=True, host=host, port=port, access_log=access_log, http=PROTOCOL)
         return
-    config = uvicorn.Config(APP, host=host, port=port, workers=workers, access_log=access_log, http=PROTOCOL)
+    config = uvicorn.Config(
+        APP, factory=True, host=host, port=port, workers=workers, access_log=access_log, http=PROTOCOL
+    )
     Multiprocess(config, sockets=[tcp_listener(config)]).run()  # uvicorn.run's way, listener fixed
 
 

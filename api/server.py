@@ -25,14 +25,13 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from enrollment_core.config import Settings
+from enrollment_core.config import process_configuration
 
 from .errors import error_body
 from .headers import SECURITY_HEADERS
 
 REQUEST_TIMEOUT_CODE = "request_timeout"
 HEADERS_TOO_LARGE_CODE = "headers_too_large"
-_SETTINGS = Settings.from_env()
 
 
 def _head_end(data: bytes, within: int) -> int:
@@ -57,12 +56,24 @@ def error_response_bytes(status: int, reason: str, code: str, message: str) -> b
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    request_timeout: float = _SETTINGS.request_timeout_seconds
-    max_header_bytes: int = _SETTINGS.max_header_bytes
-    max_header_count: int = _SETTINGS.max_header_count
+    # The deadline and the header limits: a subclass's (guarded_protocol), else this process's settings
+    # (API_REQUEST_TIMEOUT_SECONDS, API_MAX_HEADER_BYTES, API_MAX_HEADERS). uvicorn imports this class by
+    # name in every worker process, so they are read when a connection arrives, never at import.
+    request_timeout: float
+    max_header_bytes: int
+    max_header_count: int
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        settings = process_configuration().settings
+        configured = {
+            "request_timeout": settings.request_timeout_seconds,
+            "max_header_bytes": settings.max_header_bytes,
+            "max_header_count": settings.max_header_count,
+        }
+        for name, value in configured.items():
+            if not hasattr(self, name):
+                setattr(self, name, value)
         self._deadline: asyncio.TimerHandle | None = None
         self._mid_request = False  # between the parser's message begin and message complete
         self._in_head = True  # the next bytes belong to a request line and headers

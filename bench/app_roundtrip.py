@@ -131,7 +131,7 @@ class Finger:
     def stroke(self, points: list[tuple[float, float]]) -> None:
         box = self.page.locator("canvas.upper-canvas").bounding_box()
 
-        def at(x: float, y: float) -> list[dict]:
+        def at(x: float, y: float) -> list[dict[str, Any]]:
             return [{"x": box["x"] + x, "y": box["y"] + y, "radiusX": 2, "radiusY": 2, "force": 1, "id": 0}]
 
         self.cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": at(*points[0])})

@@ -121,3 +121,62 @@ RETURNING enrollment_id;
 SELECT te.session_id, s.step_number, s.signature_data
 FROM temp_enrollment_steps s
 JOIN temp_enrollments te ON te.id = s.enrollment_id;
+
+-- name: backend_pid
+-- The PostgreSQL backend serving this connection (the cleanup bench reads its saver's waits by it).
+SELECT pg_backend_pid() AS pid;
+
+-- name: drop_database
+-- A scratch database, whoever is still connected to it (psycopg.sql fills in the name where the braces
+-- stand: CREATE and DROP DATABASE take no parameters).
+DROP DATABASE IF EXISTS {name} WITH (FORCE);
+
+-- name: create_database
+CREATE DATABASE {name};
+
+-- name: create_database_owned_by
+CREATE DATABASE {name} OWNER {owner};
+
+-- name: clone_database
+-- FILE_COPY clones a multi-GB data set in seconds instead of generating it again.
+CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY;
+
+-- name: server_pids
+-- The server's processes now: postmaster children (backends, WAL writer, checkpointer...).
+SELECT pid FROM pg_stat_activity;
+
+-- name: other_server_pids
+-- The same but for this connection's own backend.
+SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid();
+
+-- name: backend_wait_event
+-- What one backend waits for while it is active (nothing when it is not waiting).
+SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE pid = %(pid)s AND state = 'active';
+
+-- name: wal_totals
+-- WAL bytes written so far, the WAL fsyncs and their milliseconds.
+SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint,
+       COALESCE(sum(fsyncs), 0)::bigint, COALESCE(sum(fsync_time), 0)::float8
+FROM pg_stat_io WHERE object = 'wal';
+
+-- name: explain_analyze
+-- A statement's plan with its real timings and buffers (the statement fills in the braces).
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {statement};
+
+-- name: skip_foreign_key_triggers
+-- Like pg_restore --disable-triggers: generated rows are consistent by construction, so the per-row
+-- foreign-key checks are skipped (4x faster). Needs a superuser.
+SET session_replication_role = replica;
+
+-- name: vacuum_sessions
+VACUUM (ANALYZE) temp_enrollments;
+
+-- name: vacuum_steps
+VACUUM (ANALYZE) temp_enrollment_steps;
+
+-- name: create_witness
+-- A row written before the restart bench kills the server: it must still be there after each restart.
+CREATE TABLE witness AS SELECT 'written before the kills' AS note;
+
+-- name: read_witness
+SELECT note FROM witness;

@@ -18,7 +18,7 @@ import psycopg
 
 from enrollment_core import migrations
 from enrollment_core.config import Settings
-from enrollment_core.database import allow_long_transaction
+from enrollment_core.database import allow_long_transaction, one
 from enrollment_core.maintenance import cleanup_expired
 from enrollment_core.service import EnrollmentService
 
@@ -89,7 +89,8 @@ class Saver(_Background):
     def backend_pid(self) -> int:
         """The PostgreSQL backend serving the saver (its pool holds one connection)."""
         with self.pool.connection() as conn:
-            return conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
+            pid: int = one(conn.execute(bench_query("backend_pid")).fetchone())["pid"]
+            return pid
 
     def __exit__(self, *exc: object) -> None:
         super().__exit__(*exc)
@@ -112,11 +113,7 @@ class WaitSampler(_Background):
     def _run(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
             while not self._stop.is_set():
-                row = conn.execute(
-                    "SELECT wait_event_type, wait_event FROM pg_stat_activity"
-                    " WHERE pid = %s AND state = 'active'",
-                    (self.pid,),
-                ).fetchone()
+                row = conn.execute(bench_query("backend_wait_event"), {"pid": self.pid}).fetchone()
                 event = f"{row[0]}:{row[1]}" if row and row[0] and row[0] != "Client" else None
                 self.samples.append((time.perf_counter(), event))
                 time.sleep(self.every_s)
@@ -147,7 +144,7 @@ class WaitSampler(_Background):
 
 def run_mode(
     url: str, mode: str, batch_size: int, quick: bool, samples: list[list[StepSample]], pause_ratio: float
-) -> dict:
+) -> dict[str, Any]:
     pool = open_pool(url, 1, name="bench-cleanup")
     try:
         with Saver(url, samples) as saver, WaitSampler(url, saver.backend_pid()) as waits:
@@ -159,12 +156,12 @@ def run_mode(
             else:
                 with pool.connection() as conn:
                     allow_long_transaction(conn, pool.limits)  # as the product's batches: maintenance limits
-                    removed = conn.execute(bench_query("cleanup_in_one_call")).fetchone()["removed"]
+                    removed = one(conn.execute(bench_query("cleanup_in_one_call")).fetchone())["removed"]
             finished = time.perf_counter()
             time.sleep(0.3 if quick else 1.0)
         with pool.connection() as conn:
-            remaining = conn.execute(bench_query("expired_remaining")).fetchone()["n"]
-            live = conn.execute(bench_query("live_sessions")).fetchone()
+            remaining = one(conn.execute(bench_query("expired_remaining")).fetchone())["n"]
+            live = one(conn.execute(bench_query("live_sessions")).fetchone())
     finally:
         pool.close()
     during = saver.during(started, finished)

@@ -34,6 +34,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -41,7 +42,7 @@ from psycopg import sql
 from deploy import cluster
 from enrollment_core import migrations
 
-from .common import Results, fmt, median, process_cpu_seconds, table
+from .common import Results, bench_query, fmt, median, process_cpu_seconds, table
 from .http_save import (
     BENCH_LIMITS_ENV,
     DatabaseCpu,
@@ -86,14 +87,14 @@ def scratch_database() -> Iterator[str]:
     """A migrated database on the cluster's primary, owned by the product's role; dropped afterwards."""
     name = f"bench_cluster_{os.getpid()}"
     with psycopg.connect(cluster.superuser_url(), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-            sql.Identifier(name), sql.Identifier(cluster.APP_USER)))  # fmt: skip
+        create = sql.SQL(bench_query("create_database_owned_by"))
+        admin.execute(create.format(name=sql.Identifier(name), owner=sql.Identifier(cluster.APP_USER)))
     try:
         migrations.migrate(direct_url(name))
         yield name
     finally:
         with psycopg.connect(cluster.superuser_url(), autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            admin.execute(sql.SQL(bench_query("drop_database")).format(name=sql.Identifier(name)))
 
 
 def direct_url(name: str) -> str:
@@ -181,11 +182,7 @@ class Wal:
     def totals(self) -> tuple[int, int, float]:
         """WAL bytes written so far, WAL fsyncs and their milliseconds (as far as the processes have
         reported them: a busy backend reports at most once a second, an idle one within 10 s)."""
-        row = self.conn.execute(
-            "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint, "
-            "COALESCE(sum(fsyncs), 0)::bigint, COALESCE(sum(fsync_time), 0)::float8 "
-            "FROM pg_stat_io WHERE object = 'wal'"
-        ).fetchone()
+        row = self.conn.execute(bench_query("wal_totals")).fetchone()
         assert row is not None
         return int(row[0]), int(row[1]), float(row[2])
 
@@ -207,14 +204,14 @@ def cell(kind: str, base: str, api_pid: int, proxy_pids: list[int], meter: Datab
     )  # fmt: skip
 
 
-def summarize(cells: list[Cell]) -> list[dict]:
+def summarize(cells: list[Cell]) -> list[dict[str, Any]]:
     rows = []
     for clients in sorted({c.clients for c in cells}):
         by_kind = {k: [c for c in cells if c.clients == clients and c.kind == k] for k in KINDS}
         direct, proxied = by_kind["direct"], by_kind["proxied"]
         ratios = [p.rate / d.rate for d, p in zip(direct, proxied)]
         p99_added = [p.p99_ms - d.p99_ms for d, p in zip(direct, proxied)]
-        row: dict = {"clients": clients, "ratio": median(ratios), "ratios": ratios,
+        row: dict[str, Any] = {"clients": clients, "ratio": median(ratios), "ratios": ratios,
                      "p99_added_ms": median(p99_added)}  # fmt: skip
         for kind, group in by_kind.items():
             ops = sum(c.ops for c in group)
@@ -234,7 +231,7 @@ def summarize(cells: list[Cell]) -> list[dict]:
     return rows
 
 
-def report(rows: list[dict]) -> str:
+def report(rows: list[dict[str, Any]]) -> str:
     lines = []
     for row in rows:
         for kind in KINDS:

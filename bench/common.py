@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from enrollment_core import embedded_postgres, migrations
-from enrollment_core.config import PROJECT_ROOT, Settings
+from enrollment_core.config import PROJECT_ROOT, Settings, process_configuration
 from enrollment_core.database import Pool, create_pool
 from enrollment_core.queries import load_file
 
@@ -37,7 +37,7 @@ def server_url(explicit: str | None = None) -> str:
     embedded one (started if needed)."""
     if explicit:
         return explicit
-    settings = Settings.from_env()
+    settings = process_configuration().settings
     if settings.database_url:
         return settings.database_url
     return embedded_postgres.ensure_running(settings.embedded_data_dir)
@@ -50,22 +50,18 @@ def _admin(url: str) -> psycopg.Connection:
 
 def create_database(server: str, name: str, template: str | None = None) -> str:
     with _admin(server) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL(bench_query("drop_database")).format(name=sql.Identifier(name)))
         if template:
-            # FILE_COPY clones a multi-GB data set in seconds instead of re-generating it.
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
-                    sql.Identifier(name), sql.Identifier(template)
-                )
-            )
+            clone = sql.SQL(bench_query("clone_database"))
+            conn.execute(clone.format(name=sql.Identifier(name), template=sql.Identifier(template)))
         else:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL(bench_query("create_database")).format(name=sql.Identifier(name)))
     return make_conninfo(server, dbname=name)
 
 
 def drop_database(server: str, name: str) -> None:
     with _admin(server) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL(bench_query("drop_database")).format(name=sql.Identifier(name)))
 
 
 def scratch_name(kind: str) -> str:
@@ -88,7 +84,7 @@ def scratch_database(server: str, kind: str, keep: bool = False) -> Iterator[str
 
 
 def database_name(url: str) -> str:
-    return conninfo_to_dict(url)["dbname"]
+    return str(conninfo_to_dict(url)["dbname"])
 
 
 def open_pool(url: str, size: int, name: str = "bench") -> Pool:
@@ -183,9 +179,8 @@ class CpuMeter:
     machine the CPU per operation, not the wall time, says where a difference comes from."""
 
     def __init__(self, url: str) -> None:
-        # The server's processes now: postmaster children (backends, WAL writer, checkpointer...).
         with psycopg.connect(url) as conn:
-            self.pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity")]
+            self.pids = [row[0] for row in conn.execute(bench_query("server_pids"))]
 
     def server_seconds(self) -> float:
         return process_cpu_seconds(self.pids)

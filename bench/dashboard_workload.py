@@ -46,10 +46,10 @@ def dashboard_queries(hours: int = 24) -> list[DashboardQuery]:
     page = SessionFilter().query_parameters()
     user_page = SessionFilter(username="user_42", order_by="expiring").query_parameters()
     # Sessions started in the last 7 days, ended ones too (the page's default range for those scopes).
-    week = {"started_from": datetime.now(UTC) - timedelta(days=7)}
-    completed = SessionFilter(scope="completed", **week).started_parameters()
-    every_oldest = SessionFilter(scope="any", order_by="oldest", **week).started_parameters()
-    expired_user = SessionFilter(scope="expired", username="user_42", **week).started_parameters()
+    week = datetime.now(UTC) - timedelta(days=7)
+    completed = SessionFilter(scope="completed", started_from=week).started_parameters()
+    every_oldest = SessionFilter(scope="any", order_by="oldest", started_from=week).started_parameters()
+    expired_user = SessionFilter(scope="expired", username="user_42", started_from=week).started_parameters()
     staff_log = StaffLogFilter().query_parameters()
     staff_log_filtered = StaffLogFilter(staff_name="sam", action="unlock_sign_in", page=2).query_parameters()
     return [

@@ -26,9 +26,8 @@ def generate(
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         try:
-            # Like pg_restore --disable-triggers: the rows are consistent by construction, so skip the
-            # per-row foreign-key checks (4x faster). Needs a superuser; otherwise just slower.
-            conn.execute("SET session_replication_role = replica")
+            # Needs a superuser; otherwise just slower.
+            conn.execute(bench_query("skip_foreign_key_triggers"))
         except psycopg.errors.InsufficientPrivilege:
             pass
         with tqdm(
@@ -43,8 +42,8 @@ def generate(
                 insert_sessions(conn, lo, hi, expired_only=expired_only, ttl_seconds=ttl_seconds)
                 bar.update(hi - lo + 1)
         # As autovacuum would have by then: statistics for the planner, visibility map for index-only scans.
-        conn.execute("VACUUM (ANALYZE) temp_enrollments")
-        conn.execute("VACUUM (ANALYZE) temp_enrollment_steps")
+        conn.execute(bench_query("vacuum_sessions"))
+        conn.execute(bench_query("vacuum_steps"))
     return time.perf_counter() - started
 
 

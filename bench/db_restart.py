@@ -23,9 +23,9 @@ from pathlib import Path
 import psycopg
 
 from enrollment_core import db_supervisor, embedded_postgres
-from enrollment_core.config import PROJECT_ROOT, Settings
+from enrollment_core.config import PROJECT_ROOT, process_configuration
 
-from .common import Results, fmt, median, table
+from .common import Results, bench_query, fmt, median, table
 
 BOUND_SECONDS = 60.0
 
@@ -42,7 +42,7 @@ def _wait_for_log(log_path: Path, pattern: str, count: int) -> str:
 def run(quick: bool = False, kills: int | None = None) -> Results:
     results = Results("restart", quick)
     kills = kills or (2 if quick else 7)
-    interval = Settings.from_env().db_check_interval_seconds
+    interval = process_configuration().settings.db_check_interval_seconds
     # Short: the server's Unix socket lives in the data directory.
     (PROJECT_ROOT / "var" / "tmp").mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="rs", dir=PROJECT_ROOT / "var" / "tmp"))
@@ -51,7 +51,7 @@ def run(quick: bool = False, kills: int | None = None) -> Results:
     seconds: list[float] = []
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE TABLE witness AS SELECT 'written before the kills' AS note")
+            conn.execute(bench_query("create_witness"))
         with db_supervisor.supervisor_process(data_dir, log_path):
             for round_number in range(kills):
                 # The supervisor has seen this server answer (at its start, or after its restart).
@@ -61,7 +61,7 @@ def run(quick: bool = False, kills: int | None = None) -> Results:
                 killed = embedded_postgres.crash(data_dir)
                 took = db_supervisor.wait_until_answers(data_dir, BOUND_SECONDS, other_than=killed)
                 with psycopg.connect(url) as conn:
-                    kept = conn.execute("SELECT note FROM witness").fetchall()
+                    kept = conn.execute(bench_query("read_witness")).fetchall()
                 assert kept == [("written before the kills",)], kept
                 seconds.append(took)
             log = _wait_for_log(log_path, r"restarted in", kills)

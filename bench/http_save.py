@@ -30,17 +30,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psycopg
 from tqdm import tqdm
 
 from api import serve
+
+if TYPE_CHECKING:  # imported at run time only after the worker set its environment
+    from enrollment_core.service import EnrollmentService
 from api.wire import save_drawing_command, save_drawing_json
 
 from . import datagen
 from .api_server import serve_command
-from .common import Results, cpu_seconds_by_pid, fmt, median, ms, percentile, process_cpu_seconds, table
+from .common import (
+    Results,
+    bench_query,
+    cpu_seconds_by_pid,
+    fmt,
+    median,
+    ms,
+    percentile,
+    process_cpu_seconds,
+    table,
+)
 from .payloads import signup_samples
 from .save_step import BENCH_LIMITS, bench_client
 
@@ -140,7 +154,9 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def run_wrk(base: str, clients: int, seconds: float, bodies: Path, persons: int, steps: int) -> dict:
+def run_wrk(
+    base: str, clients: int, seconds: float, bodies: Path, persons: int, steps: int
+) -> dict[str, Any]:
     """One wrk run; its figures (from save_drawing.lua's done()) plus its own CPU seconds."""
     command = [
         WRK, f"-t{clients}", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
@@ -154,7 +170,7 @@ def run_wrk(base: str, clients: int, seconds: float, bodies: Path, persons: int,
     lines = [line for line in output.splitlines() if line.startswith("BENCH_JSON ")]
     if process.returncode != 0 or not lines:
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{output[-2000:]}")
-    figures = orjson.loads(lines[-1].removeprefix("BENCH_JSON "))
+    figures: dict[str, Any] = orjson.loads(lines[-1].removeprefix("BENCH_JSON "))
     figures["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     return figures
 
@@ -162,8 +178,8 @@ def run_wrk(base: str, clients: int, seconds: float, bodies: Path, persons: int,
 # ---------------------------------------------------------------- the service in process
 
 
-def _enroll(service, tails: list[list[bytes]], number: int, start_at: float, seconds: float,
-            tag: str, latencies: list[float], refusals: list[str]) -> None:  # fmt: skip
+def _enroll(service: EnrollmentService, tails: list[list[bytes]], number: int, start_at: float,
+            seconds: float, tag: str, latencies: list[float], refusals: list[str]) -> None:  # fmt: skip
     """Client `number`: enroll users one after another through the service, as save_drawing.lua does
     through the API."""
     from enrollment_core import EnrollmentError
@@ -194,9 +210,10 @@ def _in_process_worker(conn: Connection, database_url: str, tails: list[list[byt
     saves steps from `start_at` for `seconds` (time.monotonic is one clock for every process)."""
     os.environ.update(BENCH_LIMITS_ENV, DATABASE_URL=database_url)
     from api.main import freeze_startup_objects
-    from enrollment_core import open_service
+    from enrollment_core import open_service, process_configuration
 
-    service = open_service(background_cleanup=True)  # as api.main's lifespan opens it ...
+    # As api.main's factory and lifespan open it (this process's settings, read after the update) ...
+    service = open_service(process_configuration().settings, background_cleanup=True)
     freeze_startup_objects()  # ... and then keeps start-up objects out of garbage collections
     conn.send("ready")
     try:
@@ -283,7 +300,7 @@ class DatabaseCpu:
         self.conn = psycopg.connect(url, autocommit=True)
 
     def read(self) -> dict[int, float]:
-        rows = self.conn.execute("SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
+        rows = self.conn.execute(bench_query("other_server_pids"))
         return cpu_seconds_by_pid([pid for (pid,) in rows])
 
     @staticmethod
@@ -366,7 +383,7 @@ def measure_workers(
     return cells
 
 
-def summarize(cells: list[Cell]) -> list[dict]:
+def summarize(cells: list[Cell]) -> list[dict[str, Any]]:
     """Per worker and client count: medians over rounds, and the median of the per-round ratios."""
     rows = []
     for workers, clients in sorted({(c.workers, c.clients) for c in cells}):
@@ -398,7 +415,7 @@ def summarize(cells: list[Cell]) -> list[dict]:
     return rows
 
 
-def report(rows: list[dict]) -> str:
+def report(rows: list[dict[str, Any]]) -> str:
     return table(
         [
             "workers",

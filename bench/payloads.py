@@ -36,7 +36,7 @@ def phone_png_data_url(points: list[Points]) -> str:
             width=3 * scale,
             joint="curve",
         )
-    image = image.resize((CANVAS_WIDTH * DENSITY, CANVAS_HEIGHT * DENSITY), Image.LANCZOS)
+    image = image.resize((CANVAS_WIDTH * DENSITY, CANVAS_HEIGHT * DENSITY), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql as pgsql
 from psycopg.rows import dict_row
 
 from enrollment_core import monitoring
 from enrollment_core.config import Settings
+from enrollment_core.database import Connection
 from enrollment_core.maintenance import CLEANUP_JOB
 from enrollment_core.queries import query
 from enrollment_core.service import EnrollmentService
@@ -44,11 +46,12 @@ _PARAM = re.compile(r"%\((\w+)\)s")
 
 def timed_queries() -> list[tuple[str, str, dict[str, Any] | None, bool]]:
     """(name, sql, explicit parameters or None to guess, is a background query) of every timed query."""
+    seed: list[tuple[str, str, dict[str, Any] | None, bool]]
     seed = [(name, sql, None, False) for name, sql in _monitoring_queries()]
-    dashboard = [
+    dashboard: list[tuple[str, str, dict[str, Any] | None, bool]] = [
         (f"dashboard.{q.name}", q.sql, q.params or {}, False) for q in dashboard_workload.dashboard_queries()
     ]
-    snapshot = [
+    snapshot: list[tuple[str, str, dict[str, Any] | None, bool]] = [
         (f"snapshot.{q.name}", q.sql, q.params or {}, True) for q in dashboard_workload.snapshot_queries()
     ]
     return seed + dashboard + snapshot
@@ -105,7 +108,7 @@ def parameters_for(sql: str, sample: dict[str, Any]) -> tuple[dict[str, Any] | N
     return params, None
 
 
-def time_query(conn: psycopg.Connection, sql: str, params: dict[str, Any], runs: int) -> dict[str, Any]:
+def time_query(conn: Connection, sql: str, params: dict[str, Any], runs: int) -> dict[str, Any]:
     """Median wall time (client side: execute + fetch every row) over `runs`, after one warm-up."""
     times, rows = [], 0
     for i in range(runs + 1):
@@ -119,9 +122,10 @@ def time_query(conn: psycopg.Connection, sql: str, params: dict[str, Any], runs:
     return {"ms": ms(statistics.median(times)), "min_ms": ms(min(times)), "rows": rows, "runs": len(times)}
 
 
-def explain(conn: psycopg.Connection, sql: str, params: dict[str, Any]) -> str:
+def explain(conn: Connection, sql: str, params: dict[str, Any]) -> str:
     with conn.transaction(force_rollback=True):
-        plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params).fetchall()
+        explained = pgsql.SQL(bench_query("explain_analyze")).format(statement=pgsql.SQL(sql))
+        plan = conn.execute(explained, params).fetchall()
     return "\n".join(next(iter(r.values())) for r in plan)
 
 
@@ -152,8 +156,8 @@ def measure_queries(url: str, runs: int) -> tuple[dict[str, dict[str, Any]], dic
         for name, sql, explicit, background in timed_queries():
             if explicit is None:
                 params, problem = parameters_for(sql, sample)
-                if problem:
-                    figures[name] = {"skipped": problem}
+                if problem or params is None:
+                    figures[name] = {"skipped": problem or "no parameters"}
                     continue
             else:
                 params = explicit

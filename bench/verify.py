@@ -77,6 +77,11 @@ def _times(fn: Callable[[], object], repeats: int, cpu: list[float] | None = Non
     return out
 
 
+def _rebuild_and_verify(enrolled: list[Any], attempt: list[Any]) -> object:
+    """The baseline: the profile built from the enrolled drawings at each sign-in."""
+    return verify(build_profile(enrolled), attempt)
+
+
 def _service_path(stored: bytes, attempt: list[Any], recent: list[tuple[bytes, bytes]]) -> object:
     """What login does between reading the rows and recording the verdict."""
     profile = Profile.from_bytes(stored)
@@ -92,15 +97,21 @@ def run(quick: bool = False) -> Results:
     cases = _svc2004_cases(users) if have_data else _synthetic_cases(users)
     source = "SVC2004 (S1-S5 enrolled; S11-S30 tried)" if have_data else "synthetic signatures, 60 Hz clock"
     print(f"attempts: {source}; {users} users, {repeats} repeats each; {WINDOW} recent attempts checked")
-    rows, data = [], {}
+    rows: list[list[Any]] = []
+    data: dict[str, Any] = {}
     for view in ("timed", "shape"):
-        verify_ms, cpu_ms, rebuild_ms, build_ms, fingerprint_ms, sizes = [], [], [], [], [], []
-        methods = set()
+        verify_ms: list[float] = []
+        cpu_ms: list[float] = []
+        rebuild_ms: list[float] = []
+        build_ms: list[float] = []
+        fingerprint_ms: list[float] = []
+        sizes: list[int] = []
+        methods: set[str] = set()
         for enrolled, attempts in cases:
             if view == "shape":
                 enrolled = [svc2004.without_time(d) for d in enrolled]
                 attempts = [svc2004.without_time(d) for d in attempts]
-            build_ms += _times(lambda e=enrolled: build_profile(e), repeats)
+            build_ms += _times(functools.partial(build_profile, enrolled), repeats)
             stored = build_profile(enrolled).to_bytes()
             sizes.append(len(stored))
             # The window as PostgreSQL gives it: the other attempts' fingerprints and paths, as bytes.
@@ -110,8 +121,8 @@ def run(quick: bool = False) -> Results:
                 methods.add(verify(Profile.from_bytes(stored), attempt).method)
                 service_path = functools.partial(_service_path, stored, attempt, recent)
                 verify_ms += _times(service_path, repeats, cpu_ms)
-                rebuild_ms += _times(lambda a=attempt, e=enrolled: verify(build_profile(e), a), 1)
-                fingerprint_ms += _times(lambda a=attempt: attempt_fingerprint(a), 1)
+                rebuild_ms += _times(functools.partial(_rebuild_and_verify, enrolled, attempt), 1)
+                fingerprint_ms += _times(functools.partial(attempt_fingerprint, attempt), 1)
         data[view] = {
             "methods": sorted(methods),
             "attempts": len(verify_ms),

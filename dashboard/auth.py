@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import time
 from datetime import UTC, datetime
 
@@ -31,6 +30,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from dashboard import formatting
 from enrollment_app.browser_store import Cookie, browser_store
 from enrollment_app.client import network_address
+from enrollment_core.config import process_configuration
 from enrollment_core.errors import DATABASE_UNAVAILABLE, ValidationError
 from enrollment_core.rate_limits import address_subject
 from enrollment_core.staff import STAFF_NAME_MAX_LENGTH, StaffSignIn, clean_staff_name, sign_in_at_door
@@ -38,9 +38,7 @@ from enrollment_core.staff import STAFF_NAME_MAX_LENGTH, StaffSignIn, clean_staf
 log = logging.getLogger(__name__)
 
 SECRET_NAME = "dashboard_password"
-ENV_VAR = "DASHBOARD_PASSWORD"
-HOURS_VAR = "DASHBOARD_SIGN_IN_HOURS"
-DEFAULT_SIGN_IN_HOURS = 8.0
+ENV_VAR = "DASHBOARD_PASSWORD"  # named to staff on the sign-in page; read by the registry (config.py)
 COOKIE_NAME = "enrollment_staff"
 _SESSION_KEY = "staff_signed_in_as"
 _NAME_KEY = "staff_name"
@@ -60,7 +58,7 @@ def configured_password() -> str | None:
     except (StreamlitSecretNotFoundError, FileNotFoundError):
         value = None
     if not (isinstance(value, str) and value.strip()):
-        value = os.environ.get(ENV_VAR)
+        value = process_configuration().dashboard.password
     return value if value and value.strip() else None
 
 
@@ -76,11 +74,7 @@ def _fingerprint(password: str) -> str:
 
 def sign_in_hours() -> float:
     """How long the staff cookie keeps a person signed in (DASHBOARD_SIGN_IN_HOURS, default 8)."""
-    try:
-        hours = float(os.environ.get(HOURS_VAR) or DEFAULT_SIGN_IN_HOURS)
-    except ValueError:
-        hours = DEFAULT_SIGN_IN_HOURS
-    return hours if hours > 0 else DEFAULT_SIGN_IN_HOURS
+    return process_configuration().dashboard.sign_in_hours
 
 
 # ---------------------------------------------------------------- the signed cookie

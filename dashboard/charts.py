@@ -50,7 +50,7 @@ def active_sessions_over_time(frame: pd.DataFrame, hours: int, zone: str = "UTC"
     data["at"] = wall_clock(data["at"], zone)
     axis = _time_axis(hours)
     axis.title = f"Time ({zone})"
-    return (
+    chart: alt.Chart = (
         alt.Chart(data)
         .mark_area(opacity=0.85, interpolate="step-after")
         .encode(
@@ -66,6 +66,7 @@ def active_sessions_over_time(frame: pd.DataFrame, hours: int, zone: str = "UTC"
         )
         .properties(height=260)
     )
+    return chart
 
 
 def backlog_buckets(frame: pd.DataFrame, max_hours: int) -> pd.DataFrame:
@@ -89,7 +90,7 @@ def expiry_backlog(frame: pd.DataFrame, max_hours: int) -> alt.Chart:
     hours_overdue, flow_type, status, sessions)."""
     data = backlog_buckets(frame, max_hours)
     order = [str(h) for h in range(max_hours)] + [f"{max_hours}+"]
-    return (
+    chart: alt.Chart = (
         alt.Chart(data)
         .mark_bar(strokeWidth=0)
         .encode(
@@ -110,6 +111,7 @@ def expiry_backlog(frame: pd.DataFrame, max_hours: int) -> alt.Chart:
         )
         .properties(height=260)
     )
+    return chart
 
 
 def average_steps(frame: pd.DataFrame) -> alt.LayerChart:
@@ -132,7 +134,8 @@ def average_steps(frame: pd.DataFrame) -> alt.LayerChart:
     labels = base.mark_text(align="left", dx=4).encode(
         x="avg_steps:Q", text=alt.Text("avg_steps:Q", format=".1f")
     )
-    return (bars + plan + labels).properties(height=120)
+    chart: alt.LayerChart = (bars + plan + labels).properties(height=120)
+    return chart
 
 
 def step_funnel(frame: pd.DataFrame) -> alt.LayerChart:
@@ -168,7 +171,8 @@ def step_funnel(frame: pd.DataFrame) -> alt.LayerChart:
     labels = base.mark_text(align="left", baseline="bottom", dy=-(band / 2 + 2), fontSize=12).encode(
         x=alt.datum(0), text="label:N"
     )
-    return (bars + labels).properties(height=FUNNEL_ROW_PX * len(data) + 40)
+    chart: alt.LayerChart = (bars + labels).properties(height=FUNNEL_ROW_PX * len(data) + 40)
+    return chart
 
 
 def step_durations(frame: pd.DataFrame) -> alt.LayerChart:
@@ -219,7 +223,8 @@ def step_durations(frame: pd.DataFrame) -> alt.LayerChart:
     labels = base.mark_text(align="left", baseline="bottom", dy=-(band / 2 + 2), fontSize=12).encode(
         x=alt.datum(0), text="label:N"
     )
-    return (bars + p90 + labels).properties(height=FUNNEL_ROW_PX * len(data) + 50)
+    chart: alt.LayerChart = (bars + p90 + labels).properties(height=FUNNEL_ROW_PX * len(data) + 50)
+    return chart
 
 
 def table_sizes(frame: pd.DataFrame) -> alt.Chart:
@@ -234,7 +239,7 @@ def table_sizes(frame: pd.DataFrame) -> alt.Chart:
     parts = {"toast_bytes": "Images", "heap_bytes": "Other data", "index_bytes": "Indexes"}
     data["part"] = data["part"].map(parts)
     data["megabytes"] = data["bytes"] / 1024 / 1024
-    return (
+    chart: alt.Chart = (
         alt.Chart(data)
         .mark_bar()
         .encode(
@@ -249,3 +254,4 @@ def table_sizes(frame: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=160)
     )
+    return chart

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Hashable
 from typing import cast
@@ -12,7 +11,7 @@ import streamlit as st
 
 from dashboard import auth
 from enrollment_core import EnrollmentService, open_service
-from enrollment_core.config import DatabaseLimits
+from enrollment_core.config import Configuration, DatabaseLimits, Settings, process_configuration
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 from enrollment_core.shared_service import SharedService
 from enrollment_core.staff import StaffActions
@@ -24,23 +23,27 @@ log = logging.getLogger(__name__)
 SNAPSHOT_CHECK_SECONDS = 30.0
 
 
+def configuration() -> Configuration:
+    """This process's settings, every part of them (enrollment_core.config: read once per process)."""
+    return process_configuration()
+
+
 def _open(key: Hashable) -> EnrollmentService:
-    # The key (DATABASE_URL, background cleanup) tells when to open anew: open_service reads the same
-    # settings from the environment.
-    _database_url, background_cleanup = cast("tuple[str | None, bool]", key)
-    return open_service(background_cleanup=background_cleanup)
+    # The key (the core's settings, background work on or off) tells when to open anew (tests).
+    settings, background_cleanup = cast("tuple[Settings, bool]", key)
+    return open_service(settings, background_cleanup=background_cleanup)
 
 
 # One pool per process, not st.cache_resource: any visitor, signed in or not, can send Streamlit's "clear
 # caches" message, which closed the staff's pool under their running queries (enrollment_core.shared_service).
-_SHARED = SharedService(_open)
+_SHARED: SharedService[EnrollmentService] = SharedService(_open)
 
 
-def _key() -> tuple[str | None, bool]:
+def _key() -> tuple[Settings, bool]:
     # The dashboard offers to run the hourly cleanup like every app instance (the database makes sure it
     # runs once per interval in all); DASHBOARD_BACKGROUND_CLEANUP=0 turns that off (tests, read-only use).
-    background = os.environ.get("DASHBOARD_BACKGROUND_CLEANUP", "1") != "0"
-    return os.environ.get("DATABASE_URL") or None, background
+    configured = configuration()
+    return configured.settings, configured.dashboard.background_work
 
 
 def service() -> EnrollmentService:
@@ -53,9 +56,8 @@ def service() -> EnrollmentService:
 
 def close_service() -> None:
     """Stop the snapshot thread and close the dashboard's pool (tests; the process ending does it too)."""
-    _stop_refresher()
-    with _standby_lock:
-        _close_standby_locked()
+    _REFRESHER.close()
+    _STANDBY.close()
     _SHARED.close()
 
 
@@ -67,48 +69,38 @@ def staff() -> StaffActions:
 def reads() -> StaffReads:
     """Where the pages read: the hot standby when DASHBOARD_READ_URL is set, else the primary. Writes
     (staff actions, the snapshot, cleanup) go to the primary: staff()."""
-    read_url = os.environ.get("DASHBOARD_READ_URL") or None
-    if read_url is None:
+    settings = configuration().settings
+    if settings.dashboard_read_url is None:
         return service().staff_reads()
-    return _standby_reads(read_url, os.environ.get("DATABASE_URL") or None)
+    return _standby_reads(settings.dashboard_read_url, settings.database_url)
 
 
 def reads_from_standby() -> bool:
-    return bool(os.environ.get("DASHBOARD_READ_URL"))
+    return configuration().settings.dashboard_read_url is not None
 
 
 # The standby's reads: one pool per process too (not st.cache_resource, whose "clear caches" any visitor
 # can send), opened anew only when DASHBOARD_READ_URL or DATABASE_URL changes (tests).
-_standby_lock = threading.Lock()
-_standby: tuple[tuple[str, str | None], StaffReads] | None = None
+def _open_standby(key: Hashable) -> StaffReads:
+    read_url, _database_url = cast("tuple[str, str | None]", key)
+    return service().standby_reads(read_url)
+
+
+_STANDBY: SharedService[StaffReads] = SharedService(_open_standby)
 
 
 def _standby_reads(read_url: str, database_url: str | None) -> StaffReads:
-    global _standby
     key = (read_url, database_url)
-    current = _standby
-    if current is not None and current[0] == key:
-        return current[1]
-    with _standby_lock, st.spinner("Connecting to the database…"):
-        if _standby is not None and _standby[0] == key:
-            return _standby[1]
-        _close_standby_locked()
-        opened = service().standby_reads(read_url)
-        _standby = (key, opened)
-        return opened
-
-
-def _close_standby_locked() -> None:
-    global _standby
-    if _standby is not None:
-        _standby[1].close()
-        _standby = None
+    if _STANDBY.is_open(key):
+        return _STANDBY.get(key)
+    with st.spinner("Connecting to the database…"):
+        return _STANDBY.get(key)
 
 
 def limits() -> DatabaseLimits:
-    """The time limits of the dashboard's connections (read from the environment, as open_service does:
-    also known when the service could not be opened)."""
-    return DatabaseLimits.from_env()
+    """The time limits of the dashboard's connections (the settings open_service is given: also known
+    when the service could not be opened)."""
+    return configuration().settings.database_limits
 
 
 def _refresh_snapshots(stop: threading.Event, figures: StaffReads) -> None:
@@ -119,44 +111,39 @@ def _refresh_snapshots(stop: threading.Event, figures: StaffReads) -> None:
             log.exception("dashboard snapshot refresh failed")
 
 
-# The snapshot thread: one per process, for the database it was started for (not st.cache_resource,
-# for the same reason as the pool: a visitor's "clear caches" would stop and start it at will).
-_refresher_lock = threading.Lock()
-_refresher: tuple[EnrollmentService, threading.Event] | None = None
+class _SnapshotRefresher:
+    """The thread keeping the snapshot of one primary fresh; close() stops it."""
 
-
-def _snapshot_refresher() -> None:
-    global _refresher
-    with _refresher_lock:
-        # The primary: the snapshot is written there. Raises when the database cannot be opened (the old
-        # thread, if any, goes on).
-        primary = service()
-        if _refresher is not None and _refresher[0] is primary:
-            return
-        if _refresher is not None:
-            _refresher[1].set()
-        stop = threading.Event()
+    def __init__(self, primary: EnrollmentService) -> None:
+        self._stop = threading.Event()
         threading.Thread(
             target=_refresh_snapshots,
-            args=(stop, primary.staff_reads()),
+            args=(self._stop, primary.staff_reads()),
             name="dashboard-snapshots",
             daemon=True,
         ).start()
-        _refresher = (primary, stop)
+
+    def close(self) -> None:
+        self._stop.set()
 
 
-def _stop_refresher() -> None:
-    global _refresher
-    with _refresher_lock:
-        if _refresher is not None:
-            _refresher[1].set()
-            _refresher = None
+# The snapshot thread: one per process, for the database it was started for (not st.cache_resource,
+# for the same reason as the pool: a visitor's "clear caches" would stop and start it at will).
+_REFRESHER: SharedService[_SnapshotRefresher] = SharedService(
+    lambda primary: _SnapshotRefresher(cast(EnrollmentService, primary))
+)
+
+
+def _snapshot_refresher() -> None:
+    # The primary: the snapshot is written there. Raises when the database cannot be opened (the old
+    # thread, if any, goes on).
+    _REFRESHER.get(service())
 
 
 def start_background_refresh() -> None:
     """Keep the dashboard's snapshot fresh from a daemon thread (one per process), unless background work
     is off (DASHBOARD_BACKGROUND_CLEANUP=0: tests, read-only use); readers then refresh it themselves."""
-    if os.environ.get("DASHBOARD_BACKGROUND_CLEANUP", "1") != "0":
+    if configuration().dashboard.background_work:
         try:
             _snapshot_refresher()
         except DATABASE_UNAVAILABLE as error:  # no database to open yet: pages say so, the next run retries

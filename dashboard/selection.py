@@ -54,7 +54,7 @@ def sticky_table(
     chosen: st.session_state[chosen_key] once the person clicked (None after unchecking), `default`
     before. Other code may set chosen_key too (e.g. a pasted id): the check mark follows it, and an item
     that is not in the table is returned all the same, with no row checked."""
-    chosen = st.session_state.get(chosen_key, _UNSET)
+    chosen: Hashable | None = st.session_state.get(chosen_key, _UNSET)
     if chosen is _UNSET:
         chosen = default
     row = ids.index(chosen) if chosen is not None and chosen in ids else None

@@ -85,7 +85,8 @@ def window_hours() -> int:
 
 def window_label() -> str:
     """'in the last 24 h', 'in the last 3 days'."""
-    return "in the " + st.session_state.get("window_choice", "Last 24 h").lower()
+    window: str = st.session_state.get("window_choice", "Last 24 h")
+    return "in the " + window.lower()
 
 
 def updated_note() -> str:

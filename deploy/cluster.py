@@ -36,7 +36,7 @@ from typing import Any
 
 import psycopg
 
-from enrollment_core.config import DatabaseLimits
+from enrollment_core.config import process_configuration
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -362,7 +362,7 @@ def migrate() -> None:
 def _limits_query() -> str:
     """What PgBouncer runs on each new server connection: the product's request limits (the same
     settings the apps read), since under transaction pooling no client can set them for itself."""
-    limits = DatabaseLimits.from_env()
+    limits = process_configuration().settings.database_limits
 
     def ms(seconds: float) -> int:
         return round(seconds * 1000)

@@ -11,7 +11,6 @@ The URL is the only state that survives a reload, a dropped connection or reopen
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
@@ -20,7 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from enrollment_core import errors, step_plan
 from enrollment_core.commands import SaveDrawing
-from enrollment_core.service import ClientInfo, EnrollmentService, Progress, SessionInfo, UsernameCheck
+from enrollment_core.config import AppSettings
+from enrollment_core.service import ClientInfo, EnrollmentService, Progress, UsernameCheck
+from enrollment_core.status import SessionInfo
 from enrollment_core.step_plan import FlowType, Step
 
 log = logging.getLogger(__name__)
@@ -229,10 +230,10 @@ def verdict_words(reason_code: str) -> str:
     return VERDICT_WORDS.get(reason_code, UNKNOWN_VERDICT)
 
 
-def support_line(environ: Mapping[str, str] = os.environ) -> str | None:
+def support_line(settings: AppSettings) -> str | None:
     """'Need help? …' with the contact set by SUPPORT_CONTACT (an address, a phone number, a desk), or
     None when none is configured."""
-    contact = environ.get("SUPPORT_CONTACT", "").strip()
+    contact = (settings.support_contact or "").strip()
     return f"Need help? Contact {contact}." if contact else None
 
 

@@ -1,13 +1,13 @@
 """enrollment_core: the database access and the rules of the signature-enrollment flow.
 
-    from enrollment_core import open_service
-    service = open_service()          # embedded PostgreSQL unless DATABASE_URL is set; schema migrated
-    service.check_username("john_doe")
+    from enrollment_core import open_service, process_configuration
+    service = open_service(process_configuration().settings)   # embedded PostgreSQL unless DATABASE_URL
+    service.check_username("john_doe")                         # is set; schema migrated
 """
 
 from __future__ import annotations
 
-from .config import Settings
+from .config import Configuration, Settings, process_configuration
 from .database import create_pool, prepare_database
 from .errors import EnrollmentError
 from .maintenance import PeriodicCleanup
@@ -18,12 +18,13 @@ from .service import (
     Progress,
     Registration,
     SaveResult,
-    SessionInfo,
     UsernameCheck,
 )
+from .status import SessionInfo
 
 __all__ = [
     "ClientInfo",
+    "Configuration",
     "EnrollmentError",
     "EnrollmentService",
     "LoginResult",
@@ -35,14 +36,14 @@ __all__ = [
     "Settings",
     "UsernameCheck",
     "open_service",
+    "process_configuration",
 ]
 
 
-def open_service(settings: Settings | None = None, *, background_cleanup: bool = False) -> EnrollmentService:
+def open_service(settings: Settings, *, background_cleanup: bool = False) -> EnrollmentService:
     """Connect (starting the embedded database if needed), migrate, and return a ready service.
     With background_cleanup, this process also offers to run the hourly cleanup and archiving;
     service.close() stops it."""
-    settings = settings or Settings.from_env()
     url = prepare_database(settings)
     service = EnrollmentService(create_pool(url, settings), settings)
     if background_cleanup:

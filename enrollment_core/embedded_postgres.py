@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import psutil
 
+from .queries import query
+
 log = logging.getLogger(__name__)
 
 # Written into the data directory by stop() (PostgreSQL ignores files it does not know) and removed by
@@ -202,9 +204,10 @@ def _apply_settings(url: str) -> None:
         stale = [
             (name, value)
             for name, value in SERVER_SETTINGS.items()
-            if conn.execute("SELECT current_setting(%s) = %s AS same", (name, value)).fetchone() != (True,)
+            if conn.execute(query("server_setting_is"), {"name": name, "value": value}).fetchone() != (True,)
         ]
         for name, value in stale:  # ALTER SYSTEM takes no parameters: quote as identifier and literal
-            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+            setting = sql.SQL(query("alter_system_setting"))
+            conn.execute(setting.format(name=sql.Identifier(name), value=sql.Literal(value)))
         if stale:
-            conn.execute("SELECT pg_reload_conf()")
+            conn.execute(query("reload_configuration"))

@@ -42,7 +42,7 @@ def cleanup_expired(pool: Pool, batch_size: int = DEFAULT_BATCH_SIZE, pause_rati
             allow_long_transaction(conn, pool.limits)
             # The batch's commit need not wait for its WAL to reach the disk: a crash could only undo
             # the last batches, which the next run deletes again. Saves' commits still wait for theirs.
-            conn.execute("SET LOCAL synchronous_commit = off")
+            conn.execute(query("commit_without_waiting_for_wal"))
             batch = one(conn.execute(query("cleanup_expired_batch"), {"batch_size": batch_size}).fetchone())
         removed += int(batch["removed"])
         if batch["removed"] < batch_size:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from .queries import sql_dir
+from .queries import query, sql_dir
 from .step_plan import PLAN
 
 log = logging.getLogger(__name__)
@@ -60,20 +60,12 @@ def migrate(conninfo: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply pending migrations and sync the step plan; return the names of the files applied."""
     applied_now: list[str] = []
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(query("advisory_lock"), {"key": MIGRATION_LOCK_KEY})
         try:
-            conn.execute(
-                """CREATE TABLE IF NOT EXISTS schema_migrations (
-                       version    TEXT PRIMARY KEY,
-                       name       TEXT NOT NULL,
-                       checksum   CHAR(64) NOT NULL,
-                       applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())"""
-            )
+            conn.execute(query("create_schema_migrations"))
             done = {
                 version: (name, checksum)
-                for version, name, checksum in conn.execute(
-                    "SELECT version, name, checksum FROM schema_migrations"
-                )
+                for version, name, checksum in conn.execute(query("applied_migrations"))
             }
             for migration in discover(directory):
                 if migration.version in done:
@@ -86,33 +78,25 @@ def migrate(conninfo: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                     continue
                 with conn.transaction():
                     conn.execute(migration.sql)
-                    conn.execute(
-                        "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                        (migration.version, migration.name, migration.checksum),
-                    )
+                    recorded = {"version": migration.version, "name": migration.name}
+                    conn.execute(query("record_migration"), {**recorded, "checksum": migration.checksum})
                 log.info("applied migration %s", migration.name)
                 applied_now.append(migration.name)
             _sync_step_plan(conn)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+            conn.execute(query("advisory_unlock"), {"key": MIGRATION_LOCK_KEY})
     return applied_now
 
 
 def _sync_step_plan(conn: psycopg.Connection) -> None:
     """Mirror step_plan.PLAN into enrollment_step_plan, writing only rows that differ."""
-    rows = [(flow, s.number, s.type, s.instruction) for flow, steps in PLAN.items() for s in steps]
+    rows = [
+        {"flow_type": flow, "step_number": s.number, "step_type": s.type, "instruction": s.instruction}
+        for flow, steps in PLAN.items()
+        for s in steps
+    ]
     with conn.transaction():
         with conn.cursor() as cur:
-            cur.executemany(
-                """INSERT INTO enrollment_step_plan AS p (flow_type, step_number, step_type, instruction)
-                   VALUES (%s, %s, %s, %s)
-                   ON CONFLICT (flow_type, step_number) DO UPDATE
-                   SET step_type = EXCLUDED.step_type, instruction = EXCLUDED.instruction
-                   WHERE (p.step_type, p.instruction) IS DISTINCT FROM
-                         (EXCLUDED.step_type, EXCLUDED.instruction)""",
-                rows,
-            )
-        keep = [f"{flow}:{number}" for flow, number, _, _ in rows]
-        conn.execute(
-            "DELETE FROM enrollment_step_plan WHERE flow_type || ':' || step_number <> ALL(%s)", (keep,)
-        )
+            cur.executemany(query("upsert_step_plan_step"), rows)
+        keep = [f"{row['flow_type']}:{row['step_number']}" for row in rows]
+        conn.execute(query("delete_other_step_plan_steps"), {"keep": keep})

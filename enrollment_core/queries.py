@@ -4,6 +4,8 @@
   sql/queries.sql     the enrollment flow, maintenance, demo data and the seed's monitoring queries
   sql/dashboard.sql   the dashboard's readers: live, bounded queries and the stored snapshot's figures
   sql/snapshot.sql    the figures the snapshot computes and stores (snapshot_*)
+  sql/server.sql      the server and the connection: advisory locks, a transaction's settings, the
+                      migration runner's bookkeeping, the embedded server's settings
 
 Every name is written out where it is used (`query("find_user")`), never built at run time, so grep
 finds each use; tests/test_queries.py checks that every name asked for exists and every query is used.
@@ -16,7 +18,7 @@ from functools import cache
 from pathlib import Path
 
 # The files of named queries, in the package (an installed package finds them as well as a checkout).
-QUERY_FILES = ("queries.sql", "dashboard.sql", "snapshot.sql")
+QUERY_FILES = ("queries.sql", "dashboard.sql", "snapshot.sql", "server.sql")
 
 _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 

@@ -257,7 +257,7 @@ def _client_limits(row: Mapping[str, Any], now: datetime) -> ClientLimits:
 
 def _read(db: Db, sql: str, params: Mapping[str, Any]) -> list[ClientLimits]:
     with connection(db) as conn:
-        now = conn.execute("SELECT NOW() AS now").fetchone()
+        now = conn.execute(query("database_now")).fetchone()
         rows = conn.execute(sql, params).fetchall()
     return [_client_limits(r, now["now"] if now else datetime.now().astimezone()) for r in rows]
 

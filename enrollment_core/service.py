@@ -39,8 +39,7 @@ from .rate_limits import Limits
 from .readiness import ReadinessProbe
 from .save_outcome import ACCEPTED, SaveOutcome, refusal, session_expired, session_not_found
 from .staff_reads import StaffReads, open_standby_reads
-from .status import SessionStatus, effective_status
-from .step_plan import FlowType
+from .status import SessionInfo, SessionStatus
 from .validation import DrawingStep
 
 
@@ -109,21 +108,6 @@ class SaveResult:
 
 
 @dataclass(frozen=True)
-class SessionInfo:
-    session_id: str
-    username: str
-    flow_type: FlowType
-    status: str  # in_progress, completed or expired (also when past expiry but not yet marked)
-    created_at: datetime
-    updated_at: datetime
-    expires_at: datetime
-    completed_at: datetime | None
-    device_info: str | None
-    metadata: dict[str, Any]
-    bound: bool = False  # started with a client secret: continues only with it
-
-
-@dataclass(frozen=True)
 class Registration:
     user_id: int
     username: str
@@ -158,9 +142,9 @@ class LoginResult:
 
 
 class EnrollmentService:
-    def __init__(self, pool: Pool, settings: Settings | None = None) -> None:
+    def __init__(self, pool: Pool, settings: Settings) -> None:
         self.pool = pool
-        self.settings = settings or Settings.from_env()
+        self.settings = settings
         self.limits = Limits(self.settings.rate_limits)
         self._maintenance: PeriodicCleanup | None = None
 
@@ -377,21 +361,7 @@ class EnrollmentService:
             row = conn.execute(query("get_enrollment"), {"session_id": session_id}).fetchone()
         if row is None:
             raise session_not_found()
-        status = effective_status(row["status"], row["is_expired"])
-        info = SessionInfo(
-            session_id=row["session_id"],
-            username=row["username"],
-            flow_type=row["flow_type"],
-            status=status,
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            expires_at=row["expires_at"],
-            completed_at=row["completed_at"],
-            device_info=row["device_info"],
-            metadata=row["metadata"],
-            bound=row["client_secret_hash"] is not None,
-        )
-        return info, row["client_secret_hash"]
+        return SessionInfo.from_row(row), row["client_secret_hash"]
 
     def list_steps(self, session_id: Any) -> list[dict[str, Any]]:
         """Every saved step of a session, in order (images included), for review screens."""

@@ -287,13 +287,6 @@ SELECT (SELECT count(*) FROM (
            OR username_grams(a.username) @> username_search_grams(%(username)s::text))
     LIMIT %(count_limit)s) capped)::int AS matching;
 
--- name: session_header
--- One session of any status, for the drill-down.
-SELECT id, session_id, username, flow_type, status, device_info, metadata, created_at, updated_at,
-       expires_at, completed_at, expires_at <= NOW() AS is_expired
-FROM temp_enrollments
-WHERE session_id = %(session_id)s;
-
 -- name: session_steps
 -- Every saved step of one session with its image and metrics (raw stroke data left out: it is large and
 -- not shown), and the time spent on it (previous step's completed_at, or the session's created_at).

@@ -470,7 +470,7 @@ def test_liveness_and_readiness(http: httpx.Client) -> None:
 
 
 def test_app_opens_and_closes_its_own_service(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without an injected service (as `uvicorn api.main:app` runs), the app opens one on DATABASE_URL."""
+    """Without an injected service (as uvicorn runs the factory), the app opens one on DATABASE_URL."""
     monkeypatch.setenv("DATABASE_URL", db_url)
 
     def maintenance_threads() -> set[threading.Thread]:

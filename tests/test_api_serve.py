@@ -47,7 +47,7 @@ def test_workers_default_to_the_cpus_and_can_be_set(monkeypatch: pytest.MonkeyPa
     assert serve.workers_from_env() == 3
     for bad in ("0", "two", "-1", "1.5"):
         monkeypatch.setenv("API_WORKERS", bad)
-        with pytest.raises(SystemExit, match="API_WORKERS must be a whole number of at least 1"):
+        with pytest.raises(SystemExit, match=r"API_WORKERS must be (an integer|at least 1)"):
             serve.workers_from_env()
 
 

@@ -1,5 +1,7 @@
-"""The README's configuration table lists exactly the environment variables the product reads: a
-setting added in code without a row (or a row left behind after its setting went) fails here."""
+"""The settings registry (enrollment_core/config.py) declares every environment variable the product
+reads, and the README's configuration table lists exactly those: a setting added to the registry without
+a row (or a row left behind after its setting went) fails here, and so does code that reads a variable
+of its own instead of asking the registry."""
 
 from __future__ import annotations
 
@@ -7,18 +9,17 @@ import ast
 import re
 from pathlib import Path
 
+from enrollment_core.config import READ_ELSEWHERE, Configuration, Settings
+
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT_DIRS = ("enrollment_core", "api", "dashboard", "enrollment_app")
-# Read by ./dev (a shell script), not by Python: the ports it starts the apps on.
-READ_BY_DEV = {"ENROLLMENT_APP_PORT", "DASHBOARD_PORT"}
-# Read by uvicorn (under the API and under Streamlit): which proxies' X-Forwarded-For is believed.
-READ_BY_UVICORN = {"FORWARDED_ALLOW_IPS"}
+CODE_DIRS = ("enrollment_core", "api", "dashboard", "enrollment_app", "bench")
+REGISTRY = ROOT / "enrollment_core" / "config.py"
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]+$")
 
 
 def _env_name(node: ast.AST) -> str | None:
-    """The variable's name when `node` reads one: os.environ.get("X"), os.getenv("X"),
-    os.environ["X"], a config helper _env_int/_env_float/... ("X", ...), or a constant ENV_VAR = "X"."""
+    """The variable's name when `node` reads one: os.environ.get("X"), os.getenv("X"), os.environ["X"]
+    or environ.get("X") on a mapping passed in."""
     arg: ast.expr | None = None
     if isinstance(node, ast.Call) and node.args:
         func = node.func
@@ -26,28 +27,27 @@ def _env_name(node: ast.AST) -> str | None:
         owner = func.value if isinstance(func, ast.Attribute) else None
         is_environ_get = name == "get" and (
             (isinstance(owner, ast.Attribute) and owner.attr == "environ")
-            or (isinstance(owner, ast.Name) and owner.id == "environ")  # an environ= parameter
+            or (isinstance(owner, ast.Name) and owner.id == "environ")
         )
-        if is_environ_get or name == "getenv" or name.startswith("_env"):
+        if is_environ_get or name == "getenv":
             arg = node.args[0]
     elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute):
-        if node.value.attr == "environ":
+        if node.value.attr == "environ" and isinstance(node.ctx, ast.Load):
             arg = node.slice
-    elif isinstance(node, ast.Assign):
-        if any(isinstance(t, ast.Name) and ("ENV" in t.id or t.id.endswith("_VAR")) for t in node.targets):
-            arg = node.value  # ENV_VAR = "X" or HOURS_VAR = "X", read through the constant
     if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and _NAME.match(arg.value):
         return arg.value
     return None
 
 
-def variables_read() -> set[str]:
-    found = READ_BY_DEV | READ_BY_UVICORN
-    for directory in PRODUCT_DIRS:
-        for path in (ROOT / directory).rglob("*.py"):
+def variables_read_outside_the_registry() -> list[str]:
+    found = []
+    for directory in CODE_DIRS:
+        for path in sorted((ROOT / directory).rglob("*.py")):
+            if path == REGISTRY:
+                continue
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if (name := _env_name(node)) is not None:
-                    found.add(name)
+                    found.append(f"{path.relative_to(ROOT)}: {name}")
     return found
 
 
@@ -58,8 +58,25 @@ def variables_documented() -> set[str]:
     return {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split(" | ")[0])}
 
 
-def test_the_readme_table_lists_every_variable_read_and_no_other() -> None:
-    read, documented = variables_read(), variables_documented()
-    assert len(read) > 30  # the scan found the settings at all
-    assert sorted(read - documented) == [], "read by the product but missing from README's table"
-    assert sorted(documented - read) == [], "in README's table but read by nothing"
+def test_the_readme_table_lists_every_variable_of_the_registry_and_no_other() -> None:
+    declared, documented = Configuration.variables(), variables_documented()
+    assert len(declared) > 40  # the registry's parts were all found
+    assert sorted(declared - documented) == [], "declared in the registry but missing from README's table"
+    assert sorted(documented - declared) == [], "in README's table but not declared in the registry"
+
+
+def test_only_the_registry_reads_the_environment() -> None:
+    # The scan itself works: the registry's own module reads through environ.get.
+    assert "os.environ.get" in REGISTRY.read_text(encoding="utf-8")
+    assert variables_read_outside_the_registry() == [], "read outside enrollment_core/config.py"
+
+
+def test_every_declared_setting_is_read_from_its_variable() -> None:
+    """Each declared variable reaches its setting: set to a value other than the default, it changes the
+    configuration (a declaration with a typo in its name or a wrong parser fails here)."""
+    defaults = Configuration()
+    samples = {"DB_TRANSACTION_POOLING": "1", "API_ACCESS_LOG": "1", "DASHBOARD_BACKGROUND_CLEANUP": "0"}
+    for name in sorted(Configuration.variables() - set(READ_ELSEWHERE)):  # those: ./dev's and uvicorn's
+        read = Configuration.from_env({name: samples.get(name, "12345")})
+        assert read != defaults, name
+    assert Configuration.from_env({}).settings == Settings()

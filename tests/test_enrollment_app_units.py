@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 
 from enrollment_app import canvas, flow, timed_strokes
 from enrollment_core import sample_drawings, step_plan, validation
+from enrollment_core.config import Configuration
 
 
 def ink(objects: list[dict]) -> np.ndarray:
@@ -321,7 +322,7 @@ def test_verdicts_are_said_in_words_never_by_their_code() -> None:
 
 
 def test_the_support_line_comes_from_the_configuration() -> None:
-    line = flow.support_line({"SUPPORT_CONTACT": "help@example.org"})
+    line = flow.support_line(Configuration.from_env({"SUPPORT_CONTACT": "help@example.org"}).app)
     assert line == "Need help? Contact help@example.org."
-    assert flow.support_line({"SUPPORT_CONTACT": "  "}) is None
-    assert flow.support_line({}) is None
+    assert flow.support_line(Configuration.from_env({"SUPPORT_CONTACT": "  "}).app) is None
+    assert flow.support_line(Configuration.from_env({}).app) is None

@@ -4,6 +4,7 @@ every query defined is used somewhere (a query nobody runs is dead code that sti
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,26 @@ def test_every_named_query_is_used() -> None:
     unused = sorted(set(all_queries()) - _used("query"))
     unused += sorted(set(load_file(BENCH_SQL)) - _used("bench_query"))
     assert unused == [], f"named queries nothing uses: {unused}"
+
+
+# A string that starts like a statement (uppercase keyword, then a space): SQL written in Python.
+_STATEMENT = re.compile(
+    r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|SET|WITH|VACUUM|EXPLAIN|TRUNCATE|LOCK|COPY)\s"
+)
+
+
+def test_no_sql_is_written_in_python() -> None:
+    """Every statement of the product and the benchmarks is a named query of sql/ or bench/bench.sql
+    (tests keep their own); Python only fills in values, or names through psycopg.sql where the
+    statement takes no parameters."""
+    written = [
+        f"{path.relative_to(ROOT)}:{node.lineno}: {node.value.strip()[:50]}"
+        for path in _python_files()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _STATEMENT.match(node.value)
+    ]
+    assert written == [], "SQL in Python instead of a named query"
+    assert _STATEMENT.match("SELECT 1") and _STATEMENT.match("\n    INSERT INTO t VALUES (1)")
 
 
 def test_names_are_unique_across_files_and_each_file_ships_in_the_package() -> None:

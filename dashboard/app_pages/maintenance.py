@@ -3,11 +3,13 @@ logged under the signed-in person's name), and the staff log, paged and filtered
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import auth, charts, data, formatting, outage, view, words
+from dashboard.confirm import confirm_then_run
 from enrollment_core import monitoring
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 from enrollment_core.staff import StaffAction
@@ -85,10 +87,6 @@ def ask(action: str) -> None:
     st.session_state.pop(RESULT_KEY, None)
 
 
-def cancel() -> None:
-    st.session_state.pop(PENDING_KEY, None)
-
-
 # Both work in batches, each committed: when the database stops answering half-way, those stay done.
 def run_cleanup() -> None:
     st.session_state.pop(PENDING_KEY, None)
@@ -130,15 +128,6 @@ def run_archive(older_than_hours: float) -> None:
     )
 
 
-def confirmation(message: str, confirm_label: str, on_confirm, args: tuple, key: str) -> None:
-    with st.container(border=True):
-        st.warning(message, icon=":material/warning:")
-        # A horizontal row sized to its buttons: their labels are never cut.
-        with st.container(horizontal=True):
-            st.button(confirm_label, type="primary", on_click=on_confirm, args=args, key=f"confirm_{key}")
-            st.button("Cancel", on_click=cancel, key=f"cancel_{key}")
-
-
 @outage.section()
 def actions() -> None:
     st.markdown("**Cleanup and archive**")
@@ -169,23 +158,24 @@ def actions() -> None:
             disabled=bool(pending),
         )
     if pending == "cleanup":
-        confirmation(
+        confirm_then_run(
             f"Permanently delete the {status.cleanup_candidates:,} expired session(s) and their drawings? "
             f"The people in them already ran out of time. {KEPT}",
             "Delete expired sessions",
             run_cleanup,
-            (),
-            "cleanup",
+            pending_key=PENDING_KEY,
+            key="cleanup",
         )
     elif pending == "archive":
-        confirmation(
+        confirm_then_run(
             f"Move the {status.archive_candidates:,} completed session(s) older than {older_than_hours:g} h "
             f"to the archive? Their drawings are deleted; registered people keep their enrolled drawings. "
             f"{KEPT}",
             "Archive completed sessions",
             run_archive,
-            (older_than_hours,),
-            "archive",
+            pending_key=PENDING_KEY,
+            key="archive",
+            args=(older_than_hours,),
         )
 
 
@@ -201,7 +191,7 @@ def action_result() -> None:
     st.caption(f"Actions are recorded in the staff log below as {formatting.plain(auth.staff_name())}.")
 
 
-def _result_text(action: str, target: str | None, succeeded: bool, result: dict) -> str:
+def _result_text(action: str, target: str | None, succeeded: bool, result: dict[str, Any]) -> str:
     """A log line's outcome in words; shown in a table cell, so client text (a username) stays text."""
     if action == "sign_in":  # target: the address it came from ("this computer": the server itself)
         return "Wrong password (the name is the one given; On: the address it came from)"

@@ -1,6 +1,10 @@
 """Overview: metric cards, live sessions over time, the expiry backlog, drop-off and step times. Every
 figure about the past counts the summaries cleanup and archive leave, so running them changes none."""
 
+from collections.abc import Callable
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data, formatting, outage, view, words
@@ -56,7 +60,13 @@ def metric_cards(overview: monitoring.Overview) -> None:
         )
 
 
-def chart_card(title: str, caption: str, frame, build, empty_message: str) -> None:
+def chart_card(
+    title: str,
+    caption: str,
+    frame: pd.DataFrame,
+    build: Callable[[pd.DataFrame], alt.Chart | alt.LayerChart],
+    empty_message: str,
+) -> None:
     with st.container(border=True):
         st.markdown(f"**{title}**")
         st.caption(caption)

@@ -21,6 +21,7 @@ from dashboard import (
     view,
     words,
 )
+from dashboard.confirm import confirm_then_run
 from enrollment_core import device_tokens, monitoring, rate_limits
 from enrollment_core.errors import DATABASE_UNAVAILABLE
 
@@ -170,7 +171,7 @@ def remembered_devices(username: str) -> None:
     pending = st.session_state.get(PENDING_FIX)
     name = formatting.plain(username)
     if chosen is not None and chosen.live:
-        shown = f"the device remembered since {formatting.local_time(chosen.created_at, '%d %b %Y %H:%M')}"
+        device = f"the device remembered since {formatting.local_time(chosen.created_at, '%d %b %Y %H:%M')}"
         st.button(
             "Revoke this device",
             key="revoke_device",
@@ -181,13 +182,13 @@ def remembered_devices(username: str) -> None:
                     kind="revoke",
                     button="Revoke this device",
                     question=(
-                        f"Revoke {shown} for **{name}**? Its next sign-ins count as from an unknown device: "
+                        f"Revoke {device} for **{name}**? Its next sign-ins count as from an unknown device: "
                         "address locks and the account's slowdown apply to them."
                     ),
                     confirm="Revoke",
                     username=username,
                     token_id=chosen.id,
-                    shown_as=shown,
+                    shown_as=device,
                 ),
             ),
         )
@@ -237,11 +238,14 @@ def confirmation(kinds: tuple[str, ...] = ("unlock", "clear")) -> None:
     pending: sign_in_blocks.Fix | None = st.session_state.get(PENDING_FIX)
     if pending is None or pending.kind not in kinds:
         return
-    with st.container(border=True):
-        st.warning(pending.question, icon=":material/help:")
-        with st.container(horizontal=True):  # sized to their labels: never cut
-            st.button(pending.confirm, type="primary", on_click=_run_fix, key="confirm_sign_in_fix")
-            st.button("Cancel", on_click=_cancel_fix, key="cancel_sign_in_fix")
+    confirm_then_run(
+        pending.question,
+        pending.confirm,
+        _run_fix,
+        pending_key=PENDING_FIX,
+        key="sign_in_fix",
+        icon=":material/help:",
+    )
 
 
 @outage.section()
@@ -302,10 +306,6 @@ def _ask(fix: sign_in_blocks.Fix) -> None:
     st.session_state[PENDING_FIX] = fix
     st.session_state.pop(FIX_RESULT, None)
     st.session_state.pop(DEVICE_RESULT, None)
-
-
-def _cancel_fix() -> None:
-    st.session_state.pop(PENDING_FIX, None)
 
 
 def _run_fix() -> None:
@@ -518,10 +518,12 @@ def sessions_table(person: monitoring.Person) -> None:
         browser.scroll_into_view_once(SESSION_DRAWINGS, chosen)
 
 
-def _ended(status: str, completed_at, expires_at, now: pd.Timestamp) -> str:
+def _ended(
+    status: str, completed_at: pd.Timestamp | None, expires_at: pd.Timestamp | None, now: pd.Timestamp
+) -> str:
     if status == "completed":
         return f"completed {formatting.when(completed_at)}"
-    if pd.isna(expires_at):
+    if expires_at is None or pd.isna(expires_at):
         return "—"
     if status == "expired" or expires_at <= now:
         return f"expired {formatting.when(expires_at)}"

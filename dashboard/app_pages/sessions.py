@@ -10,8 +10,9 @@ import streamlit as st
 
 from dashboard import browser, data, formatting, outage, selection, session_view, view, words
 from enrollment_core import monitoring
+from enrollment_core.monitoring.sessions import OrderBy, Scope
 
-SCOPE_LABELS = {
+SCOPE_LABELS: dict[Scope, str] = {
     "live": "Live",
     "overdue": "Awaiting cleanup",
     "completed": "Completed",
@@ -24,7 +25,11 @@ SCOPE_HELP = (
     "cleaned up or not. All: every session, whatever became of it. Archived and cleaned-up sessions "
     "keep a summary only, without drawings."
 )
-ORDER_LABELS = {"newest": "Newest first", "oldest": "Oldest first", "expiring": "Expiring soonest"}
+ORDER_LABELS: dict[OrderBy, str] = {
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "expiring": "Expiring soonest",
+}
 FLOW_CHOICES = {"All flows": None, **{label: code for code, label in words.FLOWS.items()}}
 ROW_LIMITS = [50, 200, 1000, monitoring.MAX_PAGE_ROWS]
 DEFAULT_DAYS = 7  # the date range first offered: the last 7 days, today included
@@ -64,7 +69,8 @@ def session_filter() -> monitoring.SessionFilter:
         scope=scope,
         flow_type=FLOW_CHOICES[flow.selectbox("Flow", list(FLOW_CHOICES), key="filter_flow")],
         username=user.text_input("Username contains", key="filter_username", max_chars=255),
-        order_by=order.selectbox("Order", orders, format_func=ORDER_LABELS.__getitem__, key="filter_order"),
+        order_by=order.selectbox("Order", orders, format_func=ORDER_LABELS.__getitem__, key="filter_order")
+        or "newest",
         limit=limit.selectbox("Rows", ROW_LIMITS, index=1, key="filter_limit"),
         started_from=started_from,
         started_before=started_before,

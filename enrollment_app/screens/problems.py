@@ -11,7 +11,7 @@ import streamlit as st
 
 from enrollment_core import EnrollmentService
 
-from .. import flow
+from .. import flow, resources
 from ..flow import Where
 from .navigation import go, start_page_button, stay
 
@@ -75,7 +75,7 @@ def problem_screen(message: str) -> None:
 
 def support() -> None:
     """The support line, when one is configured (SUPPORT_CONTACT)."""
-    line = flow.support_line()
+    line = flow.support_line(resources.configuration().app)
     if line:
         st.caption(f":material/support_agent: {line}")
 

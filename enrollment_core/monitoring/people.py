@@ -10,11 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from .. import step_plan
 from ..queries import query
-from ..status import SessionStatus, effective_status
 from .rows import Db, connection, fetch, to_frame
-from .sessions import read_stored_image
+from .sessions import listed_session, plan_steps, read_stored_image
 
 SESSION_LIMIT = 200  # a person's sessions listed, newest first
 ATTEMPT_LIMIT = 100  # a person's sign-in attempts listed, newest first
@@ -73,7 +71,7 @@ class SessionSummary:
 
     @property
     def total_steps(self) -> int:
-        return _plan_steps(self.flow_type)
+        return plan_steps(self.flow_type)
 
 
 SESSION_COLUMNS = [
@@ -200,23 +198,7 @@ def _account(row: dict[str, Any]) -> Account:
 
 
 def _sessions_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    shaped = [
-        {
-            **row,
-            "status": str(
-                SessionStatus(row["status"])
-                if row["summary_only"]
-                else effective_status(row["status"], row["is_expired"])
-            ),
-            "total_steps": _plan_steps(row["flow_type"]),
-        }
-        for row in rows
-    ]
-    return to_frame(shaped, SESSION_COLUMNS)
-
-
-def _plan_steps(flow_type: str) -> int:
-    return step_plan.total_steps(flow_type) if flow_type in step_plan.PLAN else 0
+    return to_frame([listed_session(row) for row in rows], SESSION_COLUMNS)
 
 
 PEOPLE_MATCH_LIMIT = 20  # people listed for a part of a name

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .. import images, step_plan
 from ..queries import query
-from ..status import SessionStatus, effective_status
+from ..status import SessionInfo, SessionStatus, effective_status
 from .rows import Db, connection, fetch, to_frame
 
 Scope = Literal["live", "overdue", "all", "completed", "expired", "any"]
@@ -181,16 +181,8 @@ def list_sessions(db: Db, filter: SessionFilter | None = None) -> SessionPage:
     now = datetime.now(UTC)
     shaped = [
         {
-            **row,
-            "status": str(
-                SessionStatus(row["status"])
-                if row["summary_only"]
-                else effective_status(row["status"], row["is_expired"])
-            ),
+            **listed_session(row),
             "steps_completed": row["step_count"],
-            "total_steps": step_plan.total_steps(row["flow_type"])
-            if row["flow_type"] in step_plan.PLAN
-            else 0,
             "updated_at": row["last_activity_at"],
             "expires_in_seconds": (
                 None if row["expires_at"] is None else (row["expires_at"] - now).total_seconds()
@@ -242,19 +234,28 @@ class SavedStep:
     image_problem: str | None = None
 
 
-@dataclass(frozen=True)
-class SessionDetail:
-    session_id: str
-    username: str
-    flow_type: step_plan.FlowType
-    status: str  # 'expired' once past expiry, as EnrollmentService.get_session says
+def plan_steps(flow_type: str) -> int:
+    """The steps of a flow's plan; 0 for a flow no plan knows (a row from an older version)."""
+    return step_plan.total_steps(flow_type) if flow_type in step_plan.PLAN else 0
+
+
+def listed_session(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of a session listing (live, or a summary kept by the cleanup or the archive: summary_only)
+    with its status as staff read it and its plan's number of steps; the Sessions and People pages
+    both list sessions through it."""
+    if row["summary_only"]:  # as the summary recorded it
+        status = SessionStatus(row["status"])
+    else:
+        status = effective_status(row["status"], row["is_expired"])
+    return {**row, "status": str(status), "total_steps": plan_steps(row["flow_type"])}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionDetail(SessionInfo):
+    """A session as EnrollmentService.get_session sees it (status 'expired' once past expiry), with the
+    stored status and every saved step."""
+
     stored_status: str  # the column's value
-    device_info: str | None
-    metadata: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    expires_at: datetime
-    completed_at: datetime | None
     steps: list[SavedStep] = field(default_factory=list)
 
     @property
@@ -286,7 +287,7 @@ def session_detail(db: Db, session_id: str) -> SessionDetail | None:
     """One session (any status) with every saved step and its drawing; None when there is no such
     session (never existed, or removed by cleanup or archive)."""
     with connection(db) as conn:
-        header = fetch(conn, query("session_header"), {"session_id": session_id})
+        header = fetch(conn, query("get_enrollment"), {"session_id": session_id})
         if not header:
             return None
         steps = fetch(conn, query("session_steps"), {"session_id": session_id})
@@ -307,18 +308,4 @@ def session_detail(db: Db, session_id: str) -> SessionDetail | None:
                 image_problem=image.problem,
             )
         )
-    status = effective_status(h["status"], h["is_expired"])
-    return SessionDetail(
-        session_id=h["session_id"],
-        username=h["username"],
-        flow_type=h["flow_type"],
-        status=status,
-        stored_status=h["status"],
-        device_info=h["device_info"],
-        metadata=dict(h["metadata"] or {}),
-        created_at=h["created_at"],
-        updated_at=h["updated_at"],
-        expires_at=h["expires_at"],
-        completed_at=h["completed_at"],
-        steps=saved,
-    )
+    return SessionDetail.from_row(h, stored_status=h["status"], steps=saved)

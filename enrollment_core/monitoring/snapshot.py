@@ -97,12 +97,12 @@ def refresh_snapshot(db: Db, wait: bool = True) -> bool:
         own_transaction = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
             if own_transaction:
-                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur.execute(query("repeatable_read"))
             allow_long_transaction(conn, limits_of(db))  # seconds at 1 M sessions: not a request's limits
             if wait:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (SNAPSHOT_LOCK_KEY,))
+                cur.execute(query("advisory_xact_lock"), {"key": SNAPSHOT_LOCK_KEY})
             else:
-                cur.execute("SELECT pg_try_advisory_xact_lock(%s) AS ok", (SNAPSHOT_LOCK_KEY,))
+                cur.execute(query("try_advisory_xact_lock"), {"key": SNAPSHOT_LOCK_KEY})
                 row = cur.fetchone()
                 if row is None or not row["ok"]:
                     return False
