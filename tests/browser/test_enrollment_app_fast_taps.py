@@ -226,7 +226,7 @@ def test_sign_tapped_the_moment_the_pen_lifts_is_not_lost(browser: Any, app: str
     cdp = context.new_cdp_session(page) if touch else None
     hand = random.Random(f"{SEED}/lift/{device}")
     try:
-        for attempt in range(3):
+        for _ in range(3):
             page.goto(f"{app}?flow=signin&user={USER}")
             wait_pad_ready(page)
             for _ in range(2):
