@@ -327,8 +327,9 @@ SELECT u.username FROM login_attempts la JOIN users u ON u.id = la.user_id WHERE
 LIMIT 1;
 
 -- name: session_summary
--- The summary archive or cleanup left of a session they removed (primary key).
-SELECT session_id, username, flow_type, outcome, step_count, created_at, ended_at, archived_at
+-- The summary archive or cleanup left of a session they removed (primary key), in the fields of
+-- monitoring.people.SessionSummary.
+SELECT session_id, username, flow_type, outcome, step_count, created_at, ended_at, archived_at AS removed_at
 FROM enrollment_archive
 WHERE session_id = %(session_id)s;
 
@@ -369,8 +370,8 @@ LIMIT %(limit)s;
 
 -- name: person_account
 -- A registered user by username, case-insensitive (idx_users_username_lower), with the number of
--- drawings they enrolled.
-SELECT u.id, u.username, u.created_at, u.enrollment_session_id,
+-- drawings they enrolled, in the fields of monitoring.people.Account.
+SELECT u.id AS user_id, u.username, u.created_at, u.enrollment_session_id,
        (SELECT count(*) FROM user_enrolled_drawings d WHERE d.user_id = u.id)::int AS enrolled_drawings
 FROM users u
 WHERE lower(u.username) = lower(%(username)s);
