@@ -156,10 +156,10 @@ class EnrollmentService:
             self._maintenance = PeriodicCleanup(
                 self.pool,
                 s.cleanup_interval_seconds,
-                s.cleanup_batch_size,
-                s.archive_after_seconds,
-                s.cleanup_pause_ratio,
-                s.login_lock_seconds,
+                batch_size=s.cleanup_batch_size,
+                archive_after_seconds=s.archive_after_seconds,
+                pause_ratio=s.cleanup_pause_ratio,
+                login_lock_seconds=s.login_lock_seconds,
             ).start()
         return self._maintenance
 
