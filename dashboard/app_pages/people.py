@@ -246,12 +246,10 @@ def refused_now() -> None:
             "left": [formatting.time_left((r.until - now).total_seconds()) for r in rows],
         }
     )
-    st.dataframe(
+    selection.clickable_table(
         shown,
-        key=REFUSED_TABLE,
-        on_select=_open_refused,
-        selection_mode="single-row",
-        row_height=selection.ROW_PX,
+        REFUSED_TABLE,
+        _open_refused,
         hide_index=True,
         column_config={
             "who": st.column_config.TextColumn("Who"),
@@ -563,12 +561,10 @@ def matching_people(text: str, matches: pd.DataFrame, exact: bool) -> None:
             "last_seen": formatting.localize_columns(others, ["last_seen"])["last_seen"],
         }
     )
-    st.dataframe(
+    selection.clickable_table(
         shown,
-        key=selection.table_key(MATCHES_TABLE),
-        on_select=_open_match,
-        selection_mode="single-row",
-        row_height=selection.ROW_PX,
+        selection.table_key(MATCHES_TABLE),
+        _open_match,
         hide_index=True,
         column_config={
             "username": st.column_config.TextColumn("Username"),
