@@ -90,28 +90,18 @@ def error_response(
 
 
 def enrollment_error_response(exc: core.EnrollmentError) -> JSONResponse:
+    headers: dict[str, str] | None = None
+    extra: dict[str, Any] = {}
     if isinstance(exc, core.AccountLocked):
         until = exc.locked_until
         wait = max(1, math.ceil((until - datetime.now(UTC)).total_seconds()))
-        return error_response(
-            423,
-            exc.code,
-            exc.message,
-            json_field(exc.field),
-            headers={"Retry-After": str(wait)},
-            lockedUntil=until.isoformat(),
-        )
-    if isinstance(exc, core.RateLimited):
+        headers, extra = {"Retry-After": str(wait)}, {"lockedUntil": until.isoformat()}
+    elif isinstance(exc, core.RateLimited):
         wait = exc.retry_after_seconds
-        return error_response(
-            429,
-            exc.code,
-            exc.message,
-            json_field(exc.field),
-            headers={"Retry-After": str(wait)},
-            retryAfter=wait,
-        )
-    return error_response(status_of(exc), exc.code, exc.message, json_field(exc.field))
+        headers, extra = {"Retry-After": str(wait)}, {"retryAfter": wait}
+    return error_response(
+        status_of(exc), exc.code, exc.message, json_field(exc.field), headers=headers, **extra
+    )
 
 
 async def _on_enrollment_error(_: Request, exc: Exception) -> JSONResponse:

@@ -24,6 +24,7 @@ import logging
 import shutil
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from enrollment_core.config import PROJECT_ROOT, Settings
 
@@ -51,6 +52,14 @@ ON_REQUEST = ("cluster",)
 
 def _sizes(text: str) -> list[int]:
     return [int(float(part)) for part in text.replace("_", "").split(",") if part]
+
+
+class Timing(TypedDict):
+    """The arguments every timed bench's run() takes: --quick, --rounds, --seconds."""
+
+    quick: bool
+    rounds: int | None
+    seconds: float | None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     own_server = {"verify", "recovery", "restart", "cluster"}
     server = server_url(args.server_url) if set(names) - own_server else "(none needed)"
     print(f"server: {server}   disk free: {shutil.disk_usage(PROJECT_ROOT).free / 1e9:.0f} GB")
+    timing: Timing = {"quick": args.quick, "rounds": args.rounds, "seconds": args.seconds}
     for name in names:
         started = time.perf_counter()
         print(f"\n=== {name}{' (quick)' if args.quick else ''} ===")
@@ -125,9 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             with scratch_database(server, "save", keep=args.keep) as url:
                 results = save_step.run(
                     url,
-                    quick=args.quick,
-                    rounds=args.rounds,
-                    seconds=args.seconds,
+                    **timing,
                     clients=args.clients,
                     profile=args.profile,
                     existing=args.existing,
@@ -136,20 +144,14 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "http":
             with scratch_database(server, "http", keep=args.keep) as url:
                 results = http_save.run(
-                    url,
-                    quick=args.quick,
-                    rounds=args.rounds,
-                    seconds=args.seconds,
-                    clients=args.clients,
-                    workers=args.workers,
-                    existing=args.existing,
+                    url, **timing, clients=args.clients, workers=args.workers, existing=args.existing
                 )
         elif name == "overload":
             with scratch_database(server, "overload", keep=args.keep) as url:
-                results = overload.run(url, quick=args.quick, rounds=args.rounds, seconds=args.seconds)
+                results = overload.run(url, **timing)
         elif name == "headers":
             with scratch_database(server, "headers", keep=args.keep) as url:
-                results = headers.run(url, quick=args.quick, rounds=args.rounds, seconds=args.seconds)
+                results = headers.run(url, **timing)
         elif name == "app":
             with scratch_database(server, "app", keep=args.keep) as url:
                 results = app_roundtrip.run(url, quick=args.quick, enrollments=args.enrollments)
@@ -160,9 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         elif name == "restart":
             results = db_restart.run(quick=args.quick)
         elif name == "cluster":
-            results = cluster_shape.run(
-                quick=args.quick, rounds=args.rounds, seconds=args.seconds, clients=args.clients
-            )
+            results = cluster_shape.run(**timing, clients=args.clients)
         elif name == "queries":
             with scratch_database(server, "queries", keep=args.keep) as url:
                 results = queries.run(url, quick=args.quick, sizes=args.sizes, out=args.out)

@@ -119,6 +119,11 @@ def fmt(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def percent_per_round(ratio: float, ratios: list[float]) -> str:
+    """A ratio (the rounds' median) in percent, then each round's: "98 % (97, 98, 101)"."""
+    return f"{fmt(100 * ratio, 0)} % ({', '.join(fmt(100 * x, 0) for x in ratios)})"
+
+
 def human_bytes(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if abs(n) < 1024 or unit == "GB":

@@ -32,7 +32,18 @@ from enrollment_core.service import ClientInfo, EnrollmentService, new_session_i
 from enrollment_core.validation import DrawingStep, parse_drawing_step
 
 from . import datagen
-from .common import CpuMeter, Results, bench_query, fmt, median, ms, open_pool, percentile, table
+from .common import (
+    CpuMeter,
+    Results,
+    bench_query,
+    fmt,
+    median,
+    ms,
+    open_pool,
+    percent_per_round,
+    percentile,
+    table,
+)
 from .payloads import StepSample, average_signature_chars, signup_samples
 
 KINDS = ("save_drawing", "raw_insert")
@@ -294,7 +305,7 @@ def report(rows: list[dict[str, Any]]) -> str:
                 r["clients"],
                 fmt(r["save_rate"], 0),
                 fmt(r["raw_rate"], 0),
-                f"{fmt(100 * r['ratio'], 0)} % ({', '.join(fmt(100 * x, 0) for x in r['ratios'])})",
+                percent_per_round(r["ratio"], r["ratios"]),
                 fmt(r["save_p50_ms"], 2),
                 fmt(r["save_p99_ms"], 2),
                 fmt(r["raw_p50_ms"], 2),

@@ -138,6 +138,21 @@ def average_steps(frame: pd.DataFrame) -> alt.LayerChart:
     return chart
 
 
+def _step_rows(data: pd.DataFrame) -> tuple[alt.Chart, alt.Chart, list[str], float]:
+    """A chart of one row per step (column step, in the frame's order), each row's text (column label)
+    written above its bar: (the base to draw bars on, the labels' layer, the steps in order, a bar's
+    height in px)."""
+    order = list(data["step"])
+    band = FUNNEL_ROW_PX * (1 - FUNNEL_ROW_GAP)
+    base = alt.Chart(data).encode(
+        y=alt.Y("step:N", title=None, sort=order, axis=None, scale=alt.Scale(paddingInner=FUNNEL_ROW_GAP))
+    )
+    labels = base.mark_text(align="left", baseline="bottom", dy=-(band / 2 + 2), fontSize=12).encode(
+        x=alt.datum(0), text="label:N"
+    )
+    return base, labels, order, band
+
+
 def step_funnel(frame: pd.DataFrame) -> alt.LayerChart:
     """Sessions that reached each step (columns step_number, instruction, sessions, share_of_started,
     lost_from_previous): where people drop off. Each step's name and figures are written above its bar,
@@ -149,11 +164,7 @@ def step_funnel(frame: pd.DataFrame) -> alt.LayerChart:
         f"{step}: {n} ({share:.0%})"
         for step, n, share in zip(data["step"], data["sessions"], data["share_of_started"])
     ]
-    order = list(data["step"])
-    band = FUNNEL_ROW_PX * (1 - FUNNEL_ROW_GAP)
-    base = alt.Chart(data).encode(
-        y=alt.Y("step:N", title=None, sort=order, axis=None, scale=alt.Scale(paddingInner=FUNNEL_ROW_GAP))
-    )
+    base, labels, _, _ = _step_rows(data)
     bars = base.mark_bar(color="#4c78a8").encode(
         x=alt.X(
             "sessions:Q",
@@ -167,9 +178,6 @@ def step_funnel(frame: pd.DataFrame) -> alt.LayerChart:
             alt.Tooltip("share_of_started:Q", title="Of those who started", format=".0%"),
             alt.Tooltip("lost_from_previous:Q", title="Stopped before this step"),
         ],
-    )
-    labels = base.mark_text(align="left", baseline="bottom", dy=-(band / 2 + 2), fontSize=12).encode(
-        x=alt.datum(0), text="label:N"
     )
     chart: alt.LayerChart = (bars + labels).properties(height=FUNNEL_ROW_PX * len(data) + 40)
     return chart
@@ -188,12 +196,8 @@ def step_durations(frame: pd.DataFrame) -> alt.LayerChart:
         f"{step}: median {median:.0f} s, 90th percentile {p90:.0f} s"
         for step, median, p90 in zip(data["step"], data["median_seconds"], data["p90_seconds"])
     ]
-    order = list(data["step"])
-    band = FUNNEL_ROW_PX * (1 - FUNNEL_ROW_GAP)
     # As the funnel: each step's name and figures above its bar, never cut at any width.
-    base = alt.Chart(data).encode(
-        y=alt.Y("step:N", title=None, sort=order, axis=None, scale=alt.Scale(paddingInner=FUNNEL_ROW_GAP))
-    )
+    base, labels, order, band = _step_rows(data)
     tooltip = [
         alt.Tooltip("step:N", title="Step"),
         alt.Tooltip("median_seconds:Q", title="Median (s)", format=".1f"),
@@ -219,9 +223,6 @@ def step_durations(frame: pd.DataFrame) -> alt.LayerChart:
             "step:N", sort=order, axis=None, scale=alt.Scale(paddingInner=FUNNEL_ROW_GAP), bandPosition=0.5
         ),
         tooltip=tooltip,
-    )
-    labels = base.mark_text(align="left", baseline="bottom", dy=-(band / 2 + 2), fontSize=12).encode(
-        x=alt.datum(0), text="label:N"
     )
     chart: alt.LayerChart = (bars + p90 + labels).properties(height=FUNNEL_ROW_PX * len(data) + 50)
     return chart

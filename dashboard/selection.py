@@ -4,7 +4,7 @@ details shown below always belong to the checked row."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from functools import partial
 from typing import Any
 
@@ -73,3 +73,18 @@ def sticky_table(
         **dataframe_options,
     )
     return chosen
+
+
+def clickable_table(
+    frame: pd.DataFrame, key: str, on_click: Callable[[], None], **dataframe_options: Any
+) -> None:
+    """Show `frame` as a table whose row, once clicked, calls on_click (one row at a time; the row
+    clicked is in st.session_state[key].selection.rows), in the console's row height."""
+    st.dataframe(
+        frame,
+        key=key,
+        on_select=on_click,
+        selection_mode="single-row",
+        row_height=ROW_PX,
+        **dataframe_options,
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TypedDict, Unpack
 
 from psycopg.types.json import Jsonb
 
@@ -93,6 +94,15 @@ def forget_idle_abuse_counters(pool: Pool, login_lock_seconds: int) -> int:
     return buckets + failures + tokens
 
 
+class CleanupOptions(TypedDict, total=False):
+    """run_cleanup_if_due's arguments after the interval, as PeriodicCleanup passes them on."""
+
+    batch_size: int
+    archive_after_seconds: int
+    pause_ratio: float
+    login_lock_seconds: int
+
+
 def run_cleanup_if_due(
     pool: Pool,
     interval_seconds: int,
@@ -139,21 +149,10 @@ class PeriodicCleanup:
     """A daemon thread that offers to run the cleanup (and archiving) every few minutes; the database
     decides whether it is due (once per interval across all instances)."""
 
-    def __init__(
-        self,
-        pool: Pool,
-        interval_seconds: int,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        archive_after_seconds: int = 0,
-        pause_ratio: float = 0.0,
-        login_lock_seconds: int = DEFAULT_LOCK_SECONDS,
-    ) -> None:
+    def __init__(self, pool: Pool, interval_seconds: int, **options: Unpack[CleanupOptions]) -> None:
         self.pool = pool
-        self.pause_ratio = pause_ratio
-        self.login_lock_seconds = login_lock_seconds
         self.interval_seconds = interval_seconds
-        self.batch_size = batch_size
-        self.archive_after_seconds = archive_after_seconds
+        self.options = options  # the rest of run_cleanup_if_due's arguments, its defaults where left out
         # Check more often than the interval so that a stopped instance's turn is taken up quickly.
         self.poll_seconds = max(1.0, min(300.0, interval_seconds / 4))
         self._stop = threading.Event()
@@ -170,14 +169,7 @@ class PeriodicCleanup:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                run_cleanup_if_due(
-                    self.pool,
-                    self.interval_seconds,
-                    self.batch_size,
-                    self.archive_after_seconds,
-                    self.pause_ratio,
-                    self.login_lock_seconds,
-                )
+                run_cleanup_if_due(self.pool, self.interval_seconds, **self.options)
             except Exception:  # a database hiccup must not kill the thread; the next round retries
                 log.exception("periodic cleanup failed")
             self._stop.wait(self.poll_seconds)

@@ -9,6 +9,11 @@
 
 Every name is written out where it is used (`query("find_user")`), never built at run time, so grep
 finds each use; tests/test_queries.py checks that every name asked for exists and every query is used.
+
+A part several queries of one file share (a filter, a column list) is written once as a
+"-- fragment: <name>" block and put in place by "{{<name>}}" when the file is loaded: the SQL the
+server gets is the same as if it were written out in each query (so are its plans). A fragment is local
+to its file, holds no fragment itself, and must be used; an unknown or unused one is an error at load.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from pathlib import Path
 # The files of named queries, in the package (an installed package finds them as well as a checkout).
 QUERY_FILES = ("queries.sql", "dashboard.sql", "snapshot.sql", "server.sql")
 
-_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_HEADER = re.compile(r"^--\s*(name|fragment):\s*(\w+)\s*$", re.MULTILINE)
+_USE = re.compile(r"\{\{(\w+)\}\}")
 
 
 def sql_dir() -> Path:
@@ -33,17 +39,40 @@ def sql_dir() -> Path:
 
 
 def parse_named_queries(text: str) -> dict[str, str]:
-    """Split a file of "-- name: x" blocks into {name: sql}. Leading comment lines stay in the SQL."""
-    parts = _NAME.split(text)
-    # parts = [preamble, name1, body1, name2, body2, ...]
+    """Split a file of "-- name: x" blocks into {name: sql}, with its "-- fragment: y" blocks put in
+    place of each "{{y}}". Leading comment lines stay in a query's SQL (a fragment's are dropped: they
+    describe it where it is written)."""
+    parts = _HEADER.split(text)
+    # parts = [preamble, kind1, name1, body1, kind2, name2, body2, ...]
     queries: dict[str, str] = {}
-    for name, body in zip(parts[1::2], parts[2::2]):
-        if name in queries:
-            raise ValueError(f"query {name!r} is defined twice")
+    fragments: dict[str, str] = {}
+    for kind, name, body in zip(parts[1::3], parts[2::3], parts[3::3]):
+        found = queries if kind == "name" else fragments
+        if name in found:
+            raise ValueError(f"{'query' if kind == 'name' else 'fragment'} {name!r} is defined twice")
         sql = body.strip()
+        if kind == "fragment":
+            sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--")).strip()
         if not sql:
-            raise ValueError(f"query {name!r} is empty")
-        queries[name] = sql
+            raise ValueError(f"{'query' if kind == 'name' else 'fragment'} {name!r} is empty")
+        found[name] = sql
+    for name, sql in fragments.items():
+        if _USE.search(sql):
+            raise ValueError(f"fragment {name!r} uses another fragment: write it out")
+    used: set[str] = set()
+
+    def fill(name: str, sql: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            if match.group(1) not in fragments:
+                raise ValueError(f"query {name!r} uses {match.group(0)}, which is not a fragment of its file")
+            used.add(match.group(1))
+            return fragments[match.group(1)]
+
+        return _USE.sub(one, sql)
+
+    queries = {name: fill(name, sql) for name, sql in queries.items()}
+    if unused := sorted(set(fragments) - used):
+        raise ValueError(f"fragments no query uses: {unused}")
     return queries
 
 

@@ -156,10 +156,10 @@ class EnrollmentService:
             self._maintenance = PeriodicCleanup(
                 self.pool,
                 s.cleanup_interval_seconds,
-                s.cleanup_batch_size,
-                s.archive_after_seconds,
-                s.cleanup_pause_ratio,
-                s.login_lock_seconds,
+                batch_size=s.cleanup_batch_size,
+                archive_after_seconds=s.archive_after_seconds,
+                pause_ratio=s.cleanup_pause_ratio,
+                login_lock_seconds=s.login_lock_seconds,
             ).start()
         return self._maintenance
 
@@ -389,14 +389,8 @@ class EnrollmentService:
         Idempotent: the same request again, once the session made its account (the answer was lost, or
         both were sent at once: the second waits on the session's lock until the first commits),
         returns the same Registration (the same device token too) and writes nothing."""
-        name = validation.clean_username(username)
-        session_id = validation.clean_session_id(session_id)
-        if use_temporary_data is not True:
-            raise ValidationError(
-                "the temporary data must be used (true): registration uses the drawings saved in the session",
-                field="use_temporary_data",
-            )
-        client = client or ClientInfo()
+        why = "registration uses the drawings saved in the session"
+        name, session_id, client = _completion_request(username, session_id, use_temporary_data, client, why)
         secret = device_tokens.clean_secret(client.session_secret, "session_secret")
         with self.pool.connection() as conn:
             row = self._locked_session(conn, session_id, name, secret)
@@ -470,14 +464,8 @@ class EnrollmentService:
         Idempotent: the same request once the verdict is recorded returns that verdict again (as
         get_login_result: failures_left and locked_until as they are now, the same device token while
         it lives), and records, counts and charges nothing."""
-        name = validation.clean_username(username)
-        session_id = validation.clean_session_id(session_id)
-        if use_temporary_data is not True:
-            raise ValidationError(
-                "the temporary data must be used (true): sign-in verifies the signature saved in the session",
-                field="use_temporary_data",
-            )
-        client = client or ClientInfo()
+        why = "sign-in verifies the signature saved in the session"
+        name, session_id, client = _completion_request(username, session_id, use_temporary_data, client, why)
         token = device_tokens.clean_secret(client.device_token, "device_token")
         secret = device_tokens.clean_secret(client.session_secret, "session_secret")
         address = sign_in_lockout.address_key(client.ip)
@@ -785,6 +773,18 @@ def _build_at_registration(conn: Connection, user_id: int) -> None:
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
+
+
+def _completion_request(
+    username: Any, session_id: Any, use_temporary_data: Any, client: ClientInfo | None, why: str
+) -> tuple[str, str, ClientInfo]:
+    """The checked arguments register and login share: the username, the session id, the client (none
+    given: an anonymous one), and use_temporary_data, which must be true (`why`: what uses it)."""
+    name = validation.clean_username(username)
+    session_id = validation.clean_session_id(session_id)
+    if use_temporary_data is not True:
+        raise ValidationError(f"the temporary data must be used (true): {why}", field="use_temporary_data")
+    return name, session_id, client or ClientInfo()
 
 
 _PROGRESS_FIELDS = tuple(Progress.__dataclass_fields__)

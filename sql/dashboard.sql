@@ -116,6 +116,22 @@ ORDER BY r.flow_type DESC, r.step_number;
 
 -- ============================== sessions list and drill-down ==============================
 
+-- fragment: in_progress_columns
+-- The columns of the in_progress_sessions_* lists (temp_enrollments te); steps_completed is the row's
+-- step_count.
+te.session_id, te.username, te.flow_type, te.step_count AS steps_completed,
+       te.created_at, te.updated_at, te.expires_at,
+       EXTRACT(EPOCH FROM te.expires_at - NOW())::float8 AS expires_in_seconds
+
+-- fragment: in_progress_matches
+-- The filters of the in_progress_sessions_* queries (temp_enrollments te), described at
+-- in_progress_sessions_newest.
+te.status = 'in_progress'
+  AND te.expires_at > %(expires_after)s AND te.expires_at <= %(expires_before)s
+  AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
+  AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
+  AND te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
+
 -- name: in_progress_sessions_newest
 -- The seed's "active sessions" list, bounded: status 'in_progress', expiring in
 -- (%(expires_after)s, %(expires_before)s] (live: (NOW(), infinity]; past expiry: (-infinity, NOW()]),
@@ -123,15 +139,9 @@ ORDER BY r.flow_type DESC, r.step_number;
 -- substring), newest first, at most %(limit)s rows.
 -- Reads idx_temp_enrollments_in_progress_created in order and stops at the LIMIT. steps_completed is
 -- the row's step_count. One query per order, so that each can walk its index in that order.
-SELECT te.session_id, te.username, te.flow_type, te.step_count AS steps_completed,
-       te.created_at, te.updated_at, te.expires_at,
-       EXTRACT(EPOCH FROM te.expires_at - NOW())::float8 AS expires_in_seconds
+SELECT {{in_progress_columns}}
 FROM temp_enrollments te
-WHERE te.status = 'in_progress'
-  AND te.expires_at > %(expires_after)s AND te.expires_at <= %(expires_before)s
-  AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
-  AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
-  AND te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
+WHERE {{in_progress_matches}}
 ORDER BY te.created_at DESC, te.id DESC
 LIMIT %(limit)s;
 
@@ -144,32 +154,20 @@ LIMIT %(limit)s;
 WITH matching AS MATERIALIZED (
     SELECT te.id, te.created_at
     FROM temp_enrollments te
-    WHERE te.status = 'in_progress'
-      AND te.expires_at > %(expires_after)s AND te.expires_at <= %(expires_before)s
-      AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
-      AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
-      AND te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
+    WHERE {{in_progress_matches}}
     ORDER BY te.created_at + INTERVAL '0 s', te.id
     LIMIT %(limit)s
 )
-SELECT te.session_id, te.username, te.flow_type, te.step_count AS steps_completed,
-       te.created_at, te.updated_at, te.expires_at,
-       EXTRACT(EPOCH FROM te.expires_at - NOW())::float8 AS expires_in_seconds
+SELECT {{in_progress_columns}}
 FROM matching m
 JOIN temp_enrollments te ON te.id = m.id
 ORDER BY m.created_at, m.id;
 
 -- name: in_progress_sessions_expiring
 -- As in_progress_sessions_newest, the soonest expiry first (idx_temp_enrollments_in_progress in order).
-SELECT te.session_id, te.username, te.flow_type, te.step_count AS steps_completed,
-       te.created_at, te.updated_at, te.expires_at,
-       EXTRACT(EPOCH FROM te.expires_at - NOW())::float8 AS expires_in_seconds
+SELECT {{in_progress_columns}}
 FROM temp_enrollments te
-WHERE te.status = 'in_progress'
-  AND te.expires_at > %(expires_after)s AND te.expires_at <= %(expires_before)s
-  AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
-  AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
-  AND te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
+WHERE {{in_progress_matches}}
 ORDER BY te.expires_at, te.id
 LIMIT %(limit)s;
 
@@ -180,13 +178,40 @@ SELECT count(*)::int AS matching
 FROM (
     SELECT 1
     FROM temp_enrollments te
-    WHERE te.status = 'in_progress'
-      AND te.expires_at > %(expires_after)s AND te.expires_at <= %(expires_before)s
-      AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
-      AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
-      AND te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
+    WHERE {{in_progress_matches}}
     LIMIT %(count_limit)s
 ) capped;
+
+-- fragment: started_live_columns
+-- The columns of sessions_started_* for a row of temp_enrollments te.
+te.session_id, te.username, te.flow_type, te.status, te.expires_at <= NOW() AS is_expired,
+           false AS summary_only, te.step_count, te.created_at, te.updated_at AS last_activity_at,
+           te.expires_at, te.completed_at, NULL::timestamptz AS removed_at
+
+-- fragment: started_live_matches
+-- The filters of sessions_started_* on temp_enrollments te, described at sessions_started_newest.
+te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
+      AND CASE WHEN te.status = 'completed' THEN %(completed)s
+               WHEN te.status = 'in_progress' AND te.expires_at > NOW() THEN %(live)s
+               ELSE %(expired)s END
+      AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
+      AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(te.username) @> username_search_grams(%(username)s::text))
+
+-- fragment: started_summary_columns
+-- The same columns for a summary of enrollment_archive a.
+a.session_id, a.username, a.flow_type, a.outcome, true, true, a.step_count, a.created_at,
+           a.last_activity_at, a.expires_at, a.completed_at, a.archived_at
+
+-- fragment: started_summary_matches
+-- The same filters on enrollment_archive a.
+a.created_at >= %(started_from)s AND a.created_at < %(started_before)s
+      AND CASE WHEN a.outcome = 'completed' THEN %(completed)s ELSE %(expired)s END
+      AND (%(flow_type)s::text IS NULL OR a.flow_type = %(flow_type)s::text)
+      AND (%(username)s::text IS NULL OR strpos(lower(a.username), lower(%(username)s::text)) > 0)
+      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
+           OR username_grams(a.username) @> username_search_grams(%(username)s::text))
 
 -- name: sessions_started_newest
 -- Sessions of every kind started in [%(started_from)s, %(started_before)s), newest first, at most
@@ -198,30 +223,15 @@ FROM (
 -- with a username of 3 characters or more, the planner may start from the names holding its trigrams
 -- instead (the username_grams GIN indexes), when few do.
 (
-    SELECT te.session_id, te.username, te.flow_type, te.status, te.expires_at <= NOW() AS is_expired,
-           false AS summary_only, te.step_count, te.created_at, te.updated_at AS last_activity_at,
-           te.expires_at, te.completed_at, NULL::timestamptz AS removed_at
+    SELECT {{started_live_columns}}
     FROM temp_enrollments te
-    WHERE te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
-      AND CASE WHEN te.status = 'completed' THEN %(completed)s
-               WHEN te.status = 'in_progress' AND te.expires_at > NOW() THEN %(live)s
-               ELSE %(expired)s END
-      AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
-      AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
-      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
-           OR username_grams(te.username) @> username_search_grams(%(username)s::text))
+    WHERE {{started_live_matches}}
     ORDER BY te.created_at DESC, te.id DESC
     LIMIT %(limit)s
 ) UNION ALL (
-    SELECT a.session_id, a.username, a.flow_type, a.outcome, true, true, a.step_count, a.created_at,
-           a.last_activity_at, a.expires_at, a.completed_at, a.archived_at
+    SELECT {{started_summary_columns}}
     FROM enrollment_archive a
-    WHERE a.created_at >= %(started_from)s AND a.created_at < %(started_before)s
-      AND CASE WHEN a.outcome = 'completed' THEN %(completed)s ELSE %(expired)s END
-      AND (%(flow_type)s::text IS NULL OR a.flow_type = %(flow_type)s::text)
-      AND (%(username)s::text IS NULL OR strpos(lower(a.username), lower(%(username)s::text)) > 0)
-      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
-           OR username_grams(a.username) @> username_search_grams(%(username)s::text))
+    WHERE {{started_summary_matches}}
     ORDER BY a.created_at DESC
     LIMIT %(limit)s
 )
@@ -231,30 +241,15 @@ LIMIT %(limit)s;
 -- name: sessions_started_oldest
 -- As sessions_started_newest, oldest first.
 (
-    SELECT te.session_id, te.username, te.flow_type, te.status, te.expires_at <= NOW() AS is_expired,
-           false AS summary_only, te.step_count, te.created_at, te.updated_at AS last_activity_at,
-           te.expires_at, te.completed_at, NULL::timestamptz AS removed_at
+    SELECT {{started_live_columns}}
     FROM temp_enrollments te
-    WHERE te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
-      AND CASE WHEN te.status = 'completed' THEN %(completed)s
-               WHEN te.status = 'in_progress' AND te.expires_at > NOW() THEN %(live)s
-               ELSE %(expired)s END
-      AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
-      AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
-      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
-           OR username_grams(te.username) @> username_search_grams(%(username)s::text))
+    WHERE {{started_live_matches}}
     ORDER BY te.created_at, te.id
     LIMIT %(limit)s
 ) UNION ALL (
-    SELECT a.session_id, a.username, a.flow_type, a.outcome, true, true, a.step_count, a.created_at,
-           a.last_activity_at, a.expires_at, a.completed_at, a.archived_at
+    SELECT {{started_summary_columns}}
     FROM enrollment_archive a
-    WHERE a.created_at >= %(started_from)s AND a.created_at < %(started_before)s
-      AND CASE WHEN a.outcome = 'completed' THEN %(completed)s ELSE %(expired)s END
-      AND (%(flow_type)s::text IS NULL OR a.flow_type = %(flow_type)s::text)
-      AND (%(username)s::text IS NULL OR strpos(lower(a.username), lower(%(username)s::text)) > 0)
-      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
-           OR username_grams(a.username) @> username_search_grams(%(username)s::text))
+    WHERE {{started_summary_matches}}
     ORDER BY a.created_at
     LIMIT %(limit)s
 )
@@ -267,24 +262,12 @@ LIMIT %(limit)s;
 SELECT (SELECT count(*) FROM (
     SELECT 1
     FROM temp_enrollments te
-    WHERE te.created_at >= %(started_from)s AND te.created_at < %(started_before)s
-      AND CASE WHEN te.status = 'completed' THEN %(completed)s
-               WHEN te.status = 'in_progress' AND te.expires_at > NOW() THEN %(live)s
-               ELSE %(expired)s END
-      AND (%(flow_type)s::text IS NULL OR te.flow_type = %(flow_type)s::text)
-      AND (%(username)s::text IS NULL OR strpos(lower(te.username), lower(%(username)s::text)) > 0)
-      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
-           OR username_grams(te.username) @> username_search_grams(%(username)s::text))
+    WHERE {{started_live_matches}}
     LIMIT %(count_limit)s) capped)
      + (SELECT count(*) FROM (
     SELECT 1
     FROM enrollment_archive a
-    WHERE a.created_at >= %(started_from)s AND a.created_at < %(started_before)s
-      AND CASE WHEN a.outcome = 'completed' THEN %(completed)s ELSE %(expired)s END
-      AND (%(flow_type)s::text IS NULL OR a.flow_type = %(flow_type)s::text)
-      AND (%(username)s::text IS NULL OR strpos(lower(a.username), lower(%(username)s::text)) > 0)
-      AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
-           OR username_grams(a.username) @> username_search_grams(%(username)s::text))
+    WHERE {{started_summary_matches}}
     LIMIT %(count_limit)s) capped)::int AS matching;
 
 -- name: session_steps
@@ -344,8 +327,9 @@ SELECT u.username FROM login_attempts la JOIN users u ON u.id = la.user_id WHERE
 LIMIT 1;
 
 -- name: session_summary
--- The summary archive or cleanup left of a session they removed (primary key).
-SELECT session_id, username, flow_type, outcome, step_count, created_at, ended_at, archived_at
+-- The summary archive or cleanup left of a session they removed (primary key), in the fields of
+-- monitoring.people.SessionSummary.
+SELECT session_id, username, flow_type, outcome, step_count, created_at, ended_at, archived_at AS removed_at
 FROM enrollment_archive
 WHERE session_id = %(session_id)s;
 
@@ -386,8 +370,8 @@ LIMIT %(limit)s;
 
 -- name: person_account
 -- A registered user by username, case-insensitive (idx_users_username_lower), with the number of
--- drawings they enrolled.
-SELECT u.id, u.username, u.created_at, u.enrollment_session_id,
+-- drawings they enrolled, in the fields of monitoring.people.Account.
+SELECT u.id AS user_id, u.username, u.created_at, u.enrollment_session_id,
        (SELECT count(*) FROM user_enrolled_drawings d WHERE d.user_id = u.id)::int AS enrolled_drawings
 FROM users u
 WHERE lower(u.username) = lower(%(username)s);

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import psycopg
 
 from api.wire import save_drawing_json
+from enrollment_core.commands import SaveDrawing
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
 from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.service import EnrollmentService
-from enrollment_core.step_plan import total_steps
+from enrollment_core.step_plan import steps_of, total_steps
 
 
 def draw_signup(service: EnrollmentService, username: str, steps: int | None = None, sample: int = 0) -> str:
@@ -69,3 +72,40 @@ def locked(db_url: str, table: str) -> Iterator[None]:
             yield
         finally:
             holder.rollback()
+
+
+def pad_raw(strokes: list[np.ndarray]) -> dict[str, Any]:
+    """A drawing in the pad's timed format (signature_pad's shape), in canvas-like pixels."""
+    points = np.concatenate(strokes)
+    lo, span = points[:, :2].min(axis=0), np.ptp(points[:, :2], axis=0).max() or 1.0
+    t0 = points[0, 2]
+    return {
+        "strokes": [
+            {
+                "pointerType": "pen",
+                "points": [
+                    {"x": float((x - lo[0]) / span * 300 + 20), "y": float((y - lo[1]) / span * 150 + 40),
+                     "time": float(t - t0)}
+                    for x, y, t in s
+                ],
+            }
+            for s in strokes
+        ]
+    }  # fmt: skip
+
+
+def signup_with_signatures(
+    username: str, genuine: dict[int, list[np.ndarray]], save: Callable[[SaveDrawing], str]
+) -> str:
+    """Draw a whole signup whose signature steps carry the user's timed signatures (genuine[1], [2], ...
+    as pad_raw draws them), each step through `save` (which returns the session id); its session id."""
+    session_id: str | None = None
+    signature = 0
+    for step in steps_of("signup"):
+        command = sample_drawing(username, step.number, session_id=session_id)
+        if step.type == "signature":
+            signature += 1
+            command = replace(command, raw=pad_raw(genuine[signature]), metrics=None)
+        session_id = save(command)
+    assert session_id is not None, "a signup has steps"
+    return session_id

@@ -30,6 +30,14 @@ from enrollment_core.service import EnrollmentService
 from tests.conftest import create_test_database, drop_test_database
 
 MAX_EXAMPLES = 80  # per operation and generation phase; enough to find the bugs it found, CI-sized
+# Every fuzz test: the same examples each run (derandomized, no example database), no time limit.
+FUZZ = settings(
+    max_examples=MAX_EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 SUMMARY_PATH = Path(__file__).resolve().parent.parent / "artifacts" / "api-fuzz-summary.json"
 
 # Schema-violating data must be refused with a client error. 413 is one here: a field over its documented
@@ -85,13 +93,7 @@ def _report(request: pytest.FixtureRequest) -> None:
 
 
 @schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
+@FUZZ
 def test_api_conforms_to_its_openapi_document(case: schemathesis.Case, fuzz_api: str) -> None:
     operation = f"{case.method.upper()} {case.path}"
     response = case.call_and_validate(base_url=fuzz_api, timeout=60)
@@ -115,13 +117,7 @@ awkward_text = st.text(alphabet=st.characters(codec=None, categories=None), max_
     raw_as_text=st.booleans(),
     username=awkward_text,
 )
-@settings(
-    max_examples=MAX_EXAMPLES,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
+@FUZZ
 def test_any_text_in_a_valid_drawing_is_stored_or_refused_never_a_server_error(
     fuzz_api: str,
     instruction: str,
@@ -161,13 +157,7 @@ any_integer = st.sampled_from(BOUNDARIES + [-b for b in BOUNDARIES]) | st.intege
 
 
 @given(step=any_integer, metric=any_integer, coordinate=any_integer)
-@settings(
-    max_examples=MAX_EXAMPLES,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
+@FUZZ
 def test_any_integer_in_a_drawing_is_stored_or_refused_naming_its_field(
     fuzz_api: str, step: int, metric: int, coordinate: int
 ) -> None:

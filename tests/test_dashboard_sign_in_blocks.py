@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 
+import pandas as pd
 import psycopg
 import pytest
 
@@ -47,6 +48,12 @@ def real(db_url: str) -> Iterator[EnrollmentService]:
         yield EnrollmentService(pool, settings)
 
 
+def limited(service: EnrollmentService, **limits: int) -> EnrollmentService:
+    """The same service on the same database with these rate limits (RateLimitSettings' fields), the
+    others at their defaults."""
+    return EnrollmentService(service.pool, replace(service.settings, rate_limits=RateLimitSettings(**limits)))
+
+
 def forge(service: EnrollmentService, username: str, times: int, client: ClientInfo = FORGER) -> None:
     for sample in range(times):
         result = service.login(username, draw_signin(service, username, person="eve", sample=60 + sample),
@@ -56,6 +63,12 @@ def forge(service: EnrollmentService, username: str, times: int, client: ClientI
 
 def staff_log(db: psycopg.Connection) -> list[dict]:
     return db.execute("SELECT staff_name, action, target, succeeded, result FROM staff_actions").fetchall()
+
+
+def logged_on_screen(at) -> pd.DataFrame:
+    """The staff log as the Maintenance page shows it (its last table)."""
+    at.switch_page("app_pages/maintenance.py").run()
+    return at.dataframe[-1].value
 
 
 def texts(at) -> list[str]:
@@ -103,8 +116,7 @@ def test_a_locked_address_is_said_in_words_and_unlocked_after_confirmation(
     assert row["result"] == {"username": "alice", "address": "203.0.113.5", "unlocked": 1}
     assert real.login("alice", draw_signin(real, "alice"), client=FORGER).accepted
 
-    at.switch_page("app_pages/maintenance.py").run()
-    log = at.dataframe[-1].value
+    log = logged_on_screen(at)
     assert list(log["who"]) == ["Dana Ops"] and list(log["what"]) == ["Sign-in unlocked"]
     assert list(log["result"]) == ["Unlocked sign-in for alice from 203.0.113.5"]
 
@@ -113,9 +125,7 @@ def test_unlock_can_be_cancelled_and_every_address_unlocked_at_once(
     env: str, db, real: EnrollmentService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # More rejections than the account's allowance: the locks are what this test is about.
-    real = EnrollmentService(
-        real.pool, replace(real.settings, rate_limits=RateLimitSettings(account_failures_per_hour=100))
-    )
+    real = limited(real, account_failures_per_hour=100)
     register_user(real, "bruno")
     forge(real, "bruno", 5)
     forge(real, "bruno", 5, ClientInfo("UA", "203.0.113.6"))
@@ -144,9 +154,7 @@ def test_unlock_can_be_cancelled_and_every_address_unlocked_at_once(
 def test_an_address_refused_by_the_sign_in_limit_is_cleared_after_confirmation(
     env: str, db, real: EnrollmentService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    strict = EnrollmentService(
-        real.pool, replace(real.settings, rate_limits=RateLimitSettings(signins_per_hour=2))
-    )
+    strict = limited(real, signins_per_hour=2)
     register_user(strict, "chloe")
     for sample in (50, 51):  # each a new drawing: a repeat is a replay
         assert strict.login("chloe", draw_signin(strict, "chloe", sample=sample), client=OWNER).accepted
@@ -181,8 +189,7 @@ def test_an_address_refused_by_the_sign_in_limit_is_cleared_after_confirmation(
     assert row["succeeded"] and row["result"] == {"limit": "signins", "cleared": 1}
     assert strict.login("chloe", draw_signin(strict, "chloe", sample=52), client=OWNER).accepted
 
-    at.switch_page("app_pages/maintenance.py").run()
-    log = at.dataframe[-1].value
+    log = logged_on_screen(at)
     assert list(log["what"]) == ["Sign-in limit cleared"]
     assert list(log["result"]) == ["Cleared the sign-in limit for address 198.51.100.7"]
 
@@ -190,9 +197,7 @@ def test_an_address_refused_by_the_sign_in_limit_is_cleared_after_confirmation(
 def test_an_account_slowed_by_rejections_from_many_addresses_is_cleared(
     env: str, db, real: EnrollmentService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    strict = EnrollmentService(
-        real.pool, replace(real.settings, rate_limits=RateLimitSettings(account_failures_per_hour=3))
-    )
+    strict = limited(real, account_failures_per_hour=3)
     register_user(strict, "dmitri")
     for address in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
         forge(strict, "dmitri", 1, ClientInfo("UA", address))
@@ -249,8 +254,7 @@ def test_client_text_in_blocks_and_the_log_stays_text(
         assert not [text for text in rendered if payload in text or "http://" in text]
     [row] = staff_log(db)
     assert row["target"] == f"{hostile} from {HOSTILE[1]}" and row["result"]["unlocked"] == 1
-    at.switch_page("app_pages/maintenance.py").run()
-    assert list(at.dataframe[-1].value["result"]) == [f"Unlocked sign-in for {hostile} from {HOSTILE[1]}"]
+    assert list(logged_on_screen(at)["result"]) == [f"Unlocked sign-in for {hostile} from {HOSTILE[1]}"]
 
 
 def test_demo_sign_ins_give_every_verdict_and_a_locked_person(
@@ -288,9 +292,7 @@ def test_everyone_refused_now_is_listed_before_any_search(
 ) -> None:
     at = signed_in_app(monkeypatch, "app_pages/people.py")
     assert any(c.value.startswith("Nobody is refused now") for c in at.caption)
-    strict = EnrollmentService(
-        real.pool, replace(real.settings, rate_limits=RateLimitSettings(signins_per_hour=1))
-    )
+    strict = limited(real, signins_per_hour=1)
     register_user(strict, "farid")
     forge(strict, "farid", 1, ClientInfo("UA", "203.0.113.40"))  # its one sign-in this hour
     with pytest.raises(errors.RateLimited):

@@ -88,3 +88,23 @@ def test_names_are_unique_across_files_and_each_file_ships_in_the_package() -> N
         parse_named_queries("-- name: a\nSELECT 1;\n-- name: a\nSELECT 2;\n")
     with pytest.raises(KeyError, match="no query named 'nope'"):
         query("nope")
+
+
+def test_a_fragment_is_put_in_place_and_an_unknown_or_unused_one_is_an_error() -> None:
+    text = (
+        "-- fragment: live\n-- what it is\nstatus = 'in_progress'\n"
+        "-- name: a\nSELECT 1 FROM t WHERE {{live}};\n-- name: b\nSELECT 2 FROM t WHERE {{live}} AND x;\n"
+    )
+    assert parse_named_queries(text) == {
+        "a": "SELECT 1 FROM t WHERE status = 'in_progress';",
+        "b": "SELECT 2 FROM t WHERE status = 'in_progress' AND x;",
+    }
+    with pytest.raises(ValueError, match=r"query 'a' uses \{\{nope\}\}, which is not a fragment"):
+        parse_named_queries("-- name: a\nSELECT {{nope}};\n")
+    with pytest.raises(ValueError, match=r"fragments no query uses: \['spare'\]"):
+        parse_named_queries("-- fragment: spare\nx = 1\n-- name: a\nSELECT 1;\n")
+    with pytest.raises(ValueError, match="fragment 'f' is defined twice"):
+        parse_named_queries("-- fragment: f\nx\n-- fragment: f\ny\n-- name: a\nSELECT {{f}};\n")
+    with pytest.raises(ValueError, match="fragment 'g' uses another fragment"):
+        parse_named_queries("-- fragment: f\nx\n-- fragment: g\n{{f}}\n-- name: a\nSELECT {{f}}, {{g}};\n")
+    assert "{{" not in "".join(sql for _, sql in all_queries().values())

@@ -13,10 +13,9 @@ import pytest
 
 from enrollment_core import embedded_postgres
 from enrollment_core.config import Settings
-from enrollment_core.database import create_pool
 from enrollment_core.sample_drawings import sample_drawing
-from enrollment_core.service import EnrollmentService
 from enrollment_core.validation import parse_drawing_step
+from tests.flows import service_on
 
 
 def _saved_steps(url: str, session_id: str) -> list[tuple[int, str]]:
@@ -34,9 +33,7 @@ def test_a_restart_mid_enrollment_loses_nothing_and_the_next_save_succeeds(own_s
     # Every pooled connection is open (min_size = max_size) and so every one is broken by the restart:
     # the next save can only succeed if the pool's check notices and reconnects.
     settings = Settings(database_url=url, pool_min_size=3, pool_max_size=3)
-    pool = create_pool(url, settings, name="restart")
-    try:
-        service = EnrollmentService(pool, settings)
+    with service_on(url, settings, name="restart") as service:
         payloads = [sample_drawing("restart_user", n) for n in range(1, 12)]
         session_id = service.save_drawing(payloads[0]).session_id
         for payload in payloads[1:5]:
@@ -64,8 +61,6 @@ def test_a_restart_mid_enrollment_loses_nothing_and_the_next_save_succeeds(own_s
         after = _saved_steps(url, session_id)
         assert after[:5] == before  # the steps saved before the restart, byte-identical (by hash)
         assert after == [(n, parse_drawing_step(p).content_hash) for n, p in enumerate(payloads, 1)]
-    finally:
-        pool.close()
 
 
 def test_a_save_while_the_server_is_down_fails_cleanly_and_the_retry_succeeds(own_server):
@@ -73,9 +68,7 @@ def test_a_save_while_the_server_is_down_fails_cleanly_and_the_retry_succeeds(ow
     after the restart succeeds and the enrollment completes without duplicates."""
     data_dir, url = own_server
     settings = Settings(database_url=url, pool_min_size=1, pool_max_size=2)
-    pool = create_pool(url, settings, name="restart-race")
-    try:
-        service = EnrollmentService(pool, settings)
+    with service_on(url, settings, name="restart-race") as service:
         payloads = [sample_drawing("racer", n) for n in range(1, 12)]
         session_id = service.save_drawing(payloads[0]).session_id
         embedded_postgres.stop(data_dir)
@@ -89,5 +82,3 @@ def test_a_save_while_the_server_is_down_fails_cleanly_and_the_retry_succeeds(ow
         for payload in payloads[1:]:  # the client retries step 2 and carries on
             service.save_drawing(replace(payload, session_id=session_id))
         assert [n for n, _ in _saved_steps(url, session_id)] == list(range(1, 12))
-    finally:
-        pool.close()

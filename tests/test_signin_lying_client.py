@@ -18,14 +18,14 @@ import pytest
 from api.main import create_app
 from api.wire import save_drawing_json
 from bench.api_server import serve
-from enrollment_core import step_plan
+from enrollment_core.commands import SaveDrawing
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
 from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.service import EnrollmentService
 from enrollment_core.verification import PROFILE_VERSION, Profile, evaluate, svc2004
 from enrollment_core.verification.copies import PATH_BYTES
-from tests.test_signin_replay import pad_raw
+from tests.flows import pad_raw, signup_with_signatures
 
 DATASET = svc2004.DEFAULT_DATASET
 pytestmark = pytest.mark.skipif(
@@ -41,15 +41,13 @@ def genuine() -> dict[int, list[np.ndarray]]:
 
 def enrol_over_http(http: httpx.Client, username: str, genuine: dict[int, list[np.ndarray]]) -> None:
     """A signup whose 5 signature steps carry the user's first 5 timed signatures, then /register."""
-    session_id, signature = None, 0
-    for step in step_plan.steps_of("signup"):
-        command = sample_drawing(username, step.number, session_id=session_id)
-        if step.type == "signature":
-            signature += 1
-            command = replace(command, raw=pad_raw(genuine[signature]), metrics=None)
+
+    def save(command: SaveDrawing) -> str:
         answer = http.post("/api/save-drawing", json=save_drawing_json(command))
         assert answer.status_code == 200, answer.text
-        session_id = answer.json()["sessionId"]
+        return str(answer.json()["sessionId"])
+
+    session_id = signup_with_signatures(username, genuine, save)
     body = {"username": username, "sessionId": session_id, "useTemporaryData": True}
     answer = http.post("/register", json=body)
     assert answer.status_code == 201, answer.text

@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from enrollment_core import step_plan
 from enrollment_core.config import Settings
 from enrollment_core.database import create_pool
 from enrollment_core.sample_drawings import sample_drawing
 from enrollment_core.service import EnrollmentService
 from enrollment_core.verification import svc2004
+from tests.flows import pad_raw, signup_with_signatures
 
 DATASET = svc2004.DEFAULT_DATASET
 pytestmark = pytest.mark.skipif(
@@ -25,36 +25,11 @@ pytestmark = pytest.mark.skipif(
 USER = 5  # a signer whose second-session signatures are all accepted (a rejection is not what is tested)
 
 
-def pad_raw(strokes: list[np.ndarray]) -> dict[str, Any]:
-    """A drawing in the pad's timed format (signature_pad's shape), in canvas-like pixels."""
-    points = np.concatenate(strokes)
-    lo, span = points[:, :2].min(axis=0), np.ptp(points[:, :2], axis=0).max() or 1.0
-    t0 = points[0, 2]
-    return {
-        "strokes": [
-            {
-                "pointerType": "pen",
-                "points": [
-                    {"x": float((x - lo[0]) / span * 300 + 20), "y": float((y - lo[1]) / span * 150 + 40),
-                     "time": float(t - t0)}
-                    for x, y, t in s
-                ],
-            }
-            for s in strokes
-        ]
-    }  # fmt: skip
-
-
 def enrol(service: EnrollmentService, username: str, genuine: dict[int, list[np.ndarray]]) -> None:
     """A signup whose 5 signature steps carry the user's first 5 timed signatures."""
-    session_id, signature = None, 0
-    for step in step_plan.steps_of("signup"):
-        command = sample_drawing(username, step.number, session_id=session_id)
-        if step.type == "signature":
-            signature += 1
-            command = replace(command, raw=pad_raw(genuine[signature]), metrics=None)
-        session_id = service.save_drawing(command).session_id
-    service.register(username, session_id)
+    service.register(
+        username, signup_with_signatures(username, genuine, lambda c: service.save_drawing(c).session_id)
+    )
 
 
 def sign_in(service: EnrollmentService, username: str, strokes: list[np.ndarray]) -> Any:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 import altair as alt
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import charts, data, formatting, outage, view, words
 from enrollment_core import monitoring
@@ -23,41 +24,46 @@ def metric_cards(overview: monitoring.Overview) -> None:
     total, signup, signin = overview.total, overview.by_flow["signup"], overview.by_flow["signin"]
     hours = CARD_WINDOW_HOURS
     live, backlog, completed, rate = st.columns(4, border=True)
-    with live:
-        st.metric(
-            "Live sessions",
-            f"{total.live:,}",
-            help="People in the middle of a sign-up or sign-in who still have time left (a session "
-            "expires 2 hours after its first drawing).",
-        )
-        st.caption(by_flow(signup.live, signin.live))
-    with backlog:
-        st.metric(
-            "Awaiting cleanup",
-            f"{total.backlog:,}",
-            help="Sessions that ran out of time before finishing. The hourly cleanup deletes their drawings "
-            "and keeps a summary, so the other figures do not change when it runs.",
-        )
-        st.caption(by_flow(signup.backlog, signin.backlog))
-    with completed:
-        st.metric(
-            f"Completed, {hours} h",
-            f"{total.completed_recent:,}",
-            help=f"Sign-ups and sign-ins completed in the last {hours} hours, archived ones included.",
-        )
-        st.caption(by_flow(signup.completed_recent, signin.completed_recent))
-    with rate:
-        st.metric(
-            f"Completion, {hours} h",
-            formatting.percent(total.completion_rate),
-            help=f"Of the sessions started in the last {hours} hours that have finished, the share that "
-            "completed. Finished: completed, or ran out of time. Sessions still in progress are not "
-            "counted; cleaned-up and archived ones are.",
-        )
-        st.caption(
-            f"{total.ended_completed:,} of {total.ended:,} finished  \n"
-            + by_flow(formatting.percent(signup.completion_rate), formatting.percent(signin.completion_rate))
-        )
+    card(
+        live,
+        "Live sessions",
+        f"{total.live:,}",
+        "People in the middle of a sign-up or sign-in who still have time left (a session expires 2 hours "
+        "after its first drawing).",
+        by_flow(signup.live, signin.live),
+    )
+    card(
+        backlog,
+        "Awaiting cleanup",
+        f"{total.backlog:,}",
+        "Sessions that ran out of time before finishing. The hourly cleanup deletes their drawings and "
+        "keeps a summary, so the other figures do not change when it runs.",
+        by_flow(signup.backlog, signin.backlog),
+    )
+    card(
+        completed,
+        f"Completed, {hours} h",
+        f"{total.completed_recent:,}",
+        f"Sign-ups and sign-ins completed in the last {hours} hours, archived ones included.",
+        by_flow(signup.completed_recent, signin.completed_recent),
+    )
+    card(
+        rate,
+        f"Completion, {hours} h",
+        formatting.percent(total.completion_rate),
+        f"Of the sessions started in the last {hours} hours that have finished, the share that completed. "
+        "Finished: completed, or ran out of time. Sessions still in progress are not counted; cleaned-up "
+        "and archived ones are.",
+        f"{total.ended_completed:,} of {total.ended:,} finished  \n"
+        + by_flow(formatting.percent(signup.completion_rate), formatting.percent(signin.completion_rate)),
+    )
+
+
+def card(where: DeltaGenerator, label: str, value: str, help: str, caption: str) -> None:
+    """One figure card: the figure with its explanation, and a caption under it."""
+    with where:
+        st.metric(label, value, help=help)
+        st.caption(caption)
 
 
 def chart_card(

@@ -96,21 +96,9 @@ def lock_and_blocks(person: monitoring.Person) -> None:
     for number, block in enumerate(found.blocks):
         icon = ":material/lock:" if block.kind == "lock" else ":material/hourglass_top:"
         st.warning(block.text, icon=icon)
-        st.button(
-            block.fix.button,
-            key=f"sign_in_fix_{number}",
-            on_click=_ask,
-            args=(block.fix,),
-            disabled=pending is not None,
-        )
+        _fix_button(block.fix, f"sign_in_fix_{number}", pending)
     if found.unlock_all is not None:
-        st.button(
-            found.unlock_all.button,
-            key="sign_in_fix_all",
-            on_click=_ask,
-            args=(found.unlock_all,),
-            disabled=pending is not None,
-        )
+        _fix_button(found.unlock_all, "sign_in_fix_all", pending)
     for note in found.notes:
         st.caption(note)
     confirmation()
@@ -126,6 +114,7 @@ def remembered_devices(username: str) -> None:
     if not tokens:
         st.caption("No device is remembered: each sign-in of this person counts as from an unknown device.")
         return
+
     def shown(value: datetime | None, missing: str) -> str:
         return missing if value is None else formatting.local_time(value, "%Y-%m-%d %H:%M")
 
@@ -172,44 +161,30 @@ def remembered_devices(username: str) -> None:
     name = formatting.plain(username)
     if chosen is not None and chosen.live:
         device = f"the device remembered since {formatting.local_time(chosen.created_at, '%d %b %Y %H:%M')}"
-        st.button(
-            "Revoke this device",
-            key="revoke_device",
-            disabled=pending is not None,
-            on_click=_ask,
-            args=(
-                sign_in_blocks.Fix(
-                    kind="revoke",
-                    button="Revoke this device",
-                    question=(
-                        f"Revoke {device} for **{name}**? Its next sign-ins count as from an unknown device: "
-                        "address locks and the account's slowdown apply to them."
-                    ),
-                    confirm="Revoke",
-                    username=username,
-                    token_id=chosen.id,
-                    shown_as=device,
-                ),
+        revoke = sign_in_blocks.Fix(
+            kind="revoke",
+            button="Revoke this device",
+            question=(
+                f"Revoke {device} for **{name}**? Its next sign-ins count as from an unknown device: "
+                "address locks and the account's slowdown apply to them."
             ),
+            confirm="Revoke",
+            username=username,
+            token_id=chosen.id,
+            shown_as=device,
         )
+        _fix_button(revoke, "revoke_device", pending)
     if len(live) > 1:
         every = f"all {len(live)} remembered devices"
-        st.button(
-            f"Revoke {every}",
-            key="revoke_all_devices",
-            disabled=pending is not None,
-            on_click=_ask,
-            args=(
-                sign_in_blocks.Fix(
-                    kind="revoke",
-                    button=f"Revoke {every}",
-                    question=f"Revoke {every} of **{name}**? Every device then signs in as an unknown one.",
-                    confirm="Revoke all",
-                    username=username,
-                    shown_as=every,
-                ),
-            ),
+        revoke_all = sign_in_blocks.Fix(
+            kind="revoke",
+            button=f"Revoke {every}",
+            question=f"Revoke {every} of **{name}**? Every device then signs in as an unknown one.",
+            confirm="Revoke all",
+            username=username,
+            shown_as=every,
         )
+        _fix_button(revoke_all, "revoke_all_devices", pending)
     confirmation(kinds=("revoke",))
 
 
@@ -271,12 +246,10 @@ def refused_now() -> None:
             "left": [formatting.time_left((r.until - now).total_seconds()) for r in rows],
         }
     )
-    st.dataframe(
+    selection.clickable_table(
         shown,
-        key=REFUSED_TABLE,
-        on_select=_open_refused,
-        selection_mode="single-row",
-        row_height=selection.ROW_PX,
+        REFUSED_TABLE,
+        _open_refused,
         hide_index=True,
         column_config={
             "who": st.column_config.TextColumn("Who"),
@@ -300,6 +273,11 @@ def _open_refused() -> None:
         _new_search()
     elif row.fix is not None:
         _ask(row.fix)
+
+
+def _fix_button(fix: sign_in_blocks.Fix, key: str, pending: sign_in_blocks.Fix | None) -> None:
+    """The button that asks to confirm `fix` (disabled while another waits for its answer)."""
+    st.button(fix.button, key=key, on_click=_ask, args=(fix,), disabled=pending is not None)
 
 
 def _ask(fix: sign_in_blocks.Fix) -> None:
@@ -351,8 +329,10 @@ def attempts_table(person: monitoring.Person) -> str | None:
         {
             "when": formatting.localize_columns(attempts, ["attempted_at"])["attempted_at"],
             "verdict": attempts["accepted"].map({True: "Accepted", False: "Rejected"}),
-            "reason": [words.reason(code, check) for code, check in zip(attempts["reason_code"],
-                                                                       attempts["decided_by"])],
+            "reason": [
+                words.reason(code, check)
+                for code, check in zip(attempts["reason_code"], attempts["decided_by"])
+            ],
             "score": attempts["score"],
             "threshold": attempts["threshold"],
             "ip": attempts["ip"].map(words.address),
@@ -581,12 +561,10 @@ def matching_people(text: str, matches: pd.DataFrame, exact: bool) -> None:
             "last_seen": formatting.localize_columns(others, ["last_seen"])["last_seen"],
         }
     )
-    st.dataframe(
+    selection.clickable_table(
         shown,
-        key=selection.table_key(MATCHES_TABLE),
-        on_select=_open_match,
-        selection_mode="single-row",
-        row_height=selection.ROW_PX,
+        selection.table_key(MATCHES_TABLE),
+        _open_match,
         hide_index=True,
         column_config={
             "username": st.column_config.TextColumn("Username"),

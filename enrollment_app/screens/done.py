@@ -95,9 +95,14 @@ def signup_done_screen(where: Where) -> None:
         f"Your signature and drawings ({steps} steps) are saved. "
         "Next time, sign in by drawing your signature."
     )
-    if st.button("Sign in now", type="primary", icon=":material/login:"):
-        go(sign_in_params(where))
+    sign_in_button(where, "Sign in now", ":material/login:")
     start_page_button()
+
+
+def sign_in_button(where: Where, label: str, icon: str) -> None:
+    """The main button that starts a sign-in for this username."""
+    if st.button(label, type="primary", icon=icon):
+        go(sign_in_params(where))
 
 
 def sign_in_outcome_screen(where: Where, outcome: SignInOutcome) -> None:
@@ -130,8 +135,7 @@ def rejected_screen(where: Where, verdict: SignInVerdict) -> None:
         f"{left} more rejected attempt{'s' if left != 1 else ''} will lock the account "
         "from this network for a while."
     )
-    if st.button("Try again", type="primary", icon=":material/replay:"):
-        go(sign_in_params(where))
+    sign_in_button(where, "Try again", ":material/replay:")
     support()
     start_page_button()
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..queries import query
 from .rows import Db, connection, fetch, to_frame
-from .sessions import listed_session, plan_steps, read_stored_image
+from .sessions import drawing_fields, listed_session, plan_steps
 
 SESSION_LIMIT = 200  # a person's sessions listed, newest first
 ATTEMPT_LIMIT = 100  # a person's sign-in attempts listed, newest first
@@ -40,6 +40,7 @@ class EnrolledDrawing:
     image: bytes | None  # None when the stored data URL cannot be read ...
     captured_at: datetime
     image_problem: str | None = None  # ... and then why, in plain words
+    image_mime: str | None = None  # the image's type, when it can be read
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def find_person(db: Db, search: str) -> Person | None:
         session_rows = fetch(conn, query("person_sessions"), {"username": username, "limit": SESSION_LIMIT})
         if not account_rows and not session_rows:
             return None
-        account = _account(account_rows[0]) if account_rows else None
+        account = Account(**account_rows[0]) if account_rows else None
         attempt_rows: list[dict[str, Any]] = []
         attempt_total = 0
         if account is not None:
@@ -156,45 +157,15 @@ def session_summary(db: Db, session_id: str) -> SessionSummary | None:
     rows = fetch(db, query("session_summary"), {"session_id": session_id})
     if not rows:
         return None
-    r = rows[0]
-    return SessionSummary(
-        session_id=r["session_id"],
-        username=r["username"],
-        flow_type=r["flow_type"],
-        outcome=r["outcome"],
-        step_count=r["step_count"],
-        created_at=r["created_at"],
-        ended_at=r["ended_at"],
-        removed_at=r["archived_at"],
-    )
+    return SessionSummary(**rows[0])
 
 
 def enrolled_drawings(db: Db, user_id: int) -> list[EnrolledDrawing]:
     """A user's enrolled drawings with their images (the signatures are what sign-in compares with)."""
-    drawings = []
-    for row in fetch(db, query("person_enrolled_drawings"), {"user_id": user_id}):
-        image = read_stored_image(row["signature_data"])
-        drawings.append(
-            EnrolledDrawing(
-                step_number=row["step_number"],
-                step_type=row["step_type"],
-                instruction=row["instruction"],
-                image=image.data,
-                image_problem=image.problem,
-                captured_at=row["captured_at"],
-            )
-        )
-    return drawings
-
-
-def _account(row: dict[str, Any]) -> Account:
-    return Account(
-        user_id=row["id"],
-        username=row["username"],
-        created_at=row["created_at"],
-        enrollment_session_id=row["enrollment_session_id"],
-        enrolled_drawings=row["enrolled_drawings"],
-    )
+    return [
+        EnrolledDrawing(**drawing_fields(row), captured_at=row["captured_at"])
+        for row in fetch(db, query("person_enrolled_drawings"), {"user_id": user_id})
+    ]
 
 
 def _sessions_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -283,6 +283,20 @@ def read_stored_image(url: str) -> StoredImage:
     return StoredImage(decoded.info.mime, decoded.data, None)
 
 
+def drawing_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """What every drawing the console shows (SavedStep, EnrolledDrawing) takes from its row: the step it
+    answers and its stored image, read by read_stored_image."""
+    image = read_stored_image(row["signature_data"])
+    return {
+        "step_number": row["step_number"],
+        "step_type": row["step_type"],
+        "instruction": row["instruction"],
+        "image": image.data,
+        "image_mime": image.mime,
+        "image_problem": image.problem,
+    }
+
+
 def session_detail(db: Db, session_id: str) -> SessionDetail | None:
     """One session (any status) with every saved step and its drawing; None when there is no such
     session (never existed, or removed by cleanup or archive)."""
@@ -292,20 +306,13 @@ def session_detail(db: Db, session_id: str) -> SessionDetail | None:
             return None
         steps = fetch(conn, query("session_steps"), {"session_id": session_id})
     h = header[0]
-    saved = []
-    for s in steps:
-        image = read_stored_image(s["signature_data"])
-        saved.append(
-            SavedStep(
-                step_number=s["step_number"],
-                step_type=s["step_type"],
-                instruction=s["instruction"],
-                image=image.data,
-                image_mime=image.mime,
-                metrics=dict(s["metrics"] or {}),
-                completed_at=s["completed_at"],
-                seconds_spent=float(s["seconds_spent"]),
-                image_problem=image.problem,
-            )
+    saved = [
+        SavedStep(
+            **drawing_fields(s),
+            metrics=dict(s["metrics"] or {}),
+            completed_at=s["completed_at"],
+            seconds_spent=float(s["seconds_spent"]),
         )
+        for s in steps
+    ]
     return SessionDetail.from_row(h, stored_status=h["status"], steps=saved)
