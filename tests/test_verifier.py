@@ -31,10 +31,11 @@ from enrollment_core.verification.features import (
     FEATURE_WEIGHTS,
     GROUP_WEIGHTS,
     MAX_TIMED_SAMPLES,
+    noise_energy,
     timed_features,
     timing_problem,
 )
-from enrollment_core.verification.profile import PROFILE_VERSION, RHYTHM_FACTOR, SHAPE, TIMED
+from enrollment_core.verification.profile import PROFILE_VERSION, RHYTHM_FACTOR, SHAPE, TIMED, TIMED_COARSE
 from enrollment_core.verification.replay import FINGERPRINT_BYTES, Fingerprint, fingerprint, replay_ratio
 
 DATASET = svc2004.DEFAULT_DATASET
@@ -462,6 +463,9 @@ def test_stored_profile_round_trip_gives_the_same_decisions(signatures: dict, un
         assert len(data) < 200_000
         restored = Profile.from_bytes(data)
         assert restored.durations == profile.durations and restored.closest == pytest.approx(profile.closest)
+        if profile.timed_coarse is not None:
+            assert restored.timed_coarse is not None and len(profile.timed_coarse.noise) == 5
+            assert restored.timed_coarse.noise == pytest.approx(profile.timed_coarse.noise)
         for s in (12, 17, 25, 2):
             before, after = verify(profile, drawings[s]), verify(restored, drawings[s])
             assert (after.accepted, after.reason_code, after.check) == (before.accepted, before.reason_code,
@@ -489,9 +493,31 @@ def test_clean_templates_weight_the_jerk_and_noisy_ones_do_not(signatures: dict,
 
 
 @needs_dataset
+def test_noise_both_drawings_share_is_discounted_and_noise_on_one_side_is_not(signatures: dict) -> None:
+    # The 20 ms comparison subtracts the part of a distance explained by white noise both drawings
+    # carry (docs, "Fourth round"); noise on the attempt alone must not bring a forger closer.
+    rng = np.random.default_rng(3)
+    clean = signatures[USERS[1]][12]
+    noisy = [evaluate.with_noise(clean, rng) for _ in range(2)]
+    other = evaluate.with_noise(signatures[USERS[1]][13], rng)
+    energy = [noise_energy(d) for d in (clean, *noisy, other)]
+    assert min(energy[1:]) > 10 * energy[0]
+    features = [TIMED_COARSE.features(d) for d in (clean, *noisy, other)]
+    plain = TIMED.distance(features[1], features[3])  # the distance without any correction
+    corrected = TIMED_COARSE.distance(features[1], features[3], energy[1], energy[3])
+    assert 0 < corrected < plain
+    one_sided = TIMED_COARSE.distance(features[0], features[3], energy[0], energy[3])
+    assert one_sided == pytest.approx(TIMED.distance(features[0], features[3]), rel=0.01)
+    # Two different signatures with noise: the corrected distance lies nearer their clean distance.
+    without_noise = TIMED.distance(features[0], TIMED_COARSE.features(signatures[USERS[1]][13]))
+    assert without_noise < corrected < plain
+
+
+@needs_dataset
 def test_a_profile_of_another_version_is_refused_not_misread(profiles: dict) -> None:
-    # A profile stored by the previous release (unweighted templates) would be compared with weighted
-    # attempts: it must be refused so that the sign-in rebuilds it from the enrolled drawings.
+    # A profile stored by the previous release (no noise energies for the 20 ms templates) would be
+    # read with every noise correction 0: it must be refused so that the sign-in rebuilds it from the
+    # enrolled drawings.
     data = profiles[USERS[0]].to_bytes()
     current, previous = (f'"version": {v}'.encode() for v in (PROFILE_VERSION, PROFILE_VERSION - 1))
     old = data.replace(current, previous, 1)

@@ -33,7 +33,12 @@ import numpy as np
 
 from enrollment_core.strokes import Stroke
 from enrollment_core.verification import copies, replay, svc2004
-from enrollment_core.verification.features import COARSE_SMOOTH_MS, GROUP_WEIGHTS, SMOOTH_MS
+from enrollment_core.verification.features import (
+    COARSE_SMOOTH_MS,
+    GROUP_WEIGHTS,
+    NOISE_DISTANCE_SHARE,
+    SMOOTH_MS,
+)
 from enrollment_core.verification.profile import (
     DURATION_MIN_SD,
     DURATION_Z,
@@ -469,7 +474,8 @@ def main(argv: list[str] | None = None) -> int:
                   f" (at least {DURATION_MIN_SD:g} in ln) of the enrolled; feature groups (position, "
                   f"velocity, acceleration, jerk) weighted {'/'.join(f'{w:g}' for w in GROUP_WEIGHTS)}; "
                   f"noisy drawings: {COARSE_SMOOTH_MS:g} ms smoothing instead of {SMOOTH_MS:g} ms, equal "
-                  f"weights, both limits {RHYTHM_FACTOR_NOISY:g} x (spread + {method.floor:g})")
+                  f"weights, both limits {RHYTHM_FACTOR_NOISY:g} x (spread + {method.floor:g}), each "
+                  f"squared distance less {NOISE_DISTANCE_SHARE:g} x the white noise both drawings share")
     splits = [(f"all {len(users)} users", users)]
     if set(users) == set(svc2004.USERS):
         splits += [("tuning U1-U20", DEV_USERS), ("held-out U21-U40", HELD_OUT_USERS)]

@@ -24,10 +24,12 @@ from enrollment_core.verification.distance import SHAPE_WINDOW, TIMED_WINDOW, dt
 from enrollment_core.verification.features import (
     COARSE_SMOOTH_MS,
     MAX_TIMED_SAMPLES,
+    NOISE_DISTANCE_SHARE,
     RESAMPLE_POINTS,
     SHAPE_FEATURES,
     TIMED_FEATURES,
     has_timing,
+    noise_energy,
     noise_level,
     pen_down_ms,
     shape_features,
@@ -35,7 +37,7 @@ from enrollment_core.verification.features import (
 )
 from enrollment_core.verification.replay import FINGERPRINT_BYTES, Fingerprint, attempt_fingerprint
 
-PROFILE_VERSION = 5  # bump when features/distances/threshold rule change: stored profiles must be rebuilt
+PROFILE_VERSION = 6  # bump when features/distances/threshold rule change: stored profiles must be rebuilt
 MIN_ENROLLED = 2  # the spread needs at least two samples (the product asks for 5)
 MAX_ENROLLED = 20
 
@@ -65,9 +67,20 @@ class Method:
     floor: float
     accept_factor: float
     ceiling: float
+    # Whether the distance discounts the white noise two drawings share (features.noise_energy):
+    # only the 20 ms comparison, which noisy drawings get.
+    noise_corrected: bool = False
 
-    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
-        return dtw_distance(a, b, self.window)
+    def distance(self, a: np.ndarray, b: np.ndarray, noise_a: float = 0.0, noise_b: float = 0.0) -> float:
+        """DTW distance; for a noise-corrected method, less the share of it the noise both drawings
+        carry (their noise_energy, the smaller of the two) explains: without it, noise on both sides
+        inflates every distance, the user's spread included, and pulls forgeries' normalised scores
+        towards the threshold."""
+        distance = dtw_distance(a, b, self.window)
+        if not self.noise_corrected:
+            return distance
+        shared = 2.0 * min(noise_a, noise_b)
+        return math.sqrt(max(distance * distance - NOISE_DISTANCE_SHARE * shared, 0.0))
 
     def threshold(self, spread: float) -> float:
         return min(self.accept_factor * (max(spread, 0.0) + self.floor), self.ceiling)
@@ -87,7 +100,8 @@ TIMED = Method("timed", timed_features, TIMED_FEATURES, TIMED_WINDOW,
 # The same comparison for noisy drawings (features.NOISE_LIMIT): positions smoothed over 20 ms, the
 # feature groups equally weighted, the issue-23 factors (1.00) unchanged.
 TIMED_COARSE = Method("timed", functools.partial(timed_features, smooth_ms=COARSE_SMOOTH_MS, weights=None),
-                      TIMED_FEATURES, TIMED_WINDOW, floor=0.20, accept_factor=1.0, ceiling=1.05)
+                      TIMED_FEATURES, TIMED_WINDOW, floor=0.20, accept_factor=1.0, ceiling=1.05,
+                      noise_corrected=True)
 SHAPE = Method("shape", shape_features, SHAPE_FEATURES, SHAPE_WINDOW,
                floor=0.085, accept_factor=0.85, ceiling=0.30)
 METHODS = {m.name: m for m in (TIMED, SHAPE)}
@@ -114,35 +128,42 @@ class Templates:
     templates: tuple[np.ndarray, ...]
     spread: float
     threshold: float
+    noise: tuple[float, ...] = ()  # each template's features.noise_energy (noise-corrected methods)
 
     @classmethod
     def build(cls, method: Method, drawings: list[list[Stroke]]) -> Templates:
         templates = tuple(method.features(s) for s in drawings)
-        spread = spread_of(method, templates)
-        return cls(method, templates, spread, method.threshold(spread))
+        noise = tuple(noise_energy(s) for s in drawings) if method.noise_corrected else ()
+        spread = spread_of(method, templates, noise)
+        return cls(method, templates, spread, method.threshold(spread), noise)
 
     def threshold_at(self, factor: float) -> float:
         """The raw threshold for another accept factor (same floor and ceiling)."""
         return min(factor * (max(self.spread, 0.0) + self.method.floor), self.method.ceiling)
 
-    def score(self, attempt: np.ndarray) -> float:
-        """Mean DTW distance from the attempt to the templates (lower is more similar). The mean beat
-        the minimum on SVC2004 U1-U20 for both methods."""
-        return float(np.mean([self.method.distance(attempt, t) for t in self.templates]))
+    def score(self, attempt: np.ndarray, noise: float = 0.0) -> float:
+        """Mean DTW distance from the attempt to the templates (lower is more similar); `noise`: the
+        attempt's features.noise_energy, for a noise-corrected method. The mean beat the minimum on
+        SVC2004 U1-U20 for both methods."""
+        noises = self.noise or (0.0,) * len(self.templates)
+        return float(np.mean([self.method.distance(attempt, t, noise, n)
+                              for t, n in zip(self.templates, noises, strict=True)]))
 
     def to_dict(self) -> dict[str, Any]:
         # 5 decimals is far below any meaningful difference and keeps the JSON small.
-        return {"spread": self.spread, "threshold": self.threshold,
+        return {"spread": self.spread, "threshold": self.threshold, "noise": list(self.noise),
                 "templates": [np.round(t, 5).tolist() for t in self.templates]}
 
 
-def spread_of(method: Method, templates: tuple[np.ndarray, ...]) -> float:
+def spread_of(method: Method, templates: tuple[np.ndarray, ...], noise: tuple[float, ...] = ()) -> float:
     """The medoid's mean distance to the other templates (their leave-one-out distances' minimum).
-    It beat the mean pairwise distance on U1-U20: one odd enrolment sample inflates a mean."""
+    It beat the mean pairwise distance on U1-U20: one odd enrolment sample inflates a mean. `noise`:
+    the templates' noise_energy, for a noise-corrected method."""
     n = len(templates)
+    noises = noise or (0.0,) * n
     pair = np.zeros((n, n))
     for i, j in itertools.combinations(range(n), 2):
-        pair[i, j] = pair[j, i] = method.distance(templates[i], templates[j])
+        pair[i, j] = pair[j, i] = method.distance(templates[i], templates[j], noises[i], noises[j])
     return float((pair.sum(axis=1) / (n - 1)).min())
 
 
@@ -218,7 +239,7 @@ class Profile:
                 header[key] = None
                 continue
             header[key] = {"spread": templates.spread, "threshold": templates.threshold,
-                           "lengths": [len(t) for t in templates.templates]}
+                           "noise": list(templates.noise), "lengths": [len(t) for t in templates.templates]}
             arrays += templates.templates
         header["paths"] = len(self.paths)
         head = json.dumps(header).encode()
@@ -260,7 +281,7 @@ class Profile:
                 templates.append(values.reshape(n, dim))
                 offset = end
             parts[key] = {"spread": raw.get("spread"), "threshold": raw.get("threshold"),
-                          "templates": templates}
+                          "noise": raw.get("noise"), "templates": templates}
         count = header.get("paths")
         if not isinstance(count, int) or count < 0 or len(data) != offset + count * PATH_BYTES:
             raise ValueError("profile: paths do not match the stored length")
@@ -343,7 +364,12 @@ def _templates(raw: Any, method: Method, lengths: tuple[int, int]) -> Templates:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise ValueError(f"{where}.{key} must be a non-negative number")
         values.append(float(v))
-    return Templates(method, tuple(templates), values[0], values[1])
+    noise = raw.get("noise") or []
+    if not isinstance(noise, list) or not all(_non_negative(v) for v in noise) or (
+            len(noise) != (len(templates) if method.noise_corrected else 0)):
+        want = "one non-negative number per template" if method.noise_corrected else "empty"
+        raise ValueError(f"{where}.noise must be a list: {want}")
+    return Templates(method, tuple(templates), values[0], values[1], tuple(float(v) for v in noise))
 
 
 def threshold_for(spread: float, method: str = "timed") -> float:

@@ -28,6 +28,7 @@ from enrollment_core.verification.features import (
     SMOOTH_MS,
     Resampled,
     has_timing,
+    noise_energy,
     noise_level,
     pen_down_ms,
     rescale_pen_down,
@@ -178,8 +179,11 @@ def _timed_decision(profile: Profile, attempt: list[Stroke], resampled: Resample
     smooth_ms, weights = (COARSE_SMOOTH_MS, None) if noisy else (SMOOTH_MS, FEATURE_WEIGHTS)
     rhythm_threshold = templates.threshold_at(RHYTHM_FACTOR_NOISY if noisy else RHYTHM_FACTOR)
     stretched = rescale_pen_down(attempt, profile.reference_ms)
-    rhythm = templates.score(timed_features(stretched, smooth_ms, weights=weights))
-    timing = templates.score(timed_features(attempt, smooth_ms, resampled, weights))
+    # Noisy drawings: the distance discounts the white noise the attempt shares with each template
+    # (profile.Method.distance), estimated on the attempt as drawn for both comparisons.
+    energy = noise_energy(attempt, COARSE_SMOOTH_MS, resampled, noise) if noisy else 0.0
+    rhythm = templates.score(timed_features(stretched, smooth_ms, weights=weights), energy)
+    timing = templates.score(timed_features(attempt, smooth_ms, resampled, weights), energy)
     duration = profile.duration_deviation(pen_down_ms(attempt))
     # (check, score, threshold, score / threshold): the largest ratio decides.
     ratios = [
