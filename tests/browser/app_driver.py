@@ -58,7 +58,8 @@ def new_context(browser: Any, width: int, height: int, touch: bool, timezone: st
 def open_page(context: Any) -> tuple[Any, list[str]]:
     page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    # With its stack: a message alone does not say whose script threw.
+    page.on("pageerror", lambda e: errors.append(f"{e}\n{getattr(e, 'stack', '')}"))
     return page, errors
 
 
