@@ -111,6 +111,18 @@ def wait_pad_ready(page: Any, timeout: float = WAIT_MS) -> None:
                            f" && ({PAD_COVERED_JS})() === false", timeout=timeout)
 
 
+def wait_settled(page: Any, timeout: float = WAIT_MS) -> None:
+    """The app has finished and its screen is whole: no pad (a verdict, the start page) or one pad that
+    takes ink. A pad seen a moment before need not stay: a tap on Sign made while the pen's last stroke
+    was still on its way is carried out when the stroke arrives (up to 5 s later), after the app looked
+    idle, and then a verdict replaces the pad."""
+    idle(page, timeout)
+    page.wait_for_function(f"""() => {{
+        const pads = document.querySelectorAll('.st-key-drawing_pad_box').length;
+        return pads === 0 || (pads === 1 && ({PAD_COVERED_JS})() === false);
+    }}""", timeout=timeout)
+
+
 def app_button(page: Any, name: str) -> Any:
     """One of the app's own buttons, by its words."""
     return page.locator("[data-testid^='stBaseButton']").filter(has_text=name)

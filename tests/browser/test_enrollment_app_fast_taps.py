@@ -32,6 +32,7 @@ from tests.browser.app_driver import (
     streamlit_errors,
     touch_line,
     wait_pad_ready,
+    wait_settled,
 )
 from tests.flows import register_user, service_on
 from tests.streamlit_server import CHROMIUM
@@ -122,9 +123,7 @@ def reach_a_verdict(page: Any, cdp: Any, hand: random.Random, touch: bool) -> No
 def assert_settles(page: Any, where: str) -> None:
     """Once the app has finished, no error shows and a pad on screen takes ink."""
     try:
-        idle(page, WAIT_MS)
-        if pad(page).count():
-            wait_pad_ready(page, 15_000)
+        wait_settled(page, 15_000)
     except sync_api.TimeoutError:
         screenshot(page, f"fast_taps_stuck_{where}", full_page=True)
         pytest.fail(f"{where}: the app did not settle with a working pad (stuck on loading?)")
