@@ -100,6 +100,14 @@ def idle(page: Any, timeout: float = WAIT_MS) -> None:
     page.wait_for_function(IDLE_JS, timeout=timeout)
 
 
+# The step's pad: 'ready' (one, taking ink), 'none' (a screen without one) or 'waiting' (loading).
+PAD_STATE_JS = f"""() => {{
+    const pads = document.querySelectorAll('.st-key-drawing_pad_box').length;
+    if (pads === 0) return 'none';
+    return pads === 1 && ({PAD_COVERED_JS})() === false ? 'ready' : 'waiting';
+}}"""
+
+
 def pad(page: Any) -> Any:
     return page.locator("canvas.upper-canvas")
 
@@ -107,8 +115,7 @@ def pad(page: Any) -> Any:
 def wait_pad_ready(page: Any, timeout: float = WAIT_MS) -> None:
     """The step's pad takes ink: one canvas, its "Loading the canvas…" cover lifted."""
     idle(page, timeout)
-    page.wait_for_function(f"() => document.querySelectorAll('.st-key-drawing_pad_box').length === 1"
-                           f" && ({PAD_COVERED_JS})() === false", timeout=timeout)
+    page.wait_for_function(f"() => ({PAD_STATE_JS})() === 'ready'", timeout=timeout)
 
 
 def wait_settled(page: Any, timeout: float = WAIT_MS) -> None:
@@ -117,10 +124,7 @@ def wait_settled(page: Any, timeout: float = WAIT_MS) -> None:
     was still on its way is carried out when the stroke arrives (up to 5 s later), after the app looked
     idle, and then a verdict replaces the pad."""
     idle(page, timeout)
-    page.wait_for_function(f"""() => {{
-        const pads = document.querySelectorAll('.st-key-drawing_pad_box').length;
-        return pads === 0 || (pads === 1 && ({PAD_COVERED_JS})() === false);
-    }}""", timeout=timeout)
+    page.wait_for_function(f"() => ['ready', 'none'].includes(({PAD_STATE_JS})())", timeout=timeout)
 
 
 def app_button(page: Any, name: str) -> Any:
