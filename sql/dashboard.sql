@@ -211,7 +211,9 @@ a.created_at >= %(started_from)s AND a.created_at < %(started_before)s
       AND (%(flow_type)s::text IS NULL OR a.flow_type = %(flow_type)s::text)
       AND (%(username)s::text IS NULL OR strpos(lower(a.username), lower(%(username)s::text)) > 0)
       AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
-           OR username_grams(a.username) @> username_search_grams(%(username)s::text))
+           OR lower(a.username) IN (SELECT n.username FROM session_usernames n
+                                    WHERE username_grams(n.username) @> username_search_grams(%(username)s::text)
+                                      AND strpos(n.username, lower(%(username)s::text)) > 0))
 
 -- name: sessions_started_newest
 -- Sessions of every kind started in [%(started_from)s, %(started_before)s), newest first, at most
@@ -221,7 +223,8 @@ a.created_at >= %(started_from)s AND a.created_at < %(started_before)s
 -- flow and username filter (case-insensitive substring). Each half walks its created_at index
 -- backwards (idx_temp_enrollments_created_at, idx_enrollment_archive_created_at) and stops at the LIMIT;
 -- with a username of 3 characters or more, the planner may start from the names holding its trigrams
--- instead (the username_grams GIN indexes), when few do.
+-- instead (the username_grams GIN indexes; for the summaries, the names sessions were started with,
+-- session_usernames), when few do.
 (
     SELECT {{started_live_columns}}
     FROM temp_enrollments te
@@ -336,8 +339,8 @@ WHERE session_id = %(session_id)s;
 -- name: people_matching
 -- People whose username holds %(part)s (case-insensitive; a search under 3 characters matches the start
 -- of a name), from the accounts, the sessions and the summaries: at most %(candidates)s names from each
--- (the GIN indexes on username_grams), grouped by name, exact and then starting matches first, at most
--- %(limit)s. has_account: a registered user; last_seen: their latest session's start (or sign-up).
+-- (the GIN indexes on username_grams; the summaries' through session_usernames), grouped by name,
+-- exact and then starting matches first, at most %(limit)s. has_account: a registered user; last_seen: their latest session's start (or sign-up).
 WITH found AS (
     (SELECT u.username, true AS has_account, u.created_at AS seen_at
      FROM users u
@@ -354,10 +357,11 @@ WITH found AS (
      LIMIT %(candidates)s)
     UNION ALL
     (SELECT a.username, false, a.created_at
-     FROM enrollment_archive a
-     WHERE username_grams(a.username) @> username_search_grams(%(part)s)
-       AND CASE WHEN length(%(part)s) < 3 THEN starts_with(lower(a.username), lower(%(part)s))
-                ELSE strpos(lower(a.username), lower(%(part)s)) > 0 END
+     FROM session_usernames n
+     JOIN enrollment_archive a ON lower(a.username) = n.username
+     WHERE username_grams(n.username) @> username_search_grams(%(part)s)
+       AND CASE WHEN length(%(part)s) < 3 THEN starts_with(n.username, lower(%(part)s))
+                ELSE strpos(n.username, lower(%(part)s)) > 0 END
      LIMIT %(candidates)s)
 )
 SELECT (array_agg(username ORDER BY has_account DESC, seen_at DESC))[1] AS username,

@@ -78,6 +78,28 @@ def test_people_are_found_by_any_part_of_their_username_in_every_source(db) -> N
         monitoring.people_matching(db, "x" * 256)
 
 
+def test_the_names_sessions_start_with_are_remembered_once_and_outlive_their_sessions(db) -> None:
+    # Any writer of temp_enrollments (here the demo data's statement, and a bulk INSERT ... SELECT).
+    add_session(db, username="Olga.K", steps=1, started_ago=timedelta(hours=3))
+    add_session(db, username="OLGA.k", steps=1)
+    db.execute(
+        "INSERT INTO temp_enrollments (session_id, username, flow_type, expires_at) "
+        "SELECT 'bulk-' || i, 'bulk_' || (i % 3), 'signup', NOW() + interval '1 hour' "
+        "FROM generate_series(1, 9) AS i"
+    )
+    names = [r["username"] for r in db.execute("SELECT username FROM session_usernames ORDER BY 1")]
+    assert names == ["bulk_0", "bulk_1", "bulk_2", "olga.k"]
+    db.execute("SELECT cleanup_expired_enrollments()")  # the 3-hour-old session goes to the archive
+    assert db.execute("SELECT count(*) AS n FROM session_usernames").fetchone()["n"] == 4
+    # The summary is found by part of its name through the remembered name; the live one as before.
+    listed = monitoring.list_sessions(db, monitoring.SessionFilter(scope="any", username="lga.")).rows
+    assert sorted(zip(listed["username"], listed["summary_only"], strict=True)) == [
+        ("OLGA.k", False),
+        ("Olga.K", True),
+    ]
+    assert monitoring.people_matching(db, "lga.")["username"].tolist() == ["OLGA.k"]
+
+
 def test_the_name_search_reads_the_trigram_indexes(db) -> None:
     for n in range(300):
         add_session(db, username=f"user_{n:04d}", steps=1)
@@ -90,7 +112,7 @@ def test_the_name_search_reads_the_trigram_indexes(db) -> None:
         ).fetchall()
     )
     assert "idx_temp_enrollments_username_grams" in plan and "idx_users_username_grams" in plan
-    assert "idx_enrollment_archive_username_grams" in plan
+    assert "idx_session_usernames_grams" in plan  # the summaries' names (migration 0019)
     # The grams themselves: padded starts, then every trigram, lower-cased.
     grams = db.execute("SELECT username_grams('Maria') AS g, username_search_grams('ma') AS s").fetchone()
     assert sorted(grams["g"]) == sorted(["  m", " ma", "mar", "ari", "ria"]) and grams["s"] == [" ma"]
