@@ -63,6 +63,53 @@ FROM sessions s
 JOIN enrollment_step_plan p ON p.flow_type = s.flow_type
 WHERE p.step_number <= s.step_count;
 
+-- name: remember_usernames
+-- What the temp_enrollments_remember_usernames trigger does for every writer, done once after a bulk
+-- load that skipped triggers (skip_foreign_key_triggers): the names of the sessions and summaries.
+INSERT INTO session_usernames (username)
+SELECT lower(username) FROM temp_enrollments
+UNION
+SELECT lower(username) FROM enrollment_archive
+ON CONFLICT (username) DO NOTHING;
+
+-- name: generate_archive
+-- Summaries number %(first)s..%(last)s in enrollment_archive, as archive and cleanup leave them: each
+-- of a past session of bench_user_n (the generated session's person, who also tried before), started
+-- 2 to 30 days ago; 70 %% completed (moved by archive), 30 %% expired (removed by cleanup); 40 %% sign-in.
+WITH numbered AS (
+    SELECT n,
+           CASE WHEN n %% 5 < 2 THEN 'signin' ELSE 'signup' END AS flow_type,
+           CASE WHEN n %% 10 < 7 THEN 'completed' ELSE 'expired' END AS outcome,
+           NOW() - INTERVAL '2 days' - random() * INTERVAL '28 days' AS created_at
+    FROM generate_series(%(first)s::int, %(last)s::int) AS n
+), sized AS (
+    SELECT n, flow_type, outcome, created_at,
+           CASE WHEN flow_type = 'signin' THEN 1 WHEN outcome = 'completed' THEN 11
+                ELSE 1 + (n * 7) %% 10 END AS steps
+    FROM numbered
+)
+INSERT INTO enrollment_archive
+    (session_id, username, flow_type, step_count, created_at, completed_at, outcome, expires_at, ended_at,
+     last_activity_at, step_seconds, archived_at)
+SELECT 'sess_archived' || lpad(n::text, 10, '0') || md5(n::text),
+       'bench_user_' || n,
+       flow_type, steps, created_at,
+       CASE WHEN outcome = 'completed' THEN created_at + INTERVAL '3 minutes' END,
+       outcome,
+       created_at + INTERVAL '2 hours',
+       CASE WHEN outcome = 'completed' THEN created_at + INTERVAL '3 minutes'
+            ELSE created_at + INTERVAL '2 hours' END,
+       created_at + steps * INTERVAL '15 seconds',
+       array_fill(15::numeric, ARRAY[steps]),
+       created_at + INTERVAL '3 hours'
+FROM sized;
+
+-- name: vacuum_archive
+VACUUM (ANALYZE) enrollment_archive;
+
+-- name: vacuum_session_usernames
+VACUUM (ANALYZE) session_usernames;
+
 -- name: table_sizes
 -- Rows (exact) and on-disk size of the two temporary tables, heap and indexes.
 SELECT c.relname AS table_name,

@@ -104,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--sizes", type=_sizes, help="session counts for queries, e.g. 10k as 10000,100000")
     data.add_argument("--expired", type=int, help="expired sessions for cleanup (default 1000000)")
     data.add_argument(
+        "--archive",
+        action="store_true",
+        help="queries: also as many archived summaries as sessions (default: an empty archive)",
+    )
+    data.add_argument(
         "--batch-size",
         type=int,
         default=Settings.cleanup_batch_size,
@@ -165,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             results = cluster_shape.run(**timing, clients=args.clients)
         elif name == "queries":
             with scratch_database(server, "queries", keep=args.keep) as url:
-                results = queries.run(url, quick=args.quick, sizes=args.sizes, out=args.out)
+                results = queries.run(
+                    url, quick=args.quick, sizes=args.sizes, out=args.out, archive=args.archive
+                )
         else:
             results = cleanup.run(
                 server,

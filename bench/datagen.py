@@ -41,9 +41,24 @@ def generate(
                 hi = min(last, lo + CHUNK - 1)
                 insert_sessions(conn, lo, hi, expired_only=expired_only, ttl_seconds=ttl_seconds)
                 bar.update(hi - lo + 1)
+        conn.execute(bench_query("remember_usernames"))  # the trigger that replica mode skipped
         # As autovacuum would have by then: statistics for the planner, visibility map for index-only scans.
         conn.execute(bench_query("vacuum_sessions"))
         conn.execute(bench_query("vacuum_steps"))
+        conn.execute(bench_query("vacuum_session_usernames"))
+    return time.perf_counter() - started
+
+
+def generate_archive(url: str, first: int, last: int) -> float:
+    """Insert summaries number first..last into enrollment_archive (past sessions of the generated
+    sessions' people, see bench.sql) and remember their names; VACUUM ANALYZE; return the seconds taken."""
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for lo in range(first, last + 1, CHUNK):
+            conn.execute(bench_query("generate_archive"), {"first": lo, "last": min(last, lo + CHUNK - 1)})
+        conn.execute(bench_query("remember_usernames"))
+        conn.execute(bench_query("vacuum_archive"))
+        conn.execute(bench_query("vacuum_session_usernames"))
     return time.perf_counter() - started
 
 

@@ -183,16 +183,24 @@ def save_latency(url: str, seconds: float) -> dict[str, float]:
     return {"save_p50_ms": cell.p50_ms, "save_p99_ms": cell.p99_ms, "saves_per_s": cell.rate}
 
 
-def run(url: str, *, quick: bool, sizes: list[int] | None = None, out: Path = RESULTS_DIR) -> Results:
+def run(
+    url: str, *, quick: bool, sizes: list[int] | None = None, out: Path = RESULTS_DIR, archive: bool = False
+) -> Results:
+    """archive: beside the sessions, as many summaries in enrollment_archive (each person's past session),
+    as a product that has run for a month holds; without it the archive is empty."""
     sizes = sorted(sizes or ([200, 1000] if quick else [10_000, 100_000, 1_000_000]))
     results = Results("queries", quick)
     queries = [name for name, *_ in timed_queries()]
     print(f"{len(queries)} queries ({', '.join(queries)}) at {', '.join(f'{s:,}' for s in sizes)} sessions")
+    if archive:
+        print("with as many archived summaries as sessions")
     levels: list[dict[str, Any]] = []
     plans_by_size: dict[int, dict[str, str]] = {}
     have = 0
     for size in sizes:
         generated = datagen.generate(url, have + 1, size, progress=not quick, label=f"{size:,} sessions")
+        if archive:
+            generated += datagen.generate_archive(url, have + 1, size)
         have = size
         tables = datagen.table_sizes(url)
         figures, plans = measure_queries(url, runs=3 if quick else 7)
@@ -214,7 +222,7 @@ def run(url: str, *, quick: bool, sizes: list[int] | None = None, out: Path = RE
     print(queries_by_size_table(levels))
     print("\nGrowth")
     print(growth_table(levels))
-    results.data.update(levels=levels, plans={str(k): v for k, v in plans_by_size.items()})
+    results.data.update(archive=archive, levels=levels, plans={str(k): v for k, v in plans_by_size.items()})
     write_plans(plans_by_size, quick, out)
     largest = plans_by_size[sizes[-1]]
     for name, figures in levels[-1]["queries"].items():

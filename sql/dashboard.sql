@@ -211,9 +211,10 @@ a.created_at >= %(started_from)s AND a.created_at < %(started_before)s
       AND (%(flow_type)s::text IS NULL OR a.flow_type = %(flow_type)s::text)
       AND (%(username)s::text IS NULL OR strpos(lower(a.username), lower(%(username)s::text)) > 0)
       AND (%(username)s::text IS NULL OR length(%(username)s::text) < 3
-           OR lower(a.username) IN (SELECT n.username FROM session_usernames n
-                                    WHERE username_grams(n.username) @> username_search_grams(%(username)s::text)
-                                      AND strpos(n.username, lower(%(username)s::text)) > 0))
+           OR lower(a.username) = ANY (ARRAY(
+                  SELECT n.username FROM session_usernames n
+                  WHERE username_grams(n.username) @> username_search_grams(%(username)s::text)
+                    AND strpos(n.username, lower(%(username)s::text)) > 0)))
 
 -- name: sessions_started_newest
 -- Sessions of every kind started in [%(started_from)s, %(started_before)s), newest first, at most
