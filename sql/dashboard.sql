@@ -341,7 +341,8 @@ WHERE session_id = %(session_id)s;
 -- People whose username holds %(part)s (case-insensitive; a search under 3 characters matches the start
 -- of a name), from the accounts, the sessions and the summaries: at most %(candidates)s names from each
 -- (the GIN indexes on username_grams; the summaries' through session_usernames), grouped by name,
--- exact and then starting matches first, at most %(limit)s. has_account: a registered user; last_seen: their latest session's start (or sign-up).
+-- exact and then starting matches first, at most %(limit)s. has_account: a registered user; last_seen:
+-- their latest session's start (or sign-up).
 WITH found AS (
     (SELECT u.username, true AS has_account, u.created_at AS seen_at
      FROM users u
